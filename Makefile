@@ -1,0 +1,41 @@
+# salessim: `make report` builds the standard reports, `make test` runs every test.
+# Both bootstrap .venv first; `make install` alone prepares it. Idempotent.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install report test test-quick lab lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "salessim needs Python 3.11+ (found $$($(PYTHON) --version))"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name salessim --display-name "salessim (.venv)"
+	touch $(STAMP)
+
+report: install
+	$(BIN)/salessim reports --out reports
+
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-quick: install
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+lab: install
+	$(BIN)/jupyter lab notebooks
+
+lint: install
+	$(BIN)/ruff check salessim tests
+	$(BIN)/mypy salessim
+
+bench: install
+	$(BIN)/salessim bench
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .hypothesis .ruff_cache .mypy_cache

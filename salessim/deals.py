@@ -1,0 +1,111 @@
+"""Deals: the opportunity book (structure of arrays) and each seat's pre-drawn deal stream.
+
+A deal is created by prospecting, gets a segment, product and amount, and walks the stages; a failed
+step is lost at that stage. Every random number a deal will ever need is drawn up front from its
+seat's ``deals`` stream, row ``j`` for the seat's ``j``-th deal — so deal ``j`` of seat ``k`` is the
+same opportunity in every scenario of a replication, only met at a different time, by a rep of
+different skill, or not at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from salessim.rng import stream
+
+__all__ = ["OPEN", "LOST", "WON", "DealBook", "SeatDeals"]
+
+OPEN, WON, LOST = 0, 1, 2
+
+# columns of a seat's deal-draw block
+C_GAP, C_SEG, C_PROD, C_AMOUNT, C_VISIBLE, C_REASSIGN = range(6)
+FIXED_COLS = 6
+
+
+class SeatDeals:
+    """Pre-drawn deal randomness for every seat, extended in blocks from each seat's own stream.
+
+    ``cum_gap[k, j]`` is the operational time (cumulative prospecting intensity) at which seat ``k``
+    creates its ``j``-th deal: arrivals are a Poisson process in operational time, so a busier rep
+    meets the same deals sooner.
+    """
+
+    BLOCK = 192
+
+    def __init__(self, seed: int, replication: int, seats: int, stages: int) -> None:
+        self.stages = stages
+        self.cols = FIXED_COLS + 2 * stages
+        self.gens = [stream(seed, replication, "deals", k) for k in range(seats)]
+        self.draws = np.empty((seats, 0, self.cols))
+        self.cum_gap = np.empty((seats, 0))
+        self._extend()
+
+    def _extend(self) -> None:
+        block = np.stack([g.random((self.BLOCK, self.cols)) for g in self.gens])
+        # guard the inverse-CDF transforms against exact 0
+        np.maximum(block, 1e-12, out=block)
+        gaps = -np.log(block[:, :, C_GAP])
+        start = self.cum_gap[:, -1:] if self.cum_gap.shape[1] else 0.0
+        self.draws = np.concatenate([self.draws, block], axis=1)
+        self.cum_gap = np.concatenate([self.cum_gap, start + np.cumsum(gaps, axis=1)], axis=1)
+
+    def ensure(self, upto: int) -> None:
+        """Make rows up to ``upto`` (exclusive) available for every seat."""
+        while self.cum_gap.shape[1] < upto:
+            self._extend()
+
+
+class DealBook:
+    """All deals of one replication, one array per attribute (grown by doubling)."""
+
+    INT = ("seat", "creator", "person", "manager", "segment", "product", "stage", "status",
+           "joint_calls", "seat_row")
+    FLOAT = ("amount", "created", "next_time", "closed", "boost", "offset")
+
+    def __init__(self, stages: int, capacity: int = 4096) -> None:
+        self.n = 0
+        self.stages = stages
+        self.cap = capacity
+        for name in self.INT:
+            setattr(self, name, np.zeros(capacity, dtype=np.int32))
+        for name in self.FLOAT:
+            setattr(self, name, np.zeros(capacity, dtype=np.float64))
+        self.visible = np.zeros(capacity, dtype=bool)
+        self.u_stage = np.zeros((capacity, stages))
+        self.u_dur = np.zeros((capacity, stages))
+        self.u_reassign = np.zeros(capacity)
+        self.open_idx = np.zeros(0, dtype=np.int64)
+
+    def _grow(self, need: int) -> None:
+        new = self.cap
+        while new < need:
+            new *= 2
+        for name in (*self.INT, *self.FLOAT, "visible", "u_stage", "u_dur", "u_reassign"):
+            old = getattr(self, name)
+            arr = np.zeros((new, *old.shape[1:]), dtype=old.dtype)
+            arr[: self.n] = old[: self.n]
+            setattr(self, name, arr)
+        self.cap = new
+
+    def add(self, **cols: np.ndarray) -> np.ndarray:
+        """Append a batch of new open deals; returns their indices."""
+        m = len(cols["seat"])
+        if self.n + m > self.cap:
+            self._grow(self.n + m)
+        sl = slice(self.n, self.n + m)
+        for name, values in cols.items():
+            getattr(self, name)[sl] = values
+        self.status[sl] = OPEN
+        self.closed[sl] = np.nan
+        idx = np.arange(self.n, self.n + m)
+        self.n += m
+        self.open_idx = np.concatenate([self.open_idx, idx])
+        return idx
+
+    def compact(self) -> None:
+        """Drop closed deals from the open index."""
+        self.open_idx = self.open_idx[self.status[self.open_idx] == OPEN]
+
+    def view(self, name: str) -> np.ndarray:
+        """The filled part of one attribute."""
+        return getattr(self, name)[: self.n]

@@ -1,0 +1,202 @@
+"""Output tables (DESIGN §6): ``reps``, ``periods`` and the opt-in ``deals`` log.
+
+Built once per replication from the model's flat record — never grown row by row — with the
+context columns (``scenario``, ``replication``, ``seed``) on every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from salessim.deals import LOST, OPEN, WON
+from salessim.model import INVOLUNTARY, VOLUNTARY, ReplicationRecord
+
+__all__ = ["DEAL_COLUMNS", "PERIODS", "PERIOD_COLUMNS", "REP_COLUMNS", "Results", "tables"]
+
+PERIODS = ("Q1", "Q2", "Q3", "Q4", "year")
+
+REP_COLUMNS = [
+    "scenario", "replication", "seed", "rep_id", "manager_id", "period", "full_period", "quota",
+    "revenue", "attainment", "composite_attainment", "opportunities", "wins", "losses",
+    "coaching_hours", "joint_calls", "skill_start", "skill_end", "tenure_days", "left", "hired",
+    "gap_flagged",
+]
+PERIOD_COLUMNS = [
+    "scenario", "replication", "seed", "period", "headcount", "revenue", "quota",
+    "attainment_p10", "attainment_p50", "attainment_p90", "pct_at_quota", "win_rate",
+    "cycle_days", "pipeline_coverage", "forecast_error", "turnover", "voluntary_turnover",
+    "coaching_hours", "culture", "detection_lag_days",
+]
+DEAL_COLUMNS = [
+    "scenario", "replication", "opportunity_id", "rep_id", "manager_id", "segment", "product",
+    "amount", "created_at", "closed_at", "stage_reached", "outcome", "joint_calls",
+]
+
+
+@dataclass
+class Results:
+    """Tidy results of one or more replications of one or more scenarios."""
+
+    reps: pd.DataFrame
+    periods: pd.DataFrame
+    deals: pd.DataFrame | None = None
+    meta: dict = field(default_factory=dict)
+
+    def year(self) -> pd.DataFrame:
+        """The ``periods`` rows for the whole year."""
+        return self.periods[self.periods["period"] == "year"]
+
+
+def _bounds(rec: ReplicationRecord) -> list[tuple[float, float]]:
+    q = rec.horizon / 4
+    w = rec.warmup
+    return [(w + i * q, w + (i + 1) * q) for i in range(4)] + [(w, w + rec.horizon)]
+
+
+def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                 pd.DataFrame | None]:
+    """The ``reps``, ``periods`` (and optionally ``deals``) rows of one replication."""
+    sc = rec.scenario
+    b = rec.book
+    n = b.n
+    status = b.status[:n]
+    closed = b.closed[:n]
+    created = b.created[:n]
+    amount = b.amount[:n]
+    person = b.person[:n]
+    creator = b.creator[:n]
+    n_p = rec.person_seat.size
+    bounds = _bounds(rec)
+    quota_year = sc.organisation.quota
+    ramp = sc.attrition.ramp_days
+    prod_names = list(sc.funnel.products)
+    seg_new = np.array([s == "new_logo" for s in sc.funnel.segments])[b.segment[:n]]
+
+    rep_frames = []
+    period_rows = []
+    for k, (t0, t1) in enumerate(bounds):
+        in_seat = np.clip(np.minimum(rec.person_leave, t1) - np.maximum(rec.person_hire, t0),
+                          0.0, None)
+        present = in_seat > 0
+        closed_in = (closed >= t0) & (closed < t1)
+        won = closed_in & (status == WON)
+        lost = closed_in & (status == LOST)
+
+        def per_person(mask: np.ndarray, weights: np.ndarray | None = None,
+                       who: np.ndarray = person) -> np.ndarray:
+            w = None if weights is None else weights[mask]
+            return np.bincount(who[mask], weights=w, minlength=n_p).astype(float)
+
+        revenue = per_person(won, amount)
+        wins = per_person(won)
+        losses = per_person(lost)
+        created_in = (created >= t0) & (created < t1)
+        opps = per_person(created_in, who=creator)
+        metrics = {
+            "revenue": revenue, "wins": wins, "closed": wins + losses, "created": opps,
+            "new_logo_wins": per_person(won & seg_new),
+            "new_logo_revenue": per_person(won & seg_new, amount),
+            "expansion_revenue": per_person(won & ~seg_new, amount),
+        }
+        for i, pname in enumerate(prod_names):
+            metrics[f"product_revenue:{pname}"] = per_person(won & (b.product[:n] == i), amount)
+        year_frac = in_seat / 365.0
+        quota = quota_year * year_frac
+        attainment = np.divide(revenue, quota, out=np.full(n_p, np.nan), where=quota > 0)
+        goal_att = rec.goals.attainment(metrics, year_frac)
+        composite = rec.goals.composite(goal_att)
+        full = (rec.person_hire + ramp <= t0) & (rec.person_leave >= t1)
+        hired = (rec.person_hire >= t0) & (rec.person_hire < t1)
+        left = (rec.person_leave >= t0) & (rec.person_leave < t1)
+        if k < 4:
+            s_start = np.where(hired, rec.person_theta_hire, rec.skill_snap[:, k])
+            s_end = np.where(left, rec.person_theta_leave, rec.skill_snap[:, k + 1])
+        else:
+            s_start = np.where(hired, rec.person_theta_hire, rec.skill_snap[:, 0])
+            s_end = np.where(left, rec.person_theta_leave, rec.skill_snap[:, 4])
+        tenure = np.minimum(rec.person_leave, t1) - rec.person_hire
+        period = PERIODS[k]
+        idx = np.flatnonzero(present)
+        rep_frames.append(pd.DataFrame({
+            "rep_id": idx, "manager_id": rec.person_manager[idx], "period": period,
+            "full_period": full[idx], "quota": quota[idx], "revenue": revenue[idx],
+            "attainment": attainment[idx], "composite_attainment": composite[idx],
+            "opportunities": opps[idx].astype(np.int64), "wins": wins[idx].astype(np.int64),
+            "losses": losses[idx].astype(np.int64),
+            "coaching_hours": rec.coaching_hours[idx, k],
+            "joint_calls": rec.joint_calls[idx, k].astype(np.int64),
+            "skill_start": s_start[idx], "skill_end": s_end[idx],
+            "tenure_days": tenure[idx], "left": left[idx], "hired": hired[idx],
+            "gap_flagged": rec.flagged[idx, k],
+        }))
+        att_full = attainment[full & present]
+        n_won = int(won.sum())
+        n_closed = n_won + int(lost.sum())
+        hc = rec.headcount[k]
+        leavers = left & np.isin(rec.person_exit, (VOLUNTARY, INVOLUNTARY))
+        vol = left & (rec.person_exit == VOLUNTARY)
+        det = rec.detections
+        det_in = det[(det[:, 0] >= t0) & ((det[:, 0] < t1) | ((k in (3, 4)) & (det[:, 0] <= t1)))]
+        period_rows.append({
+            "period": period, "headcount": hc, "revenue": float(revenue.sum()),
+            "quota": float(quota.sum()),
+            "attainment_p10": _q(att_full, 0.1), "attainment_p50": _q(att_full, 0.5),
+            "attainment_p90": _q(att_full, 0.9),
+            "pct_at_quota": float(np.mean(att_full >= 1.0)) if att_full.size else np.nan,
+            "win_rate": n_won / n_closed if n_closed else np.nan,
+            "cycle_days": float(np.median(closed[won] - created[won])) if n_won else np.nan,
+            "pipeline_coverage": rec.coverage[k], "forecast_error": rec.forecast_error[k],
+            "turnover": leavers.sum() / hc if hc else np.nan,
+            "voluntary_turnover": vol.sum() / hc if hc else np.nan,
+            "coaching_hours": float(rec.coaching_hours[:, k].sum()),
+            "culture": rec.culture[k],
+            "detection_lag_days": float(det_in[:, 1].mean()) if det_in.size else np.nan,
+        })
+
+    ctx = {"scenario": sc.name, "replication": rec.replication, "seed": rec.seed}
+    reps = pd.concat(rep_frames, ignore_index=True)
+    for key, v in reversed(ctx.items()):
+        reps.insert(0, key, v)
+    periods = pd.DataFrame(period_rows)
+    for key, v in reversed(ctx.items()):
+        periods.insert(0, key, v)
+    deal_df = _deals_table(rec) if deals else None
+    return reps[REP_COLUMNS], periods[PERIOD_COLUMNS], deal_df
+
+
+def _q(x: np.ndarray, q: float) -> float:
+    return float(np.quantile(x, q)) if x.size else np.nan
+
+
+def _deals_table(rec: ReplicationRecord) -> pd.DataFrame:
+    """The CRM-style opportunity log: deals created in the reported horizon."""
+    sc = rec.scenario
+    b = rec.book
+    n = b.n
+    keep = np.flatnonzero(b.created[:n] >= rec.warmup)
+    start = pd.Timestamp(sc.start_date)
+
+    def to_date(days: np.ndarray) -> pd.Series:
+        d = pd.to_timedelta(np.floor(days - rec.warmup), unit="D")
+        return (start + d).astype("datetime64[s]")
+
+    status = b.status[keep]
+    closed_days = b.closed[keep]
+    stage_names = np.array([s.name for s in sc.funnel.stages] + ["won"])
+    outcome = np.array(["open", "won", "lost"])[status]
+    closed = to_date(np.where(status == OPEN, np.nan, closed_days))
+    return pd.DataFrame({
+        "scenario": sc.name, "replication": rec.replication,
+        "opportunity_id": [f"R{rec.replication}-D{i:06d}" for i in keep],
+        "rep_id": b.person[keep].astype(np.int64), "manager_id": b.manager[keep].astype(np.int64),
+        "segment": np.array(list(sc.funnel.segments))[b.segment[keep]],
+        "product": np.array(list(sc.funnel.products))[b.product[keep]],
+        "amount": np.round(b.amount[keep], 2),
+        "created_at": to_date(b.created[keep]), "closed_at": closed,
+        "stage_reached": stage_names[b.stage[keep]], "outcome": outcome,
+        "joint_calls": b.joint_calls[keep].astype(np.int64),
+    })[DEAL_COLUMNS]
+

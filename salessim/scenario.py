@@ -1,0 +1,613 @@
+"""The scenario language: YAML files validated into frozen, typed configuration.
+
+A scenario describes a sales force and how it is run — the eight drivers as levers — and nothing
+about how the simulation executes it. Every default here is the *baseline* ("a typical company
+today") and carries its source, or is marked as an assumption; :func:`assumptions_register` lists
+them all for reports.
+
+Scenarios inherit with ``extends: baseline`` (a name in the same folder, or a path) and override only
+what they write; mappings merge deeply, lists and scalars replace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "assumptions_register",
+    "load_scenario",
+    "scenario_hash",
+]
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "data" / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input: names the file, the field path, the bad value and what is allowed."""
+
+
+def _meta(source: str | None = None, assumption: str | None = None) -> dict[str, Any]:
+    if assumption is not None:
+        return {"kind": "assumption", "source": assumption}
+    return {"kind": "sourced", "source": source or ""}
+
+
+def S(default: Any, source: str, **kw: Any) -> Any:  # noqa: N802 - short on purpose
+    """A field whose default comes from a published figure."""
+    return Field(default, json_schema_extra=_meta(source=source), **kw)
+
+
+def A(default: Any, note: str, **kw: Any) -> Any:  # noqa: N802
+    """A field whose default is a modelling assumption (reports print these)."""
+    return Field(default, json_schema_extra=_meta(assumption=note), **kw)
+
+
+Prob = Annotated[float, Field(gt=0.0, lt=1.0)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+
+
+class Frozen(BaseModel):
+    """Base for config sections: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+
+
+class Simulation(Frozen):
+    """Clock: warm-up (excluded from results) and the reported horizon, in days."""
+
+    warmup_days: int = A(180, "long enough for pipelines to fill (≈ 2 cycle times)", ge=0, le=1095)
+    horizon_days: int = A(365, "one fiscal year, reported in quarters", gt=0, le=1095)
+
+
+class Organisation(Frozen):
+    """Size of the sales force and the annual quota per rep."""
+
+    managers: int = S(10, "assumption: a mid-sized field sales force", ge=1, le=500)
+    span: int = S(8, "Alexander Group avg 8.5 reps per first-line manager; Bridge Group 1:8.1", ge=1,
+                  le=40)
+    quota: Positive = A(900_000.0, "annual quota per rep, set so ≈45 % of full-period reps reach it "
+                        "(RepVue ~43 % avg attainment; Ebsta 2024 31 %)")
+
+
+class Stage(Frozen):
+    """One funnel stage: probability of advancing, and the gamma-distributed time spent in it."""
+
+    name: str = Field(min_length=1)
+    conversion: Prob
+    mean_days: Positive
+    cv: float = Field(0.7, gt=0.0, le=3.0)
+
+
+def _default_stages() -> tuple[Stage, ...]:
+    return (
+        Stage(name="discovery", conversion=0.52, mean_days=20.0, cv=0.8),
+        Stage(name="proposal", conversion=0.56, mean_days=24.0, cv=0.7),
+        Stage(name="negotiation", conversion=0.74, mean_days=20.0, cv=0.6),
+    )
+
+
+class Segment(Frozen):
+    """A market segment: share of the natural mix, log-odds offset and deal-size factor."""
+
+    share: Share
+    logit_offset: float = Field(0.0, ge=-5, le=5)
+    amount_factor: Positive = 1.0
+
+
+class Product(Frozen):
+    """A product: share of the natural mix, log-odds offset and lognormal deal size."""
+
+    share: Share
+    logit_offset: float = Field(0.0, ge=-5, le=5)
+    amount_median: Positive
+    amount_sigma: float = Field(0.6, ge=0.0, le=3.0)
+
+
+class Funnel(Frozen):
+    """Stages, segments and products: where deals come from and how they move."""
+
+    stages: tuple[Stage, ...] = S(
+        _default_stages(),
+        "stage conversions: early 40–60 %, late 60–80 % (practitioner glossaries); overall "
+        "win rate ≈ 20 % (Ebsta×Pavilion 2025); cycle 60–72 days (Bridge Group 2017)",
+        min_length=1, max_length=8)
+    segments: dict[Literal["new_logo", "expansion"], Segment] = A(
+        {"new_logo": Segment(share=0.4, logit_offset=-0.25, amount_factor=1.25),
+         "expansion": Segment(share=0.6, logit_offset=0.17, amount_factor=0.85)},
+        "new logos convert worse but are larger than expansion deals")
+    products: dict[str, Product] = S(
+        {"A": Product(share=0.7, amount_median=26_000.0, amount_sigma=0.6),
+         "B": Product(share=0.3, logit_offset=-0.3, amount_median=20_000.0, amount_sigma=0.6)},
+        "deal size ≈ $25K ACV (Bridge Group 2017); product B newer and harder to sell (assumption)")
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_complete(cls, v: dict[str, Segment]) -> dict[str, Segment]:
+        if set(v) != {"new_logo", "expansion"}:
+            raise ValueError(f"must define both 'new_logo' and 'expansion', got {sorted(v)}")
+        total = sum(s.share for s in v.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must sum to 1, got {total:g}")
+        return v
+
+    @field_validator("products")
+    @classmethod
+    def _products_sum(cls, v: dict[str, Product]) -> dict[str, Product]:
+        if not v:
+            raise ValueError("at least one product is required")
+        total = sum(p.share for p in v.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"product shares must sum to 1, got {total:g}")
+        return v
+
+
+GoalMetric = Literal[
+    "revenue", "new_logos", "new_logo_revenue", "expansion_revenue", "product_revenue",
+    "avg_deal_size", "win_rate", "opportunities",
+]
+
+
+class Goal(Frozen):
+    """One goal in the plan. ``target`` is per rep per year; omitted → what quota implies."""
+
+    metric: GoalMetric
+    weight: float = Field(gt=0.0, le=1.0)
+    target: Positive | None = None
+    product: str | None = None
+
+    @model_validator(mode="after")
+    def _product_needed(self) -> Goal:
+        if (self.metric == "product_revenue") != (self.product is not None):
+            raise ValueError("'product' is required for metric product_revenue, and only for it")
+        return self
+
+
+def _default_goals() -> tuple[Goal, ...]:
+    return (
+        Goal(metric="revenue", weight=0.5),
+        Goal(metric="new_logos", weight=0.2),
+        Goal(metric="product_revenue", weight=0.2, product="B"),
+        Goal(metric="avg_deal_size", weight=0.1),
+    )
+
+
+class Goals(Frozen):
+    """Driver 1 — goal clarity: the goal plan and how goal count blurs focus."""
+
+    items: tuple[Goal, ...] = S(
+        _default_goals(), "classic strategy variables (revenue, account size, new vs current "
+        "client) plus a product manager's wish — the source article", min_length=1, max_length=10)
+    interwoven: bool = A(False, "goals are independent by default (no gates or multipliers)")
+    focus_penalty_per_goal: NonNeg = A(
+        0.035, "log-odds lost per goal beyond the first (goal-overload research; Slocum, Cron & "
+        "Brown 2002). Sized so 2 vs 4 goals gives ≈ +5 % revenue — sensitivity shown in reports",
+        le=1.0)
+    interwoven_penalty: NonNeg = A(0.10, "extra log-odds lost when goals gate each other", le=2.0)
+    effort_loss_per_goal: NonNeg = A(
+        0.012, "share of selling effort lost per extra goal to context switching", le=0.3)
+    perception_noise_per_goal: NonNeg = A(
+        0.25, "sd of a rep's log-perceived goal weight, per extra goal", le=3.0)
+    drop_probability: Share = S(
+        0.35, "with ≥3 goals a rep may drop the lowest-weight goal (Slocum et al. 2002: partial "
+        "abandonment under two hard goals; 4DX practice)")
+    mix_tilt: Share = A(0.5, "how far goal weights pull a rep's prospecting mix off the natural mix")
+    composite_cap: float = A(2.0, "cap per goal on attainment in the composite score", ge=1.0,
+                             le=10.0)
+
+    @field_validator("items")
+    @classmethod
+    def _weights(cls, v: tuple[Goal, ...]) -> tuple[Goal, ...]:
+        total = sum(g.weight for g in v)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"goal weights must sum to 1, got {total:g}")
+        keys = [(g.metric, g.product) for g in v]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each goal metric may appear once")
+        return v
+
+
+class Prescription(Frozen):
+    """Driver 2 — tactical prescription vs each rep planning for themselves."""
+
+    enabled: bool = A(False, "baseline: reps self-plan (the article: 'the step most often omitted')")
+    coverage_margin: float = A(0.10, "plan above the reverse funnel by this margin", ge=0.0, le=2.0)
+    self_plan_median: Positive = A(
+        0.82, "self-planned prospecting ÷ what the funnel needs; most reps under-plan", le=3.0)
+    self_plan_sigma: NonNeg = A(0.30, "spread (lognormal sigma) of self-planning bias", le=2.0)
+    feast_or_famine: NonNeg = A(
+        0.5, "self-planners cut prospecting by this elasticity when the pipeline is full", le=3.0)
+    corrective_raise: Share = A(
+        0.5, "a flagged rep's plan moves this share of the way to the prescribed rate")
+
+
+class Managers(Frozen):
+    """Driver 5 — manager training, unified coaching approach, promotion from the rep ranks."""
+
+    training: Literal["none", "trained"] = S(
+        "none", "few companies train the reps they promote (the source article); untrained promoted "
+        "top reps cost their teams 7.5–10 % of sales (Benson, Li & Shue, QJE 2019)")
+    unified_approach: bool = A(False, "no common coaching method by default")
+    weekly_hours: Positive = S(45.0, "first-line manager work week (Alexander Group time study)",
+                               le=80)
+    admin_share: Share = S(
+        0.55, "share lost to admin, forecasting and meetings (Alexander Group: 16 % coaching)")
+    quality_untrained: Share = A(0.45, "mean coaching quality of an untrained, promoted manager")
+    quality_trained: Share = A(0.85, "mean coaching quality after leadership training")
+    quality_sd: NonNeg = A(0.22, "spread of coaching quality between managers", le=1.0)
+    unified_sd_factor: Share = A(0.5, "a unified approach multiplies the quality spread by this")
+    review_hours_per_rep: NonNeg = A(1.0, "manager hours per rep per review", le=10)
+    promotion: bool = A(False, "promote each team's top rep to manager at the start of the warm-up "
+                        "(removes a top seller; the new manager coaches at untrained quality)")
+
+
+class Coaching(Frozen):
+    """Driver 6 — joint calls: who gets the manager's field time, and what it does."""
+
+    joint_call_hours_per_week: NonNeg = S(
+        4.0, "≈16 % of coaching-eligible time (Alexander Group); ≈2 h/rep/month", le=40)
+    targeting: Literal["none", "reactive", "round_robin", "gap_targeted", "top_performers"] = A(
+        "reactive", "managers react to the biggest late-stage deals ('reacting versus leading')")
+    hours_per_call: Positive = A(2.0, "a joint call with preparation and debrief", le=8)
+    deal_boost: NonNeg = S(
+        0.35, "log-odds lift of a deal's current stage with the manager on the call, × quality "
+        "(CSO Insights 2016: +28 % win rate on coached deals)", le=3.0)
+    skill_gain_per_hour: NonNeg = A(
+        0.0095, "skill (log-odds) gained per coaching hour at full quality and responsiveness",
+        le=1.0)
+    skill_ceiling: Positive = A(0.9, "most skill a rep can gain from coaching (diminishing returns)",
+                                le=5.0)
+    skill_decay_per_week: Share = A(0.01, "coached skill fades without practice, per week")
+    responsiveness_width: Positive = S(
+        0.95, "bell-shaped responsiveness: middle 60 % gain most, top and bottom 20 % little "
+        "(Sales Executive Council; Dixon & Adamson, HBR 2011)", le=5)
+    reactive_transfer: Share = A(
+        0.5, "skill a rep takes from a reactive call, relative to a coaching call: the manager "
+        "closes the deal instead of teaching")
+    gap_focus: float = A(1.5, "extra effect of coaching aimed at a flagged rep's weakest stage",
+                         ge=1.0, le=5.0)
+
+
+class Reviews(Frozen):
+    """Driver 7 — the performance-management process."""
+
+    cadence: Literal["annual", "semiannual", "quarterly", "monthly"] = S(
+        "annual", "too many companies use annual evaluations (the source article)")
+    threshold: Share = A(0.85, "a rep is off track when the expected year falls below this × quota")
+    involuntary_after: int = A(3, "consecutive flagged reviews before an involuntary exit", ge=1,
+                               le=24)
+    involuntary_probability: Share = A(0.5, "probability of exit once that count is reached")
+
+
+class Culture(Frozen):
+    """Driver 8 — the culture index that management's signals build up or wear down."""
+
+    initial: Share = A(
+        0.3, "where a typical company's signals leave it (the baseline's equilibrium); 0.5 is "
+        "neutral, the reference for effort and attrition")
+    adjustment_per_week: Share = A(0.03, "how fast culture moves toward management's signal")
+    effort_sensitivity: NonNeg = A(0.2, "effort multiplier per unit of culture above 0.5", le=2)
+    attrition_sensitivity: NonNeg = A(
+        2.5, "log voluntary hazard lost per unit of culture (sized to Adobe Check-in: −30 % "
+        "voluntary attrition with frequent reviews)", le=10)
+
+
+class Attrition(Frozen):
+    """Leaving, reassignment, backfill and ramp."""
+
+    voluntary_annual: Share = S(
+        0.17, "base voluntary hazard for an on-pace rep in a neutral culture; with the baseline's "
+        "culture and attainment it gives ≈ 27–30 % annual turnover (HBR 27 %; surveys 35 %)")
+    attainment_sensitivity: NonNeg = A(
+        0.5, "reps far below quota leave more often: hazard × exp(s·max(0, 1 − pace))", le=5)
+    reassignment_loss: Share = A(0.25, "share of a leaver's open deals lost in the handover")
+    backfill_mean_days: Positive = S(45.0, "recruiting practice; RevSim 30 ± 7 days", le=365)
+    backfill_cv: NonNeg = A(0.3, "spread of backfill time", le=2)
+    ramp_days: int = S(150, "5 months to full productivity (Bridge Group 2024)", ge=0, le=720)
+    ramp_start: Share = A(0.25, "prospecting capacity of a day-one hire, rising linearly")
+    new_hire_skill_offset: float = A(-0.4, "skill deficit of a new hire, closing over the ramp",
+                                     ge=-3, le=0)
+
+
+class Reps(Frozen):
+    """The reps: skill spread and capacity."""
+
+    skill_sd: NonNeg = A(0.45, "sd of latent skill (log-odds); gives the right-skewed attainment "
+                         "of Ebsta 2024 (top 17 % deliver most)", le=3)
+    comfortable_load: Positive = A(24.0, "open deals a rep carries before cycles stretch", le=500)
+    load_elasticity: NonNeg = A(0.5, "stage durations × (load / comfortable)^e above comfort", le=3)
+
+
+class Scenario(Frozen):
+    """A whole scenario: the sales force and the eight levers."""
+
+    name: str = "baseline"
+    description: str = ""
+    start_date: dt.date = A(dt.date(2026, 1, 1), "first day of the reported fiscal year")
+    simulation: Simulation = Simulation()
+    organisation: Organisation = Organisation()
+    reps: Reps = Reps()
+    funnel: Funnel = Funnel()
+    goals: Goals = Goals()
+    prescription: Prescription = Prescription()
+    metrics: Literal["outcomes", "pipeline", "stage"] = S(
+        "outcomes", "if metrics are poor you wait for outcomes (the source article)")
+    crm_adoption: Prob | Literal[1.0] = S(
+        0.7, "share of deals logged in the CRM (typical adoption; assumption for its size)")
+    managers: Managers = Managers()
+    coaching: Coaching = Coaching()
+    reviews: Reviews = Reviews()
+    culture: Culture = Culture()
+    attrition: Attrition = Attrition()
+
+    @field_validator("goals", mode="before")
+    @classmethod
+    def _goal_list(cls, v: Any) -> Any:
+        return {"items": v} if isinstance(v, list | tuple) else v
+
+    @field_validator("prescription", mode="before")
+    @classmethod
+    def _prescription_flag(cls, v: Any) -> Any:
+        return {"enabled": v} if isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        for i, g in enumerate(self.goals.items):
+            if g.product is not None and g.product not in self.funnel.products:
+                raise ValueError(
+                    f"goals.items.{i}.product: {g.product!r} is not a product "
+                    f"(products: {sorted(self.funnel.products)})")
+        return self
+
+    # convenience ----------------------------------------------------------------------------
+    @property
+    def n_reps(self) -> int:
+        """Seats in the sales force (managers × span)."""
+        return self.organisation.managers * self.organisation.span
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as plain data (JSON-compatible)."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """The full resolved scenario as YAML."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with dotted-path overrides, validated (``replace(**{"reviews.cadence": "monthly"})``)."""
+        data = self.to_dict()
+        for path, value in changes.items():
+            _set_path(data, path.split("."), value)
+        return _validate(data, f"<{self.name} with overrides>")
+
+    @property
+    def hash(self) -> str:
+        """Short content hash of the resolved scenario (name excluded)."""
+        return scenario_hash(self)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    cur: Any = data
+    for k in keys[:-1]:
+        if isinstance(cur, list | tuple):
+            cur = cur[int(k)]
+        else:
+            cur = cur.setdefault(k, {})
+    last = keys[-1]
+    if isinstance(cur, list):
+        cur[int(last)] = value
+    else:
+        cur[last] = value
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into ``base``: mappings merge recursively, everything else replaces."""
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ScenarioError(f"{path}: file not found")
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a directory, expected a scenario YAML file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{path}: not a text file ({e.reason})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"{path}: a scenario must be a YAML mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        chain = " → ".join(p.name for p in (*seen, path))
+        raise ScenarioError(f"{path}: field `extends` makes a cycle: {chain}")
+    data = _read_yaml(path)
+    data.setdefault("name", path.stem)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise ScenarioError(f"{path}: field `extends` = {parent!r}: expected a scenario name or path")
+    ppath = _find_parent(parent, path.parent)
+    if ppath is None:
+        raise ScenarioError(
+            f"{path}: field `extends` = {parent!r}: no such scenario (looked for "
+            f"{parent}.yaml beside the file and in {SCENARIO_DIR})")
+    base = _resolve(ppath, (*seen, path))
+    base.pop("name", None)
+    base.pop("description", None)
+    return deep_merge(base, data)
+
+
+def _find_parent(ref: str, here: Path) -> Path | None:
+    candidates = [here / ref, here / f"{ref}.yaml", here / f"{ref}.yml",
+                  SCENARIO_DIR / f"{ref}.yaml"]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _describe_allowed(err: Mapping[str, Any]) -> str:
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return f" (allowed: {ctx['expected']})"
+    return ""
+
+
+def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> str:
+    lines = [f"{source}: invalid scenario ({e.error_count()} problem"
+             f"{'s' if e.error_count() != 1 else ''})"]
+    for err in e.errors():
+        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-", "literal["))]
+        # union branches add type names to the path; drop them for readability
+        loc = [x for x in loc if x not in {"float", "int", "str", "bool", "constrained-float"}]
+        path = ".".join(loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            parent = _lookup_model(loc[:-1])
+            allowed = sorted(parent.model_fields) if parent is not None else []
+            lines.append(f"  field `{path}`: unknown key"
+                         + (f" (allowed here: {', '.join(allowed)})" if allowed else ""))
+            continue
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "{…}"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  field `{path}` = {shown}: {msg}{_describe_allowed(err)}")
+    return "\n".join(lines)
+
+
+def _lookup_model(loc: list[str]) -> type[BaseModel] | None:
+    model: Any = Scenario
+    for key in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(key)
+        if field is None:
+            return None
+        ann = field.annotation
+        model = ann if isinstance(ann, type) else None
+        if model is None:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _validate(data: dict[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_format_errors(e, source, data)) from None
+
+
+def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+    """Load and validate a scenario from a YAML path, a library name, or a mapping.
+
+    Args:
+        source: path to a YAML file; a name from the scenario library (``"baseline"``);
+            a mapping with the same fields (``extends`` allowed); or a Scenario (returned as is).
+
+    Raises:
+        ScenarioError: naming the file, the field path, the bad value and what is allowed.
+    """
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, Mapping):
+        data = dict(source)
+        parent = data.pop("extends", None)
+        if parent is not None:
+            ppath = _find_parent(str(parent), Path.cwd())
+            if ppath is None:
+                raise ScenarioError(f"<dict>: field `extends` = {parent!r}: no such scenario")
+            base = _resolve(ppath)
+            base.pop("name", None)
+            base.pop("description", None)
+            data = deep_merge(base, data)
+        return _validate(data, "<dict>")
+    path = Path(source)
+    if not path.exists() and not path.suffix and (SCENARIO_DIR / f"{source}.yaml").is_file():
+        path = SCENARIO_DIR / f"{source}.yaml"
+    data = _resolve(path)
+    return _validate(data, str(source))
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """A short, stable content hash of the resolved scenario, excluding its name and description."""
+    data = scenario.to_dict()
+    data.pop("name", None)
+    data.pop("description", None)
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _walk(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, Any]]:
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        path = f"{prefix}{name}"
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _walk(ann, path + ".")
+        else:
+            yield path, field
+
+
+def assumptions_register(scenario: Scenario | None = None) -> list[dict[str, Any]]:
+    """Every parameter with its value, and its published source or the assumption it rests on.
+
+    Args:
+        scenario: values to show (defaults to the baseline defaults).
+
+    Returns:
+        One dict per parameter: ``parameter``, ``value``, ``kind`` (sourced / assumption), ``source``.
+    """
+    scenario = scenario or Scenario()
+    data = scenario.to_dict()
+    rows = []
+    for path, field in _walk(Scenario, ""):
+        extra = field.json_schema_extra
+        if not isinstance(extra, dict):
+            continue
+        value: Any = data
+        for key in path.split("."):
+            value = value[key]
+        if isinstance(value, list | dict):
+            value = json.dumps(value, separators=(", ", ": "))
+            if len(value) > 80:
+                value = value[:77] + "…"
+        rows.append({"parameter": path, "value": value, "kind": extra["kind"],
+                     "source": extra["source"]})
+    return rows
