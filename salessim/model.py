@@ -147,6 +147,7 @@ class SalesForce:
         self.open_count = np.zeros(self.N)
         self.theta_eff = np.zeros(self.N)
         self.rr_pointer = np.zeros(self.M, dtype=np.int64)
+        self.recent_calls = np.zeros(self.N)
 
         # --- persons (grown lists → arrays at the end) --------------------------------------
         self.p_seat: list[int] = []
@@ -530,6 +531,7 @@ class SalesForce:
                 np.add.at(self.week_hours, seats, c.hours_per_call)
                 np.add.at(self.week_effective, seats,
                           c.hours_per_call * qm * transfer * focus * resp[seats])
+        self.recent_calls = 0.8 * self.recent_calls + self.week_hours / c.hours_per_call
         delivered = np.bincount(self.seat_manager, weights=self.week_hours, minlength=self.M)
         reps = np.maximum(np.bincount(self.seat_manager, weights=self.active, minlength=self.M), 1)
         per_rep_month = delivered / reps * (MONTH / WEEK)
@@ -561,8 +563,10 @@ class SalesForce:
             chosen = np.roll(team, -start)[:n_calls]
             self.rr_pointer[m] += chosen.size
         elif policy == "gap_targeted":
-            key = np.where(self.flag[team], -10.0, 0.0) + self.est_ratio[team]
-            chosen = team[np.lexsort((team, key))][:n_calls]
+            # every rep is coached; reps with a flagged gap are visited half as often again,
+            # and among equals the furthest behind go first
+            recent = self.recent_calls[team] * np.where(self.flag[team], 2 / 3, 1.0)
+            chosen = team[np.lexsort((team, self.est_ratio[team], recent))][:n_calls]
         else:  # top_performers
             chosen = team[np.lexsort((team, -self.theta_eff[team]))][:n_calls]
         return best[chosen], chosen
@@ -651,13 +655,39 @@ class SalesForce:
             pipe = value * self.ratio_pipeline * min(1.0, rem / p.cycle_days)
             future = p.new_per_day * max(0.0, rem - p.cycle_days) * self.value_per_new
             return ytd + pipe + future
-        # stage: stage-by-stage inventory against the benchmark
-        w = p.stage_win_prob[b.stage[o]] * p.p_close_within(b.stage[o], rem)
+        # stage: each stage's inventory and the rep's own stage conversions against the benchmark
+        to_won = self._observed_to_won(now, self.seat_person[seats], by="person")
+        w = to_won[loc, b.stage[o]] * p.p_close_within(b.stage[o], rem)
         pipe = np.bincount(loc, weights=b.amount[o] * w, minlength=seats.size) / adopt
         top = np.bincount(loc[b.stage[o] == 0], minlength=seats.size) / adopt
         rate_hat = top / p.stages["mean_days"].iloc[0]  # Little's law read backwards
-        future = rate_hat * max(0.0, rem - p.cycle_days) * self.value_per_new
+        value_new = to_won[:, 0] * p.avg_won_amount
+        future = rate_hat * max(0.0, rem - p.cycle_days) * value_new
         return ytd + pipe + future
+
+    def _observed_to_won(self, now: float, ids: np.ndarray, by: str) -> np.ndarray:
+        """Stage-to-won probabilities seen in the CRM over the last year, per person or team.
+
+        Each stage's pass rate is estimated from the visible deals resolved in the trailing 365
+        days, shrunk toward the benchmark conversion (prior weight of 10 deals per stage).
+        """
+        b = self.book
+        n = b.n
+        done = (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= now - 365.0) & (
+            b.closed[:n] <= now)
+        key = (b.person if by == "person" else b.manager)[:n][done]
+        size = (len(self.p_seat) if by == "person" else self.M)
+        reached = b.stage[:n][done]  # stage lost at; S for won
+        attempts = np.zeros((size, self.S))
+        passes = np.zeros((size, self.S))
+        for s_ in range(self.S):
+            attempts[:, s_] = np.bincount(key[reached >= s_], minlength=size)
+            passes[:, s_] = np.bincount(key[reached > s_], minlength=size)
+        prior = 10.0
+        bench = self.plan.stages["conversion"].to_numpy()
+        rate = (passes + prior * bench) / (attempts + prior)
+        to_won = np.cumprod(rate[:, ::-1], axis=1)[:, ::-1]
+        return to_won[ids]
 
     # ======================================================================================
     # reviews, quarters, attrition
@@ -687,6 +717,30 @@ class SalesForce:
                 yield box.get(take)
             if need - take > 1e-9:  # not enough people-time this week: the rest waits
                 yield box.get(min(need - take, box.capacity))
+        self._assess(m, formal=True)
+
+    def _pipeline_checks(self):
+        """Forecast calls every quarter: with pipeline or stage metrics, gaps show between reviews.
+
+        Outcome-only managers have nothing to look at until the review; managers who measure the
+        pipeline see a falling-behind rep at the next forecast call (DESIGN §2, driver 3).
+        """
+        if self.sc.metrics == "outcomes":
+            return
+        k = -math.floor(self.W / self.Q)
+        while True:
+            t = self.W + k * self.Q
+            k += 1
+            if t <= 1e-9:
+                continue
+            if t > self.T + 1e-9:
+                return
+            yield self.env.timeout(t - self.env.now)
+            for m in range(self.M):
+                self._assess(m, formal=False)
+
+    def _assess(self, m: int, formal: bool) -> None:
+        """Manager ``m`` measures each rep, flags gaps; a formal review may end a flagged streak."""
         now = self.env.now
         self._refresh_theta()
         self._advance(now)
@@ -700,31 +754,35 @@ class SalesForce:
         ratio = np.divide(est, thr * quota, out=np.ones_like(est), where=quota > 0)
         self.est_ratio[seats] = ratio
         flag = ratio < 1.0
-        q = self._period(now) if now < self.T else 3
+        in_horizon = self.W <= now <= self.T
+        q = min(self._period(now), 3) if now < self.T else 3
         rv = self.sc.reviews
         for k, f in zip(seats, flag, strict=True):
             pid = self.seat_person[k]
             if f:
-                if now >= self.W:
+                if in_horizon:
                     self.flagged[pid, q] = True
                     self.flagged[pid, 4] = True
-                if not np.isnan(self.episode_start[k]) and not self.episode_seen[k]:
+                start = self.episode_start[k]
+                if not np.isnan(start) and not self.episode_seen[k]:
                     self.episode_seen[k] = True
-                    if now >= self.W:
-                        self.detections.append((now, now - self.episode_start[k]))
-                elif np.isnan(self.episode_start[k]) and now >= self.W:
+                    # lags are measured for gaps that open in the reported year
+                    if in_horizon and start >= self.W:
+                        self.detections.append((now, now - start))
+                elif np.isnan(start) and in_horizon:
                     self.false_flags += 1
                 if np.isnan(self.flag_since[k]):
                     self.flag_since[k] = now
-                elif now - self.flag_since[k] >= 180.0 - 1e-9:
+                elif formal and now - self.flag_since[k] >= 180.0 - 1e-9:
                     u = self.invol_u[self.invol_count % 64, k]
                     if u < rv.involuntary_probability and now < self.T:
                         self._leave(int(k), INVOLUNTARY)
                         continue
-            else:
+            elif formal or not self.flag[k]:
                 self.flag_since[k] = np.nan
             self.flag[k] = f
-        self.invol_count += 1
+        if formal:
+            self.invol_count += 1
 
     def _quarters(self):
         for q in range(5):
@@ -765,11 +823,12 @@ class SalesForce:
             pipe = value * self.ratio_pipeline * min(1.0, self.Q / p.cycle_days)
             reps = np.bincount(self.seat_manager, weights=self.active, minlength=self.M)
             return pipe + reps * p.new_per_day * self.in_quarter_factor * self.value_per_new
-        w = p.stage_win_prob[b.stage[o]] * p.p_close_within(b.stage[o], self.Q)
+        to_won = self._observed_to_won(t, np.arange(self.M), by="manager")
+        w = to_won[mgr, b.stage[o]] * p.p_close_within(b.stage[o], self.Q)
         pipe = np.bincount(mgr, weights=b.amount[o] * w, minlength=self.M) / adopt
         top = np.bincount(mgr[b.stage[o] == 0], minlength=self.M) / adopt
         rate_hat = top / p.stages["mean_days"].iloc[0]
-        return pipe + rate_hat * self.in_quarter_factor * self.value_per_new
+        return pipe + rate_hat * self.in_quarter_factor * to_won[:, 0] * p.avg_won_amount
 
     def _attrition(self):
         sc = self.sc
@@ -804,6 +863,7 @@ class SalesForce:
         env.process(self._reviews())
         env.process(self._quarters())
         env.process(self._attrition())
+        env.process(self._pipeline_checks())
         events = 0
         while env.peek() <= self.T + 1e-6:
             env.step()

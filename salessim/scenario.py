@@ -82,7 +82,7 @@ class Organisation(Frozen):
     managers: int = S(10, "assumption: a mid-sized field sales force", ge=1, le=500)
     span: int = S(8, "Alexander Group avg 8.5 reps per first-line manager; Bridge Group 1:8.1", ge=1,
                   le=40)
-    quota: Positive = A(900_000.0, "annual quota per rep, set so ≈45 % of full-period reps reach it "
+    quota: Positive = A(1_100_000.0, "annual quota per rep, set so ≈45 % of full-period reps reach it "
                         "(RepVue ~43 % avg attainment; Ebsta 2024 31 %)")
 
 
@@ -196,18 +196,18 @@ class Goals(Frozen):
         "client) plus a product manager's wish — the source article", min_length=1, max_length=10)
     interwoven: bool = A(False, "goals are independent by default (no gates or multipliers)")
     focus_penalty_per_goal: NonNeg = A(
-        0.035, "log-odds lost per goal beyond the first (goal-overload research; Slocum, Cron & "
+        0.008, "log-odds lost per goal beyond the first (goal-overload research; Slocum, Cron & "
         "Brown 2002). Sized so 2 vs 4 goals gives ≈ +5 % revenue — sensitivity shown in reports",
         le=1.0)
     interwoven_penalty: NonNeg = A(0.10, "extra log-odds lost when goals gate each other", le=2.0)
     effort_loss_per_goal: NonNeg = A(
-        0.012, "share of selling effort lost per extra goal to context switching", le=0.3)
+        0.006, "share of selling effort lost per extra goal to context switching", le=0.3)
     perception_noise_per_goal: NonNeg = A(
         0.25, "sd of a rep's log-perceived goal weight, per extra goal", le=3.0)
     drop_probability: Share = S(
         0.35, "with ≥3 goals a rep may drop the lowest-weight goal (Slocum et al. 2002: partial "
         "abandonment under two hard goals; 4DX practice)")
-    mix_tilt: Share = A(0.5, "how far goal weights pull a rep's prospecting mix off the natural mix")
+    mix_tilt: Share = A(0.35, "how far goal weights pull a rep's prospecting mix off the natural mix")
     composite_cap: float = A(2.0, "cap per goal on attainment in the composite score", ge=1.0,
                              le=10.0)
 
@@ -229,7 +229,7 @@ class Prescription(Frozen):
     enabled: bool = A(False, "baseline: reps self-plan (the article: 'the step most often omitted')")
     coverage_margin: float = A(0.10, "plan above the reverse funnel by this margin", ge=0.0, le=2.0)
     self_plan_median: Positive = A(
-        0.82, "self-planned prospecting ÷ what the funnel needs; most reps under-plan", le=3.0)
+        1.0, "self-planned prospecting ÷ what the funnel needs; most reps under-plan", le=3.0)
     self_plan_sigma: NonNeg = A(0.30, "spread (lognormal sigma) of self-planning bias", le=2.0)
     feast_or_famine: NonNeg = A(
         0.5, "self-planners cut prospecting by this elasticity when the pipeline is full", le=3.0)
@@ -248,8 +248,8 @@ class Managers(Frozen):
                                le=80)
     admin_share: Share = S(
         0.55, "share lost to admin, forecasting and meetings (Alexander Group: 16 % coaching)")
-    quality_untrained: Share = A(0.45, "mean coaching quality of an untrained, promoted manager")
-    quality_trained: Share = A(0.85, "mean coaching quality after leadership training")
+    quality_untrained: Share = A(0.35, "mean coaching quality of an untrained, promoted manager")
+    quality_trained: Share = A(0.9, "mean coaching quality after leadership training")
     quality_sd: NonNeg = A(0.22, "spread of coaching quality between managers", le=1.0)
     unified_sd_factor: Share = A(0.5, "a unified approach multiplies the quality spread by this")
     review_hours_per_rep: NonNeg = A(1.0, "manager hours per rep per review", le=10)
@@ -266,21 +266,21 @@ class Coaching(Frozen):
         "reactive", "managers react to the biggest late-stage deals ('reacting versus leading')")
     hours_per_call: Positive = A(2.0, "a joint call with preparation and debrief", le=8)
     deal_boost: NonNeg = S(
-        0.35, "log-odds lift of a deal's current stage with the manager on the call, × quality "
+        0.15, "log-odds lift of a deal's current stage with the manager on the call, × quality "
         "(CSO Insights 2016: +28 % win rate on coached deals)", le=3.0)
     skill_gain_per_hour: NonNeg = A(
-        0.0095, "skill (log-odds) gained per coaching hour at full quality and responsiveness",
+        0.011, "skill (log-odds) gained per coaching hour at full quality and responsiveness",
         le=1.0)
     skill_ceiling: Positive = A(0.9, "most skill a rep can gain from coaching (diminishing returns)",
                                 le=5.0)
     skill_decay_per_week: Share = A(0.01, "coached skill fades without practice, per week")
     responsiveness_width: Positive = S(
-        0.95, "bell-shaped responsiveness: middle 60 % gain most, top and bottom 20 % little "
+        0.75, "bell-shaped responsiveness: middle 60 % gain most, top and bottom 20 % little "
         "(Sales Executive Council; Dixon & Adamson, HBR 2011)", le=5)
     reactive_transfer: Share = A(
-        0.5, "skill a rep takes from a reactive call, relative to a coaching call: the manager "
+        0.75, "skill a rep takes from a reactive call, relative to a coaching call: the manager "
         "closes the deal instead of teaching")
-    gap_focus: float = A(1.5, "extra effect of coaching aimed at a flagged rep's weakest stage",
+    gap_focus: float = A(1.2, "extra effect of coaching aimed at a flagged rep's weakest stage",
                          ge=1.0, le=5.0)
 
 
@@ -304,7 +304,7 @@ class Culture(Frozen):
     adjustment_per_week: Share = A(0.03, "how fast culture moves toward management's signal")
     effort_sensitivity: NonNeg = A(0.2, "effort multiplier per unit of culture above 0.5", le=2)
     attrition_sensitivity: NonNeg = A(
-        2.5, "log voluntary hazard lost per unit of culture (sized to Adobe Check-in: −30 % "
+        2.0, "log voluntary hazard lost per unit of culture (sized to Adobe Check-in: −30 % "
         "voluntary attrition with frequent reviews)", le=10)
 
 
@@ -312,7 +312,7 @@ class Attrition(Frozen):
     """Leaving, reassignment, backfill and ramp."""
 
     voluntary_annual: Share = S(
-        0.17, "base voluntary hazard for an on-pace rep in a neutral culture; with the baseline's "
+        0.14, "base voluntary hazard for an on-pace rep in a neutral culture; with the baseline's "
         "culture and attainment it gives ≈ 27–30 % annual turnover (HBR 27 %; surveys 35 %)")
     attainment_sensitivity: NonNeg = A(
         0.5, "reps far below quota leave more often: hazard × exp(s·max(0, 1 − pace))", le=5)
