@@ -13,7 +13,7 @@ import numpy as np
 
 from salessim.rng import stream
 
-__all__ = ["OPEN", "LOST", "WON", "DealBook", "SeatDeals"]
+__all__ = ["LOST", "OPEN", "WON", "DealBook", "SeatDeals"]
 
 OPEN, WON, LOST = 0, 1, 2
 

@@ -101,11 +101,13 @@ class Plan:
         Moment-matched gamma for the sum of the remaining stage durations (memoryless
         approximation for the stage in progress).
         """
-        m = self.stage_remaining_mean[stage]
-        v = self.stage_remaining_var[stage]
+        m = self.stage_remaining_mean
+        v = self.stage_remaining_var
         k = m * m / v
         theta = v / m
-        return special.gammainc(k, np.maximum(days, 0.0) / theta)
+        if np.ndim(days) == 0:  # one horizon for every deal: evaluate per stage, then index
+            return special.gammainc(k, max(float(days), 0.0) / theta)[stage]
+        return special.gammainc(k[stage], np.maximum(days, 0.0) / theta[stage])
 
     def summary(self) -> pd.DataFrame:
         """Per-rep, per-team and org figures side by side."""
@@ -207,10 +209,51 @@ def plan(scenario: Scenario | str) -> Plan:
     )
 
 
+class _GammaQuantiles:
+    """Fast inverse CDF of the unit-mean gamma for a given CV: a table on the logit-u scale.
+
+    Linear interpolation over 8,193 knots spanning u in [6e-6, 1 − 6e-6]; beyond that the exact
+    quantile is used. Relative error < 1e-4 over the body of the distribution.
+    """
+
+    X = np.linspace(-12.0, 12.0, 8193)
+
+    def __init__(self) -> None:
+        self._tables: dict[float, np.ndarray] = {}
+
+    def table(self, cv: float) -> np.ndarray:
+        t = self._tables.get(cv)
+        if t is None:
+            k = 1.0 / (cv * cv)
+            t = special.gammaincinv(k, special.expit(self.X)) / k
+            self._tables[cv] = t
+        return t
+
+    def __call__(self, u: np.ndarray, cv: float) -> np.ndarray:
+        x = special.logit(u)
+        out = np.interp(x, self.X, self.table(cv))
+        tail = np.abs(x) > 12.0
+        if tail.any():
+            k = 1.0 / (cv * cv)
+            out[tail] = special.gammaincinv(k, u[tail]) / k
+        return out
+
+
+_GAMMA = _GammaQuantiles()
+
+
 def gamma_quantile(u: np.ndarray, mean: np.ndarray | float, cv: np.ndarray | float) -> np.ndarray:
     """Gamma-distributed durations with the given mean and CV, by inverse CDF of uniforms."""
-    k = 1.0 / np.square(cv)
-    return special.gammaincinv(k, u) * (np.asarray(mean) / k)
+    u = np.atleast_1d(np.asarray(u, dtype=float))
+    cv_arr = np.asarray(cv, dtype=float)
+    if cv_arr.ndim == 0:
+        return _GAMMA(u, float(cv_arr)) * mean
+    cv_b = np.broadcast_to(cv_arr, u.shape)
+    out = np.empty_like(u)
+    for c in np.unique(cv_b):
+        sel = cv_b == c
+        out[sel] = _GAMMA(u[sel], float(c))
+    return out * mean
 
 
 def lognormal_quantile(u: np.ndarray, median: np.ndarray, sigma: np.ndarray) -> np.ndarray:

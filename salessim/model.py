@@ -29,8 +29,19 @@ import simpy
 from scipy import special
 
 from salessim.coaching import manager_quality, responsiveness, skill_step
-from salessim.deals import (C_AMOUNT, C_PROD, C_REASSIGN, C_SEG, C_VISIBLE, FIXED_COLS, LOST,
-                            OPEN, WON, DealBook, SeatDeals)
+from salessim.deals import (
+    C_AMOUNT,
+    C_PROD,
+    C_REASSIGN,
+    C_SEG,
+    C_VISIBLE,
+    FIXED_COLS,
+    LOST,
+    OPEN,
+    WON,
+    DealBook,
+    SeatDeals,
+)
 from salessim.funnel import Plan, gamma_quantile, plan
 from salessim.goals import GoalModel
 from salessim.rng import stream
@@ -128,7 +139,8 @@ class SalesForce:
         self.bias = np.ones(self.N)
         self.n_goals = np.full(self.N, self.goalm.n)
         self.mix = np.tile(self.goalm.natural, (self.N, 1))
-        self.mix_cdf_seg = np.zeros((self.N, 2))
+        self.seg_mass = np.zeros((self.N, 2))
+        self.cell_cdf = np.zeros((self.N, 2, len(self.cell_seg)))
         self.penalty = np.zeros(self.N)
         self.focus = np.ones(self.N)
         self.active = np.zeros(self.N, dtype=bool)
@@ -148,6 +160,8 @@ class SalesForce:
         self.theta_eff = np.zeros(self.N)
         self.rr_pointer = np.zeros(self.M, dtype=np.int64)
         self.recent_calls = np.zeros(self.N)
+        self.won_parts: list[np.ndarray] = []
+        self._won_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
         # --- persons (grown lists → arrays at the end) --------------------------------------
         self.p_seat: list[int] = []
@@ -239,6 +253,10 @@ class SalesForce:
         self.focus[seat] = float(self.goalm.focus_effort(n_eff))
         mix = self.goalm.mix(perceived)
         self.mix[seat] = mix
+        for g in range(2):
+            cond = np.where(self.cell_seg == g, mix, 0.0)
+            self.seg_mass[seat, g] = cond.sum()
+            self.cell_cdf[seat, g] = np.cumsum(cond) / max(cond.sum(), 1e-300)
         if start:
             # starting reps are past ramp: tenure between ramp and six years
             ramp = sc.attrition.ramp_days
@@ -334,7 +352,7 @@ class SalesForce:
         a = self.sc.attrition
         rng = self.backfill_rng[seat]
         u = max(float(rng.random()), 1e-12)
-        delay = float(gamma_quantile(np.array(u), a.backfill_mean_days, max(a.backfill_cv, 1e-3)))
+        delay = float(gamma_quantile(np.array([u]), a.backfill_mean_days, max(a.backfill_cv, 1e-3))[0])
         yield self.env.timeout(delay)
         self._hire(seat)
 
@@ -371,16 +389,10 @@ class SalesForce:
             dr = d.draws[seats, rows]
             created = t0 + WEEK * (d.cum_gap[seats, rows] - self.op_time[seats]) / lam[seats]
             # segment by the rep's mix, then product within the segment
-            mix = self.mix[seats]  # deals × cells
-            n_seg = 2
-            seg_mass = np.zeros((total, n_seg))
-            for s in range(n_seg):
-                seg_mass[:, s] = mix[:, self.cell_seg == s].sum(axis=1)
-            seg = (dr[:, C_SEG] * seg_mass.sum(axis=1) > seg_mass[:, 0]).astype(np.int32)
-            cond = np.where(self.cell_seg[None, :] == seg[:, None], mix, 0.0)
-            cdf = np.cumsum(cond, axis=1) / cond.sum(axis=1, keepdims=True)
-            cell = (dr[:, C_PROD, None] > cdf).sum(axis=1)
-            cell = np.minimum(cell, mix.shape[1] - 1)
+            mass = self.seg_mass[seats]
+            seg = (dr[:, C_SEG] * mass.sum(axis=1) > mass[:, 0]).astype(np.int32)
+            cdf = self.cell_cdf[seats, seg]
+            cell = np.minimum((dr[:, C_PROD, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
             prod = self.cell_prod[cell]
             amount = (self.prod_median[prod] * self.seg_factor[seg]
                       * np.exp(self.prod_sigma[prod] * special.ndtri(dr[:, C_AMOUNT])))
@@ -422,6 +434,9 @@ class SalesForce:
             w = up[won]
             b.status[w] = WON
             b.closed[w] = b.next_time[w]
+            if w.size:
+                self.won_parts.append(w)
+                self._won_cache = None
             go = up[~won]
             if go.size:
                 gs = b.stage[go]
@@ -501,36 +516,29 @@ class SalesForce:
         if c.targeting != "none" and c.joint_call_hours_per_week > 0:
             b = self.book
             o = b.open_idx
-            # each seat's most advanced, then largest, open deal
-            order = o[np.lexsort((-b.amount[o], -b.stage[o], b.seat[o]))]
-            seats_sorted = b.seat[order]
-            first = np.ones(order.size, dtype=bool)
-            first[1:] = seats_sorted[1:] != seats_sorted[:-1]
-            best = np.full(self.N, -1, dtype=np.int64)
-            best[seats_sorted[first]] = order[first]
-            resp = responsiveness(self.zskill, c.responsiveness_width)
+            n_calls = np.zeros(self.M, dtype=np.int64)
             for m in range(self.M):
-                box = self.hours[m]
-                budget = min(box.level, c.joint_call_hours_per_week) + self.carry[m]
-                n_calls = int(budget // c.hours_per_call)
-                self.carry[m] = min(budget - n_calls * c.hours_per_call, c.hours_per_call)
-                if n_calls == 0:
-                    continue
-                deals, seats = self._targets(m, n_calls, best, order)
-                if deals.size == 0:
-                    continue
-                used = min(deals.size * c.hours_per_call, box.level)
-                if used > 1e-9:
-                    box.get(used)
-                qm = self.quality[m]
-                b.boost[deals] += c.deal_boost * qm
-                b.joint_calls[deals] += 1
+                budget = min(self.hours[m].level, c.joint_call_hours_per_week) + self.carry[m]
+                n_calls[m] = int(budget // c.hours_per_call)
+                self.carry[m] = min(budget - n_calls[m] * c.hours_per_call, c.hours_per_call)
+            deals, seats = self._targets(n_calls, o)
+            if deals.size:
+                mgr = self.seat_manager[seats]
+                used = np.bincount(mgr, minlength=self.M) * c.hours_per_call
+                for m in np.flatnonzero(used):
+                    take = min(float(used[m]), self.hours[m].level)
+                    if take > 1e-9:
+                        self.hours[m].get(take)
+                qm = self.quality[mgr]
+                np.add.at(b.boost, deals, c.deal_boost * qm)
+                np.add.at(b.joint_calls, deals, 1)
                 transfer = c.reactive_transfer if c.targeting == "reactive" else 1.0
-                focus = np.where(self.flag[seats] & (c.targeting == "gap_targeted"),
-                                 c.gap_focus, 1.0)
+                focus = (np.where(self.flag[seats], c.gap_focus, 1.0)
+                         if c.targeting == "gap_targeted" else 1.0)
+                resp = responsiveness(self.zskill[seats], c.responsiveness_width)
                 np.add.at(self.week_hours, seats, c.hours_per_call)
                 np.add.at(self.week_effective, seats,
-                          c.hours_per_call * qm * transfer * focus * resp[seats])
+                          c.hours_per_call * qm * transfer * focus * resp)
         self.recent_calls = 0.8 * self.recent_calls + self.week_hours / c.hours_per_call
         delivered = np.bincount(self.seat_manager, weights=self.week_hours, minlength=self.M)
         reps = np.maximum(np.bincount(self.seat_manager, weights=self.active, minlength=self.M), 1)
@@ -544,31 +552,51 @@ class SalesForce:
                 np.add.at(self.coach_hours[:, k], pid[has], self.week_hours[has])
                 np.add.at(self.calls[:, k], pid[has], self.week_hours[has] / c.hours_per_call)
 
-    def _targets(self, m: int, n_calls: int, best: np.ndarray,
-                 order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Which deals manager ``m`` joins this week, and whose they are."""
+    def _targets(self, n_calls: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which deals each manager joins this week (``n_calls[m]`` each), and whose they are."""
         b = self.book
         policy = self.sc.coaching.targeting
+        empty = np.zeros(0, dtype=np.int64)
+        if o.size == 0:
+            return empty, empty
         if policy == "reactive":
-            mine = order[b.manager[order] == m]
-            if mine.size == 0:
-                return mine, mine
-            pick = mine[np.lexsort((-b.amount[mine], -b.stage[mine]))][:n_calls]
+            # the team's most advanced, then largest, open deals (one sort on a packed key)
+            o = o[b.stage[o] >= self.S - 2] if self.S >= 2 else o
+            key = (b.manager[o] * 1e9 - b.stage[o] * 1e7
+                   - np.minimum(b.amount[o], 9.99e6))
+            ordered = o[np.argsort(key, kind="stable")]
+            mgr = b.manager[ordered]
+            start = np.searchsorted(mgr, np.arange(self.M))
+            rank = np.arange(ordered.size) - start[mgr]
+            pick = ordered[rank < n_calls[mgr]]
             return pick, b.seat[pick]
-        team = np.flatnonzero((self.seat_manager == m) & self.active & (best >= 0))
-        if team.size == 0:
-            return team, team
+        # seat-based policies: each rep's most advanced, then largest, open deal
+        ordered = o[np.lexsort((-b.amount[o], -b.stage[o], b.seat[o]))]
+        seats_sorted = b.seat[ordered]
+        first = np.ones(ordered.size, dtype=bool)
+        first[1:] = seats_sorted[1:] != seats_sorted[:-1]
+        best = np.full(self.N, -1, dtype=np.int64)
+        best[seats_sorted[first]] = ordered[first]
+        ok = self.active & (best >= 0)
         if policy == "round_robin":
-            start = self.rr_pointer[m] % team.size
-            chosen = np.roll(team, -start)[:n_calls]
-            self.rr_pointer[m] += chosen.size
+            # position in the rotation: seats after the manager's pointer come first
+            local = np.arange(self.N) % self.sc.organisation.span
+            key = (local - self.rr_pointer[self.seat_manager]) % self.sc.organisation.span
         elif policy == "gap_targeted":
             # every rep is coached; reps with a flagged gap are visited half as often again,
             # and among equals the furthest behind go first
-            recent = self.recent_calls[team] * np.where(self.flag[team], 2 / 3, 1.0)
-            chosen = team[np.lexsort((team, self.est_ratio[team], recent))][:n_calls]
+            recent = self.recent_calls * np.where(self.flag, 2 / 3, 1.0)
+            key = recent + 1e-3 * np.clip(self.est_ratio, 0.0, 10.0)
         else:  # top_performers
-            chosen = team[np.lexsort((team, -self.theta_eff[team]))][:n_calls]
+            key = -self.theta_eff
+        cand = np.flatnonzero(ok)
+        cand = cand[np.lexsort((cand, key[cand], self.seat_manager[cand]))]
+        mgr = self.seat_manager[cand]
+        start = np.searchsorted(mgr, np.arange(self.M))
+        rank = np.arange(cand.size) - start[mgr]
+        chosen = cand[rank < n_calls[mgr]]
+        if policy == "round_robin":
+            np.add.at(self.rr_pointer, self.seat_manager[chosen], 1)
         return best[chosen], chosen
 
     def _culture_step(self) -> None:
@@ -586,13 +614,21 @@ class SalesForce:
         start = self.W + 365.0 * k
         return start, start + 365.0
 
-    def _closed_revenue(self, t0: float, t1: float, visible_only: bool = False) -> np.ndarray:
+    def _won(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Won deals so far: (person, amount, close time) — rebuilt only when new wins arrive."""
+        if self._won_cache is None:
+            idx = (np.concatenate(self.won_parts) if self.won_parts
+                   else np.zeros(0, dtype=np.int64))
+            self.won_parts = [idx]
+            b = self.book
+            self._won_cache = (b.person[idx], b.amount[idx], b.closed[idx])
+        return self._won_cache
+
+    def _closed_revenue(self, t0: float, t1: float) -> np.ndarray:
         """Won revenue per seat's current person, closed in [t0, t1]."""
-        b = self.book
-        n = b.n
-        won = (b.status[:n] == WON) & (b.closed[:n] >= t0) & (b.closed[:n] <= t1)
-        pid = b.person[:n][won]
-        rev_p = np.bincount(pid, weights=b.amount[:n][won], minlength=len(self.p_seat))
+        person, amount, closed = self._won()
+        sel = (closed >= t0) & (closed <= t1)
+        rev_p = np.bincount(person[sel], weights=amount[sel], minlength=len(self.p_seat))
         out = np.zeros(self.N)
         act = self.seat_person >= 0
         out[act] = rev_p[self.seat_person[act]]

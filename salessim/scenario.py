@@ -42,12 +42,12 @@ def _meta(source: str | None = None, assumption: str | None = None) -> dict[str,
     return {"kind": "sourced", "source": source or ""}
 
 
-def S(default: Any, source: str, **kw: Any) -> Any:  # noqa: N802 - short on purpose
+def S(default: Any, source: str, **kw: Any) -> Any:
     """A field whose default comes from a published figure."""
     return Field(default, json_schema_extra=_meta(source=source), **kw)
 
 
-def A(default: Any, note: str, **kw: Any) -> Any:  # noqa: N802
+def A(default: Any, note: str, **kw: Any) -> Any:
     """A field whose default is a modelling assumption (reports print these)."""
     return Field(default, json_schema_extra=_meta(assumption=note), **kw)
 
@@ -410,10 +410,7 @@ class Scenario(Frozen):
 def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
     cur: Any = data
     for k in keys[:-1]:
-        if isinstance(cur, list | tuple):
-            cur = cur[int(k)]
-        else:
-            cur = cur.setdefault(k, {})
+        cur = cur[int(k)] if isinstance(cur, list | tuple) else cur.setdefault(k, {})
     last = keys[-1]
     if isinstance(cur, list):
         cur[int(last)] = value

@@ -87,8 +87,8 @@ def validation_table(replications: int = 32, seed: int = 20261127,
     rows: list[ValidationRow] = []
 
     def add(q: str, target: str, lo: float, hi: float, x: np.ndarray, source: str) -> None:
-        m, l, h = _mean_ci(x)
-        rows.append(ValidationRow(q, target, lo, hi, m, l, h, source))
+        m, ci_lo, ci_hi = _mean_ci(x)
+        rows.append(ValidationRow(q, target, lo, hi, m, ci_lo, ci_hi, source))
 
     add("overall win rate", "17–23 %", 0.17, 0.23, _year(base, "win_rate"),
         "Ebsta×Pavilion 2025")

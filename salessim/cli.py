@@ -1,0 +1,295 @@
+"""The ``salessim`` command line (DESIGN §9). Exit 0 ok, 2 bad input, 1 internal error."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from salessim.scenario import ScenarioError, load_scenario
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    """A user error that the CLI reports in one clear message with exit code 2."""
+
+
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {v}")
+        return v
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"seed must be ≥ 0, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = argparse.ArgumentParser(
+        prog="salessim",
+        description="Try how you run a sales force on a simulated one before trying it on people.")
+    from salessim import __version__
+
+    p.add_argument("--version", action="version", version=f"salessim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("simulate", help="simulate a scenario and write its tables")
+    s.add_argument("scenario", help="scenario YAML file or library name (e.g. baseline)")
+    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=8)
+    s.add_argument("--seed", "-s", type=_seed, default=1)
+    s.add_argument("--out", "-o", type=Path, default=None,
+                   help="directory for reps/periods(/deals) Parquet tables and manifest.json")
+    s.add_argument("--deals", action="store_true",
+                   help="also write the deal log (deals.parquet and a CRM-style deals.csv)")
+
+    s = sub.add_parser("plan", help="reverse-engineer quota through the funnel (§4)")
+    s.add_argument("scenario")
+
+    s = sub.add_parser("validate", help="measure the validation table of DESIGN §5")
+    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=32)
+    s.add_argument("--seed", "-s", type=_seed, default=20261127)
+
+    s = sub.add_parser("assumptions", help="print every parameter with its source or assumption")
+    s.add_argument("scenario", nargs="?", default="baseline")
+
+    s = sub.add_parser("bench", help="speed and memory as ratios to this machine's SimPy floor")
+    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=8)
+    s.add_argument("--seed", "-s", type=_seed, default=1)
+
+    s = sub.add_parser("reports", help="build the standard reports and index.html")
+    s.add_argument("--out", "-o", type=Path, default=Path("reports"))
+    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=None)
+    return p
+
+
+# ------------------------------------------------------------------------------------------
+def _ci(x: pd.Series) -> tuple[float, float]:
+    x = x.dropna().astype(float)
+    if x.size < 2:
+        return float(x.mean()) if x.size else float("nan"), float("nan")
+    return float(x.mean()), float(1.96 * x.std(ddof=1) / np.sqrt(x.size))
+
+
+SUMMARY = [
+    ("revenue", "team revenue", "money"),
+    ("attainment_p50", "median attainment", "pct"),
+    ("pct_at_quota", "share of full-period reps at quota", "pct"),
+    ("win_rate", "win rate", "pct"),
+    ("cycle_days", "median won cycle (days)", "num"),
+    ("pipeline_coverage", "pipeline coverage at start", "x"),
+    ("turnover", "annual turnover", "pct"),
+    ("detection_lag_days", "gap detection lag (days)", "num"),
+    ("forecast_error", "forecast error (abs. % per quarter)", "pct"),
+    ("coaching_hours", "joint-call hours", "num"),
+    ("culture", "culture index (year end)", "num"),
+]
+
+
+def _fmt(v: float, kind: str) -> str:
+    if not np.isfinite(v):
+        return "–"
+    if kind == "money":
+        return f"${v / 1e6:,.2f}M"
+    if kind == "pct":
+        return f"{100 * v:.1f} %"
+    if kind == "x":
+        return f"{v:.2f}×"
+    return f"{v:,.1f}"
+
+
+def print_summary(periods: pd.DataFrame, title: str) -> None:
+    """A short readable summary of the year: mean ± 95 % CI half-width over replications."""
+    from rich.console import Console
+    from rich.table import Table
+
+    year = periods[periods["period"] == "year"]
+    t = Table(title=title, title_justify="left")
+    t.add_column("year", style="bold")
+    t.add_column("mean", justify="right")
+    t.add_column("± 95 % CI", justify="right")
+    for col, label, kind in SUMMARY:
+        m, h = _ci(year[col])
+        t.add_row(label, _fmt(m, kind), _fmt(h, kind) if np.isfinite(h) else "–")
+    Console(width=100).print(t)
+
+
+# ------------------------------------------------------------------------------------------
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from salessim.io import atomic_dir, check_out_dir, manifest, write_tables
+    from salessim.simulate import simulate
+
+    sc = load_scenario(args.scenario)
+    if args.out is not None:
+        check_out_dir(args.out)
+    t0 = time.perf_counter()
+    res = simulate(sc, replications=args.replications, seed=args.seed, deals=args.deals,
+                   progress=_progress_printer())
+    runtime = time.perf_counter() - t0
+    if args.out is not None:
+        meta = manifest(command="simulate", scenario=sc.name, scenario_hash=sc.hash,
+                        scenario_source=str(args.scenario), scenario_yaml=sc.to_yaml(),
+                        seed=args.seed, replications=args.replications, deals=args.deals,
+                        runtime_seconds=round(runtime, 3))
+        with atomic_dir(args.out) as tmp:
+            write_tables(tmp, {"reps": res.reps, "periods": res.periods, "deals": res.deals},
+                         meta, csv=("deals",))
+    print_summary(res.periods, f"{sc.name} — {args.replications} replications, seed {args.seed}"
+                  f" ({runtime:.1f} s)")
+    if args.out is not None:
+        print(f"wrote {args.out}/ (reps, periods{', deals' if args.deals else ''}, manifest.json)")
+    return EXIT_OK
+
+
+def _progress_printer():
+    """A progress callback on a terminal; silent otherwise (CI, pipes, papermill)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        sys.stderr.write(f"\r  replications {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from salessim.funnel import plan
+
+    sc = load_scenario(args.scenario)
+    p = plan(sc)
+    con = Console(width=110)
+    t = Table(title=f"Tactical prescription — {sc.name} (quota ${p.quota:,.0f} per rep per year)",
+              title_justify="left")
+    t.add_column("")
+    for c in ("per rep", "per team", "organisation"):
+        t.add_column(c, justify="right")
+    money = {"quota", "average won deal", "benchmark pipeline value"}
+    pct = {"win rate"}
+    for label, row in p.summary().iterrows():
+        cells = []
+        for v in row:
+            if label in money:
+                cells.append(f"${v:,.0f}")
+            elif label in pct:
+                cells.append(f"{100 * v:.1f} %")
+            elif "coverage" in str(label):
+                cells.append(f"{v:.2f}×")
+            else:
+                cells.append(f"{v:,.1f}")
+        t.add_row(str(label), *cells)
+    con.print(t)
+    s = Table(title="Benchmark pipeline per rep (Little's law: inventory = arrivals × time in stage)",
+              title_justify="left")
+    for c in ("stage", "conversion", "to won", "opps / year", "arrivals / week", "mean days",
+              "open deals", "open value"):
+        s.add_column(c, justify="right")
+    for _, r in p.stages.iterrows():
+        s.add_row(r["stage"], f"{100 * r['conversion']:.1f} %", f"{100 * r['to_won']:.1f} %",
+                  f"{r['opportunities_per_year']:,.1f}", f"{r['arrivals_per_week']:.2f}",
+                  f"{r['mean_days']:.0f}", f"{r['inventory']:.1f}",
+                  f"${r['inventory_value']:,.0f}")
+    con.print(s)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from salessim.validation import validation_table
+
+    rows = validation_table(args.replications, args.seed)
+    t = Table(title=f"Validation table (DESIGN §5) — {args.replications} replications, "
+              f"seed {args.seed}", title_justify="left")
+    for c in ("quantity", "target", "estimate", "95 % CI", "in range"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r.quantity, r.target, f"{r.estimate:.3f}", f"{r.ci_low:.3f} … {r.ci_high:.3f}",
+                  "yes" if r.ok else "NO")
+    Console(width=130).print(t)
+    return EXIT_OK if all(r.ok for r in rows) else EXIT_INTERNAL
+
+
+def cmd_assumptions(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from salessim.scenario import assumptions_register
+
+    sc = load_scenario(args.scenario)
+    t = Table(title=f"Assumptions register — {sc.name}", title_justify="left")
+    for c in ("parameter", "value", "kind", "source or assumption"):
+        t.add_column(c, overflow="fold")
+    for r in assumptions_register(sc):
+        t.add_row(r["parameter"], str(r["value"]), r["kind"], r["source"])
+    Console(width=160).print(t)
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from salessim.bench import print_bench, run_bench
+
+    print_bench(run_bench(replications=args.replications, seed=args.seed))
+    return EXIT_OK
+
+
+def cmd_reports(args: argparse.Namespace) -> int:
+    from salessim.reports import build_all
+
+    return build_all(args.out, replications=args.replications)
+
+
+COMMANDS = {"simulate": cmd_simulate, "plan": cmd_plan, "validate": cmd_validate,
+            "assumptions": cmd_assumptions, "bench": cmd_bench, "reports": cmd_reports}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``salessim`` console script."""
+    from salessim.io import OutputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ScenarioError, OutputError, BadInput) as e:
+        print(f"salessim: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("salessim: interrupted; nothing was written over the last good result",
+              file=sys.stderr)
+        return 130
+    except Exception as e:  # pragma: no cover - the last line of defence
+        if os.environ.get("SALESSIM_DEBUG"):
+            raise
+        print(f"salessim: internal error: {type(e).__name__}: {e} "
+              "(set SALESSIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
