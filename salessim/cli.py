@@ -62,6 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--deals", action="store_true",
                    help="also write the deal log (deals.parquet and a CRM-style deals.csv)")
 
+    for cmd in ("compare", "sweep"):
+        if cmd == "compare":
+            s = sub.add_parser("compare", help="compare scenarios, paired on common random numbers")
+            s.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+            s.add_argument("--baseline", "-b", default=None,
+                           help="scenario name to pair against (default: the first)")
+        else:
+            s = sub.add_parser("sweep", help="vary one or two scenario fields over values")
+            s.add_argument("scenario")
+            s.add_argument("--vary", action="append", required=True, metavar="FIELD=V1,V2,…",
+                           help="e.g. coaching.joint_call_hours_per_week=0,2,4,8 (once or twice)")
+        s.add_argument("--replications", "-r", type=_positive_int("replications"), default=16)
+        s.add_argument("--seed", "-s", type=_seed, default=1)
+        s.add_argument("--workers", "-w", type=_positive_int("workers"), default=None,
+                       help="local worker processes (default: all cores; 1 = serial)")
+        s.add_argument("--scheduler", default=None,
+                       help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS)")
+        s.add_argument("--out", "-o", type=Path, default=None,
+                       help="directory for reps/periods Parquet, summary.csv and manifest.json")
+        s.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+
     s = sub.add_parser("plan", help="reverse-engineer quota through the funnel (§4)")
     s.add_argument("scenario")
 
@@ -174,6 +195,99 @@ def _progress_printer():
     return show
 
 
+def _experiment_out(args: argparse.Namespace, comp, command: str, runtime: float) -> None:
+    from salessim.io import atomic_dir, manifest, write_tables
+
+    meta = manifest(command=command, **comp.meta, runtime_seconds=round(runtime, 3))
+    with atomic_dir(args.out) as tmp:
+        write_tables(tmp, {"reps": comp.results.reps, "periods": comp.results.periods}, meta)
+        comp.summary.to_csv(tmp / "summary.csv", index=False)
+
+
+def print_comparison(comp, title: str) -> None:
+    """The paired summary as a readable table: one block per metric."""
+    from rich.console import Console
+    from rich.table import Table
+
+    kinds = {"revenue": "money", "attainment_p50": "pct", "pct_at_quota": "pct",
+             "win_rate": "pct", "turnover": "pct", "detection_lag_days": "num",
+             "forecast_error": "pct", "coaching_hours": "num"}
+    t = Table(title=title, title_justify="left")
+    for c in ("metric", "scenario", "mean [95 % CI]", f"vs {comp.baseline} [95 % CI]",
+              "P(better)"):
+        t.add_column(c, justify="left" if c in ("metric", "scenario") else "right")
+    sm = comp.summary
+    for metric, g in sm.groupby("metric", sort=False):
+        kind = kinds.get(str(metric), "num")
+        first = True
+        for _, r in g.iterrows():
+            mean = f"{_fmt(r['mean'], kind)} [{_fmt(r['ci_low'], kind)}, {_fmt(r['ci_high'], kind)}]"
+            if r["scenario"] == comp.baseline:
+                diff, pb = "baseline", ""
+            else:
+                dk = "pts" if kind == "pct" else kind
+                diff = (f"{_fmt_diff(r['diff'], dk)} [{_fmt_diff(r['diff_ci_low'], dk)}, "
+                        f"{_fmt_diff(r['diff_ci_high'], dk)}]")
+                pb = f"{100 * r['p_better']:.0f} %" if np.isfinite(r["p_better"]) else "–"
+            t.add_row(str(r["label"]) if first else "", str(r["scenario"]), mean, diff, pb)
+            first = False
+        t.add_section()
+    Console(width=140).print(t)
+
+
+def _fmt_diff(v: float, kind: str) -> str:
+    if not np.isfinite(v):
+        return "–"
+    if kind == "money":
+        return f"{v / 1e6:+,.2f}M"
+    if kind == "pts":
+        return f"{100 * v:+.1f} pts"
+    return f"{v:+,.1f}"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from salessim.experiments import compare
+    from salessim.io import check_out_dir
+
+    if args.out is not None:
+        check_out_dir(args.out)
+    t0 = time.perf_counter()
+    comp = compare(args.scenarios, baseline=args.baseline, replications=args.replications,
+                   seed=args.seed, workers=args.workers, scheduler=args.scheduler,
+                   cache=not args.no_cache)
+    runtime = time.perf_counter() - t0
+    print_comparison(comp, f"{len(comp.scenarios)} scenarios × {args.replications} replications,"
+                     f" seed {args.seed}, common random numbers ({runtime:.1f} s,"
+                     f" {comp.meta['executor']})")
+    if args.out is not None:
+        _experiment_out(args, comp, "compare", runtime)
+        print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from salessim.experiments import parse_vary, sweep
+    from salessim.io import check_out_dir
+
+    vary = dict(parse_vary(v) for v in args.vary)
+    if len(vary) != len(args.vary):
+        raise BadInput("each --vary must name a different field")
+    if len(vary) > 2:
+        raise BadInput(f"a sweep varies one or two fields, got {len(vary)}")
+    if args.out is not None:
+        check_out_dir(args.out)
+    t0 = time.perf_counter()
+    comp = sweep(args.scenario, vary, replications=args.replications, seed=args.seed,
+                 workers=args.workers, scheduler=args.scheduler, cache=not args.no_cache)
+    runtime = time.perf_counter() - t0
+    print_comparison(comp, f"sweep of {comp.baseline}: {len(comp.scenarios)} scenarios × "
+                     f"{args.replications} replications ({runtime:.1f} s)")
+    if args.out is not None:
+        _experiment_out(args, comp, "sweep", runtime)
+        print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -264,19 +378,21 @@ def cmd_reports(args: argparse.Namespace) -> int:
     return build_all(args.out, replications=args.replications)
 
 
-COMMANDS = {"simulate": cmd_simulate, "plan": cmd_plan, "validate": cmd_validate,
+COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep,
+            "plan": cmd_plan, "validate": cmd_validate,
             "assumptions": cmd_assumptions, "bench": cmd_bench, "reports": cmd_reports}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``salessim`` console script."""
+    from salessim.executors import ExecutorError
     from salessim.io import OutputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, OutputError, BadInput) as e:
+    except (ScenarioError, OutputError, BadInput, ExecutorError) as e:
         print(f"salessim: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -207,6 +207,8 @@ class SalesForce:
         self.forecasts: dict[int, np.ndarray] = {}
         self.detections: list[tuple[float, float]] = []
         self.false_flags = 0
+        interval = REVIEW_INTERVAL[scenario.reviews.cadence]
+        self.p_invol = 1.0 - (1.0 - scenario.reviews.involuntary_annual) ** (interval / 365.0)
 
         # prescribed plan and signals that do not change during a run
         p = self.plan
@@ -809,9 +811,9 @@ class SalesForce:
                     self.false_flags += 1
                 if np.isnan(self.flag_since[k]):
                     self.flag_since[k] = now
-                elif formal and now - self.flag_since[k] >= 180.0 - 1e-9:
+                elif formal and now - self.flag_since[k] >= rv.involuntary_after_days - 1e-9:
                     u = self.invol_u[self.invol_count % 64, k]
-                    if u < rv.involuntary_probability and now < self.T:
+                    if u < self.p_invol and now < self.T:
                         self._leave(int(k), INVOLUNTARY)
                         continue
             elif formal or not self.flag[k]:

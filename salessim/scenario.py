@@ -248,7 +248,7 @@ class Managers(Frozen):
                                le=80)
     admin_share: Share = S(
         0.55, "share lost to admin, forecasting and meetings (Alexander Group: 16 % coaching)")
-    quality_untrained: Share = A(0.35, "mean coaching quality of an untrained, promoted manager")
+    quality_untrained: Share = A(0.3, "mean coaching quality of an untrained, promoted manager")
     quality_trained: Share = A(0.9, "mean coaching quality after leadership training")
     quality_sd: NonNeg = A(0.22, "spread of coaching quality between managers", le=1.0)
     unified_sd_factor: Share = A(0.5, "a unified approach multiplies the quality spread by this")
@@ -275,7 +275,7 @@ class Coaching(Frozen):
                                 le=5.0)
     skill_decay_per_week: Share = A(0.01, "coached skill fades without practice, per week")
     responsiveness_width: Positive = S(
-        0.75, "bell-shaped responsiveness: middle 60 % gain most, top and bottom 20 % little "
+        0.7, "bell-shaped responsiveness: middle 60 % gain most, top and bottom 20 % little "
         "(Sales Executive Council; Dixon & Adamson, HBR 2011)", le=5)
     reactive_transfer: Share = A(
         0.75, "skill a rep takes from a reactive call, relative to a coaching call: the manager "
@@ -290,9 +290,12 @@ class Reviews(Frozen):
     cadence: Literal["annual", "semiannual", "quarterly", "monthly"] = S(
         "annual", "too many companies use annual evaluations (the source article)")
     threshold: Share = A(0.85, "a rep is off track when the expected year falls below this × quota")
-    involuntary_after: int = A(3, "consecutive flagged reviews before an involuntary exit", ge=1,
-                               le=24)
-    involuntary_probability: Share = A(0.5, "probability of exit once that count is reached")
+    involuntary_after_days: float = A(
+        180.0, "a rep flagged at every review for this long is on a performance plan", ge=0,
+        le=1095)
+    involuntary_annual: Share = A(
+        0.35, "yearly probability that a rep on a performance plan is let go (spread over the "
+        "reviews of a year, so cadence changes when, not how often)")
 
 
 class Culture(Frozen):

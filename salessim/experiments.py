@@ -1,0 +1,413 @@
+"""Experiments: paired comparisons of scenarios, sweeps of a lever, one-at-a-time lever swings.
+
+Every scenario in an experiment runs the same replications with the same root seed, so replication
+``r`` is the same sales force meeting the same deals in each (common random numbers). Differences
+against the baseline are therefore paired replication by replication, which is what makes their
+confidence intervals narrow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from salessim.executors import batches_for, make_executor
+from salessim.results import Results
+from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
+
+__all__ = ["METRICS", "Comparison", "compare", "library_swings", "parse_vary", "sweep"]
+
+#: Summary metrics: column of the ``periods`` year row, label, and which direction is better.
+METRICS: dict[str, tuple[str, int]] = {
+    "revenue": ("team revenue", +1),
+    "attainment_p50": ("median attainment", +1),
+    "pct_at_quota": ("share of reps at quota", +1),
+    "win_rate": ("win rate", +1),
+    "turnover": ("annual turnover", -1),
+    "detection_lag_days": ("gap detection lag (days)", -1),
+    "forecast_error": ("forecast error", -1),
+    "coaching_hours": ("joint-call hours (manager time)", -1),
+}
+
+
+@dataclass
+class Comparison:
+    """Results of several scenarios under common random numbers, and their paired summary."""
+
+    results: Results
+    summary: pd.DataFrame
+    baseline: str
+    scenarios: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def paired(self, metric: str, scenario: str) -> pd.DataFrame:
+        """Per-replication values of a year metric for the baseline and a variant, side by side."""
+        y = self.results.periods[self.results.periods["period"] == "year"]
+        a = y[y["scenario"] == self.baseline].set_index("replication")[metric]
+        b = y[y["scenario"] == scenario].set_index("replication")[metric]
+        return pd.DataFrame({"baseline": a, "variant": b}).dropna()
+
+
+# ------------------------------------------------------------------------------------------
+# cache
+# ------------------------------------------------------------------------------------------
+def cache_root() -> Path:
+    """Where finished batches are kept: ``$SALESSIM_CACHE_DIR`` or ``.salessim-cache``."""
+    return Path(os.environ.get("SALESSIM_CACHE_DIR", ".salessim-cache"))
+
+
+def _run_key(sc: Scenario, seed: int, deals: bool) -> str:
+    from salessim import __version__
+
+    blob = json.dumps({"scenario": sc.hash, "seed": seed, "deals": deals,
+                       "version": __version__}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+class _Cache:
+    """Finished batches on disk, one directory per (scenario content, seed, deals, version).
+
+    Each batch is written to a temporary directory and renamed into place, so a batch either
+    exists whole or not at all; an interrupted run resumes from the batches it finished.
+    """
+
+    def __init__(self, root: Path, sc: Scenario, seed: int, deals: bool) -> None:
+        self.dir = root / _run_key(sc, seed, deals)
+
+    def available(self) -> dict[tuple[int, ...], Path]:
+        out = {}
+        if self.dir.is_dir():
+            for p in self.dir.glob("batch-*"):
+                if (p / "done").exists():
+                    reps = tuple(int(x) for x in p.name.removeprefix("batch-").split("_"))
+                    out[reps] = p
+        return out
+
+    def store(self, reps: tuple[int, ...], result: tuple[pd.DataFrame, pd.DataFrame,
+                                                         pd.DataFrame | None]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=self.dir))
+        for name, df in zip(("reps", "periods", "deals"), result, strict=True):
+            if df is not None:
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / "done").write_text("ok\n")
+        final = self.dir / ("batch-" + "_".join(str(r) for r in reps))
+        if final.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        tmp.rename(final)
+
+    @staticmethod
+    def load(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+        deals = path / "deals.parquet"
+        return (pd.read_parquet(path / "reps.parquet"), pd.read_parquet(path / "periods.parquet"),
+                pd.read_parquet(deals) if deals.exists() else None)
+
+
+# ------------------------------------------------------------------------------------------
+def _progress(total: int, enabled: bool | None) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """A progress bar on a terminal (done, rate, time left); silent otherwise."""
+    if enabled is None:
+        enabled = sys.stderr.isatty() and "PAPERMILL_EXECUTION" not in os.environ
+    if not enabled:
+        return (lambda n: None), (lambda: None)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                               TextColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:.1f}/s" if task.speed else "…/s")
+
+    prog = Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(), Rate(),
+                    TimeRemainingColumn(), transient=True, auto_refresh=False)
+    task = prog.add_task("run", total=total)
+    prog.start()  # no refresh thread (auto_refresh off): safe beside forked workers
+
+    def advance(n: int) -> None:
+        prog.advance(task, n)
+        prog.refresh()
+
+    return advance, prog.stop
+
+
+def _resolve(scenarios: Sequence[Any]) -> list[Scenario]:
+    out = [load_scenario(s) for s in scenarios]
+    names = [s.name for s in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ScenarioError(f"scenario names must be unique in one comparison; repeated: {dup}")
+    return out
+
+
+def compare(scenarios: Sequence[Any], baseline: str | None = None, replications: int = 16,
+            seed: int = 1, executor: Any = None, workers: int | None = None,
+            scheduler: str | None = None, deals: bool = False, cache: bool | Path = True,
+            progress: bool | None = None) -> Comparison:
+    """Compare scenarios under common random numbers.
+
+    Args:
+        scenarios: scenarios (objects, YAML paths, library names or mappings).
+        baseline: name of the scenario to pair against (default: the first).
+        replications: replications per scenario.
+        seed: root seed shared by every scenario.
+        executor: an executor object, or None to choose from ``workers`` / ``scheduler``.
+        workers: local worker processes (1 = serial; default all cores).
+        scheduler: Dask scheduler address (default ``$DASK_SCHEDULER_ADDRESS``).
+        deals: also keep the deal log.
+        cache: reuse finished batches (True → default cache directory; a Path → that one).
+        progress: show a progress bar (default: only on a terminal).
+
+    Returns:
+        A Comparison with tidy ``results`` and the paired ``summary``.
+    """
+    scs = _resolve(scenarios)
+    if int(replications) < 1:
+        raise ValueError(f"replications must be at least 1, got {replications}")
+    names = [s.name for s in scs]
+    base = baseline or names[0]
+    if base not in names:
+        raise ScenarioError(f"--baseline {base!r} is not one of the scenarios: {names}")
+    R = int(replications)
+    caches = ([_Cache(cache if isinstance(cache, Path) else cache_root(), s, seed, deals)
+               for s in scs] if cache else [None] * len(scs))
+
+    # what is already done
+    parts: dict[tuple[int, int], tuple] = {}  # (scenario index, first replication) → result
+    needed: list[list[int]] = []
+    for i, c in enumerate(caches):
+        have: set[int] = set()
+        if c is not None:
+            for reps, path in sorted(c.available().items()):
+                if set(reps) <= set(range(R)) and not (set(reps) & have):
+                    parts[(i, reps[0])] = _Cache.load(path)
+                    have |= set(reps)
+        needed.append([r for r in range(R) if r not in have])
+
+    own_executor = executor is None
+    todo = sum(len(n) for n in needed)
+    ex = executor
+    if todo and ex is None:
+        ex = make_executor(workers, scheduler)
+    try:
+        if todo:
+            batches = batches_for([s.model_dump(mode="json") for s in scs], needed, seed, deals,
+                                  ex.workers)
+            advance, stop = _progress(todo, progress)
+            try:
+                for b, res in ex.map(batches):
+                    i = names.index(b.scenario["name"])
+                    parts[(i, b.replications[0])] = res
+                    if caches[i] is not None:
+                        caches[i].store(b.replications, res)
+                    advance(len(b.replications))
+            finally:
+                stop()
+    finally:
+        if own_executor and ex is not None:
+            ex.close()
+
+    order = sorted(parts)
+    reps = pd.concat([parts[k][0] for k in order], ignore_index=True)
+    periods = pd.concat([parts[k][1] for k in order], ignore_index=True)
+    deal_df = (pd.concat([parts[k][2] for k in order if parts[k][2] is not None],
+                         ignore_index=True) if deals else None)
+    # deterministic row order whatever the executor
+    reps = reps.sort_values(["scenario", "replication", "period", "rep_id"],
+                            key=_scenario_key(names)).reset_index(drop=True)
+    periods = periods.sort_values(["scenario", "replication", "period"],
+                                  key=_scenario_key(names)).reset_index(drop=True)
+    if deal_df is not None:
+        deal_df = deal_df.sort_values(["scenario", "replication", "opportunity_id"],
+                                      key=_scenario_key(names)).reset_index(drop=True)
+    res = Results(reps=reps, periods=periods, deals=deal_df)
+    meta = {"baseline": base, "seed": int(seed), "replications": R,
+            "scenarios": {s.name: s.hash for s in scs},
+            "scenario_yaml": {s.name: s.to_yaml() for s in scs},
+            "executor": getattr(ex, "name", "cache") if todo else "cache",
+            "computed_replications": todo}
+    return Comparison(results=res, summary=summarize(res.periods, base, names), baseline=base,
+                      scenarios=names, meta=meta)
+
+
+def _scenario_key(names: list[str]) -> Callable[[pd.Series], pd.Series]:
+    order = {n: i for i, n in enumerate(names)}
+    periods = {p: i for i, p in enumerate(("Q1", "Q2", "Q3", "Q4", "year"))}
+
+    def key(s: pd.Series) -> pd.Series:
+        if s.name == "scenario":
+            return s.map(order)
+        if s.name == "period":
+            return s.map(periods)
+        return s
+
+    return key
+
+
+def _t_ci(x: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean, CI low, CI high (95 %, Student t) and standard error."""
+    x = x[~np.isnan(x)]
+    n = x.size
+    if n == 0:
+        return (np.nan,) * 4
+    m = float(x.mean())
+    if n < 2:
+        return m, np.nan, np.nan, np.nan
+    se = float(x.std(ddof=1) / np.sqrt(n))
+    h = float(stats.t.ppf(0.975, n - 1) * se)
+    return m, m - h, m + h, se
+
+
+def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.DataFrame:
+    """Per scenario and metric: mean and 95 % CI; against the baseline the paired difference,
+    its 95 % CI (and the unpaired one, for contrast) and the probability the variant is better."""
+    year = periods[periods["period"] == "year"]
+    rows = []
+    base = year[year["scenario"] == baseline].set_index("replication")
+    for name in names:
+        y = year[year["scenario"] == name].set_index("replication")
+        for metric, (label, better) in METRICS.items():
+            v = y[metric].to_numpy(dtype=float)
+            m, lo, hi, _ = _t_ci(v)
+            row = {"scenario": name, "metric": metric, "label": label, "mean": m,
+                   "ci_low": lo, "ci_high": hi, "n": int(np.sum(~np.isnan(v)))}
+            if name != baseline:
+                pair = pd.concat([y[metric], base[metric]], axis=1, keys=["v", "b"]).dropna()
+                d = (pair["v"] - pair["b"]).to_numpy(dtype=float)
+                dm, dlo, dhi, dse = _t_ci(d)
+                bm = float(pair["b"].mean()) if len(pair) else np.nan
+                # unpaired (Welch) interval of the same difference, for contrast
+                va, vb = pair["v"].to_numpy(float), pair["b"].to_numpy(float)
+                if len(pair) > 1:
+                    se_u = float(np.sqrt(va.var(ddof=1) / va.size + vb.var(ddof=1) / vb.size))
+                    h_u = float(stats.t.ppf(0.975, 2 * len(pair) - 2) * se_u)
+                else:
+                    h_u = np.nan
+                if dse and np.isfinite(dse) and dse > 0:
+                    p_better = float(stats.t.cdf(better * dm / dse, len(d) - 1))
+                else:
+                    p_better = float(better * dm > 0) if np.isfinite(dm) else np.nan
+                row.update({
+                    "diff": dm, "diff_ci_low": dlo, "diff_ci_high": dhi,
+                    "diff_rel": dm / bm if bm else np.nan,
+                    "diff_ci_low_unpaired": dm - h_u, "diff_ci_high_unpaired": dm + h_u,
+                    "p_better": p_better,
+                })
+            rows.append(row)
+    cols = ["scenario", "metric", "label", "n", "mean", "ci_low", "ci_high", "diff", "diff_ci_low",
+            "diff_ci_high", "diff_rel", "diff_ci_low_unpaired", "diff_ci_high_unpaired",
+            "p_better"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+# ------------------------------------------------------------------------------------------
+# sweeps and swings
+# ------------------------------------------------------------------------------------------
+def _coerce(text: str) -> Any:
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "on", "yes"):
+        return True
+    if low in ("false", "off", "no"):
+        return False
+    for cast in (int, float):
+        try:
+            return cast(t)
+        except ValueError:
+            pass
+    return t
+
+
+def parse_vary(spec: str) -> tuple[str, list[Any]]:
+    """``"coaching.joint_call_hours_per_week=0,2,4"`` → (field, [0, 2, 4])."""
+    if "=" not in spec:
+        raise ScenarioError(f"--vary {spec!r}: expected FIELD=VALUE,VALUE,… "
+                            "(e.g. coaching.joint_call_hours_per_week=0,2,4,8)")
+    key, _, values = spec.partition("=")
+    vals = [_coerce(v) for v in values.split(",") if v.strip() != ""]
+    if not key.strip() or not vals:
+        raise ScenarioError(f"--vary {spec!r}: expected FIELD=VALUE,VALUE,…")
+    return key.strip(), vals
+
+
+def sweep_scenarios(scenario: Any, vary: Mapping[str, Sequence[Any]]) -> list[Scenario]:
+    """One scenario per combination of the varied fields' values (validated)."""
+    base = load_scenario(scenario)
+    if not 1 <= len(vary) <= 2:
+        raise ScenarioError(f"a sweep varies one or two fields, got {len(vary)}")
+    out = []
+    for combo in itertools.product(*vary.values()):
+        changes = dict(zip(vary.keys(), combo, strict=True))
+        name = ", ".join(f"{k}={v}" for k, v in changes.items())
+        try:
+            sc = base.replace(**changes, name=name)
+        except ScenarioError as e:
+            raise ScenarioError(f"sweep of {base.name}: {e}") from None
+        except (KeyError, IndexError, TypeError):
+            raise ScenarioError(f"sweep of {base.name}: no field {list(changes)}") from None
+        out.append(sc)
+    return out
+
+
+def sweep(scenario: Any, vary: Mapping[str, Sequence[Any]], replications: int = 16,
+          seed: int = 1, **kw: Any) -> Comparison:
+    """Vary one or two fields over values (response curves, heat maps), baseline included."""
+    base = load_scenario(scenario)
+    variants = sweep_scenarios(base, vary)
+    comp = compare([base, *[v for v in variants if v.hash != base.hash]], baseline=base.name,
+                   replications=replications, seed=seed, **kw)
+    # the varied values as columns, for plotting
+    values = {v.name: dict(zip(vary, combo, strict=True))
+              for v, combo in zip(variants, itertools.product(*vary.values()), strict=True)}
+    current = {k: _get(base.to_dict(), k) for k in vary}
+    values.setdefault(base.name, current)
+    for frame in (comp.summary, comp.results.periods, comp.results.reps):
+        for k in vary:
+            frame[k] = frame["scenario"].map(lambda n, k=k: values.get(n, current)[k])
+    comp.meta["vary"] = {k: list(v) for k, v in vary.items()}
+    return comp
+
+
+def _get(data: Mapping[str, Any], path: str) -> Any:
+    cur: Any = data
+    for k in path.split("."):
+        cur = cur[int(k)] if isinstance(cur, list) else cur[k]
+    return cur
+
+
+#: The one-driver variants of the scenario library, by driver (DESIGN §6).
+DRIVER_VARIANTS: dict[str, tuple[str, ...]] = {
+    "1 goal clarity": ("goals_focused", "goals_many"),
+    "2 tactical prescription": ("prescription",),
+    "3 performance metrics": ("metrics_stage",),
+    "4 CRM adoption": ("crm_full",),
+    "5 manager training": ("managers_trained",),
+    "6 joint calls": ("coaching_none", "coaching_high"),
+    "7 review cadence": ("reviews_quarterly", "reviews_monthly"),
+}
+
+
+def library_swings(replications: int = 16, seed: int = 1, directory: Path = SCENARIO_DIR,
+                   **kw: Any) -> Comparison:
+    """Every one-driver variant of the library against the baseline (for the tornado chart)."""
+    names = ["baseline", *[n for v in DRIVER_VARIANTS.values() for n in v], "best_practice"]
+    paths = [directory / f"{n}.yaml" for n in names]
+    comp = compare(paths, baseline="baseline", replications=replications, seed=seed, **kw)
+    driver = {n: d for d, v in DRIVER_VARIANTS.items() for n in v}
+    driver["best_practice"] = "all eight"
+    comp.summary["driver"] = comp.summary["scenario"].map(driver)
+    return comp
+
