@@ -8,6 +8,9 @@ hold across machines:
 * **events per deal** — SimPy events processed per deal.
 * **memory** — peak traced Python memory of one replication, and of a run with 4× the
   replications: results are aggregated per replication, so memory grows with reps, not runs.
+* **parallel efficiency** — a 2-scenario × 64-replication comparison, serial vs a process pool on
+  all cores: serial time ÷ (workers × parallel time). Target ≥ 80 %. Tables must be identical.
+* **cache speed-up** — the same comparison rerun from the cache: first run ÷ rerun. Target ≥ 5×.
 """
 
 from __future__ import annotations
@@ -55,6 +58,21 @@ class BenchResult:
     events: int
     peak_mb_one: float
     peak_mb_four: float
+    workers: int = 0
+    serial_s: float = float("nan")
+    parallel_s: float = float("nan")
+    cached_s: float = float("nan")
+    identical: bool = False
+
+    @property
+    def parallel_efficiency(self) -> float:
+        """Serial time ÷ (workers × parallel time)."""
+        return self.serial_s / (self.workers * self.parallel_s)
+
+    @property
+    def cache_speedup(self) -> float:
+        """Parallel first run ÷ cached rerun."""
+        return self.parallel_s / self.cached_s
 
     @property
     def us_per_deal(self) -> float:
@@ -72,7 +90,8 @@ class BenchResult:
         return self.events / self.deals
 
 
-def run_bench(replications: int = 8, seed: int = 1) -> BenchResult:
+def run_bench(replications: int = 8, seed: int = 1, parallel: bool = True,
+              parallel_replications: int = 64) -> BenchResult:
     """Time the baseline, serially, against the SimPy floor measured just before and after."""
     sc = load_scenario("baseline")
     fp = plan(sc)
@@ -99,8 +118,48 @@ def run_bench(replications: int = 8, seed: int = 1) -> BenchResult:
         tracemalloc.stop()
         return pk / 2**20
 
-    return BenchResult(floor_us=floor * 1e6, deals=deals, replications=replications,
-                       seconds=elapsed, events=events, peak_mb_one=peak(1), peak_mb_four=peak(4))
+    res = BenchResult(floor_us=floor * 1e6, deals=deals, replications=replications,
+                      seconds=elapsed, events=events, peak_mb_one=peak(1), peak_mb_four=peak(4))
+    if not parallel:
+        return res
+    return _parallel(res, parallel_replications, seed)
+
+
+def _parallel(res: BenchResult, replications: int, seed: int) -> BenchResult:
+    import dataclasses
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from salessim.executors import ProcessExecutor, SerialExecutor
+    from salessim.experiments import compare
+
+    pair = ["baseline", "coaching_high"]
+    t = time.perf_counter()
+    serial = compare(pair, replications=replications, seed=seed, executor=SerialExecutor(),
+                     cache=False, progress=False)
+    t_serial = time.perf_counter() - t
+    workers = os.cpu_count() or 1
+    ex = ProcessExecutor(workers)
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        par = compare(pair, replications=replications, seed=seed, executor=ex,
+                      cache=Path(d), progress=False)
+        t_par = time.perf_counter() - t
+        ex.close()
+        t = time.perf_counter()
+        compare(pair, replications=replications, seed=seed, cache=Path(d), progress=False)
+        t_cached = time.perf_counter() - t
+    same = True
+    try:
+        pd.testing.assert_frame_equal(serial.results.reps, par.results.reps)
+        pd.testing.assert_frame_equal(serial.results.periods, par.results.periods)
+    except AssertionError:
+        same = False
+    return dataclasses.replace(res, workers=workers, serial_s=t_serial, parallel_s=t_par,
+                               cached_s=t_cached, identical=same)
 
 
 def print_bench(b: BenchResult) -> None:
@@ -120,4 +179,10 @@ def print_bench(b: BenchResult) -> None:
     t.add_row("peak memory, 1 replication", f"{b.peak_mb_one:.1f} MiB", "")
     t.add_row("peak memory, 4 replications", f"{b.peak_mb_four:.1f} MiB",
               "grows with reps, not replications")
+    if b.workers:
+        t.add_row("2 scenarios × 64 replications, serial", f"{b.serial_s:.1f} s", "")
+        t.add_row(f"… on {b.workers} worker processes", f"{b.parallel_s:.1f} s", "")
+        t.add_row("parallel efficiency", f"{100 * b.parallel_efficiency:.0f} %", "≥ 80 %")
+        t.add_row("identical to serial", "yes" if b.identical else "NO", "yes")
+        t.add_row("cached rerun", f"{b.cached_s:.2f} s ({b.cache_speedup:.0f}× faster)", "≥ 5×")
     Console(width=100).print(t)

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="speed and memory as ratios to this machine's SimPy floor")
     s.add_argument("--replications", "-r", type=_positive_int("replications"), default=8)
+    s.add_argument("--no-parallel", action="store_true",
+                   help="skip the parallel-efficiency and cache measurements")
     s.add_argument("--seed", "-s", type=_seed, default=1)
 
     s = sub.add_parser("reports", help="build the standard reports and index.html")
@@ -368,7 +370,8 @@ def cmd_assumptions(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from salessim.bench import print_bench, run_bench
 
-    print_bench(run_bench(replications=args.replications, seed=args.seed))
+    print_bench(run_bench(replications=args.replications, seed=args.seed,
+                          parallel=not args.no_parallel))
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -103,6 +104,7 @@ class SalesForce:
         self.plan = funnel_plan or plan(scenario)
         self.goalm = GoalModel(scenario, self.plan)
         self.env = simpy.Environment()
+        self._gens: list[Any] = []
 
         org = scenario.organisation
         self.M = org.managers
@@ -315,7 +317,7 @@ class SalesForce:
         self.seat_person[seat] = -1
         self.rate[seat] = 0.0
         self._reassign(seat)
-        self.env.process(self._backfill(seat))
+        self._spawn(self._backfill(seat))
 
     def _reassign(self, seat: int) -> None:
         """Hand a leaver's open deals to teammates (fewest open deals first); some are lost."""
@@ -742,7 +744,7 @@ class SalesForce:
                 return
             yield self.env.timeout(t - self.env.now)
             for m in range(self.M):
-                self.env.process(self._review_team(m))
+                self._spawn(self._review_team(m))
 
     def _review_team(self, m: int):
         mg = self.sc.managers
@@ -893,21 +895,31 @@ class SalesForce:
             for k in np.flatnonzero(leave):
                 self._leave(int(k), VOLUNTARY)
 
+    def _spawn(self, gen: Any) -> None:
+        """Start a SimPy process, remembering its generator so a finished run can close it."""
+        self._gens.append(gen)
+        self.env.process(gen)
+
     # ======================================================================================
     def run(self) -> ReplicationRecord:
         """Run warm-up and horizon; return the flat record of what happened."""
         env = self.env
-        env.process(self._week())
-        env.process(self._reviews())
-        env.process(self._quarters())
-        env.process(self._attrition())
-        env.process(self._pipeline_checks())
+        for gen in (self._week(), self._reviews(), self._quarters(), self._attrition(),
+                    self._pipeline_checks()):
+            self._spawn(gen)
         events = 0
         while env.peek() <= self.T + 1e-6:
             env.step()
             events += 1
         self._refresh_theta()
         self._advance(self.T)
+        # SimPy's event queue ties processes, the environment and this model into reference
+        # cycles; clearing it lets a finished replication be freed at once, not at the next GC
+        env._queue.clear()
+        for gen in self._gens:
+            gen.close()
+        self._gens.clear()
+        self.hours = []
         n_p = len(self.p_seat)
         # forecast error per quarter: mean absolute % error over teams
         b = self.book
