@@ -41,4 +41,5 @@ def skill_step(gain: np.ndarray, effective_hours: np.ndarray, scenario: Scenario
     """One week of coached-skill dynamics: growth with diminishing returns, and forgetting."""
     c = scenario.coaching
     grow = c.skill_gain_per_hour * effective_hours * np.maximum(0.0, 1.0 - gain / c.skill_ceiling)
-    return gain + grow - c.skill_decay_per_week * gain
+    # one heavy week cannot carry a rep past the ceiling
+    return np.minimum(gain + grow, c.skill_ceiling) - c.skill_decay_per_week * gain

@@ -102,6 +102,21 @@ class DealBook:
         self.open_idx = np.concatenate([self.open_idx, idx])
         return idx
 
+    def remove(self, idx: np.ndarray) -> np.ndarray:
+        """Delete open deals that never happened; returns each old index's new one (-1: removed)."""
+        keep = np.ones(self.n, dtype=bool)
+        keep[idx] = False
+        new_index = np.cumsum(keep) - 1
+        new_index[~keep] = -1
+        m = int(keep.sum())
+        for name in (*self.INT, *self.FLOAT, "visible", "u_stage", "u_dur", "u_reassign"):
+            arr = getattr(self, name)
+            arr[:m] = arr[: self.n][keep]
+        self.n = m
+        moved = new_index[self.open_idx]
+        self.open_idx = moved[moved >= 0]
+        return new_index
+
     def compact(self) -> None:
         """Drop closed deals from the open index."""
         self.open_idx = self.open_idx[self.status[self.open_idx] == OPEN]

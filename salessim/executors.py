@@ -153,10 +153,9 @@ class DaskExecutor:
 
         futs = {}
         for b in batches:
-            f = self.client.submit(run_batch, b, key=f"salessim-batch-{os.getpid()}-{id(b)}-{b.key}",
-                                   retries=self.retries, pure=False)
+            f = self.client.submit(run_batch, b, retries=self.retries, pure=False)
             futs[f] = b
-        for f in as_completed(list(futs)):
+        for f in as_completed(list(futs), loop=self.client.loop):
             yield futs[f], f.result()
 
     def close(self) -> None:

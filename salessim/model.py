@@ -57,6 +57,9 @@ REVIEW_SIGNAL = {"annual": 0.0, "semiannual": 0.35, "quarterly": 0.7, "monthly":
 METRIC_SIGNAL = {"outcomes": 0.0, "pipeline": 0.5, "stage": 1.0}
 PERSON_DRAWS = 16  # uniforms per person from the seat's people stream (fixed: keeps CRN aligned)
 MAX_GOALS = 10
+#: Stage log-odds are held within ±LOGIT_LIMIT so that every probability stays strictly inside
+#: (0, 1) in float64 (expit rounds to exactly 1.0 beyond ≈ 36.7); realistic runs never come near it.
+LOGIT_LIMIT = 30.0
 
 # exit kinds
 VOLUNTARY, INVOLUNTARY, PROMOTED = 1, 2, 3
@@ -147,6 +150,8 @@ class SalesForce:
         self.focus = np.ones(self.N)
         self.active = np.zeros(self.N, dtype=bool)
         self.op_time = np.zeros(self.N)  # operational time consumed (Poisson arrivals)
+        self.week_start = 0.0  # the current week's prospecting: its start and intensity per seat
+        self.week_lam = np.zeros(self.N)
         self.next_row = np.zeros(self.N, dtype=np.int64)
         self.flag = np.zeros(self.N, dtype=bool)
         self.flag_since = np.full(self.N, np.nan)
@@ -316,8 +321,29 @@ class SalesForce:
         self.active[seat] = False
         self.seat_person[seat] = -1
         self.rate[seat] = 0.0
+        self._forgo_prospecting(seat, pid)
         self._reassign(seat)
         self._spawn(self._backfill(seat))
+
+    def _forgo_prospecting(self, seat: int, pid: int) -> None:
+        """A leaver stops prospecting when they leave: the deals this week's batch gave them after
+        today never happen, and the seat's deal stream resumes there for their successor."""
+        b = self.book
+        now = self.env.now
+        frac = min(max((now - self.week_start) / WEEK, 0.0), 1.0)
+        op_now = self.op_time[seat] - self.week_lam[seat] * (1.0 - frac)
+        self.week_lam[seat] = 0.0
+        o = b.open_idx
+        late = o[(b.creator[o] == pid) & (b.created[o] > now)]
+        if late.size == 0:
+            self.op_time[seat] = op_now
+            return
+        first = int(b.seat_row[late].min())
+        self.next_row[seat] = first
+        self.op_time[seat] = min(op_now, np.nextafter(self.draws.cum_gap[seat, first], -np.inf))
+        new_index = b.remove(late)
+        self.won_parts = [new_index[w] for w in self.won_parts]
+        self._won_cache = None
 
     def _reassign(self, seat: int) -> None:
         """Hand a leaver's open deals to teammates (fewest open deals first); some are lost."""
@@ -376,6 +402,8 @@ class SalesForce:
         d = self.draws
         lam = self.rate * WEEK
         new_op = self.op_time + lam
+        self.week_start = t0
+        self.week_lam = lam
         cnt = np.zeros(self.N, dtype=np.int64)
         ar = np.arange(self.N)
         while True:
@@ -424,8 +452,8 @@ class SalesForce:
         while o.size:
             s = b.stage[o]
             seat = b.seat[o]
-            lo = (self.base_logit[s] + self.theta_eff[seat] + b.offset[o]
-                  - self.penalty[seat] + b.boost[o])
+            lo = np.clip(self.base_logit[s] + self.theta_eff[seat] + b.offset[o]
+                         - self.penalty[seat] + b.boost[o], -LOGIT_LIMIT, LOGIT_LIMIT)
             adv = b.u_stage[o, s] < special.expit(lo)
             fail = o[~adv]
             b.status[fail] = LOST
@@ -642,7 +670,7 @@ class SalesForce:
         b = self.book
         seat = b.seat[o]
         x = (self.theta_eff[seat] + b.offset[o] - self.penalty[seat])[:, None]
-        p = special.expit(self.base_logit[None, :] + x)
+        p = special.expit(np.clip(self.base_logit[None, :] + x, -LOGIT_LIMIT, LOGIT_LIMIT))
         p = np.where(np.arange(self.S)[None, :] < b.stage[o][:, None], 1.0, p)
         return p.prod(axis=1)
 
@@ -658,7 +686,8 @@ class SalesForce:
             expected += np.bincount(b.seat[o], weights=b.amount[o] * pw, minlength=self.N)
         # future deals at this rep's own rate, mix and skill
         x = (self.theta_eff - self.penalty)[:, None, None]
-        cellp = special.expit(self.base_logit[None, None, :] + self.cell_offset[None, :, None] + x)
+        cellp = special.expit(np.clip(self.base_logit[None, None, :] + self.cell_offset[None, :, None]
+                                      + x, -LOGIT_LIMIT, LOGIT_LIMIT))
         vnew = (self.mix * cellp.prod(axis=2) * self.cell_amount[None, :]).sum(axis=1)
         expected += self.rate * max(0.0, rem - self.plan.cycle_days) * vnew
         quota = self._prorated_quota(y0, y1)

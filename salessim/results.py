@@ -176,7 +176,8 @@ def _deals_table(rec: ReplicationRecord) -> pd.DataFrame:
     sc = rec.scenario
     b = rec.book
     n = b.n
-    keep = np.flatnonzero(b.created[:n] >= rec.warmup)
+    created = b.created[:n]
+    keep = np.flatnonzero((created >= rec.warmup) & (created < rec.warmup + rec.horizon))
     start = pd.Timestamp(sc.start_date)
 
     def to_date(days: np.ndarray) -> pd.Series:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -79,7 +80,7 @@ class Simulation(Frozen):
 class Organisation(Frozen):
     """Size of the sales force and the annual quota per rep."""
 
-    managers: int = S(10, "assumption: a mid-sized field sales force", ge=1, le=500)
+    managers: int = A(10, "a mid-sized field sales force", ge=1, le=500)
     span: int = S(8, "Alexander Group avg 8.5 reps per first-line manager; Bridge Group 1:8.1", ge=1,
                   le=40)
     quota: Positive = A(1_100_000.0, "annual quota per rep, set so ≈45 % of full-period reps reach it "
@@ -136,6 +137,17 @@ class Funnel(Frozen):
         {"A": Product(share=0.7, amount_median=26_000.0, amount_sigma=0.6),
          "B": Product(share=0.3, logit_offset=-0.3, amount_median=20_000.0, amount_sigma=0.6)},
         "deal size ≈ $25K ACV (Bridge Group 2017); product B newer and harder to sell (assumption)")
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_names(cls, v: tuple[Stage, ...]) -> tuple[Stage, ...]:
+        names = [s.name for s in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"stage names must be unique, repeated: {', '.join(dupes)}")
+        if "won" in names:
+            raise ValueError("'won' is reserved for the outcome and cannot name a stage")
+        return v
 
     @field_validator("segments")
     @classmethod
@@ -351,8 +363,9 @@ class Scenario(Frozen):
     prescription: Prescription = Prescription()
     metrics: Literal["outcomes", "pipeline", "stage"] = S(
         "outcomes", "if metrics are poor you wait for outcomes (the source article)")
-    crm_adoption: Prob | Literal[1.0] = S(
-        0.7, "share of deals logged in the CRM (typical adoption; assumption for its size)")
+    crm_adoption: float = S(
+        0.7, "share of deals logged in the CRM (typical adoption; assumption for its size)",
+        gt=0.0, le=1.0)
     managers: Managers = Managers()
     coaching: Coaching = Coaching()
     reviews: Reviews = Reviews()
@@ -396,7 +409,7 @@ class Scenario(Frozen):
         """A copy with dotted-path overrides, validated (``replace(**{"reviews.cadence": "monthly"})``)."""
         data = self.to_dict()
         for path, value in changes.items():
-            _set_path(data, path.split("."), value)
+            _set_path(data, path.split("."), value, f"<{self.name} with overrides>")
         return _validate(data, f"<{self.name} with overrides>")
 
     @property
@@ -410,15 +423,21 @@ class Scenario(Frozen):
 # --------------------------------------------------------------------------------------------
 
 
-def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+def _set_path(data: dict[str, Any], keys: list[str], value: Any, source: str) -> None:
     cur: Any = data
-    for k in keys[:-1]:
-        cur = cur[int(k)] if isinstance(cur, list | tuple) else cur.setdefault(k, {})
-    last = keys[-1]
-    if isinstance(cur, list):
-        cur[int(last)] = value
-    else:
-        cur[last] = value
+    try:
+        for k in keys[:-1]:
+            cur = cur[int(k)] if isinstance(cur, list | tuple) else cur.setdefault(k, {})
+        last = keys[-1]
+        if isinstance(cur, list):
+            cur[int(last)] = value
+        elif isinstance(cur, dict):
+            cur[last] = value
+        else:
+            raise TypeError
+    except (IndexError, ValueError, TypeError, AttributeError):
+        raise ScenarioError(
+            f"{source}: field `{'.'.join(keys)}`: no such field to set to {value!r}") from None
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -487,19 +506,36 @@ def _find_parent(ref: str, here: Path) -> Path | None:
 
 def _describe_allowed(err: Mapping[str, Any]) -> str:
     ctx = err.get("ctx") or {}
-    if "expected" in ctx:
+    if "expected" in ctx and str(ctx["expected"]) not in err["msg"]:
         return f" (allowed: {ctx['expected']})"
     return ""
 
 
+_PATH_MSG = re.compile(r"^(?P<path>[A-Za-z_][\w]*(?:\.[\w]+)+): (?P<msg>.*)$", re.DOTALL)
+
+
+def _clean_loc(err: Mapping[str, Any]) -> list[str]:
+    loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-", "literal["))]
+    # union branches add type names to the path; drop them for readability
+    return [x for x in loc if x not in {"float", "int", "str", "bool", "constrained-float"}]
+
+
 def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> str:
-    lines = [f"{source}: invalid scenario ({e.error_count()} problem"
-             f"{'s' if e.error_count() != 1 else ''})"]
-    for err in e.errors():
-        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-", "literal["))]
-        # union branches add type names to the path; drop them for readability
-        loc = [x for x in loc if x not in {"float", "int", "str", "bool", "constrained-float"}]
+    errors = e.errors()
+    locs = [_clean_loc(err) for err in errors]
+    # a collection whose items failed also reports "too short" (no valid items left): noise
+    keep = [i for i, err in enumerate(errors)
+            if not (err["type"] == "too_short"
+                    and any(len(o) > len(locs[i]) and o[:len(locs[i])] == locs[i] for o in locs))]
+    lines = [f"{source}: invalid scenario ({len(keep)} problem{'s' if len(keep) != 1 else ''})"]
+    for i in keep:
+        err, loc = errors[i], locs[i]
         path = ".".join(loc) or "(top level)"
+        if not loc:  # cross-field checks name their own field: "goals.items.1.product: …"
+            m = _PATH_MSG.match(err["msg"].removeprefix("Value error, "))
+            if m:
+                lines.append(f"  field `{m['path']}`: {m['msg']}")
+                continue
         if err["type"] == "extra_forbidden":
             parent = _lookup_model(loc[:-1])
             allowed = sorted(parent.model_fields) if parent is not None else []
@@ -508,21 +544,48 @@ def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> 
             continue
         value = err.get("input")
         shown = repr(value) if not isinstance(value, dict) else "{…}"
+        if len(shown) > 100:
+            shown = shown[:97] + "…"
+        if err["type"] == "missing":
+            lines.append(f"  field `{path}`: required, but not given")
+            continue
         msg = err["msg"].removeprefix("Value error, ")
+        ctx = err.get("ctx") or {}
+        if err["type"] in ("too_short", "too_long") and "actual_length" in ctx:
+            bound = ctx.get("min_length") if err["type"] == "too_short" else ctx.get("max_length")
+            msg = (f"needs {'at least' if err['type'] == 'too_short' else 'at most'} {bound} "
+                   f"item{'s' if bound != 1 else ''}, got {ctx['actual_length']}")
         lines.append(f"  field `{path}` = {shown}: {msg}{_describe_allowed(err)}")
     return "\n".join(lines)
 
 
 def _lookup_model(loc: list[str]) -> type[BaseModel] | None:
+    """The config class at ``loc``, stepping through list items and mapping values."""
     model: Any = Scenario
-    for key in loc:
+    keys = list(loc)
+    while keys:
+        key = keys.pop(0)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
         field = model.model_fields.get(key)
         if field is None:
             return None
         ann = field.annotation
-        model = ann if isinstance(ann, type) else None
+        origin, args = get_origin(ann), get_args(ann)
+        if origin in (tuple, list) and args and isinstance(args[0], type):
+            model = args[0]
+            if keys:
+                keys.pop(0)  # the item index
+            else:
+                return None
+        elif origin is dict and len(args) == 2 and isinstance(args[1], type):
+            model = args[1]
+            if keys:
+                keys.pop(0)  # the mapping key
+            else:
+                return None
+        else:
+            model = ann if isinstance(ann, type) else None
         if model is None:
             return None
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
@@ -560,8 +623,13 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
             data = deep_merge(base, data)
         return _validate(data, "<dict>")
     path = Path(source)
-    if not path.exists() and not path.suffix and (SCENARIO_DIR / f"{source}.yaml").is_file():
-        path = SCENARIO_DIR / f"{source}.yaml"
+    if not path.exists() and not path.suffix:
+        if (SCENARIO_DIR / f"{source}.yaml").is_file():
+            path = SCENARIO_DIR / f"{source}.yaml"
+        else:
+            library = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
+            raise ScenarioError(f"{source}: file not found, and not a library scenario "
+                                f"(library: {library})")
     data = _resolve(path)
     return _validate(data, str(source))
 

@@ -1,0 +1,67 @@
+"""The validation table of DESIGN §5, row by row: the defaults must reproduce it.
+
+One seeded run of the scenario library under common random numbers (32 replications per
+scenario). Each row checks the point estimate against the published target range, and that the
+replications are enough to resolve the range: the 95 % CI must be narrower than the range itself.
+"""
+
+import math
+
+import pytest
+
+from salessim.validation import validation_table
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("validation")]
+
+REPLICATIONS = 32
+SEED = 20261127
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return {r.quantity: r for r in validation_table(REPLICATIONS, SEED)}
+
+
+QUANTITIES = [
+    "overall win rate",
+    "median won cycle (days)",
+    "share of full-period reps at quota",
+    "attainment mean − median (right skew)",
+    "annual rep turnover",
+    "coaching_high: middle-60 % attainment gain",
+    "coaching_high: top 20% gain ÷ middle-60 % gain",
+    "coaching_high: bottom 20% gain ÷ middle-60 % gain",
+    "trained vs untrained managers: team revenue",
+    "prescription (+ stage metrics) vs off: revenue",
+    "2 goals vs 4: revenue",
+    "2 goals vs 4: composite attainment (points)",
+    "monthly vs annual reviews: voluntary attrition",
+    "monthly vs annual reviews: detection lag (days)",
+    "stage metrics vs outcomes: detection lag (days)",
+    "stage metrics vs outcomes: forecast error (points)",
+]
+
+
+def test_every_row_is_measured(rows):
+    assert sorted(rows) == sorted(QUANTITIES)
+
+
+@pytest.mark.parametrize("quantity", QUANTITIES)
+def test_row_in_target_range(rows, quantity):
+    r = rows[quantity]
+    assert r.low <= r.estimate <= r.high, (
+        f"{quantity}: {r.estimate:.4f} (95 % CI {r.ci_low:.4f}…{r.ci_high:.4f}) outside "
+        f"{r.target} — source: {r.source}")
+
+
+@pytest.mark.parametrize("quantity", QUANTITIES)
+def test_enough_replications_to_resolve_the_range(rows, quantity):
+    r = rows[quantity]
+    width = r.ci_high - r.ci_low
+    assert math.isfinite(width) and width > 0
+    if math.isfinite(r.low) and math.isfinite(r.high):
+        assert width < r.high - r.low, f"{quantity}: CI {width:.4f} wider than {r.target}"
+    else:  # one-sided target: the whole CI must sit on the right side of the bound
+        bound = r.low if math.isfinite(r.low) else r.high
+        assert (r.ci_low > bound) if math.isfinite(r.low) else (r.ci_high < bound), (
+            f"{quantity}: CI {r.ci_low:.4f}…{r.ci_high:.4f} crosses {bound}")
