@@ -492,10 +492,17 @@ def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError(
             f"{path}: field `extends` = {parent!r}: no such scenario (looked for "
             f"{parent}.yaml beside the file and in {SCENARIO_DIR})")
-    base = _resolve(ppath, (*seen, path))
-    base.pop("name", None)
-    base.pop("description", None)
+    base = _full(_resolve(ppath, (*seen, path)), ppath)
     return deep_merge(base, data)
+
+
+def _full(data: dict[str, Any], source: Path) -> dict[str, Any]:
+    """A parent scenario with every default filled in, so a child overrides only what it writes
+    (``funnel: {products: {A: {amount_median: 30000}}}`` keeps product B and A's share)."""
+    full = _validate(data, str(source)).to_dict()
+    full.pop("name", None)
+    full.pop("description", None)
+    return full
 
 
 def _find_parent(ref: str, here: Path) -> Path | None:
@@ -617,10 +624,7 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
             ppath = _find_parent(str(parent), Path.cwd())
             if ppath is None:
                 raise ScenarioError(f"<dict>: field `extends` = {parent!r}: no such scenario")
-            base = _resolve(ppath)
-            base.pop("name", None)
-            base.pop("description", None)
-            data = deep_merge(base, data)
+            data = deep_merge(_full(_resolve(ppath), ppath), data)
         return _validate(data, "<dict>")
     path = Path(source)
     if not path.exists() and not path.suffix:
