@@ -83,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="directory for reps/periods Parquet, summary.csv and manifest.json")
         s.add_argument("--no-cache", action="store_true", help="recompute even if cached")
 
+    s = sub.add_parser("calibrate", help="calibrate a scenario to a CRM opportunity export")
+    s.add_argument("crm", type=Path, metavar="CRM.csv")
+    s.add_argument("--history", type=Path, default=None,
+                   help="stage history (Salesforce OpportunityHistory.csv)")
+    s.add_argument("--column", action="append", default=[], metavar="ROLE=COLUMN",
+                   help="map a role to a column (roles: id, owner, stage, created, closed, "
+                        "amount, product, segment, manager, outcome, is_won, is_closed)")
+    s.add_argument("--won", action="append", default=[], metavar="VALUE",
+                   help="a stage value meaning won (besides Won, Closed Won, …)")
+    s.add_argument("--lost", action="append", default=[], metavar="VALUE",
+                   help="a stage value meaning lost (besides Lost, Closed Lost, …)")
+    s.add_argument("-o", "--out", type=Path, default=None, help="write the scenario YAML here")
+    s.add_argument("--base", default="baseline", help="scenario the calibrated one extends")
+    s.add_argument("--seed", "-s", type=_seed, default=7)
+
     s = sub.add_parser("plan", help="reverse-engineer quota through the funnel (§4)")
     s.add_argument("scenario")
 
@@ -290,6 +305,57 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from salessim.calibrate import calibrate
+    from salessim.crm import read_crm
+    from salessim.io import atomic_write_text, check_out_dir
+
+    cols = {}
+    for spec in args.column:
+        role, sep, col = spec.partition("=")
+        if not sep or not role.strip() or not col.strip():
+            raise BadInput(f"--column {spec!r}: expected ROLE=COLUMN (e.g. owner=Sales Rep)")
+        cols[role.strip()] = col.strip()
+    if args.out is not None and args.out.exists() and args.out.is_dir():
+        raise BadInput(f"-o {args.out}: is a directory; give a file name for the scenario YAML")
+    if args.out is not None:
+        check_out_dir(args.out.parent if str(args.out.parent) else Path("."))
+    data = read_crm(args.crm, args.history, cols, args.won, args.lost)
+    con = Console(width=120)
+    for line in data.summary_lines():
+        con.print(line, highlight=False)
+    cal = calibrate(data, base=args.base, seed=args.seed)
+    t = Table(title="Estimates (95 % CI, sample size)", title_justify="left")
+    for c in ("parameter", "value", "95 % CI", "n", "note"):
+        t.add_column(c)
+    for r in cal.estimates.itertuples():
+        t.add_row(r.parameter, f"{r.value:,.4g}", f"{r.ci_low:,.4g} – {r.ci_high:,.4g}",
+                  f"{r.n:,}", r.note)
+    con.print(t)
+    con.print(f"cycle time: {cal.cycle_fit.get('chosen')} — {cal.cycle_fit.get('why', '')}",
+              highlight=False)
+    con.print(f"skill spread: {cal.skill.get('note', '')}", highlight=False)
+    v = Table(title="The calibrated scenario, simulated, against the data", title_justify="left")
+    for c in ("quantity", "observed", "simulated", "difference"):
+        v.add_column(c, justify="right")
+    for r in cal.comparison().itertuples():
+        v.add_row(r.quantity, f"{r.observed:,.4g}", f"{r.simulated:,.4g}",
+                  f"{100 * r.relative:+.1f} %")
+    ks = cal.ks()
+    v.add_row("KS distance, won cycle", "", f"{ks['won_cycle']:.3f}", "")
+    v.add_row("KS distance, won amount", "", f"{ks['won_amount']:.3f}", "")
+    con.print(v)
+    if args.out is not None:
+        atomic_write_text(args.out, cal.to_yaml())
+        con.print(f"wrote {args.out}", highlight=False)
+    else:
+        print(cal.to_yaml())
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -382,12 +448,14 @@ def cmd_reports(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep,
+            "calibrate": cmd_calibrate,
             "plan": cmd_plan, "validate": cmd_validate,
             "assumptions": cmd_assumptions, "bench": cmd_bench, "reports": cmd_reports}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``salessim`` console script."""
+    from salessim.crm import CRMError
     from salessim.executors import ExecutorError
     from salessim.io import OutputError
 
@@ -395,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, OutputError, BadInput, ExecutorError) as e:
+    except (ScenarioError, OutputError, BadInput, ExecutorError, CRMError) as e:
         print(f"salessim: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

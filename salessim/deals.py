@@ -74,15 +74,18 @@ class DealBook:
         self.u_stage = np.zeros((capacity, stages))
         self.u_dur = np.zeros((capacity, stages))
         self.u_reassign = np.zeros(capacity)
+        self.stage_t = np.full((capacity, stages), np.nan)  # time each stage was entered
         self.open_idx = np.zeros(0, dtype=np.int64)
 
     def _grow(self, need: int) -> None:
         new = self.cap
         while new < need:
             new *= 2
-        for name in (*self.INT, *self.FLOAT, "visible", "u_stage", "u_dur", "u_reassign"):
+        for name in (*self.INT, *self.FLOAT, "visible", "u_stage", "u_dur", "u_reassign",
+                     "stage_t"):
             old = getattr(self, name)
-            arr = np.zeros((new, *old.shape[1:]), dtype=old.dtype)
+            arr = np.full((new, *old.shape[1:]), np.nan) if name == "stage_t" else np.zeros(
+                (new, *old.shape[1:]), dtype=old.dtype)
             arr[: self.n] = old[: self.n]
             setattr(self, name, arr)
         self.cap = new
@@ -97,6 +100,7 @@ class DealBook:
             getattr(self, name)[sl] = values
         self.status[sl] = OPEN
         self.closed[sl] = np.nan
+        self.stage_t[sl, 0] = self.created[sl]
         idx = np.arange(self.n, self.n + m)
         self.n += m
         self.open_idx = np.concatenate([self.open_idx, idx])
@@ -109,9 +113,9 @@ class DealBook:
         new_index = np.cumsum(keep) - 1
         new_index[~keep] = -1
         m = int(keep.sum())
-        for name in (*self.INT, *self.FLOAT, "visible", "u_stage", "u_dur", "u_reassign"):
-            arr = getattr(self, name)
-            arr[:m] = arr[: self.n][keep]
+        for name, arr in vars(self).items():  # every per-deal array, whatever gets added later
+            if name != "open_idx" and isinstance(arr, np.ndarray) and arr.shape[:1] == (self.cap,):
+                arr[:m] = arr[: self.n][keep]
         self.n = m
         moved = new_index[self.open_idx]
         self.open_idx = moved[moved >= 0]

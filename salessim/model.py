@@ -105,6 +105,14 @@ class SalesForce:
         self.seed = int(seed)
         self.rep = int(replication)
         self.plan = funnel_plan or plan(scenario)
+        if self.plan.new_per_week > 1000:
+            from salessim.scenario import ScenarioError
+
+            raise ScenarioError(
+                f"{scenario.name}: organisation.quota {scenario.organisation.quota:,.0f} with a "
+                f"win rate of {self.plan.win_rate:.2g} (funnel.stages conversions) needs "
+                f"{self.plan.new_per_week:,.0f} new opportunities per rep per week; raise the "
+                "conversions or lower the quota")
         self.goalm = GoalModel(scenario, self.plan)
         self.env = simpy.Environment()
         self._gens: list[Any] = []
@@ -326,8 +334,11 @@ class SalesForce:
         self._spawn(self._backfill(seat))
 
     def _forgo_prospecting(self, seat: int, pid: int) -> None:
-        """A leaver stops prospecting when they leave: the deals this week's batch gave them after
-        today never happen, and the seat's deal stream resumes there for their successor."""
+        """A leaver stops prospecting when they leave.
+
+        The deals this week's batch gave them after today never happen, and the seat's deal stream
+        resumes there for their successor.
+        """
         b = self.book
         now = self.env.now
         frac = min(max((now - self.week_start) / WEEK, 0.0), 1.0)
@@ -472,6 +483,7 @@ class SalesForce:
             go = up[~won]
             if go.size:
                 gs = b.stage[go]
+                b.stage_t[go, gs] = b.next_time[go]
                 b.next_time[go] += gamma_quantile(
                     b.u_dur[go, gs], self.stage_mean[gs] * self.stretch[b.seat[go]],
                     self.stage_cv[gs])

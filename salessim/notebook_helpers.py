@@ -1,0 +1,612 @@
+"""Helpers for the report notebooks (``notebooks/*.ipynb``).
+
+The notebooks answer a sales leader's question; these helpers keep them short and consistent:
+where files are, paired effects with 95 % confidence intervals, findings in plain sentences
+(shown as Markdown, saved as ``findings.json``), number formats, one figure style, formatted
+tables, the assumptions register and run metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from salessim.io import atomic_write_text
+from salessim.scenario import Scenario, assumptions_register
+
+__all__ = [
+    "BAD",
+    "GOOD",
+    "GREY",
+    "ROOT",
+    "Effect",
+    "Findings",
+    "assumptions_section",
+    "effect_chart",
+    "fmt_days",
+    "fmt_money",
+    "fmt_pct",
+    "fmt_pts",
+    "goal_attainment",
+    "goal_label",
+    "input_path",
+    "mean_ci",
+    "number_word",
+    "output_path",
+    "paired",
+    "per_replication",
+    "prospecting_mix",
+    "quick_mode",
+    "run_metadata",
+    "save_table",
+    "setup_figures",
+    "show_metadata",
+    "show_table",
+    "year_rows",
+]
+
+#: The project root (where ``data/`` and ``notebooks/`` live).
+ROOT = Path(__file__).resolve().parent.parent
+NBSP = "\u00a0"
+GOOD, BAD, GREY, ACCENT = "#2a9d8f", "#e76f51", "#8d99ae", "#264653"
+
+
+# ------------------------------------------------------------------------------------------
+# where things are
+# ------------------------------------------------------------------------------------------
+def quick_mode() -> bool:
+    """True when ``SALESSIM_QUICK`` asks for a fast smoke run (CI, ``pytest --nbval-lax``)."""
+    return os.environ.get("SALESSIM_QUICK", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _base() -> Path:
+    """Relative paths are read from the project root when a notebook runs inside ``notebooks/``."""
+    cwd = Path.cwd()
+    if cwd.resolve() == (ROOT / "notebooks").resolve():
+        return ROOT
+    return cwd
+
+
+def input_path(path: str | Path) -> Path:
+    """An input file: absolute, or relative to the working directory, else to the project root."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    for base in (_base(), ROOT):
+        if (base / p).exists():
+            return (base / p).resolve()
+    return (_base() / p).resolve()
+
+
+def output_path(path: str | Path) -> Path:
+    """The output directory (created): absolute, or relative to the working directory."""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = _base() / p
+    p.mkdir(parents=True, exist_ok=True)
+    return p.resolve()
+
+
+# ------------------------------------------------------------------------------------------
+# formats: money, percentages, points, days
+# ------------------------------------------------------------------------------------------
+def fmt_money(v: float, signed: bool = False) -> str:
+    """$87.9M, $1.10M, $25.3K, $950 (sign optional)."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    sign = ("+" if v > 0 else "−" if v < 0 else "") if signed else ("−" if v < 0 else "")
+    a = abs(v)
+    if a >= 1e9:
+        s = f"{a / 1e9:.2f}B"
+    elif a >= 1e7:
+        s = f"{a / 1e6:.1f}M"
+    elif a >= 1e6:
+        s = f"{a / 1e6:.2f}M"
+    elif a >= 1e4:
+        s = f"{a / 1e3:.0f}K"
+    elif a >= 1e3:
+        s = f"{a / 1e3:.1f}K"
+    else:
+        s = f"{a:,.0f}"
+    return f"{sign}${s}"
+
+
+def fmt_pct(v: float, decimals: int = 1, signed: bool = False) -> str:
+    """A fraction as a percentage: 0.061 → ``6.1 %`` (``+6.1 %`` when signed)."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    x = 100 * v
+    if signed:
+        s = f"{abs(x):.{decimals}f}"
+        sign = "+" if round(x, decimals) > 0 else "−" if round(x, decimals) < 0 else "±"
+        return f"{sign}{s}{NBSP}%"
+    return f"{x:.{decimals}f}{NBSP}%".replace("-", "−")
+
+
+def fmt_pts(v: float, decimals: int = 1, signed: bool = True) -> str:
+    """A difference of two shares in percentage points: 0.012 → ``+1.2 points``."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    x = 100 * v
+    unit = "point" if abs(round(x, decimals)) == 1 else "points"
+    if signed:
+        sign = "+" if round(x, decimals) > 0 else "−" if round(x, decimals) < 0 else "±"
+        return f"{sign}{abs(x):.{decimals}f}{NBSP}{unit}"
+    return f"{x:.{decimals}f}{NBSP}{unit}"
+
+
+def fmt_days(v: float, signed: bool = False) -> str:
+    """Days, rounded: ``45 days`` (``−38 days`` when signed)."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    if signed:
+        sign = "+" if round(v) > 0 else "−" if round(v) < 0 else "±"
+        return f"{sign}{abs(v):.0f}{NBSP}days"
+    return f"{v:.0f}{NBSP}days"
+
+
+# ------------------------------------------------------------------------------------------
+# effects with confidence intervals
+# ------------------------------------------------------------------------------------------
+def mean_ci(x: Iterable[float]) -> tuple[float, float, float, int]:
+    """Mean and 95 % Student-t confidence interval: (mean, low, high, n)."""
+    a = np.asarray(list(x) if not isinstance(x, np.ndarray | pd.Series) else x, dtype=float)
+    a = a[np.isfinite(a)]
+    n = a.size
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    m = float(a.mean())
+    if n < 2:
+        return m, np.nan, np.nan, n
+    h = float(stats.t.ppf(0.975, n - 1) * a.std(ddof=1) / np.sqrt(n))
+    return m, m - h, m + h, n
+
+
+_KIND_FMT: dict[str, Callable[..., str]] = {
+    "rel": lambda v, s: fmt_pct(v, signed=s),
+    "pct": lambda v, s: fmt_pct(v, signed=s),
+    "pts": lambda v, s: fmt_pts(v, signed=s),
+    "days": lambda v, s: fmt_days(v, signed=s),
+    "money": lambda v, s: fmt_money(v, signed=s),
+    "num": lambda v, s: f"{v:+,.1f}" if s else f"{v:,.1f}",
+}
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A paired effect (variant − baseline) with its 95 % CI.
+
+    ``kind`` says how to read it: ``rel`` relative change (fraction), ``pts`` difference of shares
+    in percentage points, ``days``, ``money`` or ``num``.
+    """
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    kind: str = "rel"
+
+    @property
+    def clear(self) -> bool:
+        """The 95 % CI excludes zero: the direction of the effect is not in doubt."""
+        return bool(np.isfinite(self.low) and (self.low > 0 or self.high < 0))
+
+    @property
+    def half_width(self) -> float:
+        """Half the width of the 95 % CI (in the effect's own unit)."""
+        return (self.high - self.low) / 2
+
+    def fmt(self, v: float, signed: bool = False) -> str:
+        """A value in this effect's unit."""
+        return _KIND_FMT[self.kind](v, signed)
+
+    def ci(self, magnitude: bool = False) -> str:
+        """``95 % CI 5.2 % to 7.0 %`` (as magnitudes of a negative effect when asked)."""
+        if not np.isfinite(self.low):
+            return "CI not available with one replication"
+        lo, hi = (self.low, self.high)
+        if magnitude and self.mean < 0:
+            lo, hi = -self.high, -self.low
+            return f"95{NBSP}% CI {self.fmt(lo)} to {self.fmt(hi)}"
+        signed = lo < 0 < hi or self.kind in ("pts",)
+        return f"95{NBSP}% CI {self.fmt(lo, signed)} to {self.fmt(hi, signed)}"
+
+    def text(self) -> str:
+        """The signed effect with its CI: ``+6.1 % (95 % CI +5.2 % to +7.0 %)``."""
+        return f"{self.fmt(self.mean, True)} ({self.ci()})"
+
+    def phrase(self, what: str = "", up: str = "raised", down: str = "lowered") -> str:
+        """``raised team revenue by 6.1 % (95 % CI 5.2 % to 7.0 %)``, or says it did not move.
+
+        With ``what`` empty: ``rose by 3.8 points (…)`` given ``up="rose"``.
+        """
+        obj = f" {what}" if what else ""
+        if not self.clear:
+            return (f"did not change{obj} measurably ({self.fmt(self.mean, True)}; "
+                    f"{self.ci()})")
+        verb = up if self.mean > 0 else down
+        if self.kind == "pts":
+            amount = fmt_pts(abs(self.mean), signed=False)
+            lo, hi = sorted((abs(self.low), abs(self.high)))
+            ci = f"95{NBSP}% CI {fmt_pts(lo, signed=False)} to {fmt_pts(hi, signed=False)}"
+        else:
+            amount = self.fmt(abs(self.mean))
+            ci = self.ci(magnitude=True)
+        return f"{verb}{obj} by {amount} ({ci})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain numbers for ``findings.json``."""
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                for k, v in asdict(self).items()}
+
+
+def year_rows(periods: pd.DataFrame) -> pd.DataFrame:
+    """The whole-year rows of a ``periods`` table."""
+    return periods[periods["period"] == "year"]
+
+
+def per_replication(reps: pd.DataFrame, column: str, full_period: bool = True,
+                    by: Sequence[str] = ("scenario", "replication")) -> pd.DataFrame:
+    """Mean of a ``reps`` column per scenario and replication (year rows, full-period reps)."""
+    r = reps[reps["period"] == "year"]
+    if full_period:
+        r = r[r["full_period"]]
+    return r.groupby(list(by), observed=True)[column].mean().reset_index()
+
+
+def paired(frame: pd.DataFrame, column: str, baseline: str, variant: str,
+           kind: str = "rel") -> Effect:
+    """The paired effect of ``variant`` against ``baseline`` on ``column``, replication by replication.
+
+    Args:
+        frame: rows with ``scenario``, ``replication`` and ``column`` (one row per pair).
+        column: the metric.
+        baseline, variant: scenario names.
+        kind: ``rel`` → mean of per-replication ratios − 1; anything else → mean difference.
+    """
+    a = frame[frame["scenario"] == baseline].set_index("replication")[column]
+    b = frame[frame["scenario"] == variant].set_index("replication")[column]
+    both = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
+    if kind == "rel":
+        d = both["b"] / both["a"] - 1.0
+    else:
+        d = both["b"] - both["a"]
+    m, lo, hi, n = mean_ci(d.to_numpy())
+    return Effect(m, lo, hi, n, kind)
+
+
+# ------------------------------------------------------------------------------------------
+# findings
+# ------------------------------------------------------------------------------------------
+class Findings:
+    """Findings in plain sentences, each with the numbers behind it.
+
+    ``add`` one finding at a time; ``show()`` renders them as Markdown at the top of the report and
+    ``save(output_dir)`` writes ``findings.json`` for the index page and for tests.
+    """
+
+    def __init__(self, report: str, question: str) -> None:
+        self.report = report
+        self.question = question
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, key: str, headline: str, meaning: str = "", effect: Effect | None = None,
+            **numbers: Any) -> None:
+        """One finding: a bold headline sentence with the effect and CI, then what it means."""
+        self.items.append({"id": key, "headline": headline.strip(), "meaning": meaning.strip(),
+                           "effect": effect.as_dict() if effect is not None else None,
+                           **{k: _plain(v) for k, v in numbers.items()}})
+
+    def markdown(self) -> str:
+        """The findings as a Markdown list."""
+        lines = []
+        for f in self.items:
+            lines.append(f"- **{f['headline']}** {f['meaning']}".rstrip())
+        return "\n".join(lines)
+
+    def show(self) -> Any:
+        """Display the findings as Markdown (prose in the HTML report)."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(self.markdown()))
+
+    def save(self, output_dir: Path, **extra: Any) -> Path:
+        """Write ``findings.json`` (atomically) and return its path."""
+        path = Path(output_dir) / "findings.json"
+        doc = {"report": self.report, "question": self.question,
+               "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+               "findings": [{**f, "text": f"{f['headline']} {f['meaning']}".strip()}
+                            for f in self.items],
+               **{k: _plain(v) for k, v in extra.items()}}
+        atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+        return path
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Effect):
+        return v.as_dict()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+# ------------------------------------------------------------------------------------------
+# figures and tables
+# ------------------------------------------------------------------------------------------
+def setup_figures() -> None:
+    """One calm style for every report: white grid, readable fonts, PNG output."""
+    import warnings
+
+    import matplotlib as mpl
+    import seaborn as sns
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=1.0)
+    mpl.rcParams.update({
+        "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (9.5, 4.6),
+        "axes.titlesize": 13.5, "axes.titleweight": "bold", "axes.titlelocation": "left",
+        "axes.titlepad": 12, "axes.labelsize": 11.5, "xtick.labelsize": 10.5,
+        "ytick.labelsize": 10.5, "legend.fontsize": 10, "legend.frameon": False,
+        "axes.spines.top": False, "axes.spines.right": False,
+    })
+    try:  # PNG (not SVG): embedded as data:image/png in the HTML report
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:  # pragma: no cover - matplotlib-inline ships with ipykernel
+        pass
+
+
+def effect_chart(ax: Any, labels: Sequence[str], effects: Sequence[Effect], better: int = +1,
+                 xlabel: str = "", ref: float = 0.0) -> None:
+    """Horizontal bars of paired effects with their 95 % CIs, coloured good / bad, values labelled.
+
+    Args:
+        ax: matplotlib axes.
+        labels: one label per bar (top to bottom).
+        effects: the effects.
+        better: +1 if higher is better, −1 if lower is better (colours only).
+        xlabel: axis label with units.
+        ref: reference line (no effect).
+    """
+    n = len(effects)
+    y = np.arange(n)[::-1]
+    scale = 100.0 if effects and effects[0].kind in ("rel", "pts", "pct") else 1.0
+    means = np.array([e.mean for e in effects]) * scale
+    lo = np.array([e.low for e in effects]) * scale
+    hi = np.array([e.high for e in effects]) * scale
+    colors = [GREY if not e.clear else (GOOD if better * e.mean > 0 else BAD) for e in effects]
+    ax.barh(y, means, color=colors, height=0.62, zorder=2)
+    err = np.vstack([np.nan_to_num(means - lo), np.nan_to_num(hi - means)])
+    ax.errorbar(means, y, xerr=err, fmt="none", ecolor="#222222", elinewidth=1.2, capsize=3,
+                zorder=3)
+    ax.axvline(ref, color="#333333", lw=0.9, zorder=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    span = np.nanmax(np.abs(np.concatenate([lo, hi, means]))) if n else 1.0
+    span = span if np.isfinite(span) and span > 0 else 1.0
+    pad = 0.05 * span
+    for yi, e, m, l_, h_ in zip(y, effects, means, lo, hi, strict=True):
+        edge = np.nanmax([m, h_]) if m >= 0 else np.nanmin([m, l_])
+        ax.text(edge + (pad if m >= 0 else -pad), yi, e.fmt(e.mean, True), va="center",
+                ha="left" if m >= 0 else "right", fontsize=10, color="#222222")
+    left = min(0.0, np.nanmin(np.concatenate([lo, means]))) if n else 0.0
+    right = max(0.0, np.nanmax(np.concatenate([hi, means]))) if n else 1.0
+    left = left if np.isfinite(left) else 0.0
+    right = right if np.isfinite(right) else 1.0
+    ax.set_xlim(left - 0.35 * span * (left < 0), right + 0.35 * span * (right > 0) + 1e-9)
+
+
+_FMT: dict[str, Callable[[Any], str]] = {
+    "money": lambda v: fmt_money(v),
+    "money_signed": lambda v: fmt_money(v, signed=True),
+    "pct": lambda v: fmt_pct(v),
+    "pct0": lambda v: fmt_pct(v, decimals=0),
+    "pct_signed": lambda v: fmt_pct(v, signed=True),
+    "pts": lambda v: fmt_pts(v),
+    "days": lambda v: fmt_days(v),
+    "int": lambda v: "–" if v is None or not np.isfinite(v) else f"{v:,.0f}",
+    "num1": lambda v: "–" if v is None or not np.isfinite(v) else f"{v:,.1f}",
+    "num2": lambda v: "–" if v is None or not np.isfinite(v) else f"{v:,.2f}",
+    "x": lambda v: "–" if v is None or not np.isfinite(v) else f"{v:.2f}×",
+}
+
+
+def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str]] | None = None,
+               caption: str = "", index: bool = False) -> Any:
+    """Display a formatted table (money, percentages, points, days) with a caption."""
+    from IPython.display import display
+
+    fm = {c: (_FMT[f] if isinstance(f, str) else f) for c, f in (formats or {}).items()
+          if c in df.columns}
+    st = df.style.format(fm, na_rep="–")
+    if not index:
+        st = st.hide(axis="index")
+    if caption:
+        st = st.set_caption(caption)
+    st = st.set_table_styles([
+        {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: 600;"
+                                         " font-size: 14px; padding: 4px 0 8px 0; color: #222;"},
+        {"selector": "th", "props": "text-align: left; background: #f3f5f7; padding: 5px 10px;"},
+        {"selector": "td", "props": "padding: 4px 10px;"},
+    ])
+    num_cols = [c for c in df.columns if c in fm]
+    if num_cols:
+        st = st.set_properties(subset=num_cols, **{"text-align": "right"})
+    display(st)
+    return st
+
+
+def save_table(df: pd.DataFrame, output_dir: Path, name: str) -> Path:
+    """Write a table as CSV (atomically) under ``output_dir``."""
+    path = Path(output_dir) / f"{name}.csv"
+    atomic_write_text(path, df.to_csv(index=False))
+    return path
+
+
+def assumptions_section(scenario: Scenario, key_parameters: Sequence[str] = (),
+                        note: str = "") -> None:
+    """The assumptions register: the parameters this report leans on, then the full register folded."""
+    from IPython.display import HTML, display
+
+    reg = pd.DataFrame(assumptions_register(scenario))
+    reg["kind"] = reg["kind"].map({"assumption": "assumption", "sourced": "published source"})
+    reg = reg.rename(columns={"parameter": "parameter", "value": "value", "kind": "basis",
+                              "source": "source or reasoning"})
+    if key_parameters:
+        key = reg[reg["parameter"].isin(key_parameters)]
+        show_table(key, caption="The assumptions these results lean on most")
+    n_a = int((reg["basis"] == "assumption").sum())
+    html = (reg.style.hide(axis="index")
+            .set_table_styles([{"selector": "td", "props": "padding: 3px 8px; font-size: 12px;"},
+                               {"selector": "th", "props": "text-align: left; padding: 3px 8px;"
+                                                          " background: #f3f5f7;"}])
+            .to_html())
+    summary = (f"Full assumptions register: {len(reg)} parameters, {n_a} of them modelling "
+               f"assumptions, the rest from published sources (click to expand)")
+    extra = f"<p>{note}</p>" if note else ""
+    display(HTML(f"<details><summary style='cursor:pointer;font-weight:600'>{summary}</summary>"
+                 f"{extra}{html}</details>"))
+
+
+def run_metadata(started: float, seed: int, replications: int,
+                 scenarios: Mapping[str, str] | Iterable[Scenario], **extra: Any) -> dict[str, Any]:
+    """What produced this report: version, seed, replications, scenario hashes, runtime."""
+    from salessim import __version__
+
+    if not isinstance(scenarios, Mapping):
+        scenarios = {s.name: s.hash for s in scenarios}
+    return {
+        "salessim_version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": int(seed),
+        "replications": int(replications),
+        "scenario_hashes": dict(scenarios),
+        "runtime_seconds": round(time.perf_counter() - started, 1),
+        "python": platform.python_version(),
+        "quick_mode": quick_mode(),
+        **extra,
+    }
+
+
+def show_metadata(meta: Mapping[str, Any]) -> None:
+    """Run metadata as a two-column table."""
+    rows = []
+    labels = {"salessim_version": "salessim version", "created_utc": "created (UTC)",
+              "seed": "root seed", "replications": "replications per scenario",
+              "runtime_seconds": "runtime (seconds)", "python": "Python",
+              "quick_mode": "quick smoke run (SALESSIM_QUICK)"}
+    for k, v in meta.items():
+        if k == "scenario_hashes":
+            for name, h in v.items():
+                rows.append({"item": f"scenario hash — {name}", "value": str(h)})
+            continue
+        rows.append({"item": labels.get(k, k.replace("_", " ")), "value": str(v)})
+    show_table(pd.DataFrame(rows), caption="Run metadata")
+
+
+# ------------------------------------------------------------------------------------------
+# goals and the deal log
+# ------------------------------------------------------------------------------------------
+_GOAL_LABELS = {"revenue": "revenue", "new_logos": "new logos", "new_logo_revenue": "new-logo revenue",
+                "expansion_revenue": "expansion revenue", "avg_deal_size": "average deal size",
+                "win_rate": "win rate", "opportunities": "new opportunities"}
+_NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven",
+            8: "eight", 9: "nine", 10: "ten"}
+
+
+def number_word(n: int) -> str:
+    """1 → one … 10 → ten (digits beyond)."""
+    return _NUMBERS.get(int(n), str(n))
+
+
+def goal_label(goal: Any) -> str:
+    """A goal as a sales leader names it: ``product B revenue``, ``new logos``."""
+    if goal.metric == "product_revenue":
+        return f"product {goal.product} revenue"
+    return _GOAL_LABELS.get(goal.metric, goal.metric.replace("_", " "))
+
+
+def days_since_start(dates: pd.Series, scenario: Scenario) -> pd.Series:
+    """Calendar dates of the deal log as days since the scenario's start date."""
+    start = pd.Timestamp(scenario.start_date)
+    return (pd.to_datetime(dates) - start).dt.days
+
+
+def goal_attainment(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
+                    first_day: int = 183, last_day: int = 365) -> pd.DataFrame:
+    """Per-goal attainment of full-period reps from the deal log, over days [first, last).
+
+    The deal log lists deals created in the reported year; deals opened during the warm-up and
+    closed early in the year are not in it, so the default window is the second half of the
+    year, where the log is complete. Targets are the scenario's own (what quota implies).
+
+    Returns:
+        One row per scenario, replication, rep and goal: ``goal``, ``weight``, ``attainment``.
+    """
+    from salessim.funnel import plan
+    from salessim.goals import GoalModel
+
+    gm = GoalModel(scenario, plan(scenario))
+    d = deals[deals["scenario"] == scenario.name]
+    r = reps[(reps["scenario"] == scenario.name) & (reps["period"] == "year") & reps["full_period"]]
+    closed = days_since_start(d["closed_at"], scenario)
+    created = days_since_start(d["created_at"], scenario)
+    in_window = (closed >= first_day) & (closed < last_day)
+    won = d[in_window & (d["outcome"] == "won")]
+    lost = d[in_window & (d["outcome"] == "lost")]
+    made = d[(created >= first_day) & (created < last_day)]
+    frac = (last_day - first_day) / 365.0
+    rows = []
+    for rep_idx, rr in r.groupby("replication"):
+        ids = rr["rep_id"].to_numpy()
+
+        def per(frame: pd.DataFrame, weights: str | None = None, rep_idx: Any = rep_idx,
+                ids: np.ndarray = ids) -> np.ndarray:
+            f = frame[frame["replication"] == rep_idx]
+            s = (f.groupby("rep_id")[weights].sum() if weights else f.groupby("rep_id").size())
+            return s.reindex(ids, fill_value=0).to_numpy(dtype=float)
+
+        new = won[won["segment"] == "new_logo"]
+        metrics = {"revenue": per(won, "amount"), "wins": per(won),
+                   "closed": per(won) + per(lost), "created": per(made),
+                   "new_logo_wins": per(new), "new_logo_revenue": per(new, "amount"),
+                   "expansion_revenue": per(won[won["segment"] == "expansion"], "amount")}
+        for p in scenario.funnel.products:
+            metrics[f"product_revenue:{p}"] = per(won[won["product"] == p], "amount")
+        att = gm.attainment(metrics, np.full(ids.size, frac))
+        for j, goal in enumerate(gm.goals):
+            rows.append(pd.DataFrame({"scenario": scenario.name, "replication": rep_idx,
+                                      "rep_id": ids, "goal": goal_label(goal),
+                                      "weight": goal.weight, "attainment": att[:, j]}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["scenario", "replication", "rep_id", "goal", "weight", "attainment"])
+
+
+def prospecting_mix(deals: pd.DataFrame) -> pd.DataFrame:
+    """Share of new opportunities per market cell (segment × product), per scenario."""
+    cell = (deals["segment"].map({"new_logo": "new logo", "expansion": "expansion"})
+            .fillna(deals["segment"]) + " · product " + deals["product"].astype(str))
+    t = deals.assign(cell=cell).groupby(["scenario", "cell"]).size().rename("n").reset_index()
+    t["share"] = t["n"] / t.groupby("scenario")["n"].transform("sum")
+    return t
