@@ -30,7 +30,7 @@ class SeatDeals:
     meets the same deals sooner.
     """
 
-    BLOCK = 192
+    BLOCK = 320
 
     def __init__(self, seed: int, replication: int, seats: int, stages: int) -> None:
         self.stages = stages
@@ -107,15 +107,22 @@ class DealBook:
         return idx
 
     def remove(self, idx: np.ndarray) -> np.ndarray:
-        """Delete open deals that never happened; returns each old index's new one (-1: removed)."""
-        keep = np.ones(self.n, dtype=bool)
-        keep[idx] = False
-        new_index = np.cumsum(keep) - 1
-        new_index[~keep] = -1
-        m = int(keep.sum())
+        """Delete open deals that never happened; returns each old index's new one (-1: removed).
+
+        Only the tail from the first removed deal on is moved (removed deals are recent), so the
+        cost is that of one week's batch, not of the whole book.
+        """
+        lo = int(np.min(idx))
+        keep = np.ones(self.n - lo, dtype=bool)
+        keep[np.asarray(idx) - lo] = False
+        new_index = np.arange(self.n)
+        tail = np.cumsum(keep) - 1 + lo
+        tail[~keep] = -1
+        new_index[lo:] = tail
+        m = lo + int(keep.sum())
         for name, arr in vars(self).items():  # every per-deal array, whatever gets added later
             if name != "open_idx" and isinstance(arr, np.ndarray) and arr.shape[:1] == (self.cap,):
-                arr[:m] = arr[: self.n][keep]
+                arr[lo:m] = arr[lo: self.n][keep]
         self.n = m
         moved = new_index[self.open_idx]
         self.open_idx = moved[moved >= 0]

@@ -194,7 +194,7 @@ class SalesForce:
 
         # --- random streams ----------------------------------------------------------------
         self.people_rng = [stream(seed, replication, "people", k) for k in range(self.N)]
-        self.backfill_rng = [stream(seed, replication, "backfill", k) for k in range(self.N)]
+        self.backfill_rng: dict[int, np.random.Generator] = {}  # made when a seat first empties
         months = int(self.T / MONTH) + 2
         self.attr_u = stream(seed, replication, "attrition").random((months, self.N))
         self.invol_u = stream(seed, replication, "attrition", 1).random((64, self.N))
@@ -391,7 +391,9 @@ class SalesForce:
 
     def _backfill(self, seat: int):
         a = self.sc.attrition
-        rng = self.backfill_rng[seat]
+        rng = self.backfill_rng.get(seat)
+        if rng is None:
+            rng = self.backfill_rng[seat] = stream(self.seed, self.rep, "backfill", seat)
         u = max(float(rng.random()), 1e-12)
         delay = float(gamma_quantile(np.array([u]), a.backfill_mean_days, max(a.backfill_cv, 1e-3))[0])
         yield self.env.timeout(delay)
