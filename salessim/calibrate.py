@@ -458,12 +458,12 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     ov = build(logits, means, cvs, quota, products)
     sc = realise(ov)
     quota *= _plan(sc).new_per_week / obs.new_per_rep_week
-    history: list[dict[str, float]] = []
+    steps: list[dict[str, float]] = []
     for it in range(iterations):
         ov = build(logits, means, cvs, quota, products)
         sc = realise(ov)
         sim = measure(sc, replications, seed + it)
-        history.append({"iteration": it, "win_rate": sim.win_rate,
+        steps.append({"iteration": it, "win_rate": sim.win_rate,
                         "median_won_cycle": sim.median_won_cycle,
                         "median_won_amount": sim.median_won_amount,
                         "new_per_rep_week": sim.new_per_rep_week})
@@ -493,7 +493,7 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     sc = realise(ov)
     final = measure(sc, verify_replications, seed + 1000)
     cal = Calibration(data=data, observed=obs, scenario=sc, estimates=pd.DataFrame(est),
-                      cycle_fit=cyc, skill=sk, simulated=final, iterations=history, overrides=ov)
+                      cycle_fit=cyc, skill=sk, simulated=final, iterations=steps, overrides=ov)
     return cal
 
 

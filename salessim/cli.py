@@ -114,9 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the parallel-efficiency and cache measurements")
     s.add_argument("--seed", "-s", type=_seed, default=1)
 
+    s = sub.add_parser("report", help="run one report notebook and export it as code-free HTML")
+    s.add_argument("name", metavar="NAME",
+                   help="drivers_overview, goal_designs, pipeline_benchmark, coaching or "
+                        "crm_calibration")
+    s.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                   metavar=("KEY", "VALUE"),
+                   help="a notebook parameter (value read as YAML: 24, 0.5, true, text); repeatable")
+    s.add_argument("--out", "-o", type=Path, default=Path("reports"),
+                   help="reports directory: OUT/NAME.html, OUT/NAME/ and OUT/index.html")
+
     s = sub.add_parser("reports", help="build the standard reports and index.html")
     s.add_argument("--out", "-o", type=Path, default=Path("reports"))
-    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=None)
+    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=None,
+                   help="replications for every report (default: each notebook's own)")
     return p
 
 
@@ -441,16 +452,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_reports(args: argparse.Namespace) -> int:
-    from salessim.reports import build_all
+def cmd_report(args: argparse.Namespace) -> int:
+    from salessim.reports import ReportError, ReportFailed, parse_value, run_report
 
-    return build_all(args.out, replications=args.replications)
+    try:
+        params: dict[str, object] = {}
+        for key, value in args.parameter:
+            if key in params:
+                raise BadInput(f"report {args.name}: parameter {key} given twice")
+            params[key] = parse_value(value)
+        run = run_report(args.name, args.out, params)
+    except ReportError as e:
+        raise BadInput(str(e)) from None
+    except ReportFailed as e:
+        print(f"salessim: error: {e}", file=sys.stderr)
+        return EXIT_INTERNAL
+    print(f"wrote {run.html} and {args.out / 'index.html'} ({run.runtime_seconds:.0f} s)")
+    return EXIT_OK
+
+
+def cmd_reports(args: argparse.Namespace) -> int:
+    from salessim.reports import ReportError, build_all
+
+    try:
+        return build_all(args.out, replications=args.replications)
+    except ReportError as e:
+        raise BadInput(str(e)) from None
 
 
 COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep,
             "calibrate": cmd_calibrate,
             "plan": cmd_plan, "validate": cmd_validate,
-            "assumptions": cmd_assumptions, "bench": cmd_bench, "reports": cmd_reports}
+            "assumptions": cmd_assumptions, "bench": cmd_bench, "report": cmd_report,
+            "reports": cmd_reports}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,6 +62,24 @@ class DealBook:
            "joint_calls", "seat_row")
     FLOAT = ("amount", "created", "next_time", "closed", "boost", "offset")
 
+    # per-deal columns (set in __init__ from INT and FLOAT)
+    seat: np.ndarray  # the seat holding the deal now
+    creator: np.ndarray  # the person who created it
+    person: np.ndarray  # the person holding it now (credited at close)
+    manager: np.ndarray
+    segment: np.ndarray
+    product: np.ndarray
+    stage: np.ndarray  # current stage; at close, where it was lost (or S when won)
+    status: np.ndarray  # OPEN, WON or LOST
+    joint_calls: np.ndarray
+    seat_row: np.ndarray  # row of the seat's deal stream it came from
+    amount: np.ndarray
+    created: np.ndarray
+    next_time: np.ndarray  # when the current stage ends
+    closed: np.ndarray
+    boost: np.ndarray  # joint-call lift on the current stage (log-odds)
+    offset: np.ndarray  # segment + product log-odds offset
+
     def __init__(self, stages: int, capacity: int = 4096) -> None:
         self.n = 0
         self.stages = stages
@@ -90,7 +108,7 @@ class DealBook:
             setattr(self, name, arr)
         self.cap = new
 
-    def add(self, **cols: np.ndarray) -> np.ndarray:
+    def add(self, **cols: np.ndarray | float) -> np.ndarray:
         """Append a batch of new open deals; returns their indices."""
         m = len(cols["seat"])
         if self.n + m > self.cap:

@@ -165,8 +165,11 @@ class DaskExecutor:
 
 def make_executor(workers: int | None = None, scheduler: str | None = None,
                   ) -> SerialExecutor | ProcessExecutor | DaskExecutor:
-    """Pick the executor: a scheduler address (or DASK_SCHEDULER_ADDRESS) → Dask; ``workers=1`` →
-    serial; otherwise a local process pool over all cores."""
+    """Pick the executor for a run.
+
+    A scheduler address (or ``DASK_SCHEDULER_ADDRESS``) → Dask; ``workers=1`` → serial; otherwise a
+    local process pool over all cores.
+    """
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         return DaskExecutor(address)

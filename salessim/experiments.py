@@ -124,8 +124,14 @@ def _progress(total: int, enabled: bool | None) -> tuple[Callable[[int], None], 
         enabled = sys.stderr.isatty() and "PAPERMILL_EXECUTION" not in os.environ
     if not enabled:
         return (lambda n: None), (lambda: None)
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
-                               TextColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class Rate(ProgressColumn):
@@ -272,8 +278,11 @@ def _t_ci(x: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.DataFrame:
-    """Per scenario and metric: mean and 95 % CI; against the baseline the paired difference,
-    its 95 % CI (and the unpaired one, for contrast) and the probability the variant is better."""
+    """The paired summary of a comparison.
+
+    Per scenario and metric: mean and 95 % CI; against the baseline the paired difference, its
+    95 % CI (and the unpaired one, for contrast) and the probability the variant is better.
+    """
     year = periods[periods["period"] == "year"]
     rows = []
     base = year[year["scenario"] == baseline].set_index("replication")

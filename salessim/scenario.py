@@ -497,8 +497,11 @@ def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def _full(data: dict[str, Any], source: Path) -> dict[str, Any]:
-    """A parent scenario with every default filled in, so a child overrides only what it writes
-    (``funnel: {products: {A: {amount_median: 30000}}}`` keeps product B and A's share)."""
+    """A parent scenario with every default filled in.
+
+    A child then overrides only what it writes: ``funnel: {products: {A: {amount_median: 30000}}}``
+    keeps product B and A's share.
+    """
     full = _validate(data, str(source)).to_dict()
     full.pop("name", None)
     full.pop("description", None)

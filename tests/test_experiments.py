@@ -203,7 +203,7 @@ def test_parse_vary_and_bad_sweeps():
     assert parse_vary("reviews.cadence=annual,monthly")[1] == ["annual", "monthly"]
     with pytest.raises(ScenarioError):
         parse_vary("coaching.joint_call_hours_per_week")
-    with pytest.raises(ScenarioError, match="reviews.cadence"):
+    with pytest.raises(ScenarioError, match=r"reviews\.cadence"):
         sweep(small("baseline"), {"reviews.cadence": ["weekly"]}, replications=1,
               executor=SerialExecutor(), cache=False)
 
