@@ -138,8 +138,11 @@ def _progress(total: int, enabled: bool | None) -> tuple[Callable[[int], None], 
         def render(self, task: Any) -> Text:
             return Text(f"{task.speed:.1f}/s" if task.speed else "…/s")
 
+    from rich.console import Console
+
     prog = Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(), Rate(),
-                    TimeRemainingColumn(), transient=True, auto_refresh=False)
+                    TimeRemainingColumn(), transient=True, auto_refresh=False,
+                    console=Console(stderr=True))
     task = prog.add_task("run", total=total)
     prog.start()  # no refresh thread (auto_refresh off): safe beside forked workers
 
