@@ -91,6 +91,7 @@ class DealBook:
         self.visible = np.zeros(capacity, dtype=bool)
         self.u_stage = np.zeros((capacity, stages))
         self.u_dur = np.zeros((capacity, stages))
+        self.dur_unit = np.zeros((capacity, stages))  # unit-mean gamma quantile of u_dur
         self.u_reassign = np.zeros(capacity)
         self.stage_t = np.full((capacity, stages), np.nan)  # time each stage was entered
         self.open_idx = np.zeros(0, dtype=np.int64)
@@ -99,7 +100,7 @@ class DealBook:
         new = self.cap
         while new < need:
             new *= 2
-        for name in (*self.INT, *self.FLOAT, "visible", "u_stage", "u_dur", "u_reassign",
+        for name in (*self.INT, *self.FLOAT, "visible", "u_stage", "u_dur", "dur_unit", "u_reassign",
                      "stage_t"):
             old = getattr(self, name)
             arr = np.full((new, *old.shape[1:]), np.nan) if name == "stage_t" else np.zeros(

@@ -443,14 +443,18 @@ class SalesForce:
                       * np.exp(self.prod_sigma[prod] * special.ndtri(dr[:, C_AMOUNT])))
             u_stage = dr[:, FIXED_COLS:FIXED_COLS + self.S]
             u_dur = dr[:, FIXED_COLS + self.S:]
-            first = gamma_quantile(u_dur[:, 0], self.stage_mean[0] * self.stretch[seats],
-                                   self.stage_cv[0])
+            # every stage's duration shape now (one vectorised call per stage); the stage's mean
+            # and the rep's load stretch apply when the stage starts
+            dur_unit = np.column_stack([gamma_quantile(u_dur[:, s], 1.0, self.stage_cv[s])
+                                        for s in range(self.S)])
+            first = dur_unit[:, 0] * self.stage_mean[0] * self.stretch[seats]
             self.book.add(
                 seat=seats, creator=self.seat_person[seats], person=self.seat_person[seats],
                 manager=self.seat_manager[seats], segment=seg, product=prod, stage=0,
                 joint_calls=0, seat_row=rows, amount=amount, created=created,
                 next_time=created + first, boost=0.0, offset=self.cell_offset[cell],
                 visible=dr[:, C_VISIBLE] < self.sc.crm_adoption, u_stage=u_stage, u_dur=u_dur,
+                dur_unit=dur_unit,
                 u_reassign=dr[:, C_REASSIGN])
         self.next_row += cnt
         self.op_time = new_op
@@ -486,9 +490,8 @@ class SalesForce:
             if go.size:
                 gs = b.stage[go]
                 b.stage_t[go, gs] = b.next_time[go]
-                b.next_time[go] += gamma_quantile(
-                    b.u_dur[go, gs], self.stage_mean[gs] * self.stretch[b.seat[go]],
-                    self.stage_cv[gs])
+                b.next_time[go] += (b.dur_unit[go, gs] * self.stage_mean[gs]
+                                    * self.stretch[b.seat[go]])
                 go = go[b.next_time[go] <= now]
             o = go
         b.compact()
@@ -689,7 +692,13 @@ class SalesForce:
         return p.prod(axis=1)
 
     def _outlook(self, now: float) -> None:
-        """Who is truly off track: expected fiscal-year outcome below threshold × quota."""
+        """Who is truly off track: expected fiscal-year outcome below threshold × quota.
+
+        Lags are measured only for gaps that open in the reported year, so the outlook starts a
+        week before it (a gap already open then counts as opened before the year).
+        """
+        if now < self.W - WEEK:
+            return
         y0, y1 = self._year_window(now)
         rem = y1 - now
         b = self.book
