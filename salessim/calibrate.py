@@ -356,7 +356,9 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
         obs.win_rate + 1.96 * obs.win_rate_se, obs.won + obs.lost,
         f"{obs.open} open deals censored, not counted as lost")
     for s, c, n in zip(names, obs.conversions, obs.conversion_n, strict=True):
-        if np.isfinite(c):
+        # without a stage order the data do not say where lost deals were lost: the per-stage
+        # conversions would count only won and open deals (all 1.0), so none are reported
+        if data.stage_order and np.isfinite(c):
             h = 1.96 * math.sqrt(c * (1 - c) / n) if n else math.nan
             add(f"conversion {s}", float(c), float(c - h), float(c + h), int(n),
                 "open deals at this stage censored")

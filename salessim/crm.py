@@ -186,6 +186,11 @@ def parse_amounts(s: pd.Series) -> pd.Series:
     t = t.str.strip("()")
     # "1.234,50" (comma decimal) vs "1,234.50"
     comma_dec = t.str.contains(r",\d{1,2}$") & ~t.str.contains(r"\.\d{1,2}$")
+    # dots grouping thousands ("1.234.567"; and "EUR 1.000" in a column that writes its decimals
+    # with a comma and never with a dot) are not decimal points
+    dot_groups = t.str.fullmatch(r"-?\d{1,3}(\.\d{3})+").fillna(False).astype(bool)
+    euro_col = bool(comma_dec.any()) and not bool(t.str.contains(r"\.\d{1,2}$").any())
+    comma_dec = comma_dec | (dot_groups & ((t.str.count(r"\.") > 1) | euro_col))
     t = t.where(~comma_dec, t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
     t = t.where(comma_dec, t.str.replace(",", "", regex=False))
     v = pd.to_numeric(t, errors="coerce")
@@ -332,7 +337,9 @@ def _stage_order_from_table(t: pd.DataFrame, won_vals: set[str], lost_vals: set[
     lost = t[t["outcome"] == "lost"]
     names = [s for s in pd.unique(t.loc[t["outcome"] != "won", "stage"])
              if s.strip().lower() not in won_vals | lost_vals and s != ""]
-    if not names or not set(lost["stage"]) - (won_vals | lost_vals):
+    # won/lost values are lower case: compare the stages of lost deals case-insensitively
+    lost_at = {s.strip().lower() for s in lost["stage"]} - {""}
+    if not names or not lost_at - (won_vals | lost_vals):
         return []
     # deals lost at a stage: earlier stages lose more deals, order by the median age at loss
     age = (lost["closed_at"] - lost["created_at"]).dt.days
