@@ -61,6 +61,7 @@ class BenchResult:
     workers: int = 0
     serial_s: float = float("nan")
     parallel_s: float = float("nan")
+    first_s: float = float("nan")
     cached_s: float = float("nan")
     identical: bool = False
 
@@ -71,8 +72,8 @@ class BenchResult:
 
     @property
     def cache_speedup(self) -> float:
-        """Parallel first run ÷ cached rerun."""
-        return self.parallel_s / self.cached_s
+        """First (computing, caching) run ÷ the rerun served from the cache."""
+        return self.first_s / self.cached_s
 
     @property
     def us_per_deal(self) -> float:
@@ -143,12 +144,19 @@ def _parallel(res: BenchResult, replications: int, seed: int) -> BenchResult:
     t_serial = time.perf_counter() - t
     workers = os.cpu_count() or 1
     ex = ProcessExecutor(workers)
+    try:
+        compare(pair, replications=workers, seed=seed + 1, executor=ex, cache=False,
+                progress=False)  # start the pool's processes outside the timing
+        t = time.perf_counter()
+        par = compare(pair, replications=replications, seed=seed, executor=ex, cache=False,
+                      progress=False)
+        t_par = time.perf_counter() - t
+    finally:
+        ex.close()
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
-        par = compare(pair, replications=replications, seed=seed, executor=ex,
-                      cache=Path(d), progress=False)
-        t_par = time.perf_counter() - t
-        ex.close()
+        compare(pair, replications=replications, seed=seed, cache=Path(d), progress=False)
+        t_first = time.perf_counter() - t
         t = time.perf_counter()
         compare(pair, replications=replications, seed=seed, cache=Path(d), progress=False)
         t_cached = time.perf_counter() - t
@@ -159,7 +167,7 @@ def _parallel(res: BenchResult, replications: int, seed: int) -> BenchResult:
     except AssertionError:
         same = False
     return dataclasses.replace(res, workers=workers, serial_s=t_serial, parallel_s=t_par,
-                               cached_s=t_cached, identical=same)
+                               first_s=t_first, cached_s=t_cached, identical=same)
 
 
 def print_bench(b: BenchResult) -> None:
@@ -184,5 +192,6 @@ def print_bench(b: BenchResult) -> None:
         t.add_row(f"… on {b.workers} worker processes", f"{b.parallel_s:.1f} s", "")
         t.add_row("parallel efficiency", f"{100 * b.parallel_efficiency:.0f} %", "≥ 80 %")
         t.add_row("identical to serial", "yes" if b.identical else "NO", "yes")
-        t.add_row("cached rerun", f"{b.cached_s:.2f} s ({b.cache_speedup:.0f}× faster)", "≥ 5×")
+        t.add_row("first run with cache / cached rerun",
+                  f"{b.first_s:.1f} s / {b.cached_s:.2f} s ({b.cache_speedup:.0f}× faster)", "≥ 5×")
     Console(width=100).print(t)
