@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 __all__ = [
     "Scenario",
@@ -57,6 +58,29 @@ Prob = Annotated[float, Field(gt=0.0, lt=1.0)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
+
+
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A read-only dict: mapping-valued config (products, segments) is as frozen as the rest."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("scenario configuration is frozen; use Scenario.replace(...)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    __ior__ = _readonly  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+
+def _freeze(v: dict[Any, Any]) -> FrozenDict:
+    return FrozenDict(v)
 
 
 class Frozen(BaseModel):
@@ -129,11 +153,12 @@ class Funnel(Frozen):
         "stage conversions: early 40–60 %, late 60–80 % (practitioner glossaries); overall "
         "win rate ≈ 20 % (Ebsta×Pavilion 2025); cycle 60–72 days (Bridge Group 2017)",
         min_length=1, max_length=8)
-    segments: dict[Literal["new_logo", "expansion"], Segment] = A(
+    segments: Annotated[dict[Literal["new_logo", "expansion"], Segment],
+                        AfterValidator(_freeze)] = A(
         {"new_logo": Segment(share=0.4, logit_offset=-0.25, amount_factor=1.25),
          "expansion": Segment(share=0.6, logit_offset=0.17, amount_factor=0.85)},
         "new logos convert worse but are larger than expansion deals")
-    products: dict[str, Product] = S(
+    products: Annotated[dict[str, Product], AfterValidator(_freeze)] = S(
         {"A": Product(share=0.7, amount_median=26_000.0, amount_sigma=0.6),
          "B": Product(share=0.3, logit_offset=-0.3, amount_median=20_000.0, amount_sigma=0.6)},
         "deal size ≈ $25K ACV (Bridge Group 2017); product B newer and harder to sell (assumption)")

@@ -527,12 +527,21 @@ def test_configs_are_frozen():
     assert sc.organisation.span == 8 and sc.name == "baseline"
 
 
-@pytest.mark.xfail(strict=True, reason="dict-valued config fields (funnel.products, "
-                   "funnel.segments) are plain dicts and can still be mutated in place")
 def test_dict_valued_configs_are_frozen():
+    import copy
+    import pickle
+
     sc = load_scenario("baseline")
     with pytest.raises(TypeError):
         sc.funnel.products["C"] = sc.funnel.products["A"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del sc.funnel.segments["new_logo"]  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        sc.funnel.products.update({})  # type: ignore[attr-defined]
+    # still saved, copied and shipped to worker processes like any config
+    assert pickle.loads(pickle.dumps(sc)) == sc
+    assert copy.deepcopy(sc) == sc
+    assert load_scenario(sc.to_dict()) == sc
 
 
 def test_replace_with_dotted_paths():
