@@ -417,6 +417,9 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     start = t["created_at"].min().date()
     quota = float(bd["organisation"]["quota"])
 
+    fit_skill = bool(np.isfinite(sk.get("sd", math.nan)) and not sk["indistinguishable"])
+    skill_sd = float(sk["sd"]) if fit_skill else float(bd["reps"]["skill_sd"])
+
     def build(logits: np.ndarray, means: np.ndarray, cvs: np.ndarray, quota: float,
               products: dict[str, dict[str, float]]) -> dict[str, Any]:
         funnel: dict[str, Any] = {"stages": [
@@ -437,6 +440,8 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
                              "quota": _round(quota, 6)},
             "funnel": funnel,
         }
+        if fit_skill:
+            ov["reps"] = {"skill_sd": _round(skill_sd)}
         if goals is not None:
             ov["goals"] = goals
         return ov
@@ -450,9 +455,10 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
             merged["goals"] = ov["goals"]
         return load_scenario(merged)
 
-    def measure(sc: Scenario, reps: int, seed_: int) -> FunnelStats:
+    def measure(sc: Scenario, reps: int, seed_: int) -> tuple[FunnelStats, pd.DataFrame]:
         res = simulate(sc, replications=reps, seed=seed_, deals=True)
-        return funnel_stats(deals_to_opportunities(res.deals), names)
+        table = deals_to_opportunities(res.deals)
+        return funnel_stats(table, names), table
 
     # -- simulation-based correction -----------------------------------------------------
     from salessim.funnel import plan as _plan
@@ -464,11 +470,11 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     for it in range(iterations):
         ov = build(logits, means, cvs, quota, products)
         sc = realise(ov)
-        sim = measure(sc, replications, seed + it)
+        sim, sim_table = measure(sc, replications, seed + it)
         steps.append({"iteration": it, "win_rate": sim.win_rate,
-                        "median_won_cycle": sim.median_won_cycle,
-                        "median_won_amount": sim.median_won_amount,
-                        "new_per_rep_week": sim.new_per_rep_week})
+                      "median_won_cycle": sim.median_won_cycle,
+                      "median_won_amount": sim.median_won_amount,
+                      "new_per_rep_week": sim.new_per_rep_week, "skill_sd": skill_sd})
         if per_stage:
             logits = logits + (special.logit(np.clip(obs.conversions, 0.01, 0.99))
                                - special.logit(np.clip(sim.conversions, 0.01, 0.99)))
@@ -491,9 +497,13 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
         for d in products.values():
             d["share"] /= tot
         quota *= obs.new_per_rep_week / sim.new_per_rep_week
+        if fit_skill:  # the same estimator on the simulation: correct the spread by the gap
+            sim_sd = skill_spread(sim_table, conv_for_sens).get("sd", math.nan)
+            if np.isfinite(sim_sd) and sim_sd > 0:
+                skill_sd = float(np.clip(skill_sd * sk["sd"] / sim_sd, 0.0, 3.0))
     ov = build(logits, means, cvs, quota, products)
     sc = realise(ov)
-    final = measure(sc, verify_replications, seed + 1000)
+    final, _ = measure(sc, verify_replications, seed + 1000)
     cal = Calibration(data=data, observed=obs, scenario=sc, estimates=pd.DataFrame(est),
                       cycle_fit=cyc, skill=sk, simulated=final, iterations=steps, overrides=ov)
     return cal
