@@ -22,6 +22,7 @@ week's due stage-ends in one vectorised step keeps a deal's cost to a few bare S
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -784,16 +785,16 @@ class SalesForce:
     # ======================================================================================
     # reviews, quarters, attrition
     # ======================================================================================
-    def _reviews(self):
-        interval = REVIEW_INTERVAL[self.sc.reviews.cadence]
+    def _calendar(self, interval: float) -> Iterator[float]:
+        """Times of a recurring meeting, aligned to the start of the reported year, in (0, T]."""
         k = -math.floor(self.W / interval)
-        while True:
-            t = self.W + k * interval
+        while (t := self.W + k * interval) <= self.T + 1e-9:
             k += 1
-            if t <= 1e-9:
-                continue
-            if t > self.T + 1e-9:
-                return
+            if t > 1e-9:
+                yield t
+
+    def _reviews(self):
+        for t in self._calendar(REVIEW_INTERVAL[self.sc.reviews.cadence]):
             yield self.env.timeout(t - self.env.now)
             for m in range(self.M):
                 self._spawn(self._review_team(m))
@@ -819,14 +820,7 @@ class SalesForce:
         """
         if self.sc.metrics == "outcomes":
             return
-        k = -math.floor(self.W / self.Q)
-        while True:
-            t = self.W + k * self.Q
-            k += 1
-            if t <= 1e-9:
-                continue
-            if t > self.T + 1e-9:
-                return
+        for t in self._calendar(self.Q):
             yield self.env.timeout(t - self.env.now)
             for m in range(self.M):
                 self._assess(m, formal=False)
