@@ -21,26 +21,23 @@ class BadInput(Exception):
     """A user error that the CLI reports in one clear message with exit code 2."""
 
 
-def _positive_int(name: str):
+def _int_at_least(name: str, minimum: int):
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {v}")
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {v}")
         return v
     return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"seed must be ≥ 0, got {v}")
-    return v
+def _positive_int(name: str):
+    return _int_at_least(name, 1)
+
+
+_seed = _int_at_least("seed", 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
