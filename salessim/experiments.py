@@ -121,7 +121,8 @@ class _Cache:
 def _progress(total: int, enabled: bool | None) -> tuple[Callable[[int], None], Callable[[], None]]:
     """A progress bar on a terminal (done, rate, time left); silent otherwise."""
     if enabled is None:
-        enabled = sys.stderr.isatty() and "PAPERMILL_EXECUTION" not in os.environ
+        # notebook kernels (papermill) and pipes are not terminals; SALESSIM_NO_PROGRESS silences it
+        enabled = sys.stderr.isatty() and not os.environ.get("SALESSIM_NO_PROGRESS")
     if not enabled:
         return (lambda n: None), (lambda: None)
     from rich.progress import (
