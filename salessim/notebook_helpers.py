@@ -34,6 +34,7 @@ __all__ = [
     "Findings",
     "assumptions_section",
     "effect_chart",
+    "figure_note",
     "fmt_days",
     "fmt_money",
     "fmt_pct",
@@ -48,11 +49,15 @@ __all__ = [
     "per_replication",
     "prospecting_mix",
     "quick_mode",
+    "rep_coverage",
+    "report_cache",
+    "run_checked",
     "run_metadata",
     "save_table",
     "setup_figures",
     "show_metadata",
     "show_table",
+    "wilson",
     "year_rows",
 ]
 
@@ -96,6 +101,33 @@ def output_path(path: str | Path) -> Path:
         p = _base() / p
     p.mkdir(parents=True, exist_ok=True)
     return p.resolve()
+
+
+def report_cache(report: str) -> Path:
+    """The simulation cache of one report: ``<cache root>/reports/<report>``.
+
+    Each report keeps its own cache so that a scenario cached under another name elsewhere (the
+    cache is keyed by scenario content) cannot come back labelled with that other name.
+    """
+    from salessim.experiments import cache_root
+
+    return cache_root() / "reports" / report
+
+
+def run_checked(run: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run ``compare`` / ``sweep`` / ``library_swings`` with the cache, checking scenario names.
+
+    If results come back under scenario names other than the ones asked for, rerun without the
+    cache. Works around results served from the cache keeping the scenario name they were first stored
+    under (same content, different name).
+    """
+    comp = run(*args, **kw)
+    names = set(comp.scenarios)
+    if set(comp.results.periods["scenario"].unique()) != names or (
+            comp.results.deals is not None
+            and not set(comp.results.deals["scenario"].unique()) <= names):
+        comp = run(*args, **{**kw, "cache": False})
+    return comp
 
 
 # ------------------------------------------------------------------------------------------
@@ -211,20 +243,67 @@ class Effect:
         """A value in this effect's unit."""
         return _KIND_FMT[self.kind](v, signed)
 
+    def _pair(self, lo: float, hi: float, signed: bool) -> str:
+        """``5.2 % to 7.0 %``, ``+1.2 to +3.4 points``, ``91 to 110 days``."""
+        if self.kind in ("pts", "days"):
+            scale = 100.0 if self.kind == "pts" else 1.0
+            dec = 1 if self.kind == "pts" else 0
+            unit = "points" if self.kind == "pts" else "days"
+
+            def num(v: float) -> str:
+                x = round(scale * v, dec)
+                if not signed:
+                    return f"{x:.{dec}f}".replace("-", "−")
+                sign = "+" if x > 0 else "−" if x < 0 else "±"
+                return f"{sign}{abs(x):.{dec}f}"
+
+            return f"{num(lo)} to {num(hi)}{NBSP}{unit}"
+        return f"{self.fmt(lo, signed)} to {self.fmt(hi, signed)}"
+
     def ci(self, magnitude: bool = False) -> str:
         """``95 % CI 5.2 % to 7.0 %`` (as magnitudes of a negative effect when asked)."""
         if not np.isfinite(self.low):
-            return "CI not available with one replication"
-        lo, hi = (self.low, self.high)
-        if magnitude and self.mean < 0:
-            lo, hi = -self.high, -self.low
-            return f"95{NBSP}% CI {self.fmt(lo)} to {self.fmt(hi)}"
-        signed = lo < 0 < hi or self.kind in ("pts",)
-        return f"95{NBSP}% CI {self.fmt(lo, signed)} to {self.fmt(hi, signed)}"
+            return "no CI with one replication"
+        if magnitude and self.clear:
+            lo, hi = sorted((abs(self.low), abs(self.high)))
+            return f"95{NBSP}% CI {self._pair(lo, hi, False)}"
+        signed = self.low < 0 < self.high or self.kind == "pts"
+        return f"95{NBSP}% CI {self._pair(self.low, self.high, signed)}"
+
+    def short(self) -> str:
+        """The signed effect in few characters, for chart labels: ``+6.1 %``, ``+4.6 pts``."""
+        if self.kind == "pts":
+            return f"{100 * self.mean:+.1f}{NBSP}pts".replace("-", "−")
+        return self.fmt(self.mean, True)
+
+    def ci_short(self) -> str:
+        """The CI as bare numbers for a table column headed with its unit: ``+5.2 to +7.0``."""
+        if not np.isfinite(self.low):
+            return "–"
+        scale = 100.0 if self.kind in ("rel", "pct", "pts") else 1.0
+        dec = 0 if self.kind == "days" else 1
+
+        def num(v: float) -> str:
+            x = round(scale * v, dec)
+            return f"{x:+.{dec}f}".replace("-", "−") if x != 0 else f"{0:.{dec}f}"
+
+        return f"{num(self.low)} to {num(self.high)}"
+
+    def ci_range(self) -> str:
+        """``+5.2 % to +7.0 %`` (signed), for a table column headed "95 % CI"."""
+        if not np.isfinite(self.low):
+            return "–"
+        return self._pair(self.low, self.high, True)
+
+    def brief(self) -> str:
+        """``+6.1 %; 95 % CI +5.2 % to +7.0 %`` — for inside parentheses in prose."""
+        value = fmt_pts(self.mean) if self.kind == "pts" else self.fmt(self.mean, True)
+        return f"{value}; {self.ci()}"
 
     def text(self) -> str:
         """The signed effect with its CI: ``+6.1 % (95 % CI +5.2 % to +7.0 %)``."""
-        return f"{self.fmt(self.mean, True)} ({self.ci()})"
+        value = fmt_pts(self.mean) if self.kind == "pts" else self.fmt(self.mean, True)
+        return f"{value} ({self.ci()})"
 
     def phrase(self, what: str = "", up: str = "raised", down: str = "lowered") -> str:
         """``raised team revenue by 6.1 % (95 % CI 5.2 % to 7.0 %)``, or says it did not move.
@@ -233,17 +312,11 @@ class Effect:
         """
         obj = f" {what}" if what else ""
         if not self.clear:
-            return (f"did not change{obj} measurably ({self.fmt(self.mean, True)}; "
-                    f"{self.ci()})")
+            return f"did not change{obj} measurably ({self.brief()})"
         verb = up if self.mean > 0 else down
-        if self.kind == "pts":
-            amount = fmt_pts(abs(self.mean), signed=False)
-            lo, hi = sorted((abs(self.low), abs(self.high)))
-            ci = f"95{NBSP}% CI {fmt_pts(lo, signed=False)} to {fmt_pts(hi, signed=False)}"
-        else:
-            amount = self.fmt(abs(self.mean))
-            ci = self.ci(magnitude=True)
-        return f"{verb}{obj} by {amount} ({ci})"
+        amount = (fmt_pts(abs(self.mean), signed=False) if self.kind == "pts"
+                  else self.fmt(abs(self.mean)))
+        return f"{verb}{obj} by {amount} ({self.ci(magnitude=True)})"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain numbers for ``findings.json``."""
@@ -278,10 +351,7 @@ def paired(frame: pd.DataFrame, column: str, baseline: str, variant: str,
     a = frame[frame["scenario"] == baseline].set_index("replication")[column]
     b = frame[frame["scenario"] == variant].set_index("replication")[column]
     both = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
-    if kind == "rel":
-        d = both["b"] / both["a"] - 1.0
-    else:
-        d = both["b"] - both["a"]
+    d = both["b"] / both["a"] - 1.0 if kind == "rel" else both["b"] - both["a"]
     m, lo, hi, n = mean_ci(d.to_numpy())
     return Effect(m, lo, hi, n, kind)
 
@@ -321,8 +391,8 @@ class Findings:
 
         display(Markdown(self.markdown()))
 
-    def save(self, output_dir: Path, **extra: Any) -> Path:
-        """Write ``findings.json`` (atomically) and return its path."""
+    def save(self, output_dir: Path, **extra: Any) -> None:
+        """Write ``findings.json`` (atomically)."""
         path = Path(output_dir) / "findings.json"
         doc = {"report": self.report, "question": self.question,
                "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -330,7 +400,6 @@ class Findings:
                             for f in self.items],
                **{k: _plain(v) for k, v in extra.items()}}
         atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
-        return path
 
 
 def _plain(v: Any) -> Any:
@@ -408,13 +477,13 @@ def effect_chart(ax: Any, labels: Sequence[str], effects: Sequence[Effect], bett
     pad = 0.05 * span
     for yi, e, m, l_, h_ in zip(y, effects, means, lo, hi, strict=True):
         edge = np.nanmax([m, h_]) if m >= 0 else np.nanmin([m, l_])
-        ax.text(edge + (pad if m >= 0 else -pad), yi, e.fmt(e.mean, True), va="center",
+        ax.text(edge + (pad if m >= 0 else -pad), yi, e.short(), va="center",
                 ha="left" if m >= 0 else "right", fontsize=10, color="#222222")
     left = min(0.0, np.nanmin(np.concatenate([lo, means]))) if n else 0.0
     right = max(0.0, np.nanmax(np.concatenate([hi, means]))) if n else 1.0
     left = left if np.isfinite(left) else 0.0
     right = right if np.isfinite(right) else 1.0
-    ax.set_xlim(left - 0.35 * span * (left < 0), right + 0.35 * span * (right > 0) + 1e-9)
+    ax.set_xlim(left - 0.5 * span * (left < 0), right + 0.5 * span * (right > 0) + 1e-9)
 
 
 _FMT: dict[str, Callable[[Any], str]] = {
@@ -433,12 +502,25 @@ _FMT: dict[str, Callable[[Any], str]] = {
 
 
 def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str]] | None = None,
-               caption: str = "", index: bool = False) -> Any:
-    """Display a formatted table (money, percentages, points, days) with a caption."""
+               caption: str = "", index: bool = False) -> None:
+    """Display a formatted table (money, percentages, points, days) with a caption.
+
+    Text columns are left-aligned and number columns right-aligned; number columns without a
+    format of their own get thousands separators.
+    """
     from IPython.display import display
 
-    fm = {c: (_FMT[f] if isinstance(f, str) else f) for c, f in (formats or {}).items()
-          if c in df.columns}
+    fm: dict[str, Callable[[Any], str]] = {}
+    for c in df.columns:
+        f = (formats or {}).get(c)
+        if f is not None:
+            fm[c] = _FMT[f] if isinstance(f, str) else f
+        elif pd.api.types.is_bool_dtype(df[c]):
+            continue
+        elif pd.api.types.is_integer_dtype(df[c]):
+            fm[c] = _FMT["int"]
+        elif pd.api.types.is_float_dtype(df[c]):
+            fm[c] = _FMT["num2"]
     st = df.style.format(fm, na_rep="–")
     if not index:
         st = st.hide(axis="index")
@@ -448,20 +530,18 @@ def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str
         {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: 600;"
                                          " font-size: 14px; padding: 4px 0 8px 0; color: #222;"},
         {"selector": "th", "props": "text-align: left; background: #f3f5f7; padding: 5px 10px;"},
-        {"selector": "td", "props": "padding: 4px 10px;"},
+        {"selector": "td", "props": "padding: 4px 10px; text-align: left;"},
     ])
-    num_cols = [c for c in df.columns if c in fm]
+    num_cols = [c for c in df.columns if c in fm or "CI" in str(c)]
     if num_cols:
-        st = st.set_properties(subset=num_cols, **{"text-align": "right"})
+        st = st.set_properties(subset=num_cols, **{"text-align": "right",
+                                                   "white-space": "nowrap"})
     display(st)
-    return st
 
 
-def save_table(df: pd.DataFrame, output_dir: Path, name: str) -> Path:
+def save_table(df: pd.DataFrame, output_dir: Path, name: str) -> None:
     """Write a table as CSV (atomically) under ``output_dir``."""
-    path = Path(output_dir) / f"{name}.csv"
-    atomic_write_text(path, df.to_csv(index=False))
-    return path
+    atomic_write_text(Path(output_dir) / f"{name}.csv", df.to_csv(index=False))
 
 
 def assumptions_section(scenario: Scenario, key_parameters: Sequence[str] = (),
@@ -470,6 +550,7 @@ def assumptions_section(scenario: Scenario, key_parameters: Sequence[str] = (),
     from IPython.display import HTML, display
 
     reg = pd.DataFrame(assumptions_register(scenario))
+    reg["value"] = [f"{v:,g}" if isinstance(v, float) else str(v) for v in reg["value"]]
     reg["kind"] = reg["kind"].map({"assumption": "assumption", "sourced": "published source"})
     reg = reg.rename(columns={"parameter": "parameter", "value": "value", "kind": "basis",
                               "source": "source or reasoning"})
@@ -478,7 +559,8 @@ def assumptions_section(scenario: Scenario, key_parameters: Sequence[str] = (),
         show_table(key, caption="The assumptions these results lean on most")
     n_a = int((reg["basis"] == "assumption").sum())
     html = (reg.style.hide(axis="index")
-            .set_table_styles([{"selector": "td", "props": "padding: 3px 8px; font-size: 12px;"},
+            .set_table_styles([{"selector": "td", "props": "padding: 3px 8px; font-size: 12px;"
+                                                          " text-align: left;"},
                                {"selector": "th", "props": "text-align: left; padding: 3px 8px;"
                                                           " background: #f3f5f7;"}])
             .to_html())
@@ -518,11 +600,11 @@ def show_metadata(meta: Mapping[str, Any]) -> None:
               "quick_mode": "quick smoke run (SALESSIM_QUICK)"}
     for k, v in meta.items():
         if k == "scenario_hashes":
-            for name, h in v.items():
-                rows.append({"item": f"scenario hash — {name}", "value": str(h)})
+            rows.append({"item": "scenario content hashes" if len(v) > 1 else "scenario content hash",
+                         "value": ", ".join(f"{name} {h}" for name, h in v.items())})
             continue
         rows.append({"item": labels.get(k, k.replace("_", " ")), "value": str(v)})
-    show_table(pd.DataFrame(rows), caption="Run metadata")
+    show_table(pd.DataFrame(rows))
 
 
 # ------------------------------------------------------------------------------------------
@@ -610,3 +692,67 @@ def prospecting_mix(deals: pd.DataFrame) -> pd.DataFrame:
     t = deals.assign(cell=cell).groupby(["scenario", "cell"]).size().rename("n").reset_index()
     t["share"] = t["n"] / t.groupby("scenario")["n"].transform("sum")
     return t
+
+
+def rep_coverage(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
+                 quarters: Sequence[str] = ("Q3", "Q4")) -> pd.DataFrame:
+    """Each full-period rep's pipeline coverage at a quarter's start, and whether they made quota.
+
+    Coverage = value of the rep's open deals at the quarter's first day ÷ the rep's quota for the
+    quarter. Read from the deal log, which lists deals created in the reported year; the default
+    quarters are the last two, where almost no open deal dates from the warm-up.
+
+    Returns:
+        One row per scenario, replication, rep and quarter: ``coverage``, ``attainment``, ``hit``.
+    """
+    start_day = {"Q1": 0, "Q2": 91, "Q3": 182, "Q4": 274}
+    d = deals[deals["scenario"] == scenario.name]
+    created = days_since_start(d["created_at"], scenario).to_numpy()
+    closed = days_since_start(d["closed_at"], scenario).to_numpy(dtype=float)
+    rows = []
+    for q in quarters:
+        s = start_day[q]
+        is_open = (created < s) & ~(closed < s)  # open deals have no close date (NaN)
+        value = d[is_open].groupby(["replication", "rep_id"])["amount"].sum().rename("open_value")
+        r = reps[(reps["scenario"] == scenario.name) & (reps["period"] == q) & reps["full_period"]]
+        m = r[["replication", "rep_id", "quota", "attainment"]].merge(
+            value.reset_index(), on=["replication", "rep_id"], how="left")
+        m["open_value"] = m["open_value"].fillna(0.0)
+        m["coverage"] = m["open_value"] / m["quota"]
+        m["hit"] = m["attainment"] >= 1.0
+        m["quarter"] = q
+        m["scenario"] = scenario.name
+        rows.append(m)
+    return pd.concat(rows, ignore_index=True)
+
+
+def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson 95 % interval of a proportion k / n."""
+    if n <= 0:
+        return np.nan, np.nan
+    p = k / n
+    den = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / den
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return float(c - h), float(c + h)
+
+
+def figure_note(fig: Any, text: str, y: float = -0.02) -> None:
+    """A small grey note under a figure.
+
+    Aligned with the figure's left edge (tick labels included) and wrapped to its width, so it
+    never widens the figure.
+    """
+    import textwrap
+
+    try:
+        renderer = fig.canvas.get_renderer()
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+        x0 = min(b.x0 for b in boxes if b is not None) / fig.bbox.width
+        x1 = max(b.x1 for b in boxes if b is not None) / fig.bbox.width
+    except (AttributeError, ValueError):  # pragma: no cover - a backend without a renderer
+        x0, x1 = 0.01, 1.0
+    width = max(40, int(fig.get_figwidth() * (x1 - x0) * 14.5))
+    lines = textwrap.wrap(text, width)
+    fig.text(x0, y - 0.035 * (len(lines) - 1), "\n".join(lines), fontsize=9.5, color="#555",
+             ha="left", va="top")

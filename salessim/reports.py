@@ -1,56 +1,586 @@
-"""Standard reports.
+"""Leader reports: parameterized notebooks run by papermill, exported to code-free HTML (DESIGN §8).
 
-Until the notebook reports land, ``salessim reports`` builds a static index with the baseline plan, a baseline summary and the assumptions register.
+``salessim report NAME [-p KEY VALUE]... [--out DIR]`` runs ``notebooks/NAME.ipynb`` and writes
+``DIR/NAME.html`` (no code, figures embedded, opens offline) plus ``DIR/NAME/`` with what the
+notebook wrote (tables, ``findings.json``), the executed notebook and ``run.json``.
+``salessim reports`` builds the standard set and ``DIR/index.html``.
+
+Parameters are checked against the notebook's ``parameters`` cell and by type and range before
+anything runs. A report that fails leaves the last good one untouched, keeps the failed executed
+notebook in ``DIR/_failed/NAME.ipynb`` and names the failing cell.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import html
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
+import yaml
 
-from salessim.funnel import plan
-from salessim.io import atomic_write_text
-from salessim.scenario import assumptions_register, load_scenario
-from salessim.simulate import simulate
+from salessim.io import atomic_dir, atomic_write_text, check_out_dir
+from salessim.notebook_helpers import ROOT, input_path
 
-__all__ = ["build_all"]
+__all__ = ["REPORTS", "ReportError", "ReportFailed", "build_all", "export_html", "notebook_parameters",
+           "parse_value", "run_report", "validate_parameters", "write_index"]
+
+NOTEBOOK_DIR = ROOT / "notebooks"
+KERNEL = "salessim"
+#: The standard report set, in reading order: name → (title, the question it answers).
+REPORTS: dict[str, tuple[str, str]] = {
+    "drivers_overview": ("Which of the eight drivers should we fix first?",
+                         "Every lever, one at a time, ranked by its effect on revenue, reps at "
+                         "quota and turnover — and how sure we are of the ranking."),
+    "goal_designs": ("Goal designs: how many goals should a rep carry?",
+                     "If we cut our goals from four to two, what happens to attainment, revenue "
+                     "and the share of reps at quota?"),
+    "pipeline_benchmark": ("Pipeline benchmark: the tactical prescription",
+                           "What pipeline does quota require, how likely is quota at a given "
+                           "coverage, and how early do managers see gaps?"),
+    "coaching": ("Coaching: how much, by whom, aimed at whom?",
+                 "What are joint-call hours, manager training, targeting and review cadence "
+                 "worth — and what does manager time cost?"),
+    "crm_calibration": ("CRM calibration: does the model reproduce our funnel?",
+                        "Data quality of the CRM export, the funnel fitted from it, and "
+                        "observed versus simulated."),
+}
 
 
-def build_all(out: Path, replications: int | None = None) -> int:
-    """Build what exists of the report set into ``out``, ending with ``index.html``."""
+class ReportError(ValueError):
+    """Bad input to a report (unknown report or parameter, bad value): exit code 2."""
+
+
+class ReportFailed(RuntimeError):
+    """A report notebook failed while running: exit code 1. The message names the failing cell."""
+
+
+# ------------------------------------------------------------------------------------------
+# parameters
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """What a parameter may be: its type and an inclusive range, or a check of its own."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    check: Callable[[Any], str | None] | None = None
+    note: str = ""
+
+
+def _scenario_file(value: Any) -> str | None:
+    from salessim.scenario import ScenarioError, load_scenario
+
+    path = input_path(str(value))
+    if not path.exists():
+        # a library name ("baseline") is fine too
+        try:
+            load_scenario(str(value))
+        except ScenarioError:
+            return f"no scenario file {value!r} (relative paths start at the project root)"
+        return None
+    try:
+        load_scenario(path)
+    except ScenarioError as e:
+        first = str(e).splitlines()
+        return "invalid scenario: " + "; ".join(x.strip() for x in first[:3])
+    return None
+
+
+def _existing_dir(value: Any) -> str | None:
+    return None if input_path(str(value)).is_dir() else f"no directory {value!r}"
+
+
+def _optional_csv(value: Any) -> str | None:
+    if str(value) == "":
+        return None
+    p = input_path(str(value))
+    return None if p.is_file() else f"no file {value!r}"
+
+
+def _param_list(value: Any) -> str | None:
+    from salessim.scenario import Scenario
+
+    names = [x.strip() for x in str(value).split(",") if x.strip()]
+    data = Scenario().to_dict()
+    for n in names:
+        cur: Any = data
+        for k in n.split("."):
+            if not isinstance(cur, dict) or k not in cur:
+                return f"{n!r} is not a scenario parameter (e.g. culture.attrition_sensitivity)"
+            cur = cur[k]
+        if isinstance(cur, bool) or not isinstance(cur, int | float):
+            return f"{n!r} is not a numeric parameter"
+    return None
+
+
+#: Every notebook parameter has a rule (a test checks this), so a bad value is refused up front.
+RULES: dict[str, Rule] = {
+    "replications": Rule(int, 1, 10_000),
+    "seed": Rule(int, 0, 2**63 - 1),
+    "output_dir": Rule(str),
+    "workers": Rule(int, 1, 512),
+    "mix_replications": Rule(int, 1, 10_000),
+    "sensitivity_replications": Rule(int, 1, 10_000),
+    "baseline_scenario": Rule(str, check=_scenario_file),
+    "focused_scenario": Rule(str, check=_scenario_file),
+    "many_scenario": Rule(str, check=_scenario_file),
+    "prescription_scenario": Rule(str, check=_scenario_file),
+    "scenario": Rule(str, check=_scenario_file),
+    "scenario_dir": Rule(str, check=_existing_dir),
+    "crm_export": Rule(str, check=_optional_csv),
+    "crm_history": Rule(str, check=_optional_csv),
+    "observed_seed": Rule(int, 0, 2**63 - 1),
+    "quota": Rule(float, 1.0, 1e10, note="annual quota per rep in dollars"),
+    "coverage_confidence": Rule(float, 0.5, 0.99),
+    "max_hours": Rule(int, 1, 40),
+    "hours_step": Rule(int, 1, 20),
+    "manager_hourly_cost": Rule(float, 0.0, 10_000.0),
+    "gross_margin": Rule(float, 0.01, 1.0),
+    "sensitivity_parameters": Rule(str, check=_param_list),
+    "sensitivity_low": Rule(float, 0.0, 1.0, note="multiplier of the default (≤ 1)"),
+    "sensitivity_high": Rule(float, 1.0, 100.0, note="multiplier of the default (≥ 1)"),
+}
+
+_TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value as a YAML scalar: ``24`` → 24, ``0.5`` → 0.5, ``true`` → True, else text."""
+    try:
+        v = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if v is None:
+        return text if text.strip() not in ("", "~", "null") else ""
+    if isinstance(v, list | dict):
+        raise ReportError(f"-p value {text!r}: expected a single value (number, true/false or "
+                          "text), not a list or mapping")
+    if not isinstance(v, bool | int | float | str):
+        return text
+    if isinstance(v, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", v.strip()):
+        return float(v)  # YAML 1.1 reads 1e6 as text; a leader means a million
+    return v
+
+
+def notebook_path(name: str) -> Path:
+    """The notebook of a report; unknown names are refused with the valid ones listed."""
+    path = NOTEBOOK_DIR / f"{name}.ipynb"
+    if name not in REPORTS or not path.is_file():
+        raise ReportError(f"no report {name!r}; reports: {', '.join(REPORTS)}")
+    return path
+
+
+def notebook_parameters(name: str) -> dict[str, dict[str, Any]]:
+    """The parameters cell of a report notebook, as papermill reads it: name → type, default, help."""
+    import papermill
+
+    spec = papermill.inspect_notebook(str(notebook_path(name)))
+    out = {}
+    for key, p in spec.items():
+        try:
+            default = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError):
+            default = p["default"]
+        out[key] = {"type": p.get("inferred_type_name"), "default": default,
+                    "help": p.get("help", "")}
+    return out
+
+
+def validate_parameters(name: str, params: Mapping[str, Any] | None,
+                        allow_output_dir: bool = False) -> dict[str, Any]:
+    """Check names against the notebook and values by type and range; return them typed.
+
+    Raises:
+        ReportError: naming the parameter, the bad value, what is allowed, and — for an unknown
+            name — every valid parameter.
+    """
+    spec = notebook_parameters(name)
+    params = dict(params or {})
+    unknown = sorted(k for k in params if k not in spec)
+    if unknown:
+        raise ReportError(f"report {name}: unknown parameter{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(unknown)}; valid parameters: {', '.join(spec)}")
+    if "output_dir" in params and not allow_output_dir:
+        raise ReportError(f"report {name}: output_dir is set by --out (the report's tables go "
+                          f"to OUT/{name}/)")
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        rule = RULES.get(key)
+        default = spec[key]["default"]
+        kind = rule.kind if rule else type(default)
+        out[key] = _check_value(name, key, value, kind, rule)
+    return out
+
+
+def _check_value(report: str, key: str, value: Any, kind: type, rule: Rule | None) -> Any:
+    where = f"report {report}: parameter {key}"
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ReportError(f"{where} must be true or false, got {value!r}")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ReportError(f"{where} must be a whole number, got {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ReportError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif kind is str:
+        value = "" if value is None else str(value)
+    if rule is not None:
+        if rule.low is not None and value < rule.low:
+            raise ReportError(f"{where} must be ≥ {_num(rule.low)}, got {value!r}"
+                              + (f" ({rule.note})" if rule.note else ""))
+        if rule.high is not None and value > rule.high:
+            raise ReportError(f"{where} must be ≤ {_num(rule.high)}, got {value!r}"
+                              + (f" ({rule.note})" if rule.note else ""))
+        if rule.check is not None:
+            problem = rule.check(value)
+            if problem:
+                raise ReportError(f"{where}: {problem}")
+    return value
+
+
+def _num(v: float) -> str:
+    return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+
+
+# ------------------------------------------------------------------------------------------
+# HTML export
+# ------------------------------------------------------------------------------------------
+#: The lab template without anything fetched from the network (require.js, MathJax, Mermaid,
+#: widget manager) and with a calm, readable page style.
+_TEMPLATE = r"""
+{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block extra_css -%}
+<style type="text/css">
+  body.jp-Notebook { max-width: 1120px; margin: 0 auto; padding: 24px 28px 64px 28px;
+    font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+    color: #1d2327; background: #fff; }
+  .jp-RenderedHTMLCommon { font-size: 15px; line-height: 1.55; }
+  .jp-RenderedHTMLCommon h1 { font-size: 28px; margin-top: 8px; }
+  .jp-RenderedHTMLCommon h2 { font-size: 20px; margin-top: 28px; padding-top: 12px;
+    border-top: 1px solid #e3e6ea; }
+  .jp-RenderedHTMLCommon ul li { margin-bottom: 8px; }
+  .jp-RenderedHTMLCommon table { font-size: 13px; }
+  .jp-OutputArea-output img { max-width: 100%; height: auto; }
+  .jp-Cell { padding: 2px 0; }
+  .jp-OutputPrompt, .jp-InputPrompt { display: none; }
+  .jp-OutputArea-child { display: block; }
+  details { margin: 10px 0 4px 0; }
+  details summary { color: #264653; }
+  .salessim-footer { margin-top: 40px; font-size: 12px; color: #666; }
+</style>
+{%- endblock extra_css -%}
+"""
+
+_REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>",
+                            re.IGNORECASE)
+
+
+def export_html(notebook: Path | Any, title: str | None = None) -> str:
+    """A code-free HTML page of an executed notebook.
+
+    No input cells, no prompts, no stderr; figures embedded as PNG; nothing loaded from the
+    network.
+    """
+    import nbformat
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    nb = nbformat.read(str(notebook), as_version=4) if isinstance(notebook, str | Path) else notebook
+    keep = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            if not cell.outputs:
+                continue  # nothing to show: drop the empty cell rather than leave a gap
+        keep.append(cell)
+    nb.cells = keep
+    if title:
+        nb.metadata["title"] = title
+    exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({
+        "salessim_report.html.j2": _TEMPLATE})], template_file="salessim_report.html.j2",
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(
+        remove_cell_tags={"hide-in-report"}, enabled=True), enabled=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return _REMOTE_SCRIPT.sub("", body)
+
+
+# ------------------------------------------------------------------------------------------
+# running one report
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportRun:
+    """A finished report: where it is, with what it ran and how long it took."""
+
+    name: str
+    html: Path
+    data: Path
+    parameters: dict[str, Any]
+    runtime_seconds: float
+
+
+def _failing_cell(nb: Any) -> str:
+    """The failing cell of an executed notebook, named by its section and first line."""
+    section = "before the first section"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    section = line.lstrip("#").strip()
+                    break
+        elif any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            first = next((x.strip() for x in cell.source.splitlines()
+                          if x.strip() and not x.strip().startswith("#")), "")
+            if len(first) > 70:
+                first = first[:67] + "…"
+            return f"cell {i + 1} (section “{section}”, starting `{first}`)"
+    return "an unknown cell"
+
+
+def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any] | None = None,
+               update_index: bool = True, log: Callable[[str], None] | None = None) -> ReportRun:
+    """Run one report notebook with papermill and export it as code-free HTML.
+
+    Args:
+        name: a report in :data:`REPORTS`.
+        out: reports directory: ``out/NAME.html`` and ``out/NAME/`` (tables, findings, notebook).
+        params: notebook parameters (validated first; ``output_dir`` is set here).
+        update_index: rebuild ``out/index.html`` afterwards.
+        log: progress messages (default: none).
+
+    Raises:
+        ReportError: bad name or parameter (nothing has run, nothing was written).
+        ReportFailed: a cell failed; the last good report is untouched and the executed
+            notebook is kept in ``out/_failed/NAME.ipynb``.
+    """
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
+
+    nb_path = notebook_path(name)
+    typed = validate_parameters(name, params)
     out = Path(out)
+    check_out_dir(out)
     t0 = time.perf_counter()
-    sc = load_scenario("baseline")
-    reps = replications or 16
-    p = plan(sc)
-    res = simulate(sc, replications=reps, seed=1)
-    year = res.periods[res.periods["period"] == "year"]
-    summary = year.drop(columns=["scenario", "replication", "seed", "period"]).agg(
-        ["mean", "std"]).T
-    reg = pd.DataFrame(assumptions_register(sc))
-    body = [
-        "<h1>salessim — baseline</h1>",
-        f"<p>Built {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {reps} replications · seed 1 · "
-        f"scenario hash {sc.hash}</p>",
-        "<h2>Tactical prescription per rep, team and organisation</h2>",
-        p.summary().to_html(float_format=lambda v: f"{v:,.2f}"),
-        "<h2>Benchmark pipeline per rep</h2>",
-        p.stages.to_html(index=False, float_format=lambda v: f"{v:,.2f}"),
-        "<h2>Baseline year (mean and sd over replications)</h2>",
-        summary.to_html(float_format=lambda v: f"{v:,.3f}"),
-        "<h2>Assumptions register</h2>",
-        reg.to_html(index=False),
-        f"<p>Runtime {time.perf_counter() - t0:.1f} s.</p>",
-    ]
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>salessim reports</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
-            "padding:2px 6px}</style></head><body>" + "\n".join(body) + "</body></html>")
-    atomic_write_text(out / "index.html", page)
-    print(f"wrote {out / 'index.html'}")
-    _ = html
-    return 0
+    started = datetime.now(UTC)
+    failed_nb = out / "_failed" / f"{name}.ipynb"
+    rel_nb = nb_path.relative_to(ROOT) if nb_path.is_relative_to(ROOT) else nb_path
+    with atomic_dir(out / name) as tmp, tempfile.TemporaryDirectory(prefix="salessim-k") as sock:
+        executed = tmp / f"{name}.ipynb"
+        kernel_log = Path(sock) / "kernel.log"
+        try:
+            # the kernel's own stderr (warnings, crashes) goes to a log, not to the terminal:
+            # the command line prints one clear line; the log is kept beside a failed notebook
+            with _stderr_to(kernel_log):
+                papermill.execute_notebook(
+                    str(nb_path), str(executed),
+                    parameters={**typed, "output_dir": str(tmp.resolve())},
+                    kernel_name=KERNEL, cwd=str(ROOT), progress_bar=False, log_output=False,
+                    # IPC transport: no network ports and no plain-TCP warning from the kernel;
+                    # the sockets live in a directory of this run's own: parallel runs cannot
+                    # collide
+                    config=Config({"KernelManager": {"transport": "ipc",
+                                                     "ip": f"{sock}/kernel"}}))
+        except PapermillExecutionError as e:
+            where = "an unknown cell"
+            if executed.exists():
+                nb = nbformat.read(str(executed), as_version=4)
+                where = _failing_cell(nb)
+                atomic_write_text(failed_nb, executed.read_text(encoding="utf-8"))
+            _keep_log(kernel_log, failed_nb.with_suffix(".log"))
+            evalue = str(e.evalue).strip().splitlines()[0] if str(e.evalue).strip() else ""
+            raise ReportFailed(
+                f"report {name}: {rel_nb} failed in {where}: {e.ename}: {evalue} — executed "
+                f"notebook kept in {failed_nb}; the last good report is untouched") from None
+        except Exception as e:
+            _keep_log(kernel_log, failed_nb.with_suffix(".log"))
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            if type(e).__name__ == "NoSuchKernel":
+                msg = (f"no Jupyter kernel named {KERNEL!r}; run `make install` (it registers the "
+                       "kernel inside .venv)")
+            raise ReportFailed(f"report {name}: {rel_nb} could not run: {type(e).__name__}: "
+                               f"{msg}; the last good report is untouched") from None
+        page = export_html(executed, title=REPORTS[name][0])
+        runtime = time.perf_counter() - t0
+        from salessim import __version__
+
+        info = {"name": name, "title": REPORTS[name][0], "question": REPORTS[name][1],
+                "created_utc": started.isoformat(timespec="seconds"),
+                "parameters": {**_defaults(name), **typed},
+                "given_parameters": typed, "runtime_seconds": round(runtime, 1),
+                "salessim_version": __version__, "notebook": str(rel_nb)}
+        (tmp / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n",
+                                      encoding="utf-8")
+    html_path = out / f"{name}.html"
+    atomic_write_text(html_path, page)
+    if failed_nb.exists() or failed_nb.with_suffix(".log").exists():
+        failed_nb.unlink(missing_ok=True)
+        failed_nb.with_suffix(".log").unlink(missing_ok=True)
+        if not any(failed_nb.parent.iterdir()):
+            shutil.rmtree(failed_nb.parent, ignore_errors=True)
+    if update_index:
+        write_index(out)
+    if log:
+        log(f"wrote {html_path} ({runtime:.0f} s)")
+    return ReportRun(name, html_path, out / name, typed, runtime)
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's stderr (file descriptor 2, inherited by the kernel) to ``path``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.dup2(fd, 2)
+        os.close(fd)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _keep_log(log: Path, dest: Path) -> None:
+    """Keep a non-empty kernel log beside the failed notebook."""
+    if log.exists() and log.stat().st_size:
+        atomic_write_text(dest, log.read_text(encoding="utf-8", errors="replace"))
+
+
+def _defaults(name: str) -> dict[str, Any]:
+    spec = notebook_parameters(name)
+    return {k: v["default"] for k, v in spec.items() if k != "output_dir"}
+
+
+# ------------------------------------------------------------------------------------------
+# the index page
+# ------------------------------------------------------------------------------------------
+_INDEX_CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1d2327;
+max-width:1120px;margin:0 auto;padding:28px}
+h1{font-size:28px;margin-bottom:4px} p.lead{color:#444;font-size:15px;margin-top:4px}
+.card{border:1px solid #e3e6ea;border-radius:8px;padding:14px 18px;margin:16px 0}
+.card h2{font-size:19px;margin:0 0 4px 0} .card h2 a{color:#1f4e79;text-decoration:none}
+.card h2 a:hover{text-decoration:underline} .q{color:#444;margin:2px 0 10px 0}
+.finding{background:#f4f8f7;border-left:4px solid #2a9d8f;padding:8px 12px;margin:8px 0;
+font-size:14.5px;line-height:1.5}
+.meta{font-size:12.5px;color:#555;line-height:1.9}
+.meta code{font-size:12px;background:#f3f5f7;padding:1px 4px;border-radius:3px}
+.failed{border-left:4px solid #e76f51;background:#fdf3f0;padding:8px 12px;font-size:14px}
+.missing{color:#888}
+"""
+
+
+def write_index(out: Path) -> Path:
+    """``out/index.html``: every report with its headline finding, date, parameters and runtime."""
+    out = Path(out)
+    cards = []
+    for name, (title, question) in REPORTS.items():
+        run_file = out / name / "run.json"
+        failed = (out / "_failed" / f"{name}.ipynb").exists()
+        fail_note = (f"<div class='failed'>The last build of this report failed; the page linked "
+                     f"here is the last good one. The failed notebook is in "
+                     f"<code>_failed/{name}.ipynb</code>.</div>" if failed else "")
+        if not run_file.exists() or not (out / f"{name}.html").exists():
+            cards.append(f"<div class='card'><h2 class='missing'>{html.escape(title)}</h2>"
+                         f"<p class='q'>{html.escape(question)}</p>{fail_note}"
+                         f"<p class='meta missing'>Not built yet: <code>salessim report {name}"
+                         f"</code></p></div>")
+            continue
+        info = json.loads(run_file.read_text(encoding="utf-8"))
+        headline = ""
+        fpath = out / name / "findings.json"
+        if fpath.exists():
+            try:
+                items = json.loads(fpath.read_text(encoding="utf-8")).get("findings", [])
+                if items:
+                    headline = (f"<div class='finding'><b>{html.escape(items[0]['headline'])}</b>"
+                                f" {html.escape(items[0].get('meaning', ''))}</div>")
+            except (ValueError, KeyError):
+                headline = ""
+        params = info.get("parameters", {})
+        given = set(info.get("given_parameters", {}))
+        ptxt = ", ".join(f"<code>{html.escape(k)}={html.escape(str(v) if v != '' else '“”')}</code>"
+                         + (" (set)" if k in given else "") for k, v in params.items())
+        when = info.get("created_utc", "")
+        with contextlib.suppress(ValueError):
+            when = datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M UTC")
+        cards.append(
+            f"<div class='card'><h2><a href='{html.escape(name)}.html'>{html.escape(title)}</a></h2>"
+            f"<p class='q'>{html.escape(question)}</p>{headline}{fail_note}"
+            f"<p class='meta'>Built {html.escape(when)} in {info.get('runtime_seconds', '?')} s "
+            f"with salessim {html.escape(str(info.get('salessim_version', '')))}. "
+            f"Parameters: {ptxt}</p></div>")
+    from salessim import __version__
+
+    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>salessim reports</title><style>{_INDEX_CSS}</style></head><body>"
+            "<h1>Sales performance reports</h1>"
+            "<p class='lead'>Each report tries a change in how the sales force is run on a "
+            "simulated sales force first, and gives the effect with its 95&nbsp;% confidence "
+            "interval. Start with the drivers overview.</p>"
+            + "\n".join(cards)
+            + f"<p class='meta'>Index written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by salessim "
+              f"{__version__}. Rebuild with <code>make report</code>.</p></body></html>")
+    path = out / "index.html"
+    atomic_write_text(path, page)
+    return path
+
+
+def build_all(out: Path, replications: int | None = None,
+              names: Sequence[str] | None = None) -> int:
+    """Build the standard reports into ``out`` and write ``out/index.html``.
+
+    A report that fails is named and skipped (its last good version stays); the others are
+    still built. Returns the exit code: 0 if every report was built, 1 otherwise.
+    """
+    out = Path(out)
+    check_out_dir(out)
+    names = list(names or REPORTS)
+    params = {"replications": int(replications)} if replications is not None else {}
+    for name in names:  # every parameter set is checked before the first report runs
+        validate_parameters(name, params)
+    t0 = time.perf_counter()
+    failures = []
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] {name} …", file=sys.stderr, flush=True)
+        try:
+            run = run_report(name, out, params, update_index=False)
+        except ReportFailed as e:
+            failures.append(name)
+            print(f"salessim: error: {e}", file=sys.stderr, flush=True)
+            continue
+        print(f"[{i}/{len(names)}] {name}: {run.html} ({run.runtime_seconds:.0f} s)",
+              file=sys.stderr, flush=True)
+    index = write_index(out)
+    total = time.perf_counter() - t0
+    done = len(names) - len(failures)
+    print(f"wrote {index}: {done} of {len(names)} reports built in {total:.0f} s"
+          + (f"; failed: {', '.join(failures)}" if failures else ""))
+    return 0 if not failures else 1
