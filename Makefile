@@ -22,7 +22,7 @@ report: install
 	$(BIN)/salessim reports --out reports
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-quick: install
 	$(BIN)/python -m pytest -n 2 -m "not slow"

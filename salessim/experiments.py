@@ -203,7 +203,7 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         if c is not None:
             for reps, path in sorted(c.available().items()):
                 if set(reps) <= set(range(R)) and not (set(reps) & have):
-                    parts[(i, reps[0])] = _Cache.load(path)
+                    parts[(i, reps[0])] = _relabel(_Cache.load(path), scs[i].name)
                     have |= set(reps)
         needed.append([r for r in range(R) if r not in have])
 
@@ -251,6 +251,16 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
             "computed_replications": todo}
     return Comparison(results=res, summary=summarize(res.periods, base, names), baseline=base,
                       scenarios=names, meta=meta)
+
+
+def _relabel(part: tuple, name: str) -> tuple:
+    """Cached batches are keyed by content, not name: label them with this run's name."""
+    out = []
+    for df in part:
+        if df is not None and "scenario" in df:
+            df = df.assign(scenario=name)
+        out.append(df)
+    return tuple(out)
 
 
 def _scenario_key(names: list[str]) -> Callable[[pd.Series], pd.Series]:

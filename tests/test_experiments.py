@@ -255,3 +255,16 @@ def test_executor_rejects_bad_workers():
 
     with pytest.raises(ExecutorError):
         make_executor(workers=0)
+
+
+def test_cache_is_keyed_by_content_and_relabels_by_name(tmp_path):
+    first = compare([small("baseline")], replications=2, seed=1, executor=SerialExecutor(),
+                    cache=tmp_path)
+    renamed = small("baseline").replace(name="same_content")
+    again = compare([renamed], replications=2, seed=1, cache=tmp_path)
+    assert again.meta["computed_replications"] == 0  # same content: served from the cache
+    assert set(again.results.periods["scenario"]) == {"same_content"}
+    assert set(again.summary["scenario"]) == {"same_content"}
+    assert again.summary["mean"].notna().any()
+    pd.testing.assert_frame_equal(first.results.periods.drop(columns="scenario"),
+                                  again.results.periods.drop(columns="scenario"))
