@@ -318,7 +318,7 @@ def _round(x: float, digits: int = 4) -> float:
 def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None,
               columns: Mapping[str, str] | None = None, won: Sequence[str] = (),
               lost: Sequence[str] = (), base: str | Scenario = "baseline",
-              replications: int = 6, iterations: int = 4, seed: int = 7,
+              replications: int = 6, iterations: int = 5, seed: int = 7,
               verify_replications: int = 8) -> Calibration:
     """Calibrate a scenario to a CRM export (simulation-based correction, then verification).
 
@@ -475,32 +475,36 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
                       "median_won_cycle": sim.median_won_cycle,
                       "median_won_amount": sim.median_won_amount,
                       "new_per_rep_week": sim.new_per_rep_week, "skill_sd": skill_sd})
+        # full corrections first, then damped ones: each step's simulation is noisy, and a
+        # damped stochastic-approximation step settles instead of chasing that noise
+        a = 1.0 if it == 0 else 0.6
         if per_stage:
-            logits = logits + (special.logit(np.clip(obs.conversions, 0.01, 0.99))
-                               - special.logit(np.clip(sim.conversions, 0.01, 0.99)))
+            logits = logits + a * (special.logit(np.clip(obs.conversions, 0.01, 0.99))
+                                   - special.logit(np.clip(sim.conversions, 0.01, 0.99)))
         else:
-            logits = logits + (special.logit(obs.win_rate) - special.logit(sim.win_rate)) / len(
+            logits = logits + a * (special.logit(obs.win_rate) - special.logit(sim.win_rate)) / len(
                 logits) * 1.5
-        means = means * obs.median_won_cycle / sim.median_won_cycle
+        means = means * (obs.median_won_cycle / sim.median_won_cycle) ** a
         o_iqr = np.subtract(*np.quantile(obs.won_cycle, [0.75, 0.25])) / obs.median_won_cycle
         s_iqr = np.subtract(*np.quantile(sim.won_cycle, [0.75, 0.25])) / sim.median_won_cycle
-        cvs = np.clip(cvs * o_iqr / s_iqr, 0.05, 3.0)
+        cvs = np.clip(cvs * (o_iqr / s_iqr) ** a, 0.05, 3.0)
         for p, d in products.items():
             if p in sim.amount_by_product and p in obs.amount_by_product:
-                d["amount_median"] *= obs.amount_by_product[p][0] / sim.amount_by_product[p][0]
+                d["amount_median"] *= (obs.amount_by_product[p][0]
+                                       / sim.amount_by_product[p][0]) ** a
                 d["amount_sigma"] = float(np.clip(
-                    d["amount_sigma"] * obs.amount_by_product[p][1] / sim.amount_by_product[p][1],
-                    0.05, 2.5))
+                    d["amount_sigma"] * (obs.amount_by_product[p][1]
+                                         / sim.amount_by_product[p][1]) ** a, 0.05, 2.5))
             if p in sim.product_share and sim.product_share[p] > 0:
-                d["share"] *= obs.product_share[p] / sim.product_share[p]
+                d["share"] *= (obs.product_share[p] / sim.product_share[p]) ** a
         tot = sum(d["share"] for d in products.values())
         for d in products.values():
             d["share"] /= tot
-        quota *= obs.new_per_rep_week / sim.new_per_rep_week
+        quota *= (obs.new_per_rep_week / sim.new_per_rep_week) ** a
         if fit_skill:  # the same estimator on the simulation: correct the spread by the gap
             sim_sd = skill_spread(sim_table, conv_for_sens).get("sd", math.nan)
             if np.isfinite(sim_sd) and sim_sd > 0:
-                skill_sd = float(np.clip(skill_sd * sk["sd"] / sim_sd, 0.0, 3.0))
+                skill_sd = float(np.clip(skill_sd * (sk["sd"] / sim_sd) ** a, 0.0, 3.0))
     ov = build(logits, means, cvs, quota, products)
     sc = realise(ov)
     final, _ = measure(sc, verify_replications, seed + 1000)

@@ -143,6 +143,7 @@ RULES: dict[str, Rule] = {
     "crm_export": Rule(str, check=_optional_csv),
     "crm_history": Rule(str, check=_optional_csv),
     "observed_seed": Rule(int, 0, 2**63 - 1),
+    "calibrate_funnel": Rule(bool),
     "quota": Rule(float, 1.0, 1e10, note="annual quota per rep in dollars"),
     "coverage_confidence": Rule(float, 0.5, 0.99),
     "max_hours": Rule(int, 1, 40),

@@ -263,8 +263,19 @@ def test_findings_and_tables_carry_the_numbers(built):
     assert {"bottom 20%", "middle 60%", "top 20%"} <= set(bands["band"])
     funnel = pd.read_csv(built / "pipeline_benchmark" / "reverse_funnel.csv").set_index("item")
     assert funnel.loc["quota", "per rep"] == pytest.approx(1_100_000)
-    dq = pd.read_csv(built / "crm_calibration" / "data_quality.csv")
-    assert (dq["rows"] == 0).all(), "the model's own export should pass every check"
+    # the default export is the messy sample: what the importer dropped is reported, row for row
+    from salessim.crm import read_crm
+
+    sample = read_crm(REPO / "data/crm_sample/Opportunity.csv",
+                      REPO / "data/crm_sample/OpportunityHistory.csv")
+    dq = pd.read_csv(built / "crm_calibration" / "data_quality.csv").set_index("check")
+    for reason, n in sample.dropped.items():
+        assert dq.loc[f"dropped on import: {reason}", "rows"] == n
+    assert dq.loc["missing or non-positive amount", "rows"] == int(sample.table["amount"].isna().sum())
+    cal = pd.read_csv(built / "crm_calibration" / "calibration_estimates.csv").set_index("parameter")
+    assert abs(cal.loc["win rate", "value"] - (sample.table["outcome"] == "won").sum()
+               / (sample.table["outcome"] != "open").sum()) < 1e-9
+    assert (built / "crm_calibration" / "calibrated_scenario.yaml").exists()
 
 
 @pytest.mark.slow
