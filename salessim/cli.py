@@ -59,8 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--deals", action="store_true",
                    help="also write the deal log (deals.parquet and a CRM-style deals.csv)")
 
-    for cmd in ("compare", "sweep"):
-        if cmd == "compare":
+    for cmd in ("compare", "sweep", "swings"):
+        if cmd == "swings":
+            s = sub.add_parser("swings", help="every one-driver variant of the scenario library "
+                                              "against the baseline (which driver to fix first)")
+        elif cmd == "compare":
             s = sub.add_parser("compare", help="compare scenarios, paired on common random numbers")
             s.add_argument("scenarios", nargs="+", metavar="SCENARIO")
             s.add_argument("--baseline", "-b", default=None,
@@ -290,6 +293,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_swings(args: argparse.Namespace) -> int:
+    from salessim.experiments import library_swings
+    from salessim.io import check_out_dir
+
+    if args.out is not None:
+        check_out_dir(args.out)
+    t0 = time.perf_counter()
+    comp = library_swings(replications=args.replications, seed=args.seed, workers=args.workers,
+                          scheduler=args.scheduler, cache=not args.no_cache)
+    runtime = time.perf_counter() - t0
+    rev = comp.summary[(comp.summary["metric"] == "revenue")
+                       & (comp.summary["scenario"] != comp.baseline)].sort_values(
+                           "diff", ascending=False)
+    print_comparison(comp, f"one driver at a time against {comp.baseline}: "
+                     f"{len(comp.scenarios)} scenarios × {args.replications} replications "
+                     f"({runtime:.1f} s)")
+    print("ranked by team revenue: " + ", ".join(
+        f"{r.scenario} ({100 * r.diff_rel:+.1f} %)" for r in rev.itertuples()))
+    if args.out is not None:
+        _experiment_out(args, comp, "swings", runtime)
+        print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
+    return EXIT_OK
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from salessim.experiments import parse_vary, sweep
     from salessim.io import check_out_dir
@@ -478,6 +505,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep,
+            "swings": cmd_swings,
             "calibrate": cmd_calibrate,
             "plan": cmd_plan, "validate": cmd_validate,
             "assumptions": cmd_assumptions, "bench": cmd_bench, "report": cmd_report,

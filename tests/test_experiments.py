@@ -280,3 +280,16 @@ def test_cache_is_keyed_by_content_and_relabels_by_name(tmp_path):
     assert again.summary["mean"].notna().any()
     pd.testing.assert_frame_equal(first.results.periods.drop(columns="scenario"),
                                   again.results.periods.drop(columns="scenario"))
+
+
+@pytest.mark.slow
+def test_cli_swings_ranks_the_library(tmp_path):
+    env = {**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "cache")}
+    r = subprocess.run([SALESSIM, "swings", "-r", "2", "--workers", "2", "--out",
+                        str(tmp_path / "out")], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    ranked = r.stdout.split("ranked by team revenue: ")[1]
+    assert "best_practice" in ranked and "coaching_none" in ranked
+    s = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert len(set(s["scenario"])) == 12  # baseline, ten one-driver variants, best practice
