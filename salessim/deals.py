@@ -10,6 +10,7 @@ different skill, or not at all.
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from salessim.rng import stream
 
@@ -32,22 +33,36 @@ class SeatDeals:
 
     BLOCK = 320
 
-    def __init__(self, seed: int, replication: int, seats: int, stages: int) -> None:
+    def __init__(self, seed: int, replication: int, seats: int, stages: int,
+                 stage_cv: np.ndarray | None = None) -> None:
         self.stages = stages
         self.cols = FIXED_COLS + 2 * stages
+        self.stage_cv = (np.full(stages, 0.7) if stage_cv is None
+                         else np.asarray(stage_cv, dtype=float))
         self.gens = [stream(seed, replication, "deals", k) for k in range(seats)]
         self.draws = np.empty((seats, 0, self.cols))
         self.cum_gap = np.empty((seats, 0))
+        self.dur_unit = np.empty((seats, 0, stages))  # unit-mean gamma stage-duration shapes
+        self.z_amount = np.empty((seats, 0))  # standard-normal deal-size draws
         self._extend()
 
     def _extend(self) -> None:
+        from salessim.funnel import gamma_quantile
+
         block = np.stack([g.random((self.BLOCK, self.cols)) for g in self.gens])
         # guard the inverse-CDF transforms against exact 0
         np.maximum(block, 1e-12, out=block)
         gaps = -np.log(block[:, :, C_GAP])
         start = self.cum_gap[:, -1:] if self.cum_gap.shape[1] else 0.0
+        # the transforms every deal needs, done once per block rather than once per week
+        u_dur = block[:, :, FIXED_COLS + self.stages:]
+        dur = np.stack([gamma_quantile(u_dur[:, :, s].ravel(), 1.0, self.stage_cv[s]).reshape(
+            u_dur.shape[:2]) for s in range(self.stages)], axis=2)
         self.draws = np.concatenate([self.draws, block], axis=1)
         self.cum_gap = np.concatenate([self.cum_gap, start + np.cumsum(gaps, axis=1)], axis=1)
+        self.dur_unit = np.concatenate([self.dur_unit, dur], axis=1)
+        self.z_amount = np.concatenate([self.z_amount, special.ndtri(block[:, :, C_AMOUNT])],
+                                       axis=1)
 
     def ensure(self, upto: int) -> None:
         """Make rows up to ``upto`` (exclusive) available for every seat."""

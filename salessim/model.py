@@ -32,7 +32,6 @@ from scipy import special
 
 from salessim.coaching import manager_quality, responsiveness, skill_step
 from salessim.deals import (
-    C_AMOUNT,
     C_PROD,
     C_REASSIGN,
     C_SEG,
@@ -211,7 +210,7 @@ class SalesForce:
         self.hours = [simpy.Container(self.env, capacity=people_hours, init=people_hours)
                       for _ in range(self.M)]
 
-        self.draws = SeatDeals(seed, replication, self.N, self.S)
+        self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv)
         self.book = DealBook(self.S, capacity=max(4096, int(self.N * self.plan.new_per_week
                                                              * self.T / 7 * 1.3)))
 
@@ -441,13 +440,12 @@ class SalesForce:
             cell = np.minimum((dr[:, C_PROD, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
             prod = self.cell_prod[cell]
             amount = (self.prod_median[prod] * self.seg_factor[seg]
-                      * np.exp(self.prod_sigma[prod] * special.ndtri(dr[:, C_AMOUNT])))
+                      * np.exp(self.prod_sigma[prod] * d.z_amount[seats, rows]))
             u_stage = dr[:, FIXED_COLS:FIXED_COLS + self.S]
             u_dur = dr[:, FIXED_COLS + self.S:]
-            # every stage's duration shape now (one vectorised call per stage); the stage's mean
-            # and the rep's load stretch apply when the stage starts
-            dur_unit = np.column_stack([gamma_quantile(u_dur[:, s], 1.0, self.stage_cv[s])
-                                        for s in range(self.S)])
+            # every stage's duration shape (pre-computed per block); the stage's mean and the
+            # rep's load stretch apply when the stage starts
+            dur_unit = d.dur_unit[seats, rows]
             first = dur_unit[:, 0] * self.stage_mean[0] * self.stretch[seats]
             self.book.add(
                 seat=seats, creator=self.seat_person[seats], person=self.seat_person[seats],
