@@ -165,7 +165,7 @@ def fit_cycle(days: np.ndarray) -> dict[str, Any]:
         "why": ("a two-component mixture fits better than any single distribution by "
                 f"{best['bic'] - mix['bic']:.0f} BIC points (modes near "
                 f"{', '.join(f'{math.exp(m):.0f}' for m in mix['means'])} days)"
-                if multimodal else
+                if multimodal and mix is not None else
                 f"{best['distribution']} has the lowest AIC; no second mode worth a mixture"),
     }
 
@@ -196,7 +196,7 @@ def _lognormal_mixture(y: np.ndarray, iters: int = 200) -> dict[str, Any] | None
             "bic": 5 * math.log(y.size) - 2 * ll_days}
 
 
-def skill_spread(t: pd.DataFrame, stage_conv: Sequence[float]) -> dict[str, Any]:
+def skill_spread(t: pd.DataFrame, stage_conv: Sequence[float] | np.ndarray) -> dict[str, Any]:
     """Rep-to-rep skill spread (log-odds sd, as in the model) with shrinkage and a noise test.
 
     Method of moments on per-rep win rates: the variance of the rep win rates beyond what

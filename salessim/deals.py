@@ -126,7 +126,7 @@ class DealBook:
 
     def add(self, **cols: np.ndarray | float) -> np.ndarray:
         """Append a batch of new open deals; returns their indices."""
-        m = len(cols["seat"])
+        m = len(np.atleast_1d(cols["seat"]))
         if self.n + m > self.cap:
             self._grow(self.n + m)
         sl = slice(self.n, self.n + m)

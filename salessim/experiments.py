@@ -221,8 +221,9 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
                 for b, res in ex.map(batches):
                     i = names.index(b.scenario["name"])
                     parts[(i, b.replications[0])] = res
-                    if caches[i] is not None:
-                        caches[i].store(b.replications, res)
+                    cache_i = caches[i]
+                    if cache_i is not None:
+                        cache_i.store(b.replications, res)
                     advance(len(b.replications))
             finally:
                 stop()

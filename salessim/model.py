@@ -170,8 +170,8 @@ class SalesForce:
         self.week_effective = np.zeros(self.N)
         self.rate = np.zeros(self.N)
         self.stretch = np.ones(self.N)
-        self.pipe_value = np.zeros(self.N)
-        self.open_count = np.zeros(self.N)
+        self.pipe_value: np.ndarray = np.zeros(self.N)
+        self.open_count: np.ndarray = np.zeros(self.N)
         self.theta_eff = np.zeros(self.N)
         self.rr_pointer = np.zeros(self.M, dtype=np.int64)
         self.recent_calls = np.zeros(self.N)
@@ -573,10 +573,10 @@ class SalesForce:
             if deals.size:
                 mgr = self.seat_manager[seats]
                 used = np.bincount(mgr, minlength=self.M) * c.hours_per_call
-                for m in np.flatnonzero(used):
-                    take = min(float(used[m]), self.hours[m].level)
+                for mi in np.flatnonzero(used):
+                    take = min(float(used[mi]), self.hours[mi].level)
                     if take > 1e-9:
-                        self.hours[m].get(take)
+                        self.hours[mi].get(take)
                 qm = self.quality[mgr]
                 np.add.at(b.boost, deals, c.deal_boost * qm)
                 np.add.at(b.joint_calls, deals, 1)

@@ -15,10 +15,11 @@ import csv
 import io
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from salessim.deals import LOST, OPEN, WON
+from salessim.deals import LOST, WON
 from salessim.io import atomic_write_text
 from salessim.model import SalesForce
 from salessim.scenario import load_scenario
@@ -66,8 +67,8 @@ def make_sample(out: Path, seed: int = SEED) -> tuple[Path, Path]:
             return f"USD {a:,.0f}"
         return f"{a:.2f}"
 
-    opp_rows = []
-    hist_rows = []
+    opp_rows: list[dict[str, Any]] = []
+    hist_rows: list[dict[str, Any]] = []
     export_day = day(rec.warmup + rec.horizon)
     for i, d in enumerate(keep):
         status = int(b.status[d])
@@ -108,7 +109,7 @@ def make_sample(out: Path, seed: int = SEED) -> tuple[Path, Path]:
             if np.isfinite(t):
                 hist_rows.append({"OpportunityId": oid, "StageName": stages[s],
                                   "CreatedDate": day(t).isoformat(), "Amount": f"{amount:.2f}"})
-        if status != OPEN:
+        if closed is not None:
             hist_rows.append({"OpportunityId": oid, "StageName": stage_name,
                               "CreatedDate": closed.isoformat(), "Amount": f"{amount:.2f}"})
     # the mess real exports carry

@@ -67,7 +67,7 @@ Positive = Annotated[float, Field(gt=0.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 
 
-class FrozenDict(dict):  # type: ignore[type-arg]
+class FrozenDict(dict):
     """A read-only dict: mapping-valued config (products, segments) is as frozen as the rest."""
 
     def _readonly(self, *args: Any, **kwargs: Any) -> None:
