@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -273,70 +274,57 @@ def _fmt_diff(v: float, kind: str) -> str:
     return f"{v:+,.1f}"
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from salessim.experiments import compare
+def _experiment(args: argparse.Namespace, command: str, run, title) -> Any:
+    """Run an experiment command: check --out first, run, print the paired table, write."""
     from salessim.io import check_out_dir
 
     if args.out is not None:
         check_out_dir(args.out)
     t0 = time.perf_counter()
-    comp = compare(args.scenarios, baseline=args.baseline, replications=args.replications,
-                   seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                   cache=not args.no_cache)
+    comp = run(replications=args.replications, seed=args.seed, workers=args.workers,
+               scheduler=args.scheduler, cache=not args.no_cache)
     runtime = time.perf_counter() - t0
-    print_comparison(comp, f"{len(comp.scenarios)} scenarios × {args.replications} replications,"
-                     f" seed {args.seed}, common random numbers ({runtime:.1f} s,"
-                     f" {comp.meta['executor']})")
+    print_comparison(comp, f"{title(comp)}: {len(comp.scenarios)} scenarios × "
+                     f"{args.replications} replications, seed {args.seed}, common random numbers "
+                     f"({runtime:.1f} s, {comp.meta['executor']})")
     if args.out is not None:
-        _experiment_out(args, comp, "compare", runtime)
+        _experiment_out(args, comp, command, runtime)
         print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
+    return comp
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from salessim.experiments import compare
+
+    _experiment(args, "compare",
+                lambda **kw: compare(args.scenarios, baseline=args.baseline, **kw),
+                lambda comp: f"against {comp.baseline}")
     return EXIT_OK
 
 
 def cmd_swings(args: argparse.Namespace) -> int:
     from salessim.experiments import library_swings
-    from salessim.io import check_out_dir
 
-    if args.out is not None:
-        check_out_dir(args.out)
-    t0 = time.perf_counter()
-    comp = library_swings(replications=args.replications, seed=args.seed, workers=args.workers,
-                          scheduler=args.scheduler, cache=not args.no_cache)
-    runtime = time.perf_counter() - t0
+    comp = _experiment(args, "swings", library_swings,
+                       lambda comp: f"one driver at a time against {comp.baseline}")
     rev = comp.summary[(comp.summary["metric"] == "revenue")
                        & (comp.summary["scenario"] != comp.baseline)].sort_values(
                            "diff", ascending=False)
-    print_comparison(comp, f"one driver at a time against {comp.baseline}: "
-                     f"{len(comp.scenarios)} scenarios × {args.replications} replications "
-                     f"({runtime:.1f} s)")
     print("ranked by team revenue: " + ", ".join(
         f"{r.scenario} ({100 * r.diff_rel:+.1f} %)" for r in rev.itertuples()))
-    if args.out is not None:
-        _experiment_out(args, comp, "swings", runtime)
-        print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
     return EXIT_OK
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from salessim.experiments import parse_vary, sweep
-    from salessim.io import check_out_dir
 
     vary = dict(parse_vary(v) for v in args.vary)
     if len(vary) != len(args.vary):
         raise BadInput("each --vary must name a different field")
     if len(vary) > 2:
         raise BadInput(f"a sweep varies one or two fields, got {len(vary)}")
-    if args.out is not None:
-        check_out_dir(args.out)
-    t0 = time.perf_counter()
-    comp = sweep(args.scenario, vary, replications=args.replications, seed=args.seed,
-                 workers=args.workers, scheduler=args.scheduler, cache=not args.no_cache)
-    runtime = time.perf_counter() - t0
-    print_comparison(comp, f"sweep of {comp.baseline}: {len(comp.scenarios)} scenarios × "
-                     f"{args.replications} replications ({runtime:.1f} s)")
-    if args.out is not None:
-        _experiment_out(args, comp, "sweep", runtime)
-        print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
+    _experiment(args, "sweep", lambda **kw: sweep(args.scenario, vary, **kw),
+                lambda comp: f"sweep of {comp.baseline}")
     return EXIT_OK
 
 
