@@ -513,6 +513,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, OutputError, BadInput, ExecutorError, CRMError) as e:
         print(f"salessim: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader went away (`salessim … | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("salessim: interrupted; nothing was written over the last good result",
               file=sys.stderr)
