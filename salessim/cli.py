@@ -155,16 +155,18 @@ SUMMARY = [
 ]
 
 
-def _fmt(v: float, kind: str) -> str:
+def _fmt(v: float, kind: str, signed: bool = False) -> str:
+    """A figure for the terminal: money in millions, shares in % (signed: differences, in pts)."""
     if not np.isfinite(v):
         return "–"
+    sign = "+" if signed else ""
     if kind == "money":
-        return f"${v / 1e6:,.2f}M"
+        return f"{'' if signed else '$'}{v / 1e6:{sign},.2f}M"
     if kind == "pct":
-        return f"{100 * v:.1f} %"
+        return f"{100 * v:{sign}.1f} {'pts' if signed else '%'}"
     if kind == "x":
-        return f"{v:.2f}×"
-    return f"{v:,.1f}"
+        return f"{v:{sign}.2f}×"
+    return f"{v:{sign},.1f}"
 
 
 def print_summary(periods: pd.DataFrame, title: str) -> None:
@@ -254,24 +256,13 @@ def print_comparison(comp, title: str) -> None:
             if r["scenario"] == comp.baseline:
                 diff, pb = "baseline", ""
             else:
-                dk = "pts" if kind == "pct" else kind
-                diff = (f"{_fmt_diff(r['diff'], dk)} [{_fmt_diff(r['diff_ci_low'], dk)}, "
-                        f"{_fmt_diff(r['diff_ci_high'], dk)}]")
+                diff = (f"{_fmt(r['diff'], kind, True)} [{_fmt(r['diff_ci_low'], kind, True)}, "
+                        f"{_fmt(r['diff_ci_high'], kind, True)}]")
                 pb = f"{100 * r['p_better']:.0f} %" if np.isfinite(r["p_better"]) else "–"
             t.add_row(str(r["label"]) if first else "", str(r["scenario"]), mean, diff, pb)
             first = False
         t.add_section()
     Console(width=140).print(t)
-
-
-def _fmt_diff(v: float, kind: str) -> str:
-    if not np.isfinite(v):
-        return "–"
-    if kind == "money":
-        return f"{v / 1e6:+,.2f}M"
-    if kind == "pts":
-        return f"{100 * v:+.1f} pts"
-    return f"{v:+,.1f}"
 
 
 def _experiment(args: argparse.Namespace, command: str, run, title) -> Any:
