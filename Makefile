@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 		{ echo "salessim needs Python 3.11+ (found $$($(PYTHON) --version))"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask,lab]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name salessim --display-name "salessim (.venv)"
 	touch $(STAMP)
 
@@ -27,8 +27,12 @@ test: install
 test-quick: install
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
+# JupyterLab on the notebooks; LAB_ARGS passes options (e.g. LAB_ARGS="--no-browser --port 8899")
+# (as root, e.g. in a container, JupyterLab needs --allow-root)
+LAB_ARGS ?=
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: install
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks
 
 lint: install
 	$(BIN)/ruff check salessim tests

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from salessim.io import atomic_write_text
+from salessim.resources import ROOT
 from salessim.scenario import Scenario, assumptions_register
 
 __all__ = [
@@ -61,8 +62,6 @@ __all__ = [
     "year_rows",
 ]
 
-#: The project root (where ``data/`` and ``notebooks/`` live).
-ROOT = Path(__file__).resolve().parent.parent
 NBSP = "\u00a0"
 GOOD, BAD, GREY, ACCENT = "#2a9d8f", "#e76f51", "#8d99ae", "#264653"
 

@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from salessim.resources import ROOT
+
 __all__ = [
     "Scenario",
     "ScenarioError",
@@ -38,7 +40,7 @@ __all__ = [
     "scenario_hash",
 ]
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "data" / "scenarios"
+SCENARIO_DIR = ROOT / "data" / "scenarios"
 
 
 class ScenarioError(ValueError):
