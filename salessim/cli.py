@@ -134,10 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ------------------------------------------------------------------------------------------
 def _ci(x: pd.Series) -> tuple[float, float]:
-    x = x.dropna().astype(float)
-    if x.size < 2:
-        return float(x.mean()) if x.size else float("nan"), float("nan")
-    return float(x.mean()), float(1.96 * x.std(ddof=1) / np.sqrt(x.size))
+    """Mean and 95 % Student-t half-width over replications (the interval ``compare`` prints)."""
+    from salessim.stats import mean_ci
+
+    r = mean_ci(x.to_numpy(dtype=float))
+    return r.mean, (r.high - r.low) / 2
 
 
 SUMMARY = [
@@ -170,7 +171,10 @@ def _fmt(v: float, kind: str, signed: bool = False) -> str:
 
 
 def print_summary(periods: pd.DataFrame, title: str) -> None:
-    """A short readable summary of the year: mean ± 95 % CI half-width over replications."""
+    """A short readable summary of the year: mean ± 95 % Student-t CI half-width over replications.
+
+    The same interval as ``compare`` (:mod:`salessim.stats`); "–" with a single replication.
+    """
     from rich.console import Console
     from rich.table import Table
 

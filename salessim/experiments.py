@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from salessim.executors import batches_for, make_executor
 from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
+from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
 
 __all__ = ["METRICS", "Comparison", "compare", "library_swings", "parse_vary", "sweep"]
 
@@ -280,23 +280,17 @@ def _scenario_key(names: list[str]) -> Callable[[pd.Series], pd.Series]:
 
 def _t_ci(x: np.ndarray) -> tuple[float, float, float, float]:
     """Mean, CI low, CI high (95 %, Student t) and standard error."""
-    x = x[~np.isnan(x)]
-    n = x.size
-    if n == 0:
-        return (np.nan,) * 4
-    m = float(x.mean())
-    if n < 2:
-        return m, np.nan, np.nan, np.nan
-    se = float(x.std(ddof=1) / np.sqrt(n))
-    h = float(stats.t.ppf(0.975, n - 1) * se)
-    return m, m - h, m + h, se
+    r = mean_ci(x)
+    return r.mean, r.low, r.high, r.se
 
 
 def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.DataFrame:
-    """The paired summary of a comparison.
+    """The paired summary of a comparison (intervals from :mod:`salessim.stats`).
 
-    Per scenario and metric: mean and 95 % CI; against the baseline the paired difference, its
-    95 % CI (and the unpaired one, for contrast) and the probability the variant is better.
+    Per scenario and metric: mean and 95 % Student-t CI; against the baseline the paired difference
+    and its 95 % CI, the unpaired (Welch–Satterthwaite) interval of the same difference for
+    contrast, and P(better) — the probability that the variant's true mean is on the better side of
+    the baseline's, NaN where it is undefined (one replication, or every paired difference equal).
     """
     year = periods[periods["period"] == "year"]
     rows = []
@@ -310,25 +304,15 @@ def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.
                    "ci_low": lo, "ci_high": hi, "n": int(np.sum(~np.isnan(v)))}
             if name != baseline:
                 pair = pd.concat([y[metric], base[metric]], axis=1, keys=["v", "b"]).dropna()
-                d = (pair["v"] - pair["b"]).to_numpy(dtype=float)
-                dm, dlo, dhi, dse = _t_ci(d)
-                bm = float(pair["b"].mean()) if len(pair) else np.nan
-                # unpaired (Welch) interval of the same difference, for contrast
                 va, vb = pair["v"].to_numpy(float), pair["b"].to_numpy(float)
-                if len(pair) > 1:
-                    se_u = float(np.sqrt(va.var(ddof=1) / va.size + vb.var(ddof=1) / vb.size))
-                    h_u = float(stats.t.ppf(0.975, 2 * len(pair) - 2) * se_u)
-                else:
-                    h_u = np.nan
-                if dse and np.isfinite(dse) and dse > 0:
-                    p_better = float(stats.t.cdf(better * dm / dse, len(d) - 1))
-                else:
-                    p_better = float(better * dm > 0) if np.isfinite(dm) else np.nan
+                d = paired_diff_ci(va, vb)
+                bm = float(vb.mean()) if vb.size else np.nan
+                unpaired = welch_ci(va, vb)
                 row.update({
-                    "diff": dm, "diff_ci_low": dlo, "diff_ci_high": dhi,
-                    "diff_rel": dm / bm if bm else np.nan,
-                    "diff_ci_low_unpaired": dm - h_u, "diff_ci_high_unpaired": dm + h_u,
-                    "p_better": p_better,
+                    "diff": d.mean, "diff_ci_low": d.low, "diff_ci_high": d.high,
+                    "diff_rel": d.mean / bm if bm else np.nan,
+                    "diff_ci_low_unpaired": unpaired.low, "diff_ci_high_unpaired": unpaired.high,
+                    "p_better": p_better(va, vb, better),
                 })
             rows.append(row)
     cols = ["scenario", "metric", "label", "n", "mean", "ci_low", "ci_high", "diff", "diff_ci_low",

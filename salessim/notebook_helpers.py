@@ -191,17 +191,12 @@ def fmt_days(v: float, signed: bool = False) -> str:
 # effects with confidence intervals
 # ------------------------------------------------------------------------------------------
 def mean_ci(x: Iterable[float]) -> tuple[float, float, float, int]:
-    """Mean and 95 % Student-t confidence interval: (mean, low, high, n)."""
+    """Mean and 95 % Student-t confidence interval: (mean, low, high, n); non-finite values left out."""
+    from salessim import stats as sstats
+
     a = np.asarray(list(x) if not isinstance(x, np.ndarray | pd.Series) else x, dtype=float)
-    a = a[np.isfinite(a)]
-    n = a.size
-    if n == 0:
-        return np.nan, np.nan, np.nan, 0
-    m = float(a.mean())
-    if n < 2:
-        return m, np.nan, np.nan, n
-    h = float(stats.t.ppf(0.975, n - 1) * a.std(ddof=1) / np.sqrt(n))
-    return m, m - h, m + h, n
+    r = sstats.mean_ci(a[np.isfinite(a)])
+    return r.mean, r.low, r.high, r.n
 
 
 _KIND_FMT: dict[str, Callable[..., str]] = {
@@ -726,14 +721,10 @@ def rep_coverage(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
 
 
 def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
-    """Wilson 95 % interval of a proportion k / n."""
-    if n <= 0:
-        return np.nan, np.nan
-    p = k / n
-    den = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / den
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return float(c - h), float(c + h)
+    """Wilson interval of a proportion k / n at normal quantile ``z`` (1.96: 95 %)."""
+    from salessim import stats as sstats
+
+    return sstats.wilson(k, n, level=float(2 * stats.norm.cdf(z) - 1))
 
 
 def figure_note(fig: Any, text: str, y: float = -0.02) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 from salessim.results import Results
 from salessim.scenario import load_scenario
 from salessim.simulate import simulate
+from salessim.stats import mean_ci
 
 __all__ = ["ValidationRow", "band_gains", "validation_table"]
 
@@ -41,11 +42,9 @@ class ValidationRow:
 
 
 def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    m = float(x.mean())
-    se = float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else np.nan
-    return m, m - 1.96 * se, m + 1.96 * se
+    """Mean and 95 % Student-t interval (:func:`salessim.stats.mean_ci`)."""
+    r = mean_ci(x)
+    return r.mean, r.low, r.high
 
 
 def _year(res: Results, col: str) -> np.ndarray:
