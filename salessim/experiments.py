@@ -25,7 +25,7 @@ import pandas as pd
 
 from salessim.executors import batches_for, make_executor
 from salessim.results import Results
-from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
+from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
 from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
 
 __all__ = ["METRICS", "Comparison", "compare", "library_swings", "parse_vary", "sweep"]
@@ -339,15 +339,44 @@ def _coerce(text: str) -> Any:
     return t
 
 
+def _not_variable(key: str) -> str | None:
+    """Why the field ``key`` cannot be swept, or None if it can."""
+    from salessim.scenario import _lookup_model
+
+    reasons = {
+        "name": "each sweep point is named after its values",
+        "description": "it does not change what is simulated",
+        "extends": "a sweep varies the fields of one scenario (compare scenarios with "
+                   "`salessim compare`)",
+    }
+    if key in reasons:
+        return f"`{key}` cannot be varied: {reasons[key]}"
+    section = _lookup_model(key.split("."))
+    if section is not None:
+        example = next(iter(section.model_fields))
+        return (f"`{key}` is a section, not a value: vary one of its fields "
+                f"(e.g. {key}.{example})")
+    return None
+
+
 def parse_vary(spec: str) -> tuple[str, list[Any]]:
-    """``"coaching.joint_call_hours_per_week=0,2,4"`` → (field, [0, 2, 4])."""
+    """``"coaching.joint_call_hours_per_week=0,2,4"`` → (field, [0, 2, 4]).
+
+    Raises:
+        ScenarioError: for a malformed spec, or a field that cannot be varied (``name``,
+            ``description``, ``extends``, a whole section).
+    """
     if "=" not in spec:
-        raise ScenarioError(f"--vary {spec!r}: expected FIELD=VALUE,VALUE,… "
+        raise ScenarioError(f"--vary {safe_repr(spec)}: expected FIELD=VALUE,VALUE,… "
                             "(e.g. coaching.joint_call_hours_per_week=0,2,4,8)")
     key, _, values = spec.partition("=")
     vals = [_coerce(v) for v in values.split(",") if v.strip() != ""]
     if not key.strip() or not vals:
-        raise ScenarioError(f"--vary {spec!r}: expected FIELD=VALUE,VALUE,…")
+        raise ScenarioError(f"--vary {safe_repr(spec)}: expected FIELD=VALUE,VALUE,…")
+    why = _not_variable(key.strip())
+    if why is not None:
+        raise ScenarioError(f"--vary {safe_repr(spec)}: {why}; vary a field of the scenario, "
+                            "e.g. coaching.joint_call_hours_per_week=0,2,4")
     return key.strip(), vals
 
 
@@ -356,16 +385,21 @@ def sweep_scenarios(scenario: Any, vary: Mapping[str, Sequence[Any]]) -> list[Sc
     base = load_scenario(scenario)
     if not 1 <= len(vary) <= 2:
         raise ScenarioError(f"a sweep varies one or two fields, got {len(vary)}")
+    for key in vary:
+        why = _not_variable(key)
+        if why is not None:
+            raise ScenarioError(f"sweep of {base.name}: {why}")
     out = []
     for combo in itertools.product(*vary.values()):
         changes = dict(zip(vary.keys(), combo, strict=True))
-        name = ", ".join(f"{k}={v}" for k, v in changes.items())
+        name = ", ".join(f"{k}={safe_repr(v, 40) if not isinstance(v, str) else v}"
+                         for k, v in changes.items())
         try:
             sc = base.replace(**changes, name=name)
         except ScenarioError as e:
             raise ScenarioError(f"sweep of {base.name}: {e}") from None
         except (KeyError, IndexError, TypeError):
-            raise ScenarioError(f"sweep of {base.name}: no field {list(changes)}") from None
+            raise ScenarioError(f"sweep of {base.name}: no field {', '.join(changes)}") from None
         out.append(sc)
     return out
 

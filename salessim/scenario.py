@@ -12,9 +12,14 @@ what they write; mappings merge deeply, lists and scalars replace.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
+import math
 import re
+import reprlib
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -26,6 +31,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,6 +43,8 @@ __all__ = [
     "ScenarioError",
     "assumptions_register",
     "load_scenario",
+    "load_yaml_text",
+    "safe_repr",
     "scenario_hash",
 ]
 
@@ -45,6 +53,43 @@ SCENARIO_DIR = ROOT / "data" / "scenarios"
 
 class ScenarioError(ValueError):
     """Bad scenario input: names the file, the field path, the bad value and what is allowed."""
+
+
+class _Repr(reprlib.Repr):
+    """reprlib with integers shortened without building their full decimal form."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() <= 200:
+            return repr(x)
+        digits = math.floor(x.bit_length() * math.log10(2)) + 1
+        return f"<an integer of about {digits:,} digits>"
+
+    def repr_date(self, x: dt.date, level: int) -> str:
+        return x.isoformat()
+
+
+_REPR = _Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlong = 60
+
+
+def safe_repr(value: Any, limit: int = 100) -> str:
+    """``repr(value)`` for messages, in at most ``limit`` characters.
+
+    Never builds the full repr of a large value: containers show their first items and nesting
+    levels only, strings their start, and integers too long to print their number of digits.
+
+    Args:
+        value: anything, e.g. a bad input value from a YAML document.
+        limit: longest result.
+    """
+    try:
+        shown = _REPR.repr(value)
+    except Exception:  # a value whose own __repr__ fails must not hide the real problem
+        shown = f"<{type(value).__name__}>"
+    return shown if len(shown) <= limit else shown[:limit - 1] + "…"
 
 
 def _meta(source: str | None = None, assumption: str | None = None) -> dict[str, Any]:
@@ -63,10 +108,20 @@ def A(default: Any, note: str, **kw: Any) -> Any:
     return Field(default, json_schema_extra=_meta(assumption=note), **kw)
 
 
-Prob = Annotated[float, Field(gt=0.0, lt=1.0)]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
+#: A real number: infinity and NaN are refused everywhere in the schema (a config of a
+#: scenario also sets ``allow_inf_nan=False``, so a plain ``float`` field refuses them too).
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Prob = Annotated[Finite, Field(gt=0.0, lt=1.0)]
+Share = Annotated[Finite, Field(ge=0.0, le=1.0)]
+Positive = Annotated[Finite, Field(gt=0.0)]
+NonNeg = Annotated[Finite, Field(ge=0.0)]
+
+#: Sane bounds for money and time: a larger value is a typo, and would overflow the model's draws.
+MAX_AMOUNT = 1e9
+MAX_STAGE_DAYS = 3650.0
+MAX_AMOUNT_FACTOR = 100.0
+#: First and last ``start_date`` accepted.
+DATE_RANGE = (dt.date(1990, 1, 1), dt.date(2100, 12, 31))
 
 
 class FrozenDict(dict):
@@ -92,10 +147,49 @@ def _freeze(v: dict[Any, Any]) -> FrozenDict:
     return FrozenDict(v)
 
 
-class Frozen(BaseModel):
-    """Base for config sections: immutable, unknown keys rejected."""
+def _kinds(annotation: Any) -> frozenset[Any]:
+    """The plain types a field annotation allows, looking through unions and ``Annotated``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return frozenset().union(*(_kinds(a) for a in get_args(annotation)))
+    return frozenset({annotation})
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+@functools.cache
+def _field_kind(model: type[BaseModel], name: str) -> str:
+    kinds = _kinds(model.model_fields[name].annotation) - {type(None)}
+    if kinds == {bool}:
+        return "flag"
+    if kinds & {int, float}:
+        return "a whole number" if kinds & {int} and not kinds & {float} else "a number"
+    if kinds == {dt.date}:
+        return "date"
+    return ""
+
+
+class Frozen(BaseModel):
+    """Base for config sections: immutable, unknown keys rejected, numbers finite.
+
+    Booleans are not numbers here (``warmup_days: true`` is refused, not read as 1), a flag is
+    only ``true`` or ``false``, and a date is a date, not a count of seconds.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_kinds(cls, v: Any, info: ValidationInfo) -> Any:
+        kind = _field_kind(cls, info.field_name) if info.field_name else ""
+        if kind in ("a number", "a whole number") and isinstance(v, bool):
+            raise ValueError(f"expected {kind}, got a boolean (true/false)")
+        if kind == "flag" and not isinstance(v, bool):
+            raise ValueError("expected true or false")
+        if kind == "date" and isinstance(v, int | float):
+            raise ValueError("expected a date written YYYY-MM-DD")
+        return v
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,7 +211,7 @@ class Organisation(Frozen):
     span: int = S(8, "Alexander Group avg 8.5 reps per first-line manager; Bridge Group 1:8.1", ge=1,
                   le=40)
     quota: Positive = A(1_100_000.0, "annual quota per rep, set so ≈45 % of full-period reps reach it "
-                        "(RepVue ~43 % avg attainment; Ebsta 2024 31 %)")
+                        "(RepVue ~43 % avg attainment; Ebsta 2024 31 %)", le=MAX_AMOUNT)
 
 
 class Stage(Frozen):
@@ -125,7 +219,7 @@ class Stage(Frozen):
 
     name: str = Field(min_length=1)
     conversion: Prob
-    mean_days: Positive
+    mean_days: Positive = Field(le=MAX_STAGE_DAYS)
     cv: float = Field(0.7, gt=0.0, le=3.0)
 
 
@@ -142,7 +236,7 @@ class Segment(Frozen):
 
     share: Share
     logit_offset: float = Field(0.0, ge=-5, le=5)
-    amount_factor: Positive = 1.0
+    amount_factor: Positive = Field(1.0, le=MAX_AMOUNT_FACTOR)
 
 
 class Product(Frozen):
@@ -150,7 +244,7 @@ class Product(Frozen):
 
     share: Share
     logit_offset: float = Field(0.0, ge=-5, le=5)
-    amount_median: Positive
+    amount_median: Positive = Field(le=MAX_AMOUNT)
     amount_sigma: float = Field(0.6, ge=0.0, le=3.0)
 
 
@@ -215,7 +309,7 @@ class Goal(Frozen):
 
     metric: GoalMetric
     weight: float = Field(gt=0.0, le=1.0)
-    target: Positive | None = None
+    target: Annotated[Positive, Field(le=1e12)] | None = None
     product: str | None = None
 
     @model_validator(mode="after")
@@ -388,7 +482,8 @@ class Scenario(Frozen):
 
     name: str = "baseline"
     description: str = ""
-    start_date: dt.date = A(dt.date(2026, 1, 1), "first day of the reported fiscal year")
+    start_date: dt.date = A(dt.date(2026, 1, 1), "first day of the reported fiscal year",
+                            ge=DATE_RANGE[0], le=DATE_RANGE[1])
     simulation: Simulation = Simulation()
     organisation: Organisation = Organisation()
     reps: Reps = Reps()
@@ -471,7 +566,7 @@ def _set_path(data: dict[str, Any], keys: list[str], value: Any, source: str) ->
             raise TypeError
     except (IndexError, ValueError, TypeError, AttributeError):
         raise ScenarioError(
-            f"{source}: field `{'.'.join(keys)}`: no such field to set to {value!r}") from None
+            f"{source}: field `{'.'.join(keys)}`: no such field to set to {safe_repr(value)}") from None
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -485,24 +580,190 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ScenarioError(f"{path}: file not found")
-    if path.is_dir():
-        raise ScenarioError(f"{path}: is a directory, expected a scenario YAML file")
+#: Largest scenario (or parameter) document read, in bytes; a scenario is a few kilobytes.
+MAX_YAML_BYTES = 1_000_000
+#: Most values a YAML document may hold once every alias is expanded into a copy of what it names.
+MAX_YAML_NODES = 100_000
+#: Deepest nesting of mappings and lists (values included), after alias expansion.
+MAX_YAML_DEPTH = 64
+
+
+class _Refused(Exception):
+    """A YAML document refused before it is built, at a place in the text."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None) -> None:
+        super().__init__(problem)
+        self.problem, self.mark = problem, mark
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """Safe YAML that refuses what ``yaml.safe_load`` lets through.
+
+    It stops at the nesting limit, refuses duplicate keys, and turns a scalar that cannot be read
+    (``2026-02-30``, a 5,000-digit integer) into an error with its line.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _Refused(f"nested deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as e:
+            reason = str(e).split(";")[0]
+            raise _Refused(f"cannot read {safe_repr(node.value, 60)}: {reason}", node.start_mark) from None
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, yaml.Mark] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # keys merged in with `<<:` may be overridden
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = key in first
+                except TypeError:
+                    continue  # an unhashable key: the base class says so, with its line
+                if seen:
+                    raise _Refused(f"duplicate key {safe_repr(key, 60)} (first at line "
+                                   f"{first[key].line + 1})", key_node.start_mark)
+                first[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count the values and depth of ``root`` as if every alias were a copy, without copying.
+
+    Aliases point at the node they name, so the graph is walked once, each node's expanded size
+    and depth computed from its children's (iteratively: an alias chain can be long).
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            entered.discard(key)
+            if size[key] > MAX_YAML_NODES:
+                raise _Refused(f"aliases expand this to more than {MAX_YAML_NODES:,} values "
+                               "(an alias bomb?); write the values out instead", node.start_mark)
+            if depth[key] > MAX_YAML_DEPTH:
+                raise _Refused(f"aliases make this nested deeper than {MAX_YAML_DEPTH} levels",
+                               node.start_mark)
+            continue
+        if key in size:
+            continue
+        if key in entered:
+            raise _Refused("an alias refers to the value that contains it: a structure that contains itself",
+                           node.start_mark)
+        entered.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in _children(node) if id(k) not in size)
+
+
+def load_yaml_text(text: str, source: str) -> Any:
+    """Parse one YAML document safely, refusing hostile input before anything is built.
+
+    Beyond ``yaml.safe_load``: the text is at most :data:`MAX_YAML_BYTES` characters; nesting
+    is at most :data:`MAX_YAML_DEPTH` levels and the document at most :data:`MAX_YAML_NODES`
+    values, both counted with every alias expanded (so an "alias bomb" is refused at once, not
+    built); an alias may not refer to the value containing it; a mapping may not repeat a key.
+
+    Args:
+        text: the document.
+        source: what to call it in messages (a file name).
+
+    Returns:
+        The document's data; ``None`` for an empty document.
+
+    Raises:
+        ScenarioError: naming ``source``, the line and column, and the problem.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise ScenarioError(f"{source}: larger than {MAX_YAML_BYTES:,} characters; refusing to read it")
+    loader = _GuardedLoader(text)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ScenarioError(f"{path}: not a text file ({e.reason})") from None
-    try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    except _Refused as e:
+        where = f"line {e.mark.line + 1}, column {e.mark.column + 1}: " if e.mark else ""
+        raise ScenarioError(f"{source}: {where}{e.problem}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+        raise ScenarioError(f"{source}: not valid YAML{where}: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe\x00\x00", "utf-32"),
+         (b"\xfe\xff", "utf-16"), (b"\xff\xfe", "utf-16"))
+
+
+def _read_text(path: Path) -> str:
+    """The text of a YAML file.
+
+    It must be a regular file of at most :data:`MAX_YAML_BYTES`, in UTF-8 (with or without a
+    byte-order mark) or in UTF-16/32 with one.
+    """
+    try:
+        if not path.exists():
+            raise ScenarioError(f"{path}: file not found")
+        if path.is_dir():
+            raise ScenarioError(f"{path}: is a directory, expected a scenario YAML file")
+        if not path.is_file():
+            raise ScenarioError(f"{path}: not a regular file (a pipe or a device?); "
+                                "expected a scenario YAML file")
+        with path.open("rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ScenarioError(f"{path}: larger than {MAX_YAML_BYTES:,} bytes; a scenario is a few "
+                            "kilobytes, refusing to read it")
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), None)
+    if encoding is None and b"\x00" in raw:
+        raise ScenarioError(f"{path}: holds NUL bytes: a binary file, or UTF-16 without a "
+                            "byte-order mark; save the scenario as UTF-8 text")
+    try:
+        return raw.decode(encoding or "utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"{path}: not UTF-8 text: byte 0x{raw[e.start]:02x} at line {line} ({e.reason}); "
+            "save the scenario as UTF-8 (Latin-1 and other encodings are not read)") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = load_yaml_text(_read_text(path), str(path))
     if data is None:
-        data = {}
+        raise ScenarioError(f"{path}: the file is empty (no scenario fields); write "
+                            "`extends: baseline` to run the baseline")
     if not isinstance(data, dict):
         raise ScenarioError(
             f"{path}: a scenario must be a YAML mapping of fields, got {type(data).__name__}")
@@ -520,14 +781,25 @@ def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if parent is None:
         return data
     if not isinstance(parent, str) or not parent:
-        raise ScenarioError(f"{path}: field `extends` = {parent!r}: expected a scenario name or path")
+        raise ScenarioError(
+            f"{path}: field `extends` = {safe_repr(parent)}: expected a scenario name or path")
     ppath = _find_parent(parent, path.parent)
     if ppath is None:
         raise ScenarioError(
-            f"{path}: field `extends` = {parent!r}: no such scenario (looked for "
-            f"{parent}.yaml beside the file and in {SCENARIO_DIR})")
-    base = _full(_resolve(ppath, (*seen, path)), ppath)
+            f"{path}: field `extends` = {safe_repr(parent)}: no such scenario (looked for "
+            f"{safe_repr(parent + '.yaml')} beside the file and in {SCENARIO_DIR})")
+    try:
+        base = _full(_resolve(ppath, (*seen, path)), ppath)
+    except ScenarioError as e:
+        raise _parent_error(str(path), parent, e) from None
     return deep_merge(base, data)
+
+
+def _parent_error(child: str, parent: str, e: ScenarioError) -> ScenarioError:
+    """A child's error for its invalid parent: names the child file, then the parent's problem."""
+    detail = str(e).replace("\n", "\n  ")
+    return ScenarioError(f"{child}: field `extends` = {safe_repr(parent)}: the parent scenario is "
+                         f"not valid:\n  {detail}")
 
 
 def _full(data: dict[str, Any], source: Path) -> dict[str, Any]:
@@ -545,7 +817,13 @@ def _full(data: dict[str, Any], source: Path) -> dict[str, Any]:
 def _find_parent(ref: str, here: Path) -> Path | None:
     candidates = [here / ref, here / f"{ref}.yaml", here / f"{ref}.yml",
                   SCENARIO_DIR / f"{ref}.yaml"]
-    return next((c for c in candidates if c.is_file()), None)
+    for c in candidates:
+        try:
+            if c.is_file():
+                return c
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+            continue
+    return None
 
 
 def _describe_allowed(err: Mapping[str, Any]) -> str:
@@ -564,6 +842,10 @@ def _clean_loc(err: Mapping[str, Any]) -> list[str]:
     return [x for x in loc if x not in {"float", "int", "str", "bool", "constrained-float"}]
 
 
+#: A document with more problems than this shows the first ones and a count.
+MAX_PROBLEMS_SHOWN = 20
+
+
 def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> str:
     errors = e.errors()
     locs = [_clean_loc(err) for err in errors]
@@ -572,7 +854,9 @@ def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> 
             if not (err["type"] == "too_short"
                     and any(len(o) > len(locs[i]) and o[:len(locs[i])] == locs[i] for o in locs))]
     lines = [f"{source}: invalid scenario ({len(keep)} problem{'s' if len(keep) != 1 else ''})"]
-    for i in keep:
+    if len(keep) > MAX_PROBLEMS_SHOWN:
+        lines[0] += f"; the first {MAX_PROBLEMS_SHOWN}:"
+    for i in keep[:MAX_PROBLEMS_SHOWN]:
         err, loc = errors[i], locs[i]
         path = ".".join(loc) or "(top level)"
         if not loc:  # cross-field checks name their own field: "goals.items.1.product: …"
@@ -587,9 +871,7 @@ def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> 
                          + (f" (allowed here: {', '.join(allowed)})" if allowed else ""))
             continue
         value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{…}"
-        if len(shown) > 100:
-            shown = shown[:97] + "…"
+        shown = safe_repr(value) if not isinstance(value, dict) else "{…}"
         if err["type"] == "missing":
             lines.append(f"  field `{path}`: required, but not given")
             continue
@@ -600,7 +882,9 @@ def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> 
             msg = (f"needs {'at least' if err['type'] == 'too_short' else 'at most'} {bound} "
                    f"item{'s' if bound != 1 else ''}, got {ctx['actual_length']}")
         lines.append(f"  field `{path}` = {shown}: {msg}{_describe_allowed(err)}")
-    return "\n".join(lines)
+    if len(keep) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"  … and {len(keep) - MAX_PROBLEMS_SHOWN} more problems")
+    return "\n".join(line if len(line) <= 400 else line[:399] + "…" for line in lines)
 
 
 def _lookup_model(loc: list[str]) -> type[BaseModel] | None:
@@ -658,10 +942,14 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
         data = dict(source)
         parent = data.pop("extends", None)
         if parent is not None:
-            ppath = _find_parent(str(parent), Path.cwd())
+            ppath = _find_parent(str(parent), Path.cwd()) if isinstance(parent, str) else None
             if ppath is None:
-                raise ScenarioError(f"<dict>: field `extends` = {parent!r}: no such scenario")
-            data = deep_merge(_full(_resolve(ppath), ppath), data)
+                raise ScenarioError(f"<dict>: field `extends` = {safe_repr(parent)}: no such scenario")
+            try:
+                base = _full(_resolve(ppath), ppath)
+            except ScenarioError as e:
+                raise _parent_error("<dict>", parent, e) from None
+            data = deep_merge(base, data)
         return _validate(data, "<dict>")
     path = Path(source)
     if not path.exists() and not path.suffix:
