@@ -25,8 +25,8 @@ import pandas as pd
 import yaml
 from scipy import optimize, special, stats
 
-from salessim.crm import Opportunities, read_crm
-from salessim.scenario import Scenario, ScenarioError, load_scenario
+from salessim.crm import CRMError, Opportunities, read_crm
+from salessim.scenario import Scenario, load_scenario
 
 __all__ = ["Calibration", "FunnelStats", "calibrate", "funnel_stats"]
 
@@ -330,7 +330,11 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
         replications: replications per correction step.
         iterations: correction steps.
         seed: root seed of the calibration simulations.
-        verify_replications: replications of the final check.
+        verify_replications: replications of the final check (0: no check; the calibration's
+            ``simulated`` is then None).
+
+    Raises:
+        CRMError: the data cannot be calibrated to (too few won deals, no lost deal).
     """
     from salessim.simulate import simulate
 
@@ -340,9 +344,14 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     base_names = [s.name for s in base_sc.funnel.stages]
     names = data.stage_order or base_names
     obs = funnel_stats(t, names)
+    outcome_col = _outcome_columns(data)
     if obs.won < 10:
-        raise ScenarioError(f"{data.source}: only {obs.won} won deals; at least 10 are needed "
-                            "to calibrate")
+        raise CRMError(f"{data.source}: only {obs.won} won deals in {outcome_col}; at least 10 "
+                       "are needed to calibrate (name other won stages with --won VALUE)")
+    if obs.lost == 0:
+        raise CRMError(f"{data.source}: all {obs.won} closed deals are won, none lost (outcome "
+                       f"from {outcome_col}): a win rate of 100 % cannot be calibrated; name the "
+                       "lost stages with --lost VALUE")
     per_stage = bool(data.stage_order) and np.all(np.isfinite(obs.conversions))
 
     # -- raw estimates -------------------------------------------------------------------
@@ -507,10 +516,20 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
                 skill_sd = float(np.clip(skill_sd * (sk["sd"] / sim_sd) ** a, 0.0, 3.0))
     ov = build(logits, means, cvs, quota, products)
     sc = realise(ov)
-    final, _ = measure(sc, verify_replications, seed + 1000)
+    final = measure(sc, verify_replications, seed + 1000)[0] if verify_replications > 0 else None
     cal = Calibration(data=data, observed=obs, scenario=sc, estimates=pd.DataFrame(est),
                       cycle_fit=cyc, skill=sk, simulated=final, iterations=steps, overrides=ov)
     return cal
+
+
+def _outcome_columns(data: Opportunities) -> str:
+    """Where the outcome of a deal was read from, for messages."""
+    r = data.roles
+    if "outcome" in r:
+        return f"column {r['outcome']!r}"
+    if "is_closed" in r and "is_won" in r:
+        return f"columns {r['is_closed']!r} and {r['is_won']!r}"
+    return f"column {r.get('stage', 'stage')!r}"
 
 
 def _goals_for(bd: dict[str, Any], products: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -12,7 +12,9 @@ minimum roles is an error.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -106,31 +108,98 @@ class Opportunities:
 # ------------------------------------------------------------------------------------------
 # reading
 # ------------------------------------------------------------------------------------------
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+         (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    """The text of a CSV file: UTF-8 (with or without BOM), UTF-16/32 (BOM or not), else cp1252."""
+    for bom, enc in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom):].decode(enc.removesuffix("-sig"))
+            except UnicodeDecodeError as e:
+                raise CRMError(f"{path}: starts with a {enc.upper()} byte-order mark but is not "
+                               f"valid {enc.upper()} text (byte {e.start}); save it as CSV "
+                               "(UTF-8)") from None
+    head = raw[:4096]
+    if b"\x00" in head:
+        # UTF-16 without a BOM: every other byte of ASCII text is NUL
+        even, odd = head[0::2], head[1::2]
+        guess = ("utf-16-le" if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even)
+                 else "utf-16-be" if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd)
+                 else None)
+        text = None
+        if guess is not None:
+            try:
+                text = raw.decode(guess)
+            except UnicodeDecodeError:
+                text = None
+        if text is None or "\x00" in text:
+            raise CRMError(f"{path}: binary data (NUL bytes), not a text CSV file; export it as "
+                           "CSV (UTF-8, UTF-16 or Windows-1252)")
+        return text
+    for enc in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def _pick_separator(text: str) -> str:
+    """The separator that splits the header into the most fields, consistently over the first rows."""
+    lines = [ln for ln in text[:65536].split("\n")[:21] if ln.strip()]
+    best, best_score = ",", (-1.0, 0)
+    for sep in _SEPARATORS:
+        try:
+            rows = list(csv.reader(lines, delimiter=sep))
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        body = rows[1:-1] if len(rows) > 2 else rows[1:]  # the last line may be cut off
+        consistent = (sum(len(r) == width for r in body) / len(body)) if body else 1.0
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise CRMError(f"{path}: file not found")
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise CRMError(f"{path}: not a text CSV file")
-    for enc in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    head = "\n".join(text.splitlines()[:20])
+    if path.is_dir():
+        raise CRMError(f"{path}: is a directory, not a CSV file")
     try:
-        sep = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
-    except csv.Error:
-        sep = ","
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CRMError(f"{path}: cannot be read ({e.strerror or e})") from None
+    text = _decode(raw, path).lstrip("\ufeff")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise CRMError(f"{path}: empty file (no header row, no data rows)")
+    sep = _pick_separator(text)
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                          skipinitialspace=True)
-    except pd.errors.ParserError as e:
-        raise CRMError(f"{path}: cannot be read as CSV ({e})") from None
+    except (ValueError, csv.Error, IndexError, OverflowError) as e:  # ParserError is a ValueError
+        first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise CRMError(f"{path}: cannot be read as CSV ({first[:200]})") from None
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    if df.empty:
+        cols = ", ".join(_shown(c) for c in df.columns[:20])
+        raise CRMError(f"{path}: no data rows, only a header (columns: {cols})")
     return df
+
+
+def _shown(value: object, width: int = 40) -> str:
+    """A value from a file, printable in one line of a message (control characters escaped)."""
+    s = str(value)
+    s = s if s.isprintable() else s.encode("unicode_escape").decode("ascii")
+    return s if len(s) <= width else s[: width - 1] + "…"
 
 
 def guess_roles(columns: Sequence[str], given: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -162,39 +231,225 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d
                  "%m/%d/%Y %H:%M", "%m/%d/%y %H:%M", "%d-%b-%Y", "%b %d, %Y")
 
 
+#: Dates outside this window are not CRM records (and outside what the tables can hold).
+DATE_WINDOW = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
+
+
 def parse_dates(s: pd.Series) -> pd.Series:
-    """Dates in any of the common CRM formats (ISO, M/D/YY, M/D/YYYY, D.M.YYYY …), per value."""
+    """Dates in any of the common CRM formats (ISO, M/D/YY, M/D/YYYY, D.M.YYYY …), per value.
+
+    Values that match no format, or fall outside :data:`DATE_WINDOW`, are missing (NaT).
+    Time-zone offsets are converted to UTC before the time of day is dropped.
+    """
     s = s.astype(str).str.strip()
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     todo = s.ne("") & s.str.lower().ne("nan") & s.str.lower().ne("null")
     for fmt in _DATE_FORMATS:
         if not todo.any():
             break
-        parsed = pd.to_datetime(s[todo], format=fmt, errors="coerce")
+        parsed = pd.to_datetime(s[todo], format=fmt, errors="coerce", utc="%z" in fmt)
         if parsed.dt.tz is not None:
             parsed = parsed.dt.tz_convert(None)
-        ok = parsed.notna()
+        ok = parsed.notna() & (parsed >= DATE_WINDOW[0]) & (parsed < DATE_WINDOW[1])
         out.loc[ok[ok].index] = parsed[ok].astype("datetime64[ns]")
         todo &= out.isna()
     return out.dt.normalize()
 
 
+#: The largest amount read as a deal size; anything larger is refused as implausible (no single
+#: deal is worth a trillion).
+MAX_AMOUNT = 1e12
+_BLANK = {"", "nan", "null", "none", "n/a", "na", "n.a.", "#n/a", "nil", "-", "--", "—", "–", "?"}
+_MULTIPLIERS = {
+    "k": 1e3, "thousand": 1e3, "thousands": 1e3, "tsd": 1e3,
+    "m": 1e6, "mm": 1e6, "mn": 1e6, "mln": 1e6, "mio": 1e6, "million": 1e6, "millions": 1e6,
+    "b": 1e9, "bn": 1e9, "bln": 1e9, "mrd": 1e9, "billion": 1e9, "billions": 1e9,
+}
+# ISO 4217 codes and a few written currency names; anything else next to a number is not money
+_ISO_4217 = """
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD
+GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT
+LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR
+NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
+STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF
+XPF YER ZAR ZMW ZWL RMB NTD
+"""
+_CURRENCY_CODES = set(_ISO_4217.split()) | {
+    "KR", "KČ", "ZŁ", "FT", "LEI", "RS", "FR", "DOLLAR", "DOLLARS", "EURO", "EUROS", "POUND", "POUNDS",
+    "YEN", "YUAN", "RUPEE", "RUPEES", "FRANC", "FRANCS"}
+# "US$", "A$", "NZ$", "R$", "HK$": letters glued to a currency symbol
+_DOLLAR_PREFIXES = {"US", "A", "AU", "C", "CA", "NZ", "HK", "S", "SG", "R", "NT", "MX", "Z", "J", "T"}
+_SYM = "$€£¥₹₩₽₺₪฿₫₦₱₴₸¢"
+_AMOUNT_RE = re.compile(rf"""
+    (?P<s1>[-+])?\s*
+    (?:(?P<pcode>[^\W\d_]{{1,6}})\.?\s*)?(?P<psym>[{_SYM}])?\s*
+    (?P<s2>[-+])?\s*
+    (?P<num>\d(?:[\d.,' ]*\d)?|[.,]\d+)
+    (?P<exp>[eE][-+]?\d{{1,3}})?
+    \s*(?:(?P<w1>[^\W\d_]{{1,10}})\.?)?
+    \s*(?P<ssym>[{_SYM}])?
+    \s*(?:(?P<w2>[^\W\d_]{{1,10}})\.?)?
+    \s*(?P<s3>-)?
+    """, re.VERBOSE)
+_SPACES = re.compile(r"[\s\u00a0\u2007\u202f\u2009]+")
+
+
+def _amount_parts(text: str) -> tuple[str, bool, str, float] | str:
+    """Split one amount into (number, negative, exponent, multiplier), or say why it cannot be."""
+    s = _SPACES.sub(" ", text).strip().replace("\u2212", "-").replace("’", "'")
+    if s.lower() in _BLANK:
+        return "blank"
+    if len(s) > 1000:  # (bounds the regular expression's work on junk)
+        return "unreadable"
+    neg = False
+    if s.startswith("(") and s.endswith(")"):
+        neg, s = True, s[1:-1].strip()
+    m = _AMOUNT_RE.fullmatch(s)
+    if m is None:
+        return "unreadable"
+    signs = [g for g in (m["s1"], m["s2"], m["s3"]) if g]
+    if len(signs) > 1 or (neg and signs):
+        return "unreadable"
+    neg = neg or signs == ["-"]
+    pcode = m["pcode"]
+    if pcode is not None and not (pcode.upper() in _CURRENCY_CODES
+                                  or (m["psym"] and pcode.upper() in _DOLLAR_PREFIXES)):
+        return "unreadable"
+    words = [w for w in (m["w1"], m["w2"]) if w]
+    mult, currency = 1.0, bool(pcode or m["psym"] or m["ssym"])
+    for i, w in enumerate(words):
+        low = w.lower()
+        if low in _MULTIPLIERS and mult == 1.0 and i == 0:
+            mult = _MULTIPLIERS[low]
+        elif w.upper() in _CURRENCY_CODES and not (currency and (pcode or m["ssym"])):
+            currency = True
+        else:
+            return "unreadable"
+    return m["num"], neg, m["exp"] or "", mult
+
+
+def _mantissa(num: str, comma_decimal: bool) -> str | None:
+    """A number's digits with '.' as the decimal point, or None if its separators make no sense.
+
+    The last '.' or ',' is the decimal point when the other separator groups the thousands
+    ("1,234.50", "1.234,50", "1 234,50"), or when it is followed by other than three digits
+    ("12,5", "1.5"); a lone separator before three digits groups thousands ("1,000"), except a
+    dot in a column that writes its decimals with a comma (``comma_decimal``) and never with a
+    dot ("EUR 1.000"). Spaces and apostrophes only group thousands. Grouped digits must come in
+    threes (or the Indian 2-2-3).
+    """
+    parts = re.split(r"([.,' ])", num)
+    digits, seps = parts[0::2], parts[1::2]
+    if not seps:
+        return num
+    if any(d == "" for d in digits[1:]) or (digits[0] == "" and len(seps) > 1):
+        return None
+    last = seps[-1]
+    dec = None
+    if last in ".,":
+        if last in seps[:-1]:
+            dec = None
+        elif len(seps) > 1 or len(digits[-1]) != 3:
+            dec = last
+        elif last == ".":
+            dec = None if comma_decimal else "."
+    int_digits, int_seps, frac = (digits[:-1], seps[:-1], digits[-1]) if dec else (digits, seps, "")
+    if int_seps:
+        if len(set(int_seps)) != 1 or int_digits[0] == "":
+            return None
+        g = [len(x) for x in int_digits]
+        western = 1 <= g[0] <= 3 and all(n == 3 for n in g[1:])
+        indian = (int_seps[0] == "," and len(g) >= 3 and 1 <= g[0] <= 2
+                  and all(n == 2 for n in g[1:-1]) and g[-1] == 3)
+        if not (western or indian):
+            return None
+    whole = "".join(int_digits) or "0"
+    return f"{whole}.{frac}" if frac else whole
+
+
+def parse_amounts_detail(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Money amounts and, per value, whether each was read.
+
+    Understands currency symbols and ISO codes before or after the number ("$", "USD 1,000",
+    "1.234,50 €"), thousands separators in both conventions, Swiss and Indian grouping,
+    parentheses and trailing minus for negatives, scientific notation ("1e6", "1.2E+5") and
+    multiplier suffixes (K; M, MM, Mio, mln; B, bn, Mrd; "thousand", "million", "billion").
+
+    Returns:
+        The amounts (NaN where not read), and a status per value: ``ok``; ``blank`` (empty,
+        "n/a", "-" …); ``unreadable`` (not an amount in any convention above); ``implausible``
+        (not finite, or larger than :data:`MAX_AMOUNT`).
+    """
+    text = s.astype(str)
+    uniq = pd.unique(text)
+    parts = {u: _amount_parts(u) for u in uniq}
+    nums = [p[0] for p in parts.values() if isinstance(p, tuple)]
+    has_comma_dec = any(re.search(r",\d{1,2}$", n) and not re.search(r"\.\d{1,2}$", n) for n in nums)
+    has_dot_dec = any(re.search(r"\.\d{1,2}$", n) for n in nums)
+    comma_decimal = has_comma_dec and not has_dot_dec
+    values: dict[str, float] = {}
+    status: dict[str, str] = {}
+    for u, p in parts.items():
+        if isinstance(p, str):
+            values[u], status[u] = math.nan, p
+            continue
+        num, neg, exp, mult = p
+        mant = _mantissa(num, comma_decimal)
+        if mant is None:
+            values[u], status[u] = math.nan, "unreadable"
+            continue
+        v = float(mant + (f"e{exp[1:]}" if exp else "")) * mult
+        if not math.isfinite(v) or abs(v) > MAX_AMOUNT:
+            values[u], status[u] = math.nan, "implausible"
+            continue
+        values[u], status[u] = (-v if neg else v), "ok"
+    return (text.map(values).astype(float), text.map(status).astype(object))
+
+
 def parse_amounts(s: pd.Series) -> pd.Series:
-    """Money amounts: strips currency symbols and codes, handles 1,234.50 and 1.234,50."""
-    t = s.astype(str).str.strip().str.replace(r"[^\d,.\-()]", "", regex=True)
-    neg = t.str.startswith("(") & t.str.endswith(")")
-    t = t.str.strip("()")
-    # "1.234,50" (comma decimal) vs "1,234.50"
-    comma_dec = t.str.contains(r",\d{1,2}$") & ~t.str.contains(r"\.\d{1,2}$")
-    # dots grouping thousands ("1.234.567"; and "EUR 1.000" in a column that writes its decimals
-    # with a comma and never with a dot) are not decimal points
-    dot_groups = t.str.fullmatch(r"-?\d{1,3}(\.\d{3})+").fillna(False).astype(bool)
-    euro_col = bool(comma_dec.any()) and not bool(t.str.contains(r"\.\d{1,2}$").any())
-    comma_dec = comma_dec | (dot_groups & ((t.str.count(r"\.") > 1) | euro_col))
-    t = t.where(~comma_dec, t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
-    t = t.where(comma_dec, t.str.replace(",", "", regex=False))
-    v = pd.to_numeric(t, errors="coerce")
-    return v.where(~neg, -v)
+    """Money amounts (see :func:`parse_amounts_detail`); NaN where a value cannot be read."""
+    return parse_amounts_detail(s)[0]
+
+
+#: How far (in robust standard deviations of the log-amount) an amount may lie from its
+#: product's median before it is set aside as an outlier.
+OUTLIER_SDS = 6.0
+#: An amount within this factor of the median is never an outlier (identical amounts have a
+#: robust SD of zero).
+OUTLIER_MIN_FACTOR = 10.0
+_OUTLIER_MIN_GROUP = 20
+
+
+def amount_outliers(amount: pd.Series, group: pd.Series | None) -> pd.Series:
+    """Amounts whose log lies more than :data:`OUTLIER_SDS` robust SDs from the median.
+
+    The robust SD is 1.4826 × the median absolute deviation of the log-amounts, so one absurd
+    value moves neither centre nor spread. Medians are per ``group`` (product) where a group has
+    at least 20 positive amounts, else over all amounts; an amount within
+    :data:`OUTLIER_MIN_FACTOR` of its median is never flagged. Missing and non-positive amounts
+    are not flagged (they are left out of deal-size estimates anyway).
+    """
+    a = amount.astype(float)
+    pos = a > 0
+    flagged = pd.Series(False, index=a.index)
+    if int(pos.sum()) < 5:
+        return flagged
+    la = np.log(a.where(pos))
+
+    def centre_scale(x: pd.Series) -> tuple[float, float]:
+        med = float(x.median())
+        return med, 1.4826 * float((x - med).abs().median())
+
+    pooled = centre_scale(la[pos])
+    keys = group.astype(str) if group is not None else pd.Series("", index=a.index)
+    floor = math.log(OUTLIER_MIN_FACTOR)
+    for _, idx in keys[pos].groupby(keys[pos]).groups.items():
+        x = la[idx]
+        med, scale = centre_scale(x) if len(x) >= _OUTLIER_MIN_GROUP else pooled
+        dist = (x - med).abs()
+        flagged[idx] = (dist > OUTLIER_SDS * scale) & (dist > floor)
+    return flagged
 
 
 def _outcome(stage: pd.Series, won_vals: set[str], lost_vals: set[str]) -> pd.Series:
@@ -203,9 +458,15 @@ def _outcome(stage: pd.Series, won_vals: set[str], lost_vals: set[str]) -> pd.Se
                      index=stage.index)
 
 
+#: Dates later than today plus this margin are not records of real deals (a created date in the
+#: future is a data error; so is a close date of a closed deal). The margin allows for clocks, time
+#: zones, and exports of a fiscal year dated on its last day.
+FUTURE_MARGIN_DAYS = 366
+
+
 def read_crm(path: str | Path, history: str | Path | None = None,
              columns: Mapping[str, str] | None = None, won: Sequence[str] = (),
-             lost: Sequence[str] = ()) -> Opportunities:
+             lost: Sequence[str] = (), today: dt.date | None = None) -> Opportunities:
     """Read a CRM opportunity export into a clean opportunity table.
 
     Args:
@@ -216,6 +477,9 @@ def read_crm(path: str | Path, history: str | Path | None = None,
             stage timing.
         columns: role → column name, for roles the guess gets wrong.
         won, lost: stage values meaning won / lost, in addition to the common names.
+        today: the day the export is judged against (default: the system date): deals created,
+            or closed, more than :data:`FUTURE_MARGIN_DAYS` after it are dropped. salessim's own
+            deal logs are simulations, and are not judged.
 
     Raises:
         CRMError: the file cannot be read, or lacks the minimum roles (id, owner, stage, created;
@@ -253,14 +517,16 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     created = parse_dates(df[roles["created"]])
     closed = (parse_dates(df[roles["closed"]]) if "closed" in roles
               else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]"))
+    amount_status = None
     if "amount" in roles:
-        amount = parse_amounts(df[roles["amount"]])
+        amount, amount_status = parse_amounts_detail(df[roles["amount"]])
     else:
         amount = pd.Series(np.nan, index=df.index)
         notes.append("no amount column: deal sizes are not calibrated")
     owner = df[roles["owner"]].astype(str).str.strip()
     manager = df[roles["manager"]].astype(str).str.strip() if "manager" in roles else ""
-    if "replication" in df.columns and "scenario" in df.columns:
+    simulated = "replication" in df.columns and "scenario" in df.columns
+    if simulated:
         # salessim's own export: rep and manager ids repeat across replications
         tag = df["scenario"].astype(str) + "/" + df["replication"].astype(str) + ":"
         owner = tag + owner
@@ -288,15 +554,37 @@ def read_crm(path: str | Path, history: str | Path | None = None,
          "duplicate or empty opportunity id")
     drop(t["rep_id"].eq(""), "no owner")
     drop(t["created_at"].isna(), "created date missing or unreadable")
+    if not simulated:
+        limit = pd.Timestamp(today or dt.date.today()) + pd.Timedelta(days=FUTURE_MARGIN_DAYS)
+        drop(t["created_at"] > limit, f"created date in the future (after {limit.date()})")
+        drop((t["outcome"] != "open") & (t["closed_at"] > limit),
+             f"close date in the future (after {limit.date()})")
     # a closed deal needs a close date; an open one may have a planned close date: ignore it
     t.loc[t["outcome"] == "open", "closed_at"] = pd.NaT
     drop((t["outcome"] != "open") & t["closed_at"].isna(), "closed deal without a close date")
     drop((t["outcome"] != "open") & (t["closed_at"] < t["created_at"]),
          "closes before it was created")
+    if amount_status is not None:
+        _refused_amounts(df[roles["amount"]], amount_status[t.index], roles["amount"], dropped,
+                         notes)
     neg = t["amount"] < 0
     if neg.any():
         dropped["negative amount (kept, amount cleared)"] += int(neg.sum())
         t.loc[neg, "amount"] = np.nan
+    out = amount_outliers(t["amount"], t["product"] if "product" in roles else None)
+    if out.any():
+        n_out = int(out.sum())
+        big = t.loc[out, "amount"]
+        far = big.loc[(np.log(big) - np.log(t["amount"].where(t["amount"] > 0).median())).abs()
+                      .idxmax()]
+        where = "its product's" if "product" in roles else "the"
+        dropped[f"amount outlier, more than {OUTLIER_SDS:g} robust SDs from {where} median "
+                "(kept, amount cleared)"] += n_out
+        notes.append(f"{n_out} amount{'s' if n_out > 1 else ''} set aside as an outlier "
+                     f"(largest {_money(float(big.max()))}, farthest {_money(float(far))}; "
+                     f"log-amount more than {OUTLIER_SDS:g} robust SDs from {where} median): "
+                     "kept for conversion and timing, left out of deal-size estimates")
+        t.loc[out, "amount"] = np.nan
     if t["amount"].isna().any() and "amount" in roles:
         notes.append(f"{int(t['amount'].isna().sum())} deals have no amount: kept for "
                      "conversion and timing, left out of deal-size estimates")
@@ -305,6 +593,9 @@ def read_crm(path: str | Path, history: str | Path | None = None,
         oldest_closed = t.loc[closed_mask, "created_at"].min()
         stale = (t["outcome"] == "open") & (t["created_at"] < oldest_closed)
         drop(stale, "stale open deal, older than every closed deal")
+    if t.empty:
+        why = "; ".join(f"{k}: {v}" for k, v in dropped.most_common() if "(kept" not in k)
+        raise CRMError(f"{path}: no usable rows ({n_read} read; dropped {why})")
 
     stage_order: list[str] = []
     hist = None
@@ -326,6 +617,26 @@ def read_crm(path: str | Path, history: str | Path | None = None,
                      "stage_reached): only the overall win rate can be estimated")
     return Opportunities(table=t, source=str(path), roles=roles, rows_read=n_read,
                          dropped=dropped, notes=notes, stage_order=stage_order, history=hist)
+
+
+def _money(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) < 1e15 else f"{v:.3g}"
+
+
+def _refused_amounts(raw: pd.Series, status: pd.Series, column: str, dropped: Counter,
+                     notes: list[str]) -> None:
+    """Count the amounts that were not read (the deals stay, without an amount), with examples."""
+    for kind, what in (("implausible", f"not finite or above {MAX_AMOUNT:.0e}"),
+                       ("unreadable", "not an amount")):
+        bad = status.eq(kind)
+        n = int(bad.sum())
+        if not n:
+            continue
+        dropped[f"{kind} amount (kept, amount cleared)"] += n
+        examples = ", ".join(repr(_shown(v, 24)) for v in pd.unique(raw[bad.index[bad]])[:3])
+        notes.append(f"{n} {kind} value{'s' if n > 1 else ''} in column {column!r} ({what}: "
+                     f"{examples}): kept for conversion and timing, left out of deal-size "
+                     "estimates")
 
 
 def _stage_order_from_table(t: pd.DataFrame, won_vals: set[str], lost_vals: set[str]) -> list[str]:

@@ -1,0 +1,387 @@
+"""Hostile and broken CRM exports: amounts in every spelling, absurd values, broken files.
+
+Every case here is one a real export (or an attacker) can produce. The contract: an amount is
+either read correctly or refused and counted — never silently misread; a file that cannot be
+used gives exit 2 with the file and what is wrong with it named, no traceback, nothing written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from salessim.calibrate import calibrate, funnel_stats
+from salessim.cli import main
+from salessim.crm import (
+    FUTURE_MARGIN_DAYS,
+    MAX_AMOUNT,
+    OUTLIER_SDS,
+    CRMError,
+    parse_amounts,
+    read_crm,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_OPP = REPO / "data" / "crm_sample" / "Opportunity.csv"
+HEADER = ["Id", "OwnerId", "StageName", "Amount", "CreatedDate", "CloseDate"]
+BASE = [
+    ["D1", "R1", "Closed Won", "1000", "2025-01-05", "2025-02-10"],
+    ["D2", "R1", "Closed Lost", "2000", "2025-01-06", "2025-01-20"],
+    ["D3", "R2", "Closed Won", "3000", "2025-01-10", "2025-03-01"],
+    ["D4", "R2", "Closed Lost", "4000", "2025-01-12", "2025-01-30"],
+    ["D5", "R3", "Proposal", "5000", "2025-02-01", ""],
+    ["D6", "R3", "Discovery", "6000", "2025-03-01", "2025-06-30"],
+]
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, sep: str = ",",
+              encoding: str = "utf-8", bom: bool = False) -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=sep, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    path.write_bytes((("\ufeff" if bom else "") + buf.getvalue()).encode(encoding))
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """``salessim ARGS`` in-process: exit code, stdout, stderr."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_exit_2(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert err.startswith("salessim: error: "), err
+    for n in needles:
+        assert n in err, (n, err)
+
+
+def listing(d: Path) -> list[str]:
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*"))
+
+
+# --------------------------------------------------------------------------------------------
+# amounts: read correctly, or refused — never misread
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "value"), [
+    # the misreadings found: 1e6 → 16, $25K → 25, 1.5M → 1.5
+    ("1e6", 1e6), ("$25K", 25_000.0), ("1.5M", 1.5e6),
+    ("1.2E+5", 120_000.0), ("2.5e-1", 0.25), ("2.5k", 2_500.0), ("$1.2bn", 1.2e9),
+    ("3mm", 3e6), ("3 MM", 3e6), ("USD 1.5M", 1.5e6), ("1.5M USD", 1.5e6), ("25k USD", 25_000.0),
+    ("£3.5m", 3.5e6), ("-$2K", -2_000.0), ("(1.5K)", -1_500.0), ("€ 2,5 Mio.", 2.5e6),
+    ("1,5M", 1.5e6), ("2 B", 2e9), ("CHF 1'234.50", 1234.5), ("12,34,567", 1_234_567.0),
+    ("1 234 567", 1_234_567.0), ("1\u00a0234,50 €", 1234.5), ("\u22121,000", -1000.0),
+    ("+750", 750.0), ("1,000-", -1000.0), ("EUR1000", 1000.0), ("1000EUR", 1000.0),
+    ("¥1,000,000", 1e6), ("0", 0.0), ("1.5 million", 1.5e6), ("12 thousand", 12_000.0),
+])
+def test_parse_amounts_understands_suffixes_codes_and_scientific_notation(text: str,
+                                                                          value: float) -> None:
+    assert parse_amounts(pd.Series([text])).iloc[0] == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", [
+    "9" * 400,            # used to be inf
+    "1" + "0" * 300,      # 1e300 written out
+    "1e300", "1e400", "inf", "-inf", "Infinity", "NaN",
+    "12abc", "1.2.3", "approx 5k", "5k-10k", "0x1F", "1e6e6", "--5", "1,2,3",
+    "5 apples", "$", "K", "1.5 MX", "1/2", "12:30", "1e", "TBD",
+    "\x00\x01", "1" * 5000,
+])
+def test_parse_amounts_refuses_unreadable_and_absurd_values(text: str) -> None:
+    assert math.isnan(parse_amounts(pd.Series([text])).iloc[0]), text
+
+
+def test_max_amount_is_a_plausible_bound() -> None:
+    assert parse_amounts(pd.Series([f"{MAX_AMOUNT:.0f}"])).iloc[0] == MAX_AMOUNT
+    assert math.isnan(parse_amounts(pd.Series([f"{MAX_AMOUNT * 10:.0f}"])).iloc[0])
+
+
+def test_refused_amounts_are_counted_and_named(tmp_path: Path) -> None:
+    rows = [r[:] for r in BASE]
+    rows[0][3] = "1e300"
+    rows[1][3] = "9" * 400
+    rows[2][3] = "about 3k"
+    rows[3][3] = "n/a"  # blank-like: missing, not unreadable
+    p = write_csv(tmp_path / "opps.csv", rows)
+    o = read_crm(p)
+    assert len(o.table) == 6  # the deals are kept for conversion and timing
+    t = o.table.set_index("opportunity_id")
+    assert t.loc[["D1", "D2", "D3", "D4"], "amount"].isna().all()
+    assert t.loc["D5", "amount"] == 5000.0
+    lines = o.summary_lines()
+    assert "  dropped 2: implausible amount (kept, amount cleared)" in lines
+    assert "  dropped 1: unreadable amount (kept, amount cleared)" in lines
+    text = "\n".join(lines)
+    assert "'Amount'" in text and "'about 3k'" in text and "'1e300'" in text
+    assert o.quality().set_index("item")["count"]["deals without an amount"] == 4
+
+
+def test_suffix_amounts_in_an_export(tmp_path: Path) -> None:
+    rows = [r[:] for r in BASE]
+    rows[0][3], rows[1][3], rows[2][3], rows[3][3] = "1e6", "$25K", "1.5M", "$2,500.00"
+    o = read_crm(write_csv(tmp_path / "opps.csv", rows))
+    amt = o.table.set_index("opportunity_id")["amount"]
+    assert amt[["D1", "D2", "D3", "D4"]].tolist() == [1e6, 25_000.0, 1.5e6, 2_500.0]
+    assert not o.dropped
+
+
+# --------------------------------------------------------------------------------------------
+# the robust outlier screen
+# --------------------------------------------------------------------------------------------
+def synthetic_export(n: int = 3000, seed: int = 11) -> list[list[str]]:
+    """``n`` opportunities over a year: 25 reps, two products, lognormal amounts (sigma 0.6)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        created = pd.Timestamp("2025-01-01") + pd.Timedelta(days=int(rng.integers(0, 330)))
+        u = rng.random()
+        stage = "Closed Won" if u < 0.3 else "Closed Lost" if u < 0.85 else "Proposal"
+        closed = (created + pd.Timedelta(days=int(rng.gamma(3, 15)) + 1)).date().isoformat() \
+            if stage != "Proposal" else ""
+        product = "A" if rng.random() < 0.6 else "B"
+        amount = rng.lognormal(math.log(26000 if product == "A" else 20000), 0.6)
+        rows.append([f"O{i}", f"R{i % 25}", stage, f"{amount:.2f}", created.date().isoformat(),
+                     closed, product])
+    return rows
+
+
+def test_outlier_screen_sets_one_absurd_amount_aside_with_a_note(tmp_path: Path) -> None:
+    rows = synthetic_export()
+    won = next(i for i, r in enumerate(rows) if r[2] == "Closed Won")
+    rows[won][3] = "1e11"  # below the plausibility bound: only the screen can catch it
+    header = [*HEADER, "Product"]
+    o = read_crm(write_csv(tmp_path / "opps.csv", rows, header=header))
+    t = o.table.set_index("opportunity_id")
+    assert math.isnan(t.loc[rows[won][0], "amount"])
+    assert t.loc[rows[won][0], "outcome"] == "won"  # kept for conversion and timing
+    key = f"amount outlier, more than {OUTLIER_SDS:g} robust SDs from its product's median " \
+          "(kept, amount cleared)"
+    assert o.dropped[key] == 1
+    note = next(n for n in o.notes if n.startswith("1 amount set aside as an outlier"))
+    assert "largest 100,000,000,000" in note
+    # the clean export loses nothing to the screen
+    clean = read_crm(write_csv(tmp_path / "clean.csv", synthetic_export(), header=header))
+    assert not clean.dropped and not any("outlier" in n for n in clean.notes)
+    # and the deal-size estimate is the clean one's
+    s_bad = funnel_stats(o.table, []).amount_by_product
+    s_clean = funnel_stats(clean.table, []).amount_by_product
+    assert s_bad["A"][1] == pytest.approx(s_clean["A"][1], rel=0.02)
+
+
+def test_outlier_screen_catches_tiny_amounts_and_spares_a_wide_but_real_spread() -> None:
+    from salessim.crm import amount_outliers
+
+    rng = np.random.default_rng(5)
+    a = pd.Series(rng.lognormal(10, 1.5, 2000))  # a wide spread: nothing is an outlier
+    assert not amount_outliers(a, None).any()
+    a.iloc[3] = 0.01
+    flagged = amount_outliers(a, None)
+    assert flagged.tolist().count(True) == 1 and flagged.iloc[3]
+    # identical amounts (MAD 0): a deal within 10x of the median is never an outlier
+    b = pd.Series([1000.0] * 50 + [9000.0, 20000.0])
+    assert amount_outliers(b, None).tolist() == [False] * 51 + [True]
+
+
+def _sample_head(tmp_path: Path, name: str, amount: str | None) -> Path:
+    """The first 3,000 rows of the sample export; one won deal's amount replaced."""
+    lines = SAMPLE_OPP.read_text(encoding="utf-8-sig").splitlines()[:3001]
+    rows = list(csv.reader(lines))
+    h = rows[0]
+    if amount is not None:
+        i = next(i for i, r in enumerate(rows) if r[h.index("StageName")] == "Closed Won")
+        rows[i][h.index("Amount")] = amount
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    p = tmp_path / name
+    p.write_text(buf.getvalue(), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("absurd", ["1" + "0" * 300, "1e300", "1e11"])
+def test_one_absurd_amount_does_not_move_the_calibrated_quota(tmp_path: Path, absurd: str) -> None:
+    """The issue's case: one 1e300 amount in 3,000 rows moved the quota from 1.24M to 4.07M.
+
+    The first calibration candidate (no simulation) carries the whole effect: a deal-size sigma
+    blown up to its 2.5 bound makes the funnel plan, and so the quota, several times larger.
+    """
+    def quota(p: Path) -> float:
+        cal = calibrate(p, iterations=0, verify_replications=0)
+        return float(cal.overrides["organisation"]["quota"])
+
+    clean = quota(_sample_head(tmp_path, "clean.csv", None))
+    bad = quota(_sample_head(tmp_path, "bad.csv", absurd))
+    assert bad == pytest.approx(clean, rel=0.03), (clean, bad)
+
+
+@pytest.mark.slow
+def test_cli_calibrate_with_one_1e300_amount_matches_the_clean_export(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    quotas = []
+    for name, amount in (("clean.csv", None), ("bad.csv", "1" + "0" * 300)):
+        p = _sample_head(tmp_path, name, amount)
+        out = tmp_path / (name + ".yaml")
+        code, stdout, err = run(capsys, "calibrate", p, "-o", out, "--seed", "3")
+        assert code == 0, err
+        quotas.append(yaml.safe_load(out.read_text(encoding="utf-8"))["organisation"]["quota"])
+        if amount is not None:
+            assert "dropped 1: implausible amount (kept, amount cleared)" in stdout
+    assert quotas[1] == pytest.approx(quotas[0], rel=0.05), quotas
+
+
+# --------------------------------------------------------------------------------------------
+# files that cannot be used: exit 2, named, nothing written
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("content", "needle"), [
+    (b"", "empty file"),
+    (b"\xef\xbb\xbf", "empty file"),
+    (b"\xff\xfe", "empty file"),
+    (b"\n\r\n  \n", "empty file"),
+    (b"Id,OwnerId,StageName,Amount,CreatedDate,CloseDate\r\n", "no data rows"),
+    (b"\x00\x01\x02\x89PNG\x00\x00", "binary data"),
+])
+def test_cli_unusable_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   content: bytes, needle: str) -> None:
+    p = tmp_path / "opps.csv"
+    p.write_bytes(content)
+    out = tmp_path / "out.yaml"
+    before = listing(tmp_path)
+    code, _, err = run(capsys, "calibrate", p, "-o", out)
+    assert_exit_2(code, err, str(p), needle)
+    assert listing(tmp_path) == before
+
+
+def test_header_only_names_the_columns(tmp_path: Path) -> None:
+    p = write_csv(tmp_path / "opps.csv", [])
+    with pytest.raises(CRMError, match=r"no data rows, only a header \(columns: Id, OwnerId"):
+        read_crm(p)
+
+
+def test_cli_empty_history_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = write_csv(tmp_path / "opps.csv", BASE)
+    h = tmp_path / "hist.csv"
+    h.write_bytes(b"")
+    code, _, err = run(capsys, "calibrate", p, "--history", h, "-o", tmp_path / "o.yaml")
+    assert_exit_2(code, err, str(h), "empty file")
+    assert not (tmp_path / "o.yaml").exists()
+
+
+def test_cli_directory_as_csv_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "export.csv"
+    d.mkdir()
+    code, _, err = run(capsys, "calibrate", d, "-o", tmp_path / "o.yaml")
+    assert_exit_2(code, err, str(d), "is a directory")
+    code, _, err = run(capsys, "calibrate", write_csv(tmp_path / "opps.csv", BASE),
+                       "--history", d)
+    assert_exit_2(code, err, str(d), "is a directory")
+
+
+def test_cli_all_won_export_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [[f"W{i}", f"R{i % 3}", "Closed Won", "1000", f"2025-01-{1 + i % 28:02d}",
+             f"2025-03-{1 + i % 28:02d}"] for i in range(40)]
+    p = write_csv(tmp_path / "won.csv", rows)
+    out = tmp_path / "o.yaml"
+    code, _, err = run(capsys, "calibrate", p, "-o", out)
+    assert_exit_2(code, err, str(p), "all 40 closed deals are won", "'StageName'")
+    assert not out.exists()
+    lost = [r[:3] + r[3:] for r in rows]
+    for r in lost:
+        r[2] = "Closed Lost"
+    code, _, err = run(capsys, "calibrate", write_csv(tmp_path / "lost.csv", lost))
+    assert_exit_2(code, err, "only 0 won deals")
+
+
+# --------------------------------------------------------------------------------------------
+# encodings: read, not refused with a wrong message
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("encoding", "bom"), [
+    ("utf-16", False),       # Python writes a BOM itself
+    ("utf-16-le", True), ("utf-16-be", True), ("utf-16-le", False), ("utf-16-be", False),
+    ("utf-8", True), ("cp1252", False), ("utf-32", False),
+])
+def test_encodings_read_like_utf8(tmp_path: Path, encoding: str, bom: bool) -> None:
+    rows = [r[:] for r in BASE]
+    rows[0][1] = "Renée Müller"
+    rows[1][3] = "1.234,50 €"
+    rows[2][3] = "£3,000"
+    ref = read_crm(write_csv(tmp_path / "ref.csv", rows))
+    p = write_csv(tmp_path / "enc.csv", rows, encoding=encoding, bom=bom)
+    o = read_crm(p)
+    assert o.roles == ref.roles
+    pd.testing.assert_frame_equal(o.table, ref.table)
+    assert o.table.set_index("opportunity_id").loc["D1", "rep_id"] == "Renée Müller"
+
+
+def test_cli_utf16_export_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = write_csv(tmp_path / "opps.csv", BASE, encoding="utf-16")
+    code, out, err = run(capsys, "calibrate", p, "-o", tmp_path / "o.yaml")
+    assert "not a text CSV file" not in err
+    # six deals are too few to calibrate, but the file was read: its rows are counted
+    assert f"{p}: 6 rows read, 6 kept" in out
+    assert_exit_2(code, err, "only 2 won deals")
+
+
+# --------------------------------------------------------------------------------------------
+# dates that cannot be real
+# --------------------------------------------------------------------------------------------
+def test_dates_far_in_the_future_are_dropped_with_a_note(tmp_path: Path) -> None:
+    rows = [r[:] for r in BASE] + [
+        ["F1", "R1", "Closed Won", "100", "2075-01-05", "2075-02-10"],   # 50 years ahead
+        ["F2", "R2", "Closed Lost", "100", "2025-01-05", "2075-02-10"],  # closed 50 years ahead
+        ["F3", "R3", "Proposal", "100", "2075-01-05", ""],               # open, created ahead
+        ["F4", "R3", "Proposal", "100", "2025-01-05", "2075-02-10"],     # open: a plan, kept
+    ]
+    o = read_crm(write_csv(tmp_path / "opps.csv", rows), today=date(2025, 6, 1))
+    ids = set(o.table["opportunity_id"])
+    assert {"F1", "F2", "F3"}.isdisjoint(ids) and "F4" in ids
+    limit = (pd.Timestamp("2025-06-01") + pd.Timedelta(days=FUTURE_MARGIN_DAYS)).date()
+    lines = o.summary_lines()
+    assert f"  dropped 2: created date in the future (after {limit})" in lines
+    assert f"  dropped 1: close date in the future (after {limit})" in lines
+    assert o.rows_read == len(o.table) + 3
+
+
+def test_an_export_entirely_in_the_future_exits_2(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [[r[0], r[1], r[2], r[3], r[4].replace("2025", "2075"), r[5].replace("2025", "2075")]
+            for r in BASE]
+    p = write_csv(tmp_path / "opps.csv", rows)
+    code, _, err = run(capsys, "calibrate", p)
+    assert_exit_2(code, err, str(p), "no usable rows", "created date in the future")
+
+
+def test_the_sample_export_is_not_in_the_future() -> None:
+    """The committed sample ends on 2027-01-01; the margin keeps it readable in its own year."""
+    o = read_crm(SAMPLE_OPP, today=date(2026, 1, 1))
+    assert not any("future" in k for k in o.dropped)
+
+
+def test_mixed_time_zones_and_out_of_range_years_are_read_or_missing() -> None:
+    """Mixed UTC offsets used to raise; years like 9999 or 0001 overflowed the date type."""
+    from salessim.crm import parse_dates
+
+    got = parse_dates(pd.Series(["2025-01-10T09:30:00.000+0000", "2025-01-10T23:30:00.000-0500",
+                                 "9999-12-31", "0001-01-01", "12/31/9999", "2025-02-01"]))
+    assert got.tolist()[:2] == [pd.Timestamp("2025-01-10"), pd.Timestamp("2025-01-11")]
+    assert got.iloc[2:5].isna().all() and got.iloc[5] == pd.Timestamp("2025-02-01")
+
+
+def test_cli_absurd_years_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [r[:] for r in BASE]
+    rows[0][4] = "9999-12-31"
+    rows[1][5] = "0001-01-01"
+    p = write_csv(tmp_path / "opps.csv", rows)
+    code, out, err = run(capsys, "calibrate", p)
+    assert "  dropped 1: created date missing or unreadable" in out
+    assert "  dropped 1: closed deal without a close date" in out
+    assert_exit_2(code, err, "only 1 won deals")
