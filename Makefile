@@ -41,5 +41,7 @@ lint: install
 bench: install
 	$(BIN)/salessim bench
 
+# the simulation cache (in the user's cache directory) is cleared while salessim is still installed
 clean:
-	rm -rf $(VENV) reports .pytest_cache .hypothesis .ruff_cache .mypy_cache
+	-test ! -x $(BIN)/salessim || $(BIN)/salessim cache clear
+	rm -rf $(VENV) reports .pytest_cache .hypothesis .ruff_cache .mypy_cache .salessim-cache

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,16 @@ def _positive_int(name: str):
 
 
 _seed = _int_at_least("seed", 0)
+
+
+def _days(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"DAYS must be a number, got {text!r}") from None
+    if not np.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"DAYS must be a finite number ≥ 0, got {text!r}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", "-o", type=Path, default=Path("reports"),
                    help="reports directory: OUT/NAME.html, OUT/NAME/ and OUT/index.html")
 
+    s = sub.add_parser("cache", help="the cache of finished simulation batches: info or clear")
+    act = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    act.add_parser("info", help="where the cache is, its runs, batches and size, and its cap")
+    c = act.add_parser("clear", help="remove cached batches (all, or those not used for DAYS)")
+    c.add_argument("--older-than", type=_days, default=None, metavar="DAYS",
+                   help="remove only batches not used for DAYS days (e.g. 30, 0.5)")
+
     s = sub.add_parser("reports", help="build the standard reports and index.html")
     s.add_argument("--out", "-o", type=Path, default=Path("reports"))
     s.add_argument("--replications", "-r", type=_positive_int("replications"), default=None,
@@ -191,29 +208,37 @@ def print_summary(periods: pd.DataFrame, title: str) -> None:
 
 # ------------------------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from salessim.io import atomic_dir, check_out_dir, manifest, write_tables
+    from salessim.io import manifest, write_tables
     from salessim.simulate import simulate
 
     sc = load_scenario(args.scenario)
-    if args.out is not None:
-        check_out_dir(args.out)
-    t0 = time.perf_counter()
-    res = simulate(sc, replications=args.replications, seed=args.seed, deals=args.deals,
-                   progress=_progress_printer())
-    runtime = time.perf_counter() - t0
-    if args.out is not None:
-        meta = manifest(command="simulate", scenario=sc.name, scenario_hash=sc.hash,
-                        scenario_source=str(args.scenario), scenario_yaml=sc.to_yaml(),
-                        seed=args.seed, replications=args.replications, deals=args.deals,
-                        runtime_seconds=round(runtime, 3))
-        with atomic_dir(args.out) as tmp:
-            write_tables(tmp, {"reps": res.reps, "periods": res.periods, "deals": res.deals},
-                         meta, csv=("deals",))
+    with _output(args.out, "dir", "--out") as out:  # checked and locked before simulating
+        t0 = time.perf_counter()
+        res = simulate(sc, replications=args.replications, seed=args.seed, deals=args.deals,
+                       progress=_progress_printer())
+        runtime = time.perf_counter() - t0
+        if out is not None:
+            meta = manifest(command="simulate", scenario=sc.name, scenario_hash=sc.hash,
+                            scenario_source=str(args.scenario), scenario_yaml=sc.to_yaml(),
+                            seed=args.seed, replications=args.replications, deals=args.deals,
+                            runtime_seconds=round(runtime, 3))
+            with out.staging() as tmp:
+                write_tables(tmp, {"reps": res.reps, "periods": res.periods, "deals": res.deals},
+                             meta, csv=("deals",))
     print_summary(res.periods, f"{sc.name} — {args.replications} replications, seed {args.seed}"
                   f" ({runtime:.1f} s)")
     if args.out is not None:
         print(f"wrote {args.out}/ (reps, periods{', deals' if args.deals else ''}, manifest.json)")
     return EXIT_OK
+
+
+def _output(path: Path | None, kind: Literal["dir", "file"], flag: str) -> Any:
+    """The one writer for a command's destination (checked and locked on entering), or None."""
+    import contextlib
+
+    from salessim.io import Output
+
+    return Output(path, kind, flag) if path is not None else contextlib.nullcontext()
 
 
 def _progress_printer():
@@ -230,11 +255,11 @@ def _progress_printer():
     return show
 
 
-def _experiment_out(args: argparse.Namespace, comp, command: str, runtime: float) -> None:
-    from salessim.io import atomic_dir, manifest, write_tables
+def _experiment_out(out: Any, comp, command: str, runtime: float) -> None:
+    from salessim.io import manifest, write_tables
 
     meta = manifest(command=command, **comp.meta, runtime_seconds=round(runtime, 3))
-    with atomic_dir(args.out) as tmp:
+    with out.staging() as tmp:
         write_tables(tmp, {"reps": comp.results.reps, "periods": comp.results.periods}, meta)
         comp.summary.to_csv(tmp / "summary.csv", index=False)
 
@@ -270,20 +295,17 @@ def print_comparison(comp, title: str) -> None:
 
 
 def _experiment(args: argparse.Namespace, command: str, run, title) -> Any:
-    """Run an experiment command: check --out first, run, print the paired table, write."""
-    from salessim.io import check_out_dir
-
-    if args.out is not None:
-        check_out_dir(args.out)
-    t0 = time.perf_counter()
-    comp = run(replications=args.replications, seed=args.seed, workers=args.workers,
-               scheduler=args.scheduler, cache=not args.no_cache)
-    runtime = time.perf_counter() - t0
-    print_comparison(comp, f"{title(comp)}: {len(comp.scenarios)} scenarios × "
-                     f"{args.replications} replications, seed {args.seed}, common random numbers "
-                     f"({runtime:.1f} s, {comp.meta['executor']})")
-    if args.out is not None:
-        _experiment_out(args, comp, command, runtime)
+    """Run an experiment command: check and lock --out first, run, print the paired table, write."""
+    with _output(args.out, "dir", "--out") as out:
+        t0 = time.perf_counter()
+        comp = run(replications=args.replications, seed=args.seed, workers=args.workers,
+                   scheduler=args.scheduler, cache=not args.no_cache)
+        runtime = time.perf_counter() - t0
+        print_comparison(comp, f"{title(comp)}: {len(comp.scenarios)} scenarios × "
+                         f"{args.replications} replications, seed {args.seed}, common random "
+                         f"numbers ({runtime:.1f} s, {comp.meta['executor']})")
+        if out is not None:
+            _experiment_out(out, comp, command, runtime)
         print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
     return comp
 
@@ -324,23 +346,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from salessim.calibrate import calibrate
-    from salessim.crm import read_crm
-    from salessim.io import atomic_write_text, check_out_dir
-
     cols = {}
     for spec in args.column:
         role, sep, col = spec.partition("=")
         if not sep or not role.strip() or not col.strip():
             raise BadInput(f"--column {spec!r}: expected ROLE=COLUMN (e.g. owner=Sales Rep)")
         cols[role.strip()] = col.strip()
-    if args.out is not None and args.out.exists() and args.out.is_dir():
-        raise BadInput(f"-o {args.out}: is a directory; give a file name for the scenario YAML")
-    if args.out is not None:
-        check_out_dir(args.out.parent if str(args.out.parent) else Path("."))
+    # -o is checked (never a link, a device, a FIFO or a folder) and locked before any work
+    with _output(args.out, "file", "-o") as out:
+        return _calibrate(args, cols, out)
+
+
+def _calibrate(args: argparse.Namespace, cols: dict[str, str], out: Any) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from salessim.calibrate import calibrate
+    from salessim.crm import read_crm
+
     data = read_crm(args.crm, args.history, cols, args.won, args.lost)
     con = Console(width=120)
     for line in data.summary_lines():
@@ -366,8 +389,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     v.add_row("KS distance, won cycle", "", f"{ks['won_cycle']:.3f}", "")
     v.add_row("KS distance, won amount", "", f"{ks['won_amount']:.3f}", "")
     con.print(v)
-    if args.out is not None:
-        atomic_write_text(args.out, cal.to_yaml())
+    if out is not None:
+        out.write_text(cal.to_yaml())
         con.print(f"wrote {args.out}", highlight=False)
     else:
         print(cal.to_yaml())
@@ -487,16 +510,50 @@ def cmd_reports(args: argparse.Namespace) -> int:
         raise BadInput(str(e)) from None
 
 
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GiB"  # pragma: no cover
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from salessim.cache import Cache
+
+    cache = Cache()
+    if args.action == "info":
+        i = cache.info()
+
+        def when(t: float | None) -> str:
+            return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") if t is not None else "–"
+
+        print(f"location:  {i['location']}{'' if i['exists'] else ' (not created yet)'}")
+        print(f"entries:   {i['batches']:,} batches of {i['runs']:,} runs"
+              + (f" (+ {i['leftovers']} unfinished)" if i["leftovers"] else ""))
+        print(f"size:      {_size(i['bytes'])} of a {_size(i['max_bytes'])} cap "
+              "(SALESSIM_CACHE_MAX_BYTES; least recently used batches go first)")
+        print(f"last used: oldest {when(i['oldest_use'])}, newest {when(i['newest_use'])}")
+        return EXIT_OK
+    n, freed = cache.clear(args.older_than)
+    which = f" not used for {args.older_than:g} days" if args.older_than is not None else ""
+    print(f"removed {n:,} cached batches{which} ({_size(freed)}) from {cache.root}")
+    return EXIT_OK
+
+
 COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep,
             "swings": cmd_swings,
             "calibrate": cmd_calibrate,
             "plan": cmd_plan, "validate": cmd_validate,
             "assumptions": cmd_assumptions, "bench": cmd_bench, "report": cmd_report,
-            "reports": cmd_reports}
+            "reports": cmd_reports, "cache": cmd_cache}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``salessim`` console script."""
+    from salessim.cache import CacheError
     from salessim.crm import CRMError
     from salessim.executors import ExecutorError
     from salessim.io import OutputError
@@ -505,7 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, OutputError, BadInput, ExecutorError, CRMError) as e:
+    except (ScenarioError, OutputError, BadInput, ExecutorError, CRMError, CacheError) as e:
         print(f"salessim: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader went away (`salessim … | head`): stop quietly

@@ -8,13 +8,9 @@ confidence intervals narrow.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salessim.cache import Cache, RunCache, cache_root  # noqa: F401  (cache_root: re-exported)
 from salessim.executors import batches_for, make_executor
 from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
@@ -59,62 +56,6 @@ class Comparison:
         a = y[y["scenario"] == self.baseline].set_index("replication")[metric]
         b = y[y["scenario"] == scenario].set_index("replication")[metric]
         return pd.DataFrame({"baseline": a, "variant": b}).dropna()
-
-
-# ------------------------------------------------------------------------------------------
-# cache
-# ------------------------------------------------------------------------------------------
-def cache_root() -> Path:
-    """Where finished batches are kept: ``$SALESSIM_CACHE_DIR`` or ``.salessim-cache``."""
-    return Path(os.environ.get("SALESSIM_CACHE_DIR", ".salessim-cache"))
-
-
-def _run_key(sc: Scenario, seed: int, deals: bool) -> str:
-    from salessim import __version__
-
-    blob = json.dumps({"scenario": sc.hash, "seed": seed, "deals": deals,
-                       "version": __version__}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-class _Cache:
-    """Finished batches on disk, one directory per (scenario content, seed, deals, version).
-
-    Each batch is written to a temporary directory and renamed into place, so a batch either
-    exists whole or not at all; an interrupted run resumes from the batches it finished.
-    """
-
-    def __init__(self, root: Path, sc: Scenario, seed: int, deals: bool) -> None:
-        self.dir = root / _run_key(sc, seed, deals)
-
-    def available(self) -> dict[tuple[int, ...], Path]:
-        out = {}
-        if self.dir.is_dir():
-            for p in self.dir.glob("batch-*"):
-                if (p / "done").exists():
-                    reps = tuple(int(x) for x in p.name.removeprefix("batch-").split("_"))
-                    out[reps] = p
-        return out
-
-    def store(self, reps: tuple[int, ...], result: tuple[pd.DataFrame, pd.DataFrame,
-                                                         pd.DataFrame | None]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=self.dir))
-        for name, df in zip(("reps", "periods", "deals"), result, strict=True):
-            if df is not None:
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / "done").write_text("ok\n")
-        final = self.dir / ("batch-" + "_".join(str(r) for r in reps))
-        if final.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
-        tmp.rename(final)
-
-    @staticmethod
-    def load(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-        deals = path / "deals.parquet"
-        return (pd.read_parquet(path / "reps.parquet"), pd.read_parquet(path / "periods.parquet"),
-                pd.read_parquet(deals) if deals.exists() else None)
 
 
 # ------------------------------------------------------------------------------------------
@@ -178,7 +119,8 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         workers: local worker processes (1 = serial; default all cores).
         scheduler: Dask scheduler address (default ``$DASK_SCHEDULER_ADDRESS``).
         deals: also keep the deal log.
-        cache: reuse finished batches (True → default cache directory; a Path → that one).
+        cache: reuse and keep finished batches (True → the default cache, see
+            :mod:`salessim.cache`; a Path → that folder; False → neither).
         progress: show a progress bar (default: only on a terminal).
 
     Returns:
@@ -192,8 +134,9 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     if base not in names:
         raise ScenarioError(f"--baseline {base!r} is not one of the scenarios: {names}")
     R = int(replications)
-    caches = ([_Cache(cache if isinstance(cache, Path) else cache_root(), s, seed, deals)
-               for s in scs] if cache else [None] * len(scs))
+    store = Cache(Path(cache) if isinstance(cache, str | Path) else None) if cache else None
+    caches: list[RunCache | None] = ([store.for_run(s, seed, deals) for s in scs] if store
+                                     else [None] * len(scs))
 
     # what is already done
     parts: dict[tuple[int, int], tuple] = {}  # (scenario index, first replication) → result
@@ -203,8 +146,10 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         if c is not None:
             for reps, path in sorted(c.available().items()):
                 if set(reps) <= set(range(R)) and not (set(reps) & have):
-                    parts[(i, reps[0])] = _relabel(_Cache.load(path), scs[i].name)
-                    have |= set(reps)
+                    part = c.load(reps, path)  # None: it failed its checks and is recomputed
+                    if part is not None:
+                        parts[(i, reps[0])] = _relabel(part, scs[i].name)
+                        have |= set(reps)
         needed.append([r for r in range(R) if r not in have])
 
     own_executor = executor is None

@@ -184,7 +184,7 @@ def test_cache_serves_identical_rerun_and_resumes(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         compare(scs, replications=6, seed=2, executor=Interrupting(), cache=other)
     left = [p for d in other.iterdir() for p in d.iterdir()]
-    assert all((p / "done").exists() for p in left if p.name.startswith("batch-"))
+    assert all((p / "batch.json").exists() for p in left if p.name.startswith("batch-"))
     assert not [p for p in left if p.name.startswith(".partial")]
     resumed = compare(scs, replications=6, seed=2, executor=SerialExecutor(), cache=other)
     assert 0 < resumed.meta["computed_replications"] < 12
