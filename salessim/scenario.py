@@ -166,7 +166,30 @@ def _field_kind(model: type[BaseModel], name: str) -> str:
         return "a whole number" if kinds & {int} and not kinds & {float} else "a number"
     if kinds == {dt.date}:
         return "date"
+    if kinds == {str}:
+        return "text" if name != "description" else "lines"
     return ""
+
+
+#: Longest name (of a scenario, stage or product) and description.
+MAX_NAME = 200
+MAX_DESCRIPTION = 10_000
+#: Characters refused in names: C0/C1 controls (terminal escapes, NUL), lone surrogates (which
+#: cannot be printed) and bidirectional overrides (which make text display as something else).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def _text_problem(text: str, lines: bool = False) -> str | None:
+    """Why ``text`` cannot be a name (or, with ``lines``, a description), or None."""
+    limit = MAX_DESCRIPTION if lines else MAX_NAME
+    if len(text) > limit:
+        return f"longer than {limit:,} characters"
+    bad = (_UNPRINTABLE_LINES if lines else _UNPRINTABLE).search(text)
+    if bad:
+        return (f"holds the control character {bad.group()!r} at position {bad.start()}; "
+                "only printable text is allowed")
+    return None
 
 
 class Frozen(BaseModel):
@@ -189,6 +212,10 @@ class Frozen(BaseModel):
             raise ValueError("expected true or false")
         if kind == "date" and isinstance(v, int | float):
             raise ValueError("expected a date written YYYY-MM-DD")
+        if kind in ("text", "lines") and isinstance(v, str):
+            problem = _text_problem(v, lines=kind == "lines")
+            if problem:
+                raise ValueError(problem)
         return v
 
 
@@ -292,6 +319,10 @@ class Funnel(Frozen):
     def _products_sum(cls, v: dict[str, Product]) -> dict[str, Product]:
         if not v:
             raise ValueError("at least one product is required")
+        for name in v:
+            problem = _text_problem(name)
+            if problem:
+                raise ValueError(f"product name {safe_repr(name)}: {problem}")
         total = sum(p.share for p in v.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"product shares must sum to 1, got {total:g}")
@@ -582,8 +613,9 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 #: Largest scenario (or parameter) document read, in bytes; a scenario is a few kilobytes.
 MAX_YAML_BYTES = 1_000_000
-#: Most values a YAML document may hold once every alias is expanded into a copy of what it names.
-MAX_YAML_NODES = 100_000
+#: Most values a YAML document may hold, as written and once every alias is expanded into a copy of
+#: what it names (a full scenario written out has about 500).
+MAX_YAML_NODES = 20_000
 #: Deepest nesting of mappings and lists (values included), after alias expansion.
 MAX_YAML_DEPTH = 64
 
@@ -604,12 +636,17 @@ class _GuardedLoader(yaml.SafeLoader):
     """
 
     _depth = 0
+    _nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         self._depth += 1
+        self._nodes += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
                 raise _Refused(f"nested deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
+            if self._nodes > MAX_YAML_NODES:
+                raise _Refused(f"holds more than {MAX_YAML_NODES:,} values; a scenario has a few "
+                               "hundred", self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -617,8 +654,9 @@ class _GuardedLoader(yaml.SafeLoader):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError) as e:
-            reason = str(e).split(";")[0]
+        except (ValueError, OverflowError, KeyError, TypeError) as e:
+            # PyYAML's constructors fail like this on `2026-02-30`, `!!bool maybe`, 5,000 digits
+            reason = str(e).split(";")[0] if not isinstance(e, KeyError) else "not a valid value"
             raise _Refused(f"cannot read {safe_repr(node.value, 60)}: {reason}", node.start_mark) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -687,8 +725,9 @@ def load_yaml_text(text: str, source: str) -> Any:
 
     Beyond ``yaml.safe_load``: the text is at most :data:`MAX_YAML_BYTES` characters; nesting
     is at most :data:`MAX_YAML_DEPTH` levels and the document at most :data:`MAX_YAML_NODES`
-    values, both counted with every alias expanded (so an "alias bomb" is refused at once, not
-    built); an alias may not refer to the value containing it; a mapping may not repeat a key.
+    values, both as written (checked while parsing) and with every alias expanded (counted on
+    the parsed graph before anything is built, so an "alias bomb" is refused at once); an alias
+    may not refer to the value containing it; a mapping may not repeat a key.
 
     Args:
         text: the document.
@@ -702,7 +741,12 @@ def load_yaml_text(text: str, source: str) -> Any:
     """
     if len(text) > MAX_YAML_BYTES:
         raise ScenarioError(f"{source}: larger than {MAX_YAML_BYTES:,} characters; refusing to read it")
-    loader = _GuardedLoader(text)
+    try:
+        loader = _GuardedLoader(text)
+    except yaml.reader.ReaderError as e:  # control characters are refused before parsing starts
+        line = text[:e.position].count("\n") + 1
+        raise ScenarioError(f"{source}: not valid YAML at line {line}: character "
+                            f"{safe_repr(chr(e.character))} is not allowed") from None
     try:
         node = loader.get_single_node()
         if node is None:
