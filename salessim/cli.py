@@ -490,7 +490,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         for key, value in args.parameter:
             if key in params:
                 raise BadInput(f"report {args.name}: parameter {key} given twice")
-            params[key] = parse_value(value)
+            params[key] = parse_value(value, key)
         run = run_report(args.name, args.out, params)
     except ReportError as e:
         raise BadInput(str(e)) from None

@@ -8,9 +8,11 @@ tables, the assumptions register and run metadata.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import platform
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -24,7 +26,7 @@ from scipy import stats
 
 from salessim.io import atomic_write_text
 from salessim.resources import ROOT
-from salessim.scenario import Scenario, assumptions_register
+from salessim.scenario import Scenario, assumptions_register, load_scenario
 
 __all__ = [
     "BAD",
@@ -35,6 +37,7 @@ __all__ = [
     "Findings",
     "assumptions_section",
     "effect_chart",
+    "escape_markdown",
     "figure_note",
     "fmt_days",
     "fmt_money",
@@ -43,6 +46,7 @@ __all__ = [
     "goal_attainment",
     "goal_label",
     "input_path",
+    "load_input_scenario",
     "mean_ci",
     "number_word",
     "output_path",
@@ -57,6 +61,7 @@ __all__ = [
     "save_table",
     "setup_figures",
     "show_metadata",
+    "show_preformatted",
     "show_table",
     "wilson",
     "year_rows",
@@ -93,6 +98,16 @@ def input_path(path: str | Path) -> Path:
     return (_base() / p).resolve()
 
 
+def load_input_scenario(source: str | Path) -> Scenario:
+    """A scenario parameter: a YAML file (found as :func:`input_path` finds it) or a library name.
+
+    A library name (``"baseline"``) is looked up in the scenario library, so a report's default
+    scenarios never depend on the working directory.
+    """
+    path = input_path(source)
+    return load_scenario(path if path.is_file() else str(source))
+
+
 def output_path(path: str | Path) -> Path:
     """The output directory (created): absolute, or relative to the working directory."""
     p = Path(path).expanduser()
@@ -127,6 +142,51 @@ def run_checked(run: Callable[..., Any], *args: Any, **kw: Any) -> Any:
             and not set(comp.results.deals["scenario"].unique()) <= names):
         comp = run(*args, **{**kw, "cache": False})
     return comp
+
+
+# ------------------------------------------------------------------------------------------
+# text from data, made safe for the HTML report
+# ------------------------------------------------------------------------------------------
+#: Characters that Markdown gives a meaning (emphasis, code, links and images, headings, lists,
+#: tables, strike-through, maths); ``&``, ``<``, ``>`` and quotes become HTML entities instead.
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:^=])")
+
+
+def escape_markdown(text: Any) -> str:
+    """Any text — names from a CRM export, file names, scenario names — as literal Markdown.
+
+    HTML is escaped (``<img …>`` stays text) and every character Markdown would act on is
+    backslash-escaped, so a name can neither inject markup nor a link or an image. Line breaks
+    become spaces: a name cannot start a block (a heading, a list, code) of its own.
+    """
+    flat = re.sub(r"[\r\n\f\v\u2028\u2029]+", " ", str(text))
+    return html.escape(_MARKDOWN_ACTIVE.sub(r"\\\1", flat), quote=True)
+
+
+def _text_cell(v: Any) -> str:
+    """A table cell (or header) without a format of its own: its text, HTML-escaped."""
+    return html.escape(str(v), quote=True)
+
+
+def _escaped(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A cell format whose output is HTML-escaped (formats may carry names from the data)."""
+    def cell(v: Any) -> str:
+        return html.escape(str(fmt(v)), quote=True)
+
+    return cell
+
+
+def _styler(df: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]], caption: str = "",
+            index: bool = False) -> Any:
+    """A pandas Styler in which every cell, header and the caption is HTML-escaped."""
+    fm = {c: _escaped(formats[c]) if c in formats else _text_cell for c in df.columns}
+    st = df.style.format(fm, na_rep="–")
+    st = st.format_index(_text_cell, axis=0).format_index(_text_cell, axis=1)
+    if not index:
+        st = st.hide(axis="index")
+    if caption:
+        st = st.set_caption(html.escape(caption, quote=True))
+    return st
 
 
 # ------------------------------------------------------------------------------------------
@@ -373,10 +433,11 @@ class Findings:
                            **{k: _plain(v) for k, v in numbers.items()}})
 
     def markdown(self) -> str:
-        """The findings as a Markdown list."""
+        """The findings as a Markdown list; their text is literal (names from the data included)."""
         lines = []
         for f in self.items:
-            lines.append(f"- **{f['headline']}** {f['meaning']}".rstrip())
+            lines.append(f"- **{escape_markdown(f['headline'])}** "
+                         f"{escape_markdown(f['meaning'])}".rstrip())
         return "\n".join(lines)
 
     def show(self) -> Any:
@@ -500,7 +561,8 @@ def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str
     """Display a formatted table (money, percentages, points, days) with a caption.
 
     Text columns are left-aligned and number columns right-aligned; number columns without a
-    format of their own get thousands separators.
+    format of their own get thousands separators. Every cell, header and the caption is
+    HTML-escaped: names from the data show as text.
     """
     from IPython.display import display
 
@@ -515,11 +577,7 @@ def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str
             fm[c] = _FMT["int"]
         elif pd.api.types.is_float_dtype(df[c]):
             fm[c] = _FMT["num2"]
-    st = df.style.format(fm, na_rep="–")
-    if not index:
-        st = st.hide(axis="index")
-    if caption:
-        st = st.set_caption(caption)
+    st = _styler(df, fm, caption, index)
     st = st.set_table_styles([
         {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: 600;"
                                          " font-size: 14px; padding: 4px 0 8px 0; color: #222;"},
@@ -552,17 +610,25 @@ def assumptions_section(scenario: Scenario, key_parameters: Sequence[str] = (),
         key = reg[reg["parameter"].isin(key_parameters)]
         show_table(key, caption="The assumptions these results lean on most")
     n_a = int((reg["basis"] == "assumption").sum())
-    html = (reg.style.hide(axis="index")
-            .set_table_styles([{"selector": "td", "props": "padding: 3px 8px; font-size: 12px;"
-                                                          " text-align: left;"},
-                               {"selector": "th", "props": "text-align: left; padding: 3px 8px;"
-                                                          " background: #f3f5f7;"}])
-            .to_html())
+    table = (_styler(reg, {})
+             .set_table_styles([{"selector": "td", "props": "padding: 3px 8px; font-size: 12px;"
+                                                           " text-align: left;"},
+                                {"selector": "th", "props": "text-align: left; padding: 3px 8px;"
+                                                           " background: #f3f5f7;"}])
+             .to_html())
     summary = (f"Full assumptions register: {len(reg)} parameters, {n_a} of them modelling "
                f"assumptions, the rest from published sources (click to expand)")
-    extra = f"<p>{note}</p>" if note else ""
-    display(HTML(f"<details><summary style='cursor:pointer;font-weight:600'>{summary}</summary>"
-                 f"{extra}{html}</details>"))
+    extra = f"<p>{html.escape(note)}</p>" if note else ""
+    display(HTML(f"<details><summary style='cursor:pointer;font-weight:600'>"
+                 f"{html.escape(summary)}</summary>{extra}{table}</details>"))
+
+
+def show_preformatted(text: str, intro: str = "") -> None:
+    """Show a file's text (a scenario's YAML) as a literal block, after a line of introduction."""
+    from IPython.display import HTML, display
+
+    head = f"<p>{html.escape(intro)}</p>" if intro else ""
+    display(HTML(f"{head}<pre><code>{html.escape(text)}</code></pre>"))
 
 
 def run_metadata(started: float, seed: int, replications: int,

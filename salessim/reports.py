@@ -6,7 +6,9 @@ notebook wrote (tables, ``findings.json``), the executed notebook and ``run.json
 ``salessim reports`` builds the standard set and ``DIR/index.html``.
 
 Parameters are checked against the notebook's ``parameters`` cell and by type and range before
-anything runs. A report that fails leaves the last good one untouched, keeps the failed executed
+anything runs. Names from the data (products, file names, scenario names) show as text: the
+notebook helpers escape every table and finding, and a page that would still run script is not
+written. A report that fails leaves the last good one untouched, keeps the failed executed
 notebook in ``DIR/_failed/NAME.ipynb`` and names the failing cell.
 """
 
@@ -16,6 +18,7 @@ import ast
 import contextlib
 import html
 import json
+import math
 import os
 import re
 import shutil
@@ -25,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +37,8 @@ import yaml
 from salessim.io import atomic_dir, atomic_write_text, check_out_dir
 from salessim.notebook_helpers import ROOT, input_path
 
-__all__ = ["REPORTS", "ReportError", "ReportFailed", "build_all", "export_html", "notebook_parameters",
-           "parse_value", "run_report", "validate_parameters", "write_index"]
+__all__ = ["REPORTS", "ReportError", "ReportFailed", "active_content", "build_all", "export_html",
+           "notebook_parameters", "parse_value", "run_report", "validate_parameters", "write_index"]
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 KERNEL = "salessim"
@@ -89,7 +93,8 @@ def _scenario_file(value: Any) -> str | None:
         try:
             load_scenario(str(value))
         except ScenarioError:
-            return f"no scenario file {value!r} (relative paths start at the project root)"
+            return (f"no scenario file {_show(value)} and no library scenario of that name "
+                    "(a relative path is read from the working directory)")
         return None
     try:
         load_scenario(path)
@@ -100,14 +105,14 @@ def _scenario_file(value: Any) -> str | None:
 
 
 def _existing_dir(value: Any) -> str | None:
-    return None if input_path(str(value)).is_dir() else f"no directory {value!r}"
+    return None if input_path(str(value)).is_dir() else f"no directory {_show(value)}"
 
 
 def _optional_csv(value: Any) -> str | None:
     if str(value) == "":
         return None
     p = input_path(str(value))
-    return None if p.is_file() else f"no file {value!r}"
+    return None if p.is_file() else f"no file {_show(value)}"
 
 
 def _param_list(value: Any) -> str | None:
@@ -119,10 +124,11 @@ def _param_list(value: Any) -> str | None:
         cur: Any = data
         for k in n.split("."):
             if not isinstance(cur, dict) or k not in cur:
-                return f"{n!r} is not a scenario parameter (e.g. culture.attrition_sensitivity)"
+                return (f"{_show(n)} is not a scenario parameter "
+                        "(e.g. culture.attrition_sensitivity)")
             cur = cur[k]
         if isinstance(cur, bool) or not isinstance(cur, int | float):
-            return f"{n!r} is not a numeric parameter"
+            return f"{_show(n)} is not a numeric parameter"
     return None
 
 
@@ -158,22 +164,66 @@ RULES: dict[str, Rule] = {
 _TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
 
 
-def parse_value(text: str) -> Any:
-    """A ``-p`` value as a YAML scalar: ``24`` → 24, ``0.5`` → 0.5, ``true`` → True, else text."""
+#: Longest ``-p`` value read (a path or a list of parameter names fits many times over).
+MAX_VALUE_CHARS = 4096
+
+
+def parse_value(text: str, key: str | None = None) -> Any:
+    """A ``-p`` value as a YAML scalar: ``24`` → 24, ``0.5`` → 0.5, ``true`` → True, else text.
+
+    A value is one scalar. The YAML is read event by event, so a list, a mapping, an anchor or
+    an alias is refused before anything is built from it (an alias cannot expand into a huge
+    value), and so is a value longer than :data:`MAX_VALUE_CHARS`.
+
+    Raises:
+        ReportError: naming the parameter (when given) and what a value may be.
+    """
+    where = f"-p {key}" if key else "-p value"
+    if len(text) > MAX_VALUE_CHARS:
+        raise ReportError(f"{where}: the value is {len(text):,} characters long; at most "
+                          f"{MAX_VALUE_CHARS:,} are read")
+    scalars = 0
     try:
-        v = yaml.safe_load(text)
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise ReportError(f"{where} {_show(text)}: YAML anchors and aliases (& and *) are "
+                                  "not read; give the value itself")
+            if isinstance(event, yaml.CollectionStartEvent):
+                raise ReportError(f"{where} {_show(text)}: expected a single value (number, "
+                                  "true/false or text), not a list or mapping")
+            if isinstance(event, yaml.ScalarEvent):
+                scalars += 1
+                if scalars > 1:  # several documents
+                    return text
     except yaml.YAMLError:
         return text
+    from salessim.scenario import ScenarioError, load_yaml_text
+
+    try:  # the one scalar, read by the same guarded loader as scenario files
+        v = load_yaml_text(text, where)
+    except ScenarioError as e:  # a scalar YAML cannot read: 2026-02-30
+        raise ReportError(str(e).replace(f"{where}: line 1, column 1: ", f"{where}: ")) from None
     if v is None:
         return text if text.strip() not in ("", "~", "null") else ""
-    if isinstance(v, list | dict):
-        raise ReportError(f"-p value {text!r}: expected a single value (number, true/false or "
-                          "text), not a list or mapping")
     if not isinstance(v, bool | int | float | str):
         return text
     if isinstance(v, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", v.strip()):
         return float(v)  # YAML 1.1 reads 1e6 as text; a leader means a million
     return v
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """A value for a message: its repr, cut short (a message never grows with the input)."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    if isinstance(value, int) and value.bit_length() > 4 * limit:
+        return f"a whole number of {value.bit_length():,} bits"
+    if isinstance(value, bool | int | float):
+        text = repr(value)
+        return text if len(text) <= limit else text[:limit] + "…"
+    return f"a {type(value).__name__}"
 
 
 def notebook_path(name: str) -> Path:
@@ -230,25 +280,33 @@ def _check_value(report: str, key: str, value: Any, kind: type, rule: Rule | Non
     where = f"report {report}: parameter {key}"
     if kind is bool:
         if not isinstance(value, bool):
-            raise ReportError(f"{where} must be true or false, got {value!r}")
+            raise ReportError(f"{where} must be true or false, got {_show(value)}")
     elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                raise ReportError(f"{where} must be a whole number, got {value!r}")
+                raise ReportError(f"{where} must be a whole number, got {_show(value)}")
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ReportError(f"{where} must be a number, got {value!r}")
+            raise ReportError(f"{where} must be a number, got {_show(value)}")
+        if not math.isfinite(value):
+            raise ReportError(f"{where} must be a finite number, got {_show(value)}"
+                              + (f" ({rule.note})" if rule is not None and rule.note else ""))
         value = float(value)
     elif kind is str:
-        value = "" if value is None else str(value)
+        if value is None:
+            value = ""
+        elif isinstance(value, str | bool | int | float):
+            value = str(value)
+        else:
+            raise ReportError(f"{where} must be text, got {_show(value)}")
     if rule is not None:
         if rule.low is not None and value < rule.low:
-            raise ReportError(f"{where} must be ≥ {_num(rule.low)}, got {value!r}"
+            raise ReportError(f"{where} must be ≥ {_num(rule.low)}, got {_show(value)}"
                               + (f" ({rule.note})" if rule.note else ""))
         if rule.high is not None and value > rule.high:
-            raise ReportError(f"{where} must be ≤ {_num(rule.high)}, got {value!r}"
+            raise ReportError(f"{where} must be ≤ {_num(rule.high)}, got {_show(value)}"
                               + (f" ({rule.note})" if rule.note else ""))
         if rule.check is not None:
             problem = rule.check(value)
@@ -296,6 +354,41 @@ _TEMPLATE = r"""
 
 _REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>",
                             re.IGNORECASE)
+_ACTIVE_TAGS = frozenset({"script", "iframe", "frame", "object", "embed", "applet", "base", "form"})
+_URL_ATTRS = frozenset({"href", "src", "action", "formaction", "xlink:href", "data", "srcdoc"})
+
+
+class _ActiveContent(HTMLParser):
+    """Finds what would make a page run something: scripts, event handlers, script URLs."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _ACTIVE_TAGS:
+            self.found.append(f"a <{tag}> element")
+        for attr, value in attrs:
+            url = re.sub(r"[\x00-\x20]+", "", value or "").lower()
+            if attr.startswith("on"):
+                self.found.append(f"an {attr} handler on <{tag}>")
+            elif attr in _URL_ATTRS and url.startswith(("javascript:", "vbscript:", "data:text/html")):
+                self.found.append(f"a {url.split(':')[0]}: link on <{tag}>")
+
+    handle_startendtag = handle_starttag
+
+
+def active_content(page: str) -> str:
+    """What in an HTML page would run script (empty when nothing would).
+
+    The reports' pages carry text, tables and PNG figures only; every name from the data is
+    escaped. This is the last check before a page is written.
+    """
+    parser = _ActiveContent()
+    parser.feed(page)
+    parser.close()
+    return "; ".join(dict.fromkeys(parser.found))
+
 
 
 def export_html(notebook: Path | Any, title: str | None = None) -> str:
@@ -373,10 +466,14 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
         update_index: rebuild ``out/index.html`` afterwards.
         log: progress messages (default: none).
 
+    The kernel works in a scratch folder that is removed afterwards, gets its input files as
+    absolute paths (the ones checked here) and uses the simulation cache of this process, so a
+    report writes only to ``out`` and the cache, whatever the working directory.
+
     Raises:
         ReportError: bad name or parameter (nothing has run, nothing was written).
-        ReportFailed: a cell failed; the last good report is untouched and the executed
-            notebook is kept in ``out/_failed/NAME.ipynb``.
+        ReportFailed: a cell failed, or the page would run script; the last good report is
+            untouched and the executed notebook is kept in ``out/_failed/NAME.ipynb``.
     """
     import nbformat
     import papermill
@@ -391,17 +488,23 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
     started = datetime.now(UTC)
     failed_nb = out / "_failed" / f"{name}.ipynb"
     rel_nb = nb_path.relative_to(ROOT) if nb_path.is_relative_to(ROOT) else nb_path
+    kernel_params = _kernel_parameters(typed)
     with atomic_dir(out / name) as tmp, tempfile.TemporaryDirectory(prefix="salessim-k") as sock:
         executed = tmp / f"{name}.ipynb"
         kernel_log = Path(sock) / "kernel.log"
+        # the kernel works in a scratch folder of its own (removed afterwards): it reads its
+        # inputs from absolute paths or the package, writes its tables to output_dir and its
+        # simulation cache where the command line keeps it, and nothing anywhere else
+        work = Path(sock) / "work"
+        work.mkdir()
         try:
             # the kernel's own stderr (warnings, crashes) goes to a log, not to the terminal:
             # the command line prints one clear line; the log is kept beside a failed notebook
-            with _stderr_to(kernel_log):
+            with _stderr_to(kernel_log), _kernel_environment():
                 papermill.execute_notebook(
                     str(nb_path), str(executed),
-                    parameters={**typed, "output_dir": str(tmp.resolve())},
-                    kernel_name=KERNEL, cwd=str(ROOT), progress_bar=False, log_output=False,
+                    parameters={**kernel_params, "output_dir": str(tmp.resolve())},
+                    kernel_name=KERNEL, cwd=str(work), progress_bar=False, log_output=False,
                     # IPC transport: no network ports and no plain-TCP warning from the kernel;
                     # the sockets live in a directory of this run's own: parallel runs cannot
                     # collide
@@ -427,6 +530,14 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
             raise ReportFailed(f"report {name}: {rel_nb} could not run: {type(e).__name__}: "
                                f"{msg}; the last good report is untouched") from None
         page = export_html(executed, title=REPORTS[name][0])
+        active = active_content(page)
+        if active:
+            # text from the data must show as text: a page that would run anything is not
+            # published (the notebook is kept for a look at which output carried it)
+            atomic_write_text(failed_nb, executed.read_text(encoding="utf-8"))
+            raise ReportFailed(f"report {name}: the page would run script ({active}); not written "
+                               f"— executed notebook kept in {failed_nb}; the last good report is "
+                               "untouched")
         runtime = time.perf_counter() - t0
         from salessim import __version__
 
@@ -449,6 +560,49 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
     if log:
         log(f"wrote {html_path} ({runtime:.0f} s)")
     return ReportRun(name, html_path, out / name, typed, runtime)
+
+
+#: Parameter checks that name an input file or folder: its path is made absolute for the kernel.
+_PATH_CHECKS = (_scenario_file, _existing_dir, _optional_csv)
+
+
+def _kernel_parameters(typed: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked parameters as the kernel gets them: input paths absolute.
+
+    Relative paths were checked against this process's working directory (else the project
+    root); the kernel runs elsewhere, so it gets the very files that were checked. A scenario
+    given by library name stays a name.
+    """
+    out = dict(typed)
+    for key, value in typed.items():
+        rule = RULES.get(key)
+        if rule is None or rule.check not in _PATH_CHECKS or not isinstance(value, str) or not value:
+            continue
+        path = input_path(value)
+        if path.exists():
+            out[key] = str(path)
+    return out
+
+
+@contextlib.contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """The kernel's environment: the simulation cache where this process keeps it.
+
+    The cache location is made absolute here, so the kernel (which works in a scratch folder)
+    uses the same cache as every other salessim command run from this directory.
+    """
+    from salessim.experiments import cache_root
+
+    key = "SALESSIM_CACHE_DIR"
+    saved = os.environ.get(key)
+    os.environ[key] = str(Path(cache_root()).expanduser().resolve())
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved
 
 
 @contextlib.contextmanager
