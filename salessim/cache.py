@@ -351,20 +351,21 @@ class RunCache:
         try:
             return self._load(reps, path)
         except Exception as e:  # every way a stored batch can be bad: recompute, never serve
+            if not _lexists(path):  # evicted or cleared by another run meanwhile: just recompute
+                return None
             reason = f"{type(e).__name__}: {e}" if not isinstance(e, _Refused) else str(e)
             which = f"replications {reps[0]}–{reps[-1]}" if len(reps) > 1 else f"replication {reps[0]}"
             log.warning("salessim: note: discarded cached batch %s (%s); recomputing %s", path,
                         reason.splitlines()[0] if reason else "unreadable", which)
-            shutil.rmtree(path, ignore_errors=True)
+            _discard(path)
             return None
 
     def _load(self, reps: tuple[int, ...], path: Path) -> BatchResult:
         if path.is_symlink() or not path.is_dir():
             raise _Refused("not a folder")
-        try:
-            meta = json.loads((path / "batch.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise _Refused("no batch.json: written by an older salessim or not by salessim") from None
+        if not (path / "batch.json").exists():
+            raise _Refused("no batch.json: written by an older salessim or not by salessim")
+        meta = json.loads((path / "batch.json").read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise _Refused(f"batch.json of format {meta.get('format') if isinstance(meta, dict) else '?'}"
                            f", expected {FORMAT}")
@@ -445,6 +446,19 @@ class RunCache:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _lexists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
+def _discard(path: Path) -> None:
+    """Remove a bad batch (a folder, or a link or file where a folder should be)."""
+    if path.is_symlink() or not path.is_dir():
+        with contextlib.suppress(OSError):
+            path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class _Refused(Exception):

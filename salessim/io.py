@@ -234,6 +234,10 @@ class Output:
             self._lock()
             self.recover()
             check_target(self.path, self.kind, self.flag)  # the restored result, if any
+            if self.kind == "dir" and _lstat(self.old) is not None:
+                raise OutputError(f"{self.flag} {self.path}: {self.old} exists and is not a salessim "
+                                  "result; move it away (salessim keeps the previous result there "
+                                  "while swapping in a new one)")
         except BaseException:
             self._release()
             raise
@@ -335,11 +339,13 @@ class Output:
             siblings = list(os.scandir(self.parent))
         except OSError:
             return
-        olds = sorted((e for e in siblings if e.name == self.old.name
-                       or e.name.startswith(f".{self.name}.old-")),  # older versions' names
+        # only salessim's own result folders count (``.NAME.old-PID``: older versions' name)
+        olds = sorted((e for e in siblings if self.kind == "dir"
+                       and (e.name == self.old.name or e.name.startswith(f".{self.name}.old-"))
+                       and e.is_dir(follow_symlinks=False) and _is_ours(Path(e.path))),
                       key=lambda e: (e.name != self.old.name, -e.stat(follow_symlinks=False).st_mtime))
         for e in olds:
-            if _lstat(self.path) is None and not e.is_symlink():
+            if _lstat(self.path) is None:
                 try:
                     os.rename(e.path, self.path)
                 except OSError as err:

@@ -409,3 +409,20 @@ def test_two_concurrent_runs_sharing_the_cache_both_succeed(tmp_path, files):
     assert not list(cache.rglob(".partial-*"))
     third = cli("compare", base, var, "-r", "4", "-w", "1", cache=cache, cwd=tmp_path)
     assert served_from_cache(third) and "discarded" not in third.stderr
+
+
+def test_a_link_in_place_of_a_batch_is_refused_and_its_target_kept(tmp_path, caplog):
+    scs = [small()]
+    first = compare(scs, replications=1, seed=1, executor=SerialExecutor(), cache=tmp_path)
+    b = batches(tmp_path)[0]
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    shutil.move(b, elsewhere)
+    b.symlink_to(elsewhere)
+    with caplog.at_level(logging.WARNING, logger="salessim.cache"):
+        again = compare(scs, replications=1, seed=1, executor=SerialExecutor(), cache=tmp_path)
+    assert again.meta["computed_replications"] == 1
+    assert any("not a folder" in r.getMessage() for r in caplog.records)
+    assert elsewhere.is_dir() and (elsewhere / "batch.json").exists()
+    assert b.is_dir() and not b.is_symlink()  # replaced by a freshly computed batch
+    pd.testing.assert_frame_equal(first.results.periods, again.results.periods)
+    shutil.rmtree(elsewhere)

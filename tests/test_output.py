@@ -401,3 +401,14 @@ def test_two_concurrent_runs_on_one_out(tmp_path, env, small):
     assert {p.name for p in out.iterdir()} == {"reps.parquet", "periods.parquet", "manifest.json"}
     assert json.loads((out / "manifest.json").read_text())["replications"] == 40
     assert leftovers(tmp_path) == [] and not lock.exists()
+
+
+def test_a_foreign_dot_old_folder_is_neither_restored_nor_removed(tmp_path, capsys, spy, small):
+    out = tmp_path / "out"
+    theirs = tmp_path / ".out.old"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("someone's backup\n")
+    code = cli.main(["simulate", str(small), "-r", "1", "--out", str(out)])
+    clean_error(code, capsys.readouterr().err, str(theirs), "not a salessim result")
+    assert spy == []
+    assert not out.exists() and snapshot(theirs) == {"notes.txt": b"someone's backup\n"}
