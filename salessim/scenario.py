@@ -861,13 +861,15 @@ def _full(data: dict[str, Any], source: Path) -> dict[str, Any]:
 def _find_parent(ref: str, here: Path) -> Path | None:
     candidates = [here / ref, here / f"{ref}.yaml", here / f"{ref}.yml",
                   SCENARIO_DIR / f"{ref}.yaml"]
-    for c in candidates:
-        try:
-            if c.is_file():
-                return c
-        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
-            continue
-    return None
+    return next((c for c in candidates if _is_file(c)), None)
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, false for a name the file system cannot take (too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _describe_allowed(err: Mapping[str, Any]) -> str:
@@ -996,8 +998,13 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
             data = deep_merge(base, data)
         return _validate(data, "<dict>")
     path = Path(source)
-    if not path.exists() and not path.suffix:
-        if (SCENARIO_DIR / f"{source}.yaml").is_file():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as e:  # a name too long for the file system
+        raise ScenarioError(f"{safe_repr(str(source))}: cannot be a scenario file name "
+                            f"({getattr(e, 'strerror', None) or e})") from None
+    if not exists and not path.suffix:
+        if _is_file(SCENARIO_DIR / f"{source}.yaml"):
             path = SCENARIO_DIR / f"{source}.yaml"
         else:
             library = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))

@@ -442,6 +442,14 @@ def test_extends_with_an_unusable_path_is_an_error(tmp_path, cli_in):
     assert "child.yaml" in err and "no such scenario" in err and len(err) < 2000
 
 
+@pytest.mark.parametrize("name", ["x" * 5000, "x" * 5000 + ".yaml", "d/" * 3000 + "x"],
+                         ids=["library-name", "file-name", "path"])
+def test_a_scenario_name_too_long_for_the_file_system(cli_in, name):
+    """It used to end in OSError "File name too long" (exit 1)."""
+    err = cli_in("plan", name)
+    assert "cannot be a scenario file name" in err and len(err) < 500
+
+
 def test_extends_with_a_huge_value_gives_a_short_message():
     with pytest.raises(ScenarioError) as e:
         load_scenario({"extends": list(range(1_000_000))})
