@@ -224,6 +224,7 @@ class Output:
         self.old = self.parent / f".{self.name}.old"
         self.lock_path = self.parent / f".{self.name}.lock"
         self._fd: int | None = None
+        self._entered = False
         self._created: list[Path] = []
 
     # -- lock and recovery ----------------------------------------------------------------
@@ -241,6 +242,7 @@ class Output:
         except BaseException:
             self._release()
             raise
+        self._entered = True
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
@@ -271,8 +273,10 @@ class Output:
         self._created = []
 
     def _lock(self) -> None:
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no POSIX locks on this platform: write unlocked
+            return
         key = str(self.lock_path)
         if key in _HELD:
             raise OutputError(f"{self.flag} {self.path}: is already being written by this process "
@@ -316,6 +320,7 @@ class Output:
         raise OutputError(f"{self.flag} {self.path}: cannot settle the lock {self.lock_path}")
 
     def _release(self) -> None:
+        self._entered = False
         if self._fd is not None:
             import fcntl
 
@@ -363,7 +368,7 @@ class Output:
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
         """Yield an empty folder that replaces the destination if the block completes."""
-        if self._fd is None:
+        if not self._entered:
             raise RuntimeError("Output.staging() outside `with Output(...)`")
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-", dir=self.parent))
@@ -404,7 +409,7 @@ class Output:
 
     def write_text(self, text: str) -> None:
         """Replace the destination file with ``text`` (written beside it, then renamed)."""
-        if self._fd is None:
+        if not self._entered:
             raise RuntimeError("Output.write_text() outside `with Output(...)`")
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{self.name}.partial-", dir=self.parent)
