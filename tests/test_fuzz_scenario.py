@@ -9,7 +9,8 @@ or as arbitrary bytes. Whatever the document:
 * ``salessim plan`` and ``salessim assumptions`` exit 0 or 2, never 1, with no traceback, and
   write nothing;
 * ``salessim simulate FILE -r 1 --out DIR`` (tiny sales forces) writes only inside ``DIR``, and
-  nothing at all when it refuses.
+  nothing at all when it refuses;
+* any ``--vary`` text gives validated sweep points or a :class:`ScenarioError`.
 
 Examples are derandomized and no example database is kept, so every run (and CI) tries the same
 documents.
@@ -35,6 +36,7 @@ from hypothesis import strategies as st
 
 from salessim import Scenario, ScenarioError, load_scenario
 from salessim.cli import main
+from salessim.experiments import parse_vary, sweep_scenarios
 
 SALESSIM = Path(sys.executable).parent / "salessim"
 FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True,
@@ -312,3 +314,31 @@ def test_any_document_loads_or_is_refused_naming_the_file():
     assert {"loaded", "invalid scenario", "aliases", "nested deeper", "duplicate key",
             "not valid YAML"} <= seen, seen
     assert seen & {"not UTF-8", "NUL bytes"}, seen
+
+
+vary_specs = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda key, vals: key + "=" + ",".join(vals),
+              st.sampled_from([*LEAVES, "name", "description", "coaching", "funnel.stages",
+                               "funnel.products.A", "", " "]),
+              st.lists(st.one_of(st.text(max_size=8),
+                                 st.sampled_from(["1", "0", "-1", "inf", "nan", "1e400", "true",
+                                                  "annual", "2026-01-01", "0x10", "1_000"])),
+                       max_size=4)))
+
+
+@settings(FUZZ, max_examples=200)
+@given(spec=vary_specs)
+def test_any_vary_spec_builds_a_sweep_or_is_refused(spec):
+    """``--vary`` text either gives validated sweep points or a ScenarioError naming the field."""
+    try:
+        key, vals = parse_vary(spec)
+    except ScenarioError as e:
+        assert str(e).startswith("--vary "), str(e)
+        return
+    try:
+        points = sweep_scenarios("baseline", {key: vals})
+    except ScenarioError as e:
+        assert str(e).startswith("sweep of baseline: ") and len(str(e)) < 5000, str(e)
+        return
+    assert len(points) == len(vals) and all(isinstance(p, Scenario) for p in points)
