@@ -22,23 +22,54 @@ class BadInput(Exception):
     """A user error that the CLI reports in one clear message with exit code 2."""
 
 
-def _int_at_least(name: str, minimum: int):
+def _shown(text: str) -> str:
+    """A command-line value for a message, shortened when long."""
+    return repr(text) if len(text) <= 40 else f"{text[:28]!r}… ({len(text):,} characters)"
+
+
+def _int_at_least(name: str, minimum: int, maximum: int | None = None, why: str = ""):
+    """An argparse type: a whole number in [minimum, maximum]; the message names the bound."""
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+            digits = text.strip().lstrip("+-").replace("_", "")
+            if digits.isdigit() and maximum is not None:  # beyond int()'s digit limit
+                raise argparse.ArgumentTypeError(
+                    f"{name} must be at most {maximum}{why}, got a {len(digits):,}-digit number"
+                ) from None
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number, got {_shown(text)}") from None
         if v < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {v}")
+            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {_shown(text)}")
+        if maximum is not None and v > maximum:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be at most {maximum}{why}, got {_shown(text)}")
         return v
     return parse
 
 
-def _positive_int(name: str):
-    return _int_at_least(name, 1)
+def _positive_int(name: str, maximum: int | None = None, why: str = ""):
+    return _int_at_least(name, 1, maximum, why)
 
 
-_seed = _int_at_least("seed", 0)
+def _replications():
+    from salessim.executors import MAX_REPLICATIONS
+
+    return _positive_int("replications", MAX_REPLICATIONS, " per scenario")
+
+
+def _workers():
+    from salessim.executors import WORKERS_PER_CORE, available_cores, max_workers
+
+    return _positive_int("workers", max_workers(),
+                         f" ({WORKERS_PER_CORE} × {available_cores()} available cores)")
+
+
+def _seed(text: str) -> int:
+    from salessim.executors import MAX_SEED
+
+    return _int_at_least("seed", 0, MAX_SEED, " (2**63 − 1)")(text)
 
 
 def _days(text: str) -> float:
@@ -63,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("simulate", help="simulate a scenario and write its tables")
     s.add_argument("scenario", help="scenario YAML file or library name (e.g. baseline)")
-    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=8)
+    s.add_argument("--replications", "-r", type=_replications(), default=8,
+                   help="replications per scenario (at most 10,000)")
     s.add_argument("--seed", "-s", type=_seed, default=1)
     s.add_argument("--out", "-o", type=Path, default=None,
                    help="directory for reps/periods(/deals) Parquet tables and manifest.json")
@@ -84,10 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("scenario")
             s.add_argument("--vary", action="append", required=True, metavar="FIELD=V1,V2,…",
                            help="e.g. coaching.joint_call_hours_per_week=0,2,4,8 (once or twice)")
-        s.add_argument("--replications", "-r", type=_positive_int("replications"), default=16)
+        s.add_argument("--replications", "-r", type=_replications(), default=16,
+                       help="replications per scenario (at most 10,000)")
         s.add_argument("--seed", "-s", type=_seed, default=1)
-        s.add_argument("--workers", "-w", type=_positive_int("workers"), default=None,
-                       help="local worker processes (default: all cores; 1 = serial)")
+        s.add_argument("--workers", "-w", type=_workers(), default=None,
+                       help="local worker processes (default: all cores; 1 = serial; at most 4 per "
+                            "core, and never more than there are batches to run)")
         s.add_argument("--scheduler", default=None,
                        help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS)")
         s.add_argument("--out", "-o", type=Path, default=None,
@@ -113,14 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("scenario")
 
     s = sub.add_parser("validate", help="measure the validation table of DESIGN §5")
-    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=32)
+    s.add_argument("--replications", "-r", type=_replications(), default=32,
+                   help="replications per scenario (at most 10,000)")
     s.add_argument("--seed", "-s", type=_seed, default=20261127)
 
     s = sub.add_parser("assumptions", help="print every parameter with its source or assumption")
     s.add_argument("scenario", nargs="?", default="baseline")
 
     s = sub.add_parser("bench", help="speed and memory as ratios to this machine's SimPy floor")
-    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=8)
+    s.add_argument("--replications", "-r", type=_replications(), default=8,
+                   help="replications per scenario (at most 10,000)")
     s.add_argument("--no-parallel", action="store_true",
                    help="skip the parallel-efficiency and cache measurements")
     s.add_argument("--seed", "-s", type=_seed, default=1)
@@ -144,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("reports", help="build the standard reports and index.html")
     s.add_argument("--out", "-o", type=Path, default=Path("reports"))
-    s.add_argument("--replications", "-r", type=_positive_int("replications"), default=None,
+    s.add_argument("--replications", "-r", type=_replications(), default=None,
                    help="replications for every report (default: each notebook's own)")
     return p
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from salessim.cache import Cache, RunCache, cache_root  # noqa: F401  (cache_root: re-exported)
-from salessim.executors import batches_for, make_executor
+from salessim.executors import batches_for, check_replications, check_seed, make_executor
 from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
 from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
@@ -113,8 +113,8 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     Args:
         scenarios: scenarios (objects, YAML paths, library names or mappings).
         baseline: name of the scenario to pair against (default: the first).
-        replications: replications per scenario.
-        seed: root seed shared by every scenario.
+        replications: replications per scenario (1 … 10,000).
+        seed: root seed shared by every scenario (0 … 2**63 − 1).
         executor: an executor object, or None to choose from ``workers`` / ``scheduler``.
         workers: local worker processes (1 = serial; default all cores).
         scheduler: Dask scheduler address (default ``$DASK_SCHEDULER_ADDRESS``).
@@ -127,8 +127,7 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         A Comparison with tidy ``results`` and the paired ``summary``.
     """
     scs = _resolve(scenarios)
-    if int(replications) < 1:
-        raise ValueError(f"replications must be at least 1, got {replications}")
+    replications, seed = check_replications(replications), check_seed(seed)  # ValueError if out of range
     names = [s.name for s in scs]
     base = baseline or names[0]
     if base not in names:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from salessim.executors import check_replications, check_seed
 from salessim.funnel import Plan, plan
 from salessim.model import SalesForce
 from salessim.results import Results, tables
@@ -35,8 +36,8 @@ def simulate(scenario: Scenario | str | Path | Mapping[str, Any], replications: 
 
     Args:
         scenario: a Scenario, a path to a YAML file, a library name or a mapping.
-        replications: number of independent replications (≥ 1).
-        seed: root seed.
+        replications: number of independent replications (1 … 10,000).
+        seed: root seed (0 … 2**63 − 1).
         deals: also return the deal log (CRM export schema).
         progress: called with (done, total) after each replication.
 
@@ -44,8 +45,7 @@ def simulate(scenario: Scenario | str | Path | Mapping[str, Any], replications: 
         Results with ``reps``, ``periods`` and (optionally) ``deals`` DataFrames.
     """
     sc = load_scenario(scenario)
-    if int(replications) < 1:
-        raise ValueError(f"replications must be at least 1, got {replications}")
+    replications, seed = check_replications(replications), check_seed(seed)  # ValueError if out of range
     fp = plan(sc)
     reps, periods, deal_frames, events = [], [], [], 0
     for r in range(int(replications)):
