@@ -200,7 +200,7 @@ SUMMARY = [
     ("pct_at_quota", "share of full-period reps at quota", "pct"),
     ("win_rate", "win rate", "pct"),
     ("cycle_days", "median won cycle (days)", "num"),
-    ("pipeline_coverage", "pipeline coverage at start", "x"),
+    ("pipeline_coverage", "pipeline coverage (next quarter)", "x"),
     ("turnover", "annual turnover", "pct"),
     ("detection_lag_days", "gap detection lag (days)", "num"),
     ("forecast_error", "forecast error (abs. % per quarter)", "pct"),

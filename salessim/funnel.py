@@ -62,7 +62,9 @@ class Plan:
         cycle_days: mean days from creation to win (the lead time of prospecting).
         stages: per stage — conversion, cumulative conversion to won, opportunities needed per
             year, arrival rate, mean days, benchmark inventory and its value (per rep).
-        coverage: benchmark open pipeline value ÷ the quota of the next quarter.
+        coverage: pipeline coverage (next quarter) — the open pipeline's value at a quarter's
+            start ÷ that quarter's quota (a fourth of the annual quota), here for the benchmark
+            pipeline. The simulation reports the same quantity as ``pipeline_coverage``.
         coverage_needed: 1 ÷ win rate, the textbook coverage target.
         accounts_to_acquire: new-logo wins per rep per year implied by the plan.
         reps_per_team / teams: organisation size, for team and org totals.

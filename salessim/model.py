@@ -88,7 +88,7 @@ class ReplicationRecord:
     joint_calls: np.ndarray  # persons × 5
     flagged: np.ndarray  # persons × 5 (bool)
     headcount: np.ndarray  # 5 periods: mean weekly headcount
-    coverage: np.ndarray  # 5 periods: open value at period start ÷ period quota
+    coverage: np.ndarray  # pipeline coverage at Q1..Q4's starts (see _quarters); year: their mean
     culture: np.ndarray  # 5 periods: mean team culture at period end
     forecast_error: np.ndarray  # 5 periods
     detections: np.ndarray  # rows of (time, lag_days)
@@ -880,12 +880,16 @@ class SalesForce:
                 self.culture_end[q - 1] = float(self.culture.mean())
             if q == 4:
                 self.culture_end[4] = float(self.culture.mean())
+                self.coverage[4] = float(self.coverage[:4].mean())  # the year: its quarters' mean
                 return
-            quota_q = self._prorated_quota(t, t + self.Q).sum() * 365.0 / self.Q / 4
-            open_value = self.book.amount[self.book.open_idx].sum()
+            # pipeline coverage, as the plan defines it: the open pipeline's value at the quarter's
+            # start ÷ the quarter's quota (a fourth of the annual quota) of the reps who hold it —
+            # the seated reps (a vacant seat's deals were reassigned). Deals the week's prospecting
+            # has already booked for later days do not exist yet and are left out.
+            quota_q = self._prorated_quota(t, t + self.Q)[self.active].sum() * 365.0 / self.Q / 4
+            o = self.book.open_idx
+            open_value = self.book.amount[o][self.book.created[o] <= t].sum()
             self.coverage[q] = open_value / max(quota_q, 1.0)
-            if q == 0:
-                self.coverage[4] = open_value / max(quota_q * 4, 1.0)
             self.forecasts[q] = self._forecast(t)
 
     def _forecast(self, t: float) -> np.ndarray:

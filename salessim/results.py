@@ -24,6 +24,9 @@ REP_COLUMNS = [
     "coaching_hours", "joint_calls", "skill_start", "skill_end", "tenure_days", "left", "hired",
     "gap_flagged",
 ]
+#: ``pipeline_coverage`` is pipeline coverage (next quarter), the quantity the plan's benchmark
+#: ``Plan.coverage`` gives: the open pipeline's value at a quarter's start ÷ that quarter's quota
+#: (a fourth of the annual quota) of the seated reps; the ``year`` row is the mean of its quarters'.
 PERIOD_COLUMNS = [
     "scenario", "replication", "seed", "period", "headcount", "revenue", "quota",
     "attainment_p10", "attainment_p50", "attainment_p90", "pct_at_quota", "win_rate",
