@@ -127,6 +127,12 @@ def test_cli_refuses_a_seed_out_of_range_at_parse_time(seed, tmp_path):
     assert len(r.stderr) < 600  # a 5,000-digit seed is not echoed whole
 
 
+def test_bench_refuses_the_seed_whose_successor_it_would_run():
+    r, secs = run("bench", "--seed", str(MAX_SEED))
+    refused(r, "seed", "seed + 1")
+    assert secs < 10
+
+
 def test_the_largest_seed_runs_and_is_written(tmp_path):
     out = tmp_path / "out"
     r, _ = run("simulate", str(_small_file(tmp_path)), "-r", "1", "--seed", str(MAX_SEED),
