@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from salessim.executors import MAX_REPLICATIONS, MAX_SEED, max_workers
 from salessim.io import atomic_dir, atomic_write_text, check_out_dir
 from salessim.notebook_helpers import ROOT, input_path
 
@@ -134,12 +135,12 @@ def _param_list(value: Any) -> str | None:
 
 #: Every notebook parameter has a rule (a test checks this), so a bad value is refused up front.
 RULES: dict[str, Rule] = {
-    "replications": Rule(int, 1, 10_000),
-    "seed": Rule(int, 0, 2**63 - 1),
+    "replications": Rule(int, 1, MAX_REPLICATIONS),
+    "seed": Rule(int, 0, MAX_SEED),
     "output_dir": Rule(str),
-    "workers": Rule(int, 1, 512),
-    "mix_replications": Rule(int, 1, 10_000),
-    "sensitivity_replications": Rule(int, 1, 10_000),
+    "workers": Rule(int, 1, max_workers(), note="at most the machine's worker limit"),
+    "mix_replications": Rule(int, 1, MAX_REPLICATIONS),
+    "sensitivity_replications": Rule(int, 1, MAX_REPLICATIONS),
     "baseline_scenario": Rule(str, check=_scenario_file),
     "focused_scenario": Rule(str, check=_scenario_file),
     "many_scenario": Rule(str, check=_scenario_file),
@@ -148,7 +149,7 @@ RULES: dict[str, Rule] = {
     "scenario_dir": Rule(str, check=_existing_dir),
     "crm_export": Rule(str, check=_optional_csv),
     "crm_history": Rule(str, check=_optional_csv),
-    "observed_seed": Rule(int, 0, 2**63 - 1),
+    "observed_seed": Rule(int, 0, MAX_SEED),
     "calibrate_funnel": Rule(bool),
     "quota": Rule(float, 1.0, 1e10, note="annual quota per rep in dollars"),
     "coverage_confidence": Rule(float, 0.5, 0.99),
