@@ -373,3 +373,16 @@ def test_a_failing_report_keeps_the_last_good_one(built, tmp_path):
     before.pop("index.html", None)
     assert after == before, "the failed run changed the last good report"
     assert not list(out.glob(".crm_calibration.partial-*"))
+
+
+@pytest.mark.slow
+def test_coaching_curves_include_the_high_coaching_point_whatever_the_step(tmp_path):
+    # with a step that skips the high-coaching setting the grid's starting point used to be
+    # missing from the response curves (IndexError in "Effects against today")
+    env = {**os.environ, "SALESSIM_QUICK": "1", "SALESSIM_CACHE_DIR": str(tmp_path / "cache")}
+    r = run_cli("report", "coaching", "-p", "max_hours", "2", "-p", "hours_step", "2",
+                "--out", tmp_path / "out", env=env)
+    assert r.returncode == 0, r.stderr
+    curves = (tmp_path / "out" / "coaching" / "response_curves.csv").read_text()
+    hours = {line.split(",")[1] for line in curves.splitlines()[1:]}
+    assert "2" in hours
