@@ -706,8 +706,8 @@ def goal_attainment(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
     Returns:
         One row per scenario, replication, rep and goal: ``goal``, ``weight``, ``attainment``.
     """
+    from salessim.drivers.goals import GoalModel
     from salessim.funnel import plan
-    from salessim.goals import GoalModel
 
     gm = GoalModel(scenario, plan(scenario))
     d = deals[deals["scenario"] == scenario.name]

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salessim.deals import LOST, OPEN, WON
-from salessim.model import INVOLUNTARY, VOLUNTARY, ReplicationRecord
+from salessim.model import INVOLUNTARY, LOST, OPEN, VOLUNTARY, WON, ReplicationRecord
 
 __all__ = ["DEAL_COLUMNS", "PERIODS", "PERIOD_COLUMNS", "REP_COLUMNS", "Results", "tables"]
 

@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from salessim.deals import LOST, WON
 from salessim.io import atomic_write_text
-from salessim.model import SalesForce
+from salessim.model import LOST, WON, SalesForce
 from salessim.scenario import load_scenario
 
 __all__ = ["SEED", "make_sample"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -23,11 +24,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special
 
-import salessim.model as model_mod
-from salessim.coaching import skill_step
-from salessim.deals import LOST, OPEN, WON
+from salessim.drivers.coaching import skill_step
 from salessim.funnel import plan
-from salessim.model import LOGIT_LIMIT, SalesForce
+from salessim.model import LOGIT_LIMIT, LOST, OPEN, WON, ReplicationRecord, SalesForce
 from salessim.results import PERIODS, tables
 from salessim.scenario import Scenario, load_scenario
 
@@ -138,7 +137,7 @@ class CheckedSalesForce(SalesForce):
 
 
 class _ExpitProbe:
-    """Stands in for ``scipy.special`` inside salessim.model and keeps every expit call."""
+    """Stands in for ``scipy.special`` inside the model's modules and keeps every expit call."""
 
     def __init__(self) -> None:
         self.lo_min = math.inf
@@ -169,12 +168,18 @@ def expit_probe() -> Iterator[_ExpitProbe]:
     """Record every probability salessim.model computes with expit (stage advances, win and
     outlook probabilities). Not a fixture: Hypothesis re-runs the body many times per test."""
     probe = _ExpitProbe()
-    saved = model_mod.special
-    model_mod.special = probe  # type: ignore[assignment]
+    # every module of the model that uses scipy.special
+    users = [m for name, m in sorted(sys.modules.items())
+             if name.startswith(("salessim.model.", "salessim.drivers."))
+             and getattr(m, "special", None) is special]
+    assert users, "no model module uses scipy.special"
+    for m in users:
+        m.special = probe  # type: ignore[attr-defined]
     try:
         yield probe
     finally:
-        model_mod.special = saved
+        for m in users:
+            m.special = special  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,7 +187,7 @@ def expit_probe() -> Iterator[_ExpitProbe]:
 # ------------------------------------------------------------------------------------------------
 
 
-def check_book(rec: model_mod.ReplicationRecord) -> None:
+def check_book(rec: ReplicationRecord) -> None:
     b = rec.book
     n = b.n
     S = b.stages
@@ -208,7 +213,7 @@ def check_book(rec: model_mod.ReplicationRecord) -> None:
     np.testing.assert_array_equal(closed[won], b.next_time[:n][won])
 
 
-def check_people(rec: model_mod.ReplicationRecord, n_seats: int) -> None:
+def check_people(rec: ReplicationRecord, n_seats: int) -> None:
     b = rec.book
     n = b.n
     T = rec.warmup + rec.horizon
@@ -286,7 +291,7 @@ def test_leavers_and_handovers_are_exercised() -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def check_tables(rec: model_mod.ReplicationRecord) -> None:
+def check_tables(rec: ReplicationRecord) -> None:
     reps, periods, deals = tables(rec, deals=True)
     assert deals is not None
     assert list(periods["period"]) == list(PERIODS)

@@ -16,9 +16,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import special, stats
 
-from salessim.deals import LOST, OPEN, WON
 from salessim.funnel import gamma_quantile, plan
-from salessim.model import ReplicationRecord, SalesForce
+from salessim.model import LOST, OPEN, WON, ReplicationRecord, SalesForce
 from salessim.scenario import Scenario, load_scenario
 from salessim.simulate import simulate
 

@@ -1,22 +1,41 @@
-"""Deals: the opportunity book (structure of arrays) and each seat's pre-drawn deal stream.
+"""The deal book: every opportunity, each seat's pre-drawn deal stream, and the deals' flow.
+
+The book is a structure of arrays; deals are created by the week's prospecting, walked through
+the stages, and won or lost.
 
 A deal is created by prospecting, gets a segment, product and amount, and walks the stages; a failed
 step is lost at that stage. Every random number a deal will ever need is drawn up front from its
 seat's ``deals`` stream, row ``j`` for the seat's ``j``-th deal — so deal ``j`` of seat ``k`` is the
 same opportunity in every scenario of a replication, only met at a different time, by a rep of
 different skill, or not at all.
+
+Deals are not SimPy processes: a replication moves tens of thousands of them, and resolving each
+week's due stage-ends in one vectorised step (:func:`advance`) keeps a deal's cost to a few bare
+SimPy events (see ``salessim bench``). Stage-end times stay exact; only the rep's state is read at
+the week's tick.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special
 
+from salessim.drivers.crm import logged
+from salessim.model.clock import WEEK
 from salessim.rng import stream
 
-__all__ = ["LOST", "OPEN", "WON", "DealBook", "SeatDeals"]
+if TYPE_CHECKING:
+    from salessim.model.salesforce import SalesForce
+
+__all__ = ["LOGIT_LIMIT", "LOST", "OPEN", "WON", "DealBook", "SeatDeals", "advance", "create",
+           "seat_state"]
 
 OPEN, WON, LOST = 0, 1, 2
+#: Stage log-odds are held within ±LOGIT_LIMIT so that every probability stays strictly inside
+#: (0, 1) in float64 (expit rounds to exactly 1.0 beyond ≈ 36.7); realistic runs never come near it.
+LOGIT_LIMIT = 30.0
 
 # columns of a seat's deal-draw block
 C_GAP, C_SEG, C_PROD, C_AMOUNT, C_VISIBLE, C_REASSIGN = range(6)
@@ -169,3 +188,104 @@ class DealBook:
     def view(self, name: str) -> np.ndarray:
         """The filled part of one attribute."""
         return getattr(self, name)[: self.n]
+
+
+# ==========================================================================================
+# the flow of deals through one sales force
+# ==========================================================================================
+def create(sf: SalesForce, t0: float) -> None:
+    """Deals created by this week's prospecting, at exact times within [t0, t0 + 7)."""
+    d = sf.draws
+    lam = sf.rate * WEEK
+    new_op = sf.op_time + lam
+    sf.week_start = t0
+    sf.week_lam = lam
+    cnt = np.zeros(sf.N, dtype=np.int64)
+    ar = np.arange(sf.N)
+    while True:
+        idx = sf.next_row + cnt
+        d.ensure(int(idx.max()) + 1)
+        hit = (d.cum_gap[ar, idx] <= new_op) & (lam > 0)
+        if not hit.any():
+            break
+        cnt += hit
+    total = int(cnt.sum())
+    if total:
+        seats = np.repeat(ar, cnt)
+        offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        rows = sf.next_row[seats] + offs
+        dr = d.draws[seats, rows]
+        created = t0 + WEEK * (d.cum_gap[seats, rows] - sf.op_time[seats]) / lam[seats]
+        # segment by the rep's mix, then product within the segment
+        mass = sf.seg_mass[seats]
+        seg = (dr[:, C_SEG] * mass.sum(axis=1) > mass[:, 0]).astype(np.int32)
+        cdf = sf.cell_cdf[seats, seg]
+        cell = np.minimum((dr[:, C_PROD, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
+        prod = sf.cell_prod[cell]
+        amount = (sf.prod_median[prod] * sf.seg_factor[seg]
+                  * np.exp(sf.prod_sigma[prod] * d.z_amount[seats, rows]))
+        u_stage = dr[:, FIXED_COLS:FIXED_COLS + sf.S]
+        u_dur = dr[:, FIXED_COLS + sf.S:]
+        # every stage's duration shape (pre-computed per block); the stage's mean and the
+        # rep's load stretch apply when the stage starts
+        dur_unit = d.dur_unit[seats, rows]
+        first = dur_unit[:, 0] * sf.stage_mean[0] * sf.stretch[seats]
+        sf.book.add(
+            seat=seats, creator=sf.seat_person[seats], person=sf.seat_person[seats],
+            manager=sf.seat_manager[seats], segment=seg, product=prod, stage=0,
+            joint_calls=0, seat_row=rows, amount=amount, created=created,
+            next_time=created + first, boost=0.0, offset=sf.cell_offset[cell],
+            visible=logged(dr[:, C_VISIBLE], sf.sc.crm_adoption), u_stage=u_stage, u_dur=u_dur,
+            dur_unit=dur_unit,
+            u_reassign=dr[:, C_REASSIGN])
+    sf.next_row += cnt
+    sf.op_time = new_op
+
+
+def advance(sf: SalesForce, now: float) -> None:
+    """Resolve every stage that has ended by ``now``, each at its own end time."""
+    b = sf.book
+    o = b.open_idx
+    o = o[b.next_time[o] <= now]
+    if o.size == 0:
+        return
+    while o.size:
+        s = b.stage[o]
+        seat = b.seat[o]
+        lo = np.clip(sf.base_logit[s] + sf.theta_eff[seat] + b.offset[o]
+                     - sf.penalty[seat] + b.boost[o], -LOGIT_LIMIT, LOGIT_LIMIT)
+        adv = b.u_stage[o, s] < special.expit(lo)
+        fail = o[~adv]
+        b.status[fail] = LOST
+        b.closed[fail] = b.next_time[fail]
+        up = o[adv]
+        ns = b.stage[up] + 1
+        b.stage[up] = ns
+        b.boost[up] = 0.0
+        won = ns >= sf.S
+        w = up[won]
+        b.status[w] = WON
+        b.closed[w] = b.next_time[w]
+        if w.size:
+            sf.won_parts.append(w)
+            sf._won_cache = None
+        go = up[~won]
+        if go.size:
+            gs = b.stage[go]
+            b.stage_t[go, gs] = b.next_time[go]
+            b.next_time[go] += (b.dur_unit[go, gs] * sf.stage_mean[gs]
+                                * sf.stretch[b.seat[go]])
+            go = go[b.next_time[go] <= now]
+        o = go
+    b.compact()
+
+
+def seat_state(sf: SalesForce) -> None:
+    """Each seat's open deals, open pipeline value and the stage stretch its load causes."""
+    b = sf.book
+    o = b.open_idx
+    seat = b.seat[o]
+    sf.open_count = np.bincount(seat, minlength=sf.N).astype(float)
+    sf.pipe_value = np.bincount(seat, weights=b.amount[o], minlength=sf.N)
+    r = sf.sc.reps
+    sf.stretch = np.maximum(1.0, sf.open_count / r.comfortable_load) ** r.load_elasticity

@@ -1,0 +1,157 @@
+"""Outlook: each rep's true chance of making the year, and what managers can see of it.
+
+The *true* outlook (:func:`outlook`) uses every open deal at the holder's real odds; it marks when
+a rep truly falls off track, so the lag until a manager notices can be measured. What managers
+*see* (:func:`visible_estimate`, :func:`forecast`) depends on the scenario's metrics and CRM
+adoption (:mod:`salessim.drivers.metrics`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import special
+
+from salessim.drivers import metrics
+from salessim.model.clock import WEEK
+from salessim.model.deals import LOGIT_LIMIT, OPEN, WON
+
+if TYPE_CHECKING:
+    from salessim.model.salesforce import SalesForce
+
+__all__ = ["closed_revenue", "forecast", "observed_to_won", "outlook", "prorated_quota",
+           "true_win_prob", "visible_estimate", "won"]
+
+
+def won(sf: SalesForce) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Won deals so far: (person, amount, close time) — rebuilt only when new wins arrive."""
+    if sf._won_cache is None:
+        idx = (np.concatenate(sf.won_parts) if sf.won_parts
+               else np.zeros(0, dtype=np.int64))
+        sf.won_parts = [idx]
+        b = sf.book
+        sf._won_cache = (b.person[idx], b.amount[idx], b.closed[idx])
+    return sf._won_cache
+
+
+def closed_revenue(sf: SalesForce, t0: float, t1: float) -> np.ndarray:
+    """Won revenue per seat's current person, closed in [t0, t1]."""
+    person, amount, closed = won(sf)
+    sel = (closed >= t0) & (closed <= t1)
+    rev_p = np.bincount(person[sel], weights=amount[sel], minlength=len(sf.p_seat))
+    out = np.zeros(sf.N)
+    act = sf.seat_person >= 0
+    out[act] = rev_p[sf.seat_person[act]]
+    return out
+
+
+def true_win_prob(sf: SalesForce, o: np.ndarray) -> np.ndarray:
+    """The real chance that each of the open deals ``o`` is won, at its holder's odds."""
+    b = sf.book
+    seat = b.seat[o]
+    x = (sf.theta_eff[seat] + b.offset[o] - sf.penalty[seat])[:, None]
+    p = special.expit(np.clip(sf.base_logit[None, :] + x, -LOGIT_LIMIT, LOGIT_LIMIT))
+    p = np.where(np.arange(sf.S)[None, :] < b.stage[o][:, None], 1.0, p)
+    return p.prod(axis=1)
+
+
+def prorated_quota(sf: SalesForce, y0: float, y1: float) -> np.ndarray:
+    """Each seat's quota for [y0, y1], prorated by its rep's time in seat."""
+    in_seat = np.clip(y1 - np.maximum(sf.hire_time, y0), 0.0, y1 - y0)
+    return sf.sc.organisation.quota * in_seat / 365.0
+
+
+def outlook(sf: SalesForce, now: float) -> None:
+    """Who is truly off track: expected fiscal-year outcome below threshold × quota.
+
+    Lags are measured only for gaps that open in the reported year, so the outlook starts a
+    week before it (a gap already open then counts as opened before the year).
+    """
+    if now < sf.W - WEEK:
+        return
+    y0, y1 = sf.clock.year_window(now)
+    rem = y1 - now
+    b = sf.book
+    o = b.open_idx
+    expected = closed_revenue(sf, y0, now)
+    if o.size:
+        pw = true_win_prob(sf, o) * sf.plan.p_close_within(b.stage[o], rem)
+        expected += np.bincount(b.seat[o], weights=b.amount[o] * pw, minlength=sf.N)
+    # future deals at this rep's own rate, mix and skill
+    x = (sf.theta_eff - sf.penalty)[:, None, None]
+    cellp = special.expit(np.clip(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
+                                  + x, -LOGIT_LIMIT, LOGIT_LIMIT))
+    vnew = (sf.mix * cellp.prod(axis=2) * sf.cell_amount[None, :]).sum(axis=1)
+    expected += sf.rate * max(0.0, rem - sf.plan.cycle_days) * vnew
+    quota = prorated_quota(sf, y0, y1)
+    eligible = sf.active & (sf._ramp() >= 1.0)
+    off = eligible & (expected < sf.sc.reviews.threshold * quota)
+    new = off & np.isnan(sf.episode_start)
+    sf.episode_start[new] = now
+    sf.episode_seen[new] = False
+    ended = ~off & ~np.isnan(sf.episode_start)
+    sf.episode_start[ended] = np.nan
+
+
+def observed_to_won(sf: SalesForce, now: float, ids: np.ndarray, by: str) -> np.ndarray:
+    """Stage-to-won probabilities seen in the CRM over the last year, per person or team.
+
+    Each stage's pass rate is estimated from the visible deals resolved in the trailing 365
+    days, shrunk toward the benchmark conversion.
+    """
+    b = sf.book
+    n = b.n
+    done = (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= now - 365.0) & (
+        b.closed[:n] <= now)
+    key = (b.person if by == "person" else b.manager)[:n][done]
+    size = (len(sf.p_seat) if by == "person" else sf.M)
+    reached = b.stage[:n][done]  # stage lost at; S for won
+    bench = sf.plan.stages["conversion"].to_numpy()
+    return metrics.stage_to_won(key, reached, size, bench)[ids]
+
+
+def visible_estimate(sf: SalesForce, now: float, seats: np.ndarray) -> np.ndarray:
+    """The manager's estimate of each rep's fiscal year, by the scenario's metric."""
+    y0, y1 = sf.clock.year_window(now)
+    rem = y1 - now
+    ytd = closed_revenue(sf, y0, now)[seats]
+    b = sf.book
+    o = b.open_idx
+    o = o[b.visible[o] & np.isin(b.seat[o], seats)]
+
+    def trailing_rate() -> np.ndarray:
+        span = np.clip(now - np.maximum(sf.hire_time[seats], now - 365.0), 1.0, 365.0)
+        trailing = closed_revenue(sf, now - 365.0, now)[seats]
+        return trailing / span
+
+    view = metrics.RepView(
+        plan=sf.plan, rem=rem, ytd=ytd,
+        crm=metrics.CrmDeals(unit=np.searchsorted(seats, b.seat[o]), amount=b.amount[o],
+                             stage=b.stage[o], units=seats.size, adoption=sf.sc.crm_adoption),
+        ratio_pipeline=sf.ratio_pipeline, value_per_new=sf.value_per_new,
+        trailing_rate=trailing_rate,
+        to_won=lambda: observed_to_won(sf, now, sf.seat_person[seats], by="person"))
+    return metrics.ESTIMATES[sf.sc.metrics](view)
+
+
+def forecast(sf: SalesForce, t: float) -> np.ndarray:
+    """Each manager's forecast of the coming quarter's team revenue, by the scenario's metric."""
+    b = sf.book
+    o = b.open_idx
+    o = o[b.visible[o]]
+
+    def last_quarter() -> np.ndarray:
+        n = b.n
+        w = (b.status[:n] == WON) & (b.closed[:n] >= t - sf.Q) & (b.closed[:n] < t)
+        return np.bincount(b.manager[:n][w], weights=b.amount[:n][w], minlength=sf.M)
+
+    view = metrics.TeamView(
+        plan=sf.plan, horizon=sf.Q,
+        crm=metrics.CrmDeals(unit=b.manager[o], amount=b.amount[o], stage=b.stage[o],
+                             units=sf.M, adoption=sf.sc.crm_adoption),
+        reps=np.bincount(sf.seat_manager, weights=sf.active, minlength=sf.M),
+        ratio_pipeline=sf.ratio_pipeline, value_per_new=sf.value_per_new,
+        in_quarter_factor=sf.in_quarter_factor, last_quarter=last_quarter,
+        to_won=lambda: observed_to_won(sf, t, np.arange(sf.M), by="manager"))
+    return metrics.FORECASTS[sf.sc.metrics](view)

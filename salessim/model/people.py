@@ -1,0 +1,218 @@
+"""Seats and the people in them: hiring, ramp, leaving, handing over deals, backfill, attrition.
+
+Every seat has its own ``people`` stream; each person who fills it takes the next
+``PERSON_DRAWS`` uniforms (skill, planning bias, goal perception, starting tenure), so the k-th
+person in a seat is the same person in every scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import special
+
+from salessim.drivers import culture
+from salessim.funnel import gamma_quantile
+from salessim.model.clock import MONTH, WEEK
+from salessim.model.deals import LOST, OPEN
+from salessim.rng import stream
+
+if TYPE_CHECKING:
+    from salessim.model.salesforce import SalesForce
+
+__all__ = ["INVOLUNTARY", "MAX_GOALS", "PERSON_DRAWS", "PROMOTED", "VOLUNTARY", "attrition",
+           "backfill", "handover_order", "hire", "leave", "ramp", "reassign", "refresh_theta"]
+
+PERSON_DRAWS = 16  # uniforms per person from the seat's people stream (fixed: keeps CRN aligned)
+MAX_GOALS = 10
+
+# exit kinds
+VOLUNTARY, INVOLUNTARY, PROMOTED = 1, 2, 3
+
+
+def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
+    """A new person fills ``seat`` (``start``: one of the sales force at time 0, past ramp)."""
+    sc = sf.sc
+    u = np.maximum(sf.people_rng[seat].random(PERSON_DRAWS), 1e-12)
+    z = special.ndtri(u)
+    now = sf.env.now
+    sf.zskill[seat] = z[0]
+    sf.theta0[seat] = sc.reps.skill_sd * z[0]
+    sf.gain[seat] = 0.0
+    pr = sc.prescription
+    sf.bias[seat] = pr.self_plan_median * math.exp(pr.self_plan_sigma * z[1])
+    perceived, _dropped, n_eff = sf.goalm.person(float(u[2]), z[3:3 + MAX_GOALS])
+    sf.n_goals[seat] = n_eff
+    sf.penalty[seat] = float(sf.goalm.focus_penalty(n_eff))
+    sf.focus[seat] = float(sf.goalm.focus_effort(n_eff))
+    mix = sf.goalm.mix(perceived)
+    sf.mix[seat] = mix
+    for g in range(2):
+        cond = np.where(sf.cell_seg == g, mix, 0.0)
+        sf.seg_mass[seat, g] = cond.sum()
+        sf.cell_cdf[seat, g] = np.cumsum(cond) / max(cond.sum(), 1e-300)
+    if start:
+        # starting reps are past ramp: tenure between ramp and six years
+        ramp_days = sc.attrition.ramp_days
+        sf.hire_time[seat] = -(ramp_days + u[15] * (6 * 365 - ramp_days))
+    else:
+        sf.hire_time[seat] = now
+    pid = len(sf.p_seat)
+    if pid >= sf.skill_snap.shape[0]:
+        _grow_persons(sf)
+    sf.p_seat.append(seat)
+    sf.p_manager.append(int(sf.seat_manager[seat]))
+    sf.p_hire.append(float(sf.hire_time[seat]))
+    sf.p_leave.append(math.inf)
+    sf.p_exit.append(0)
+    sf.seat_person[seat] = pid
+    sf.active[seat] = True
+    sf.flag[seat] = False
+    sf.flag_since[seat] = np.nan
+    sf.est_ratio[seat] = 1.0
+    sf.episode_start[seat] = np.nan
+    sf.episode_seen[seat] = False
+    sf._refresh_theta()
+    sf.p_theta_hire.append(float(sf.theta_eff[seat]))
+    sf.p_theta_leave.append(math.nan)
+
+
+def _grow_persons(sf: SalesForce) -> None:
+    for name in ("skill_snap", "coach_hours", "calls", "flagged"):
+        old = getattr(sf, name)
+        new = np.full((old.shape[0] * 2, 5), np.nan if name == "skill_snap" else 0, dtype=old.dtype)
+        new[: old.shape[0]] = old
+        setattr(sf, name, new)
+
+
+def ramp(sf: SalesForce) -> np.ndarray:
+    """Share of the ramp completed by each seat's rep (1 = fully productive)."""
+    days = sf.sc.attrition.ramp_days
+    if days <= 0:
+        return np.ones(sf.N)
+    return np.clip((sf.env.now - sf.hire_time) / days, 0.0, 1.0)
+
+
+def refresh_theta(sf: SalesForce) -> None:
+    """Each seat's effective skill now: own skill + coached gain − what a new hire still lacks."""
+    r = sf._ramp()
+    sf.theta_eff = sf.theta0 + sf.gain + sf.sc.attrition.new_hire_skill_offset * (1.0 - r)
+
+
+def leave(sf: SalesForce, seat: int, kind: int) -> None:
+    """The rep in ``seat`` leaves (``kind``: VOLUNTARY, INVOLUNTARY or PROMOTED)."""
+    now = sf.env.now
+    pid = int(sf.seat_person[seat])
+    sf._refresh_theta()
+    sf.p_leave[pid] = now
+    sf.p_exit[pid] = kind
+    sf.p_theta_leave[pid] = float(sf.theta_eff[seat])
+    sf.active[seat] = False
+    sf.seat_person[seat] = -1
+    sf.rate[seat] = 0.0
+    _forgo_prospecting(sf, seat, pid)
+    sf._reassign(seat)
+    sf._spawn(backfill(sf, seat))
+
+
+def _forgo_prospecting(sf: SalesForce, seat: int, pid: int) -> None:
+    """A leaver stops prospecting when they leave.
+
+    The deals this week's batch gave them after today never happen, and the seat's deal stream
+    resumes there for their successor.
+    """
+    b = sf.book
+    now = sf.env.now
+    frac = min(max((now - sf.week_start) / WEEK, 0.0), 1.0)
+    op_now = sf.op_time[seat] - sf.week_lam[seat] * (1.0 - frac)
+    sf.week_lam[seat] = 0.0
+    o = b.open_idx
+    late = o[(b.creator[o] == pid) & (b.created[o] > now)]
+    if late.size == 0:
+        sf.op_time[seat] = op_now
+        return
+    first = int(b.seat_row[late].min())
+    sf.next_row[seat] = first
+    sf.op_time[seat] = min(op_now, np.nextafter(sf.draws.cum_gap[seat, first], -np.inf))
+    new_index = b.remove(late)
+    sf.won_parts = [new_index[w] for w in sf.won_parts]
+    sf._won_cache = None
+
+
+def handover_order(mates: np.ndarray, open_counts: np.ndarray) -> np.ndarray:
+    """Teammates in the order they take a leaver's deals: fewest open deals first, then seat."""
+    return mates[np.lexsort((mates, open_counts))]
+
+
+def reassign(sf: SalesForce, seat: int) -> None:
+    """Hand a leaver's open deals to teammates (fewest open deals first); some are lost."""
+    b = sf.book
+    sf._advance(sf.env.now)
+    o = b.open_idx[(b.seat[b.open_idx] == seat) & (b.status[b.open_idx] == OPEN)]
+    if o.size == 0:
+        return
+    lost = b.u_reassign[o] < sf.sc.attrition.reassignment_loss
+    lo = o[lost]
+    b.status[lo] = LOST
+    b.closed[lo] = sf.env.now
+    keep = o[~lost]
+    if keep.size == 0:
+        b.compact()
+        return
+    m = sf.seat_manager[seat]
+    mates = np.flatnonzero(sf.active & (sf.seat_manager == m))
+    if mates.size == 0:
+        mates = np.flatnonzero(sf.active)
+    if mates.size == 0:  # nobody left to take them: they are lost
+        b.status[keep] = LOST
+        b.closed[keep] = sf.env.now
+        b.compact()
+        return
+    counts = np.bincount(b.seat[b.open_idx][b.status[b.open_idx] == OPEN], minlength=sf.N)[mates]
+    order = handover_order(mates, counts)
+    to = order[np.arange(keep.size) % order.size]
+    b.seat[keep] = to
+    b.person[keep] = sf.seat_person[to]
+    b.manager[keep] = sf.seat_manager[to]
+    b.compact()
+
+
+def backfill(sf: SalesForce, seat: int) -> Iterator[Any]:
+    """Process: an empty seat stays vacant for a gamma-distributed delay, then a new rep is hired."""
+    a = sf.sc.attrition
+    rng = sf.backfill_rng.get(seat)
+    if rng is None:
+        rng = sf.backfill_rng[seat] = stream(sf.seed, sf.rep, "backfill", seat)
+    u = max(float(rng.random()), 1e-12)
+    delay = float(gamma_quantile(np.array([u]), a.backfill_mean_days, max(a.backfill_cv, 1e-3))[0])
+    yield sf.env.timeout(delay)
+    sf._hire(seat)
+
+
+def attrition(sf: SalesForce) -> Iterator[Any]:
+    """Process: each month, reps leave voluntarily, more often behind quota or in a weak culture."""
+    sc = sf.sc
+    a = sc.attrition
+    base = -math.log(1.0 - min(a.voluntary_annual, 0.999))
+    month = 0
+    while True:
+        yield sf.env.timeout(MONTH)
+        month += 1
+        now = sf.env.now
+        if now > sf.T:
+            return
+        sf._refresh_theta()
+        sf._advance(now)
+        span = np.clip(now - np.maximum(sf.hire_time, now - 365.0), 1.0, 365.0)
+        trailing = sf._closed_revenue(now - 365.0, now)
+        pace = trailing / (sc.organisation.quota * span / 365.0)
+        pace = np.where(sf._ramp() >= 1.0, pace, 1.0)
+        hazard = (base * culture.attrition_factor(sf.culture[sf.seat_manager], sc.culture)
+                  * np.exp(a.attainment_sensitivity * np.maximum(0.0, 1.0 - pace)))
+        p_leave = 1.0 - np.exp(-hazard / 12.0)
+        leaving = sf.active & (sf.attr_u[month % sf.attr_u.shape[0]] < p_leave)
+        for k in np.flatnonzero(leaving):
+            sf._leave(int(k), VOLUNTARY)

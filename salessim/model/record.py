@@ -1,0 +1,84 @@
+"""What one replication leaves behind: flat arrays, from which the output tables are built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from salessim.drivers.goals import GoalModel
+from salessim.model.deals import WON, DealBook
+from salessim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from salessim.model.salesforce import SalesForce
+
+__all__ = ["ReplicationRecord", "forecast_error", "record"]
+
+
+@dataclass
+class ReplicationRecord:
+    """Everything one replication leaves behind, as flat arrays; tables are built from it."""
+
+    scenario: Scenario
+    replication: int
+    seed: int
+    warmup: float
+    horizon: float
+    book: DealBook
+    goals: GoalModel
+    person_seat: np.ndarray
+    person_manager: np.ndarray
+    person_hire: np.ndarray
+    person_leave: np.ndarray
+    person_exit: np.ndarray
+    person_theta_hire: np.ndarray
+    person_theta_leave: np.ndarray
+    skill_snap: np.ndarray  # persons × 5 boundaries (NaN where not in seat)
+    coaching_hours: np.ndarray  # persons × 5 periods (Q1..Q4, year)
+    joint_calls: np.ndarray  # persons × 5
+    flagged: np.ndarray  # persons × 5 (bool)
+    headcount: np.ndarray  # 5 periods: mean weekly headcount
+    coverage: np.ndarray  # pipeline coverage at Q1..Q4's starts (see _quarters); year: their mean
+    culture: np.ndarray  # 5 periods: mean team culture at period end
+    forecast_error: np.ndarray  # 5 periods
+    detections: np.ndarray  # rows of (time, lag_days)
+    false_flags: int
+    events: int
+
+
+def forecast_error(sf: SalesForce) -> np.ndarray:
+    """Each quarter's forecast error: mean absolute % error over teams; the year's is their mean."""
+    b = sf.book
+    n = b.n
+    fe = np.full(5, np.nan)
+    for q, fc in sf.forecasts.items():
+        t0 = sf.W + q * sf.Q
+        won = (b.status[:n] == WON) & (b.closed[:n] >= t0) & (b.closed[:n] < t0 + sf.Q)
+        actual = np.bincount(b.manager[:n][won], weights=b.amount[:n][won], minlength=sf.M)
+        ok = actual > 0
+        fe[q] = float(np.mean(np.abs(fc[ok] - actual[ok]) / actual[ok])) if ok.any() else np.nan
+    if not np.all(np.isnan(fe[:4])):
+        fe[4] = float(np.nanmean(fe[:4]))
+    return fe
+
+
+def record(sf: SalesForce, events: int) -> ReplicationRecord:
+    """The flat record of a finished replication."""
+    n_p = len(sf.p_seat)
+    return ReplicationRecord(
+        scenario=sf.sc, replication=sf.rep, seed=sf.seed, warmup=sf.W,
+        horizon=sf.H, book=sf.book, goals=sf.goalm,
+        person_seat=np.array(sf.p_seat), person_manager=np.array(sf.p_manager),
+        person_hire=np.array(sf.p_hire), person_leave=np.array(sf.p_leave),
+        person_exit=np.array(sf.p_exit),
+        person_theta_hire=np.array(sf.p_theta_hire),
+        person_theta_leave=np.array(sf.p_theta_leave),
+        skill_snap=sf.skill_snap[:n_p], coaching_hours=sf.coach_hours[:n_p],
+        joint_calls=sf.calls[:n_p], flagged=sf.flagged[:n_p],
+        headcount=sf.headcount_sum / np.maximum(sf.headcount_n, 1),
+        coverage=sf.coverage, culture=sf.culture_end, forecast_error=forecast_error(sf),
+        detections=np.array(sf.detections, dtype=float).reshape(-1, 2),
+        false_flags=sf.false_flags, events=events,
+    )

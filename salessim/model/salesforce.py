@@ -1,0 +1,310 @@
+"""Orchestration: one replication of one scenario — its state, its processes and its run.
+
+Who does what, and when (each process lives with the part of the model it moves):
+
+* **week** (every 7 days, :meth:`SalesForce._week`): deals whose stage ends by now are resolved,
+  each at its own exact stage-end time with the odds of the rep who holds it
+  (:mod:`salessim.model.deals`); managers spend their hours on joint calls
+  (:mod:`salessim.drivers.coaching`); coached skill moves; team culture moves toward management's
+  signal (:mod:`salessim.drivers.culture`); every rep's true outlook is updated
+  (:mod:`salessim.model.outlook`); and each rep's prospecting for the coming week
+  (:mod:`salessim.drivers.prescription`) creates deals at exact times.
+* **review** (at the cadence, :mod:`salessim.drivers.reviews`): each manager — a contended
+  ``simpy.Container`` of weekly hours — measures every rep with the scenario's metric on
+  CRM-visible deals (:mod:`salessim.drivers.metrics`), flags gaps, orders corrective plans and,
+  after repeated flags, may let a rep go.
+* **quarter** boundaries (:meth:`SalesForce._quarters`): the manager's revenue forecast for the
+  quarter, pipeline coverage, skill and culture snapshots.
+* **month** (:mod:`salessim.model.people`): voluntary leaving; a leaver's open deals are reassigned
+  (some are lost); the seat is backfilled after a delay by a new hire who ramps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import simpy
+from scipy import special
+
+from salessim.drivers import coaching, culture, metrics, prescription, reviews, training
+from salessim.drivers.goals import GoalModel
+from salessim.funnel import Plan, plan
+from salessim.model import deals, outlook, people
+from salessim.model.clock import MONTH, WEEK, Clock
+from salessim.model.deals import DealBook, SeatDeals
+from salessim.model.record import ReplicationRecord, record
+from salessim.rng import stream
+from salessim.scenario import Scenario
+
+__all__ = ["SalesForce"]
+
+
+class SalesForce:
+    """One replication of one scenario: build it, then :meth:`run` it."""
+
+    def __init__(self, scenario: Scenario, seed: int, replication: int,
+                 funnel_plan: Plan | None = None) -> None:
+        self.sc = scenario
+        self.seed = int(seed)
+        self.rep = int(replication)
+        self.plan = funnel_plan or plan(scenario)
+        if self.plan.new_per_week > 1000:
+            from salessim.scenario import ScenarioError
+
+            raise ScenarioError(
+                f"{scenario.name}: organisation.quota {scenario.organisation.quota:,.0f} with a "
+                f"win rate of {self.plan.win_rate:.2g} (funnel.stages conversions) needs "
+                f"{self.plan.new_per_week:,.0f} new opportunities per rep per week; raise the "
+                "conversions or lower the quota")
+        self.goalm = GoalModel(scenario, self.plan)
+        self.env = simpy.Environment()
+        self._gens: list[Any] = []
+
+        org = scenario.organisation
+        self.M = org.managers
+        self.N = org.managers * org.span
+        self.clock = Clock(float(scenario.simulation.warmup_days),
+                           float(scenario.simulation.horizon_days))
+        self.W = self.clock.W
+        self.H = self.clock.H
+        self.T = self.clock.T
+        self.Q = self.clock.Q
+        f = scenario.funnel
+        self.S = len(f.stages)
+        self.base_logit = special.logit(np.array([s.conversion for s in f.stages]))
+        self.stage_mean = np.array([s.mean_days for s in f.stages])
+        self.stage_cv = np.array([s.cv for s in f.stages])
+        cells = self.plan.cells
+        self.cell_offset = cells["logit_offset"].to_numpy()
+        self.cell_amount = cells["mean_amount"].to_numpy()
+        seg_names = list(f.segments)
+        prod_names = list(f.products)
+        self.n_prod = len(prod_names)
+        self.cell_seg = np.array([seg_names.index(s) for s in cells["segment"]])
+        self.cell_prod = np.array([prod_names.index(p) for p in cells["product"]])
+        self.prod_median = np.array([p.amount_median for p in f.products.values()])
+        self.prod_sigma = np.array([p.amount_sigma for p in f.products.values()])
+        self.seg_factor = np.array([f.segments[s].amount_factor for s in seg_names])
+        self.seg_is_new_logo = np.array([s == "new_logo" for s in seg_names])
+
+        # --- seats: the person in each and their state --------------------------------------
+        self.seat_manager = np.repeat(np.arange(self.M), org.span)
+        self.seat_person = np.full(self.N, -1, dtype=np.int64)
+        self.theta0 = np.zeros(self.N)
+        self.zskill = np.zeros(self.N)
+        self.gain = np.zeros(self.N)
+        self.hire_time = np.zeros(self.N)
+        self.bias = np.ones(self.N)
+        self.n_goals = np.full(self.N, self.goalm.n)
+        self.mix = np.tile(self.goalm.natural, (self.N, 1))
+        self.seg_mass = np.zeros((self.N, 2))
+        self.cell_cdf = np.zeros((self.N, 2, len(self.cell_seg)))
+        self.penalty = np.zeros(self.N)
+        self.focus = np.ones(self.N)
+        self.active = np.zeros(self.N, dtype=bool)
+        self.op_time = np.zeros(self.N)  # operational time consumed (Poisson arrivals)
+        self.week_start = 0.0  # the current week's prospecting: its start and intensity per seat
+        self.week_lam = np.zeros(self.N)
+        self.next_row = np.zeros(self.N, dtype=np.int64)
+        self.flag = np.zeros(self.N, dtype=bool)
+        self.flag_since = np.full(self.N, np.nan)
+        self.est_ratio = np.ones(self.N)
+        self.episode_start = np.full(self.N, np.nan)
+        self.episode_seen = np.zeros(self.N, dtype=bool)
+        self.week_hours = np.zeros(self.N)
+        self.week_effective = np.zeros(self.N)
+        self.rate = np.zeros(self.N)
+        self.stretch = np.ones(self.N)
+        self.pipe_value: np.ndarray = np.zeros(self.N)
+        self.open_count: np.ndarray = np.zeros(self.N)
+        self.theta_eff = np.zeros(self.N)
+        self.rr_pointer = np.zeros(self.M, dtype=np.int64)
+        self.recent_calls = np.zeros(self.N)
+        self.won_parts: list[np.ndarray] = []
+        self._won_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+        # --- persons (grown lists → arrays at the end) --------------------------------------
+        self.p_seat: list[int] = []
+        self.p_manager: list[int] = []
+        self.p_hire: list[float] = []
+        self.p_leave: list[float] = []
+        self.p_exit: list[int] = []
+        self.p_theta_hire: list[float] = []
+        self.p_theta_leave: list[float] = []
+        cap = self.N * 3
+        self.skill_snap = np.full((cap, 5), np.nan)
+        self.coach_hours = np.zeros((cap, 5))
+        self.calls = np.zeros((cap, 5))
+        self.flagged = np.zeros((cap, 5), dtype=bool)
+
+        # --- random streams ----------------------------------------------------------------
+        self.people_rng = [stream(seed, replication, "people", k) for k in range(self.N)]
+        self.backfill_rng: dict[int, np.random.Generator] = {}  # made when a seat first empties
+        months = int(self.T / MONTH) + 2
+        self.attr_u = stream(seed, replication, "attrition").random((months, self.N))
+        self.invol_u = stream(seed, replication, "attrition", 1).random((64, self.N))
+        self.invol_count = 0
+        mz = stream(seed, replication, "managers").standard_normal(2 * self.M)
+        self.quality = training.manager_quality(scenario, mz[: self.M])
+        self._promoted_quality = training.manager_quality(scenario, mz[self.M:])
+        self.culture = np.full(self.M, scenario.culture.initial)
+        self.delivered = np.full(self.M, 0.0)
+        self.carry = np.zeros(self.M)
+        people_hours = scenario.managers.weekly_hours * (1 - scenario.managers.admin_share)
+        self.people_hours = people_hours
+        self.hours = [simpy.Container(self.env, capacity=people_hours, init=people_hours)
+                      for _ in range(self.M)]
+
+        self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv)
+        self.book = DealBook(self.S, capacity=max(4096, int(self.N * self.plan.new_per_week
+                                                             * self.T / 7 * 1.3)))
+
+        # --- outcome records ---------------------------------------------------------------
+        self.headcount_sum = np.zeros(5)
+        self.headcount_n = np.zeros(5)
+        self.coverage = np.full(5, np.nan)
+        self.culture_end = np.full(5, np.nan)
+        self.forecasts: dict[int, np.ndarray] = {}
+        self.detections: list[tuple[float, float]] = []
+        self.false_flags = 0
+        self.p_invol = reviews.involuntary_probability(scenario.reviews)
+
+        # prescribed plan and signals that do not change during a run
+        p = self.plan
+        self.prescribed = prescription.prescribed_rate(p, scenario.prescription)
+        self.bench_value = p.pipeline_value
+        pr = scenario.prescription
+        self.targets = prescription.Targets(
+            new_per_day=p.new_per_day, prescribed=self.prescribed, pipeline_value=self.bench_value,
+            feast_or_famine=pr.feast_or_famine, corrective_raise=pr.corrective_raise)
+        self.ratio_pipeline = float((p.stages["inventory_value"] * p.stage_win_prob).sum()
+                                    / p.stages["inventory_value"].sum())
+        self.value_per_new = p.win_rate * p.avg_won_amount
+        self.signal_static = culture.static_signal(scenario, self.goalm)
+        # expected in-quarter revenue from deals not yet created, per unit of arrival rate
+        grid = np.linspace(0, self.Q, 27)
+        self.in_quarter_factor = float(np.trapezoid(
+            p.p_close_within(np.zeros(grid.size, dtype=int), self.Q - grid), grid))
+
+        for k in range(self.N):
+            self._hire(k, start=True)
+        if scenario.managers.promotion:
+            training.promote(self)
+
+    # ======================================================================================
+    # hooks: each step of the model, overridable one by one (instrumented tests subclass these)
+    # ======================================================================================
+    def _hire(self, seat: int, start: bool = False) -> None:
+        people.hire(self, seat, start)
+
+    def _ramp(self) -> np.ndarray:
+        """Share of the ramp completed by each seat's rep (1 = fully productive)."""
+        return people.ramp(self)
+
+    def _refresh_theta(self) -> None:
+        people.refresh_theta(self)
+
+    def _leave(self, seat: int, kind: int) -> None:
+        people.leave(self, seat, kind)
+
+    def _reassign(self, seat: int) -> None:
+        people.reassign(self, seat)
+
+    def _advance(self, now: float) -> None:
+        """Resolve every stage that has ended by ``now``, each at its own end time."""
+        deals.advance(self, now)
+
+    def _seat_state(self) -> None:
+        deals.seat_state(self)
+
+    def _closed_revenue(self, t0: float, t1: float) -> np.ndarray:
+        return outlook.closed_revenue(self, t0, t1)
+
+    def _plan_rates(self) -> None:
+        """This week's prospecting rate per seat: the prospecting plan × effort."""
+        sc = self.sc
+        planned = prescription.PROSPECTING_PLANS[sc.prescription.enabled](
+            self.pipe_value, self.bias, self.flag, self.targets)
+        a = sc.attrition
+        ramp = a.ramp_start + (1 - a.ramp_start) * self._ramp()
+        engagement = culture.engagement(self.culture[self.seat_manager], sc.culture)
+        effort = ramp * engagement * self.focus
+        self.rate = np.where(self.active, planned * effort, 0.0)
+
+    def _spawn(self, gen: Any) -> None:
+        """Start a SimPy process, remembering its generator so a finished run can close it."""
+        self._gens.append(gen)
+        self.env.process(gen)
+
+    # ======================================================================================
+    # processes
+    # ======================================================================================
+    def _week(self) -> Iterator[Any]:
+        """Process: the weekly rhythm of resolving deals, coaching, culture, outlook and prospecting."""
+        while self.env.now <= self.T:
+            now = self.env.now
+            self._refresh_theta()
+            self._advance(now)
+            self._seat_state()
+            coaching.coach_week(self, now)
+            culture.culture_step(self)
+            outlook.outlook(self, now)
+            self._plan_rates()
+            q = self.clock.period(now)
+            if q >= 0:
+                n_active = float(self.active.sum())
+                for k in (q, 4):
+                    self.headcount_sum[k] += n_active
+                    self.headcount_n[k] += 1
+            deals.create(self, now)
+            yield self.env.timeout(WEEK)
+
+    def _quarters(self) -> Iterator[Any]:
+        """Process: at each quarter's start, snapshots, pipeline coverage and the team forecasts."""
+        for q in range(5):
+            t = self.W + q * self.Q
+            yield self.env.timeout(t - self.env.now)
+            self._refresh_theta()
+            self._advance(t)
+            act = self.seat_person >= 0
+            self.skill_snap[self.seat_person[act], q] = self.theta_eff[act]
+            if q > 0:
+                self.culture_end[q - 1] = float(self.culture.mean())
+            if q == 4:
+                self.culture_end[4] = float(self.culture.mean())
+                self.coverage[4] = float(self.coverage[:4].mean())  # the year: its quarters' mean
+                return
+            # pipeline coverage, as the plan defines it: the open pipeline's value at the quarter's
+            # start ÷ the quarter's quota (a fourth of the annual quota) of the reps who hold it —
+            # the seated reps (a vacant seat's deals were reassigned). Deals the week's prospecting
+            # has already booked for later days do not exist yet and are left out.
+            quota_q = (outlook.prorated_quota(self, t, t + self.Q)[self.active].sum()
+                       * 365.0 / self.Q / 4)
+            o = self.book.open_idx
+            open_value = self.book.amount[o][self.book.created[o] <= t].sum()
+            self.coverage[q] = open_value / max(quota_q, 1.0)
+            self.forecasts[q] = outlook.forecast(self, t)
+
+    # ======================================================================================
+    def run(self) -> ReplicationRecord:
+        """Run warm-up and horizon; return the flat record of what happened."""
+        env = self.env
+        for gen in (self._week(), reviews.reviews(self), self._quarters(), people.attrition(self),
+                    metrics.pipeline_checks(self)):
+            self._spawn(gen)
+        events = 0
+        while env.peek() <= self.T + 1e-6:
+            env.step()
+            events += 1
+        self._refresh_theta()
+        self._advance(self.T)
+        # SimPy's event queue ties processes, the environment and this model into reference
+        # cycles; clearing it lets a finished replication be freed at once, not at the next GC
+        env._queue.clear()
+        for gen in self._gens:
+            gen.close()
+        self._gens.clear()
+        self.hours = []
+        return record(self, events)
