@@ -96,10 +96,14 @@ def max_bytes() -> int:
 
 @functools.cache
 def code_fingerprint() -> str:
-    """SHA-256 of every ``salessim/*.py`` file (name and bytes), computed once per process."""
+    """SHA-256 of every Python file of the package, subpackages included (relative path and bytes).
+
+    Computed once per process.
+    """
     h = hashlib.sha256()
-    for p in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    root = Path(__file__).resolve().parent
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:20]
 
 
