@@ -1,4 +1,4 @@
-"""``salessim bench``: speed and memory as ratios to this machine's own SimPy floor (DESIGN §10).
+"""``salessim bench``: speed and memory as ratios to this machine's own SimPy floor.
 
 The floor is one bare ``env.timeout`` in a raw SimPy loop, timed in the same run, so the ratios
 hold across machines:

@@ -1,6 +1,6 @@
 """Calibrate a scenario to a CRM export, and check that the calibrated model reproduces it.
 
-Estimates (DESIGN §7), each with its sample size and uncertainty: stage conversions with open deals
+Estimates, each with its sample size and uncertainty: stage conversions with open deals
 treated as censored; cycle time with a fitted distribution (gamma, lognormal or Weibull by AIC), or
 the empirical distribution when the data are multi-modal; deal size by product (lognormal); new
 opportunities per rep per week; and the rep-to-rep skill spread with shrinkage, saying when it is

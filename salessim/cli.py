@@ -1,4 +1,4 @@
-"""The ``salessim`` command line (DESIGN §9). Exit 0 ok, 2 bad input, 1 internal error."""
+"""The ``salessim`` command line (docs/cli.md). Exit 0 ok, 2 bad input, 1 internal error."""
 
 from __future__ import annotations
 
@@ -149,10 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--base", default="baseline", help="scenario the calibrated one extends")
     s.add_argument("--seed", "-s", type=_seed, default=7)
 
-    s = sub.add_parser("plan", help="reverse-engineer quota through the funnel (§4)")
+    s = sub.add_parser("plan", help="reverse-engineer quota through the funnel; the benchmark pipeline")
     s.add_argument("scenario")
 
-    s = sub.add_parser("validate", help="measure the validation table of DESIGN §5")
+    s = sub.add_parser("validate", help="measure the validation table: what the defaults reproduce")
     s.add_argument("--replications", "-r", type=_replications(), default=32,
                    help="replications per scenario (at most 10,000)")
     s.add_argument("--seed", "-s", type=_seed, default=20261127)
@@ -188,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", "-o", type=Path, default=Path("reports"))
     s.add_argument("--replications", "-r", type=_replications(), default=None,
                    help="replications for every report (default: each notebook's own)")
+
+    s = sub.add_parser("docs", help="write the generated reference pages of docs/ (scenario, CLI), "
+                                    "or check that they are current")
+    from salessim.docs import add_arguments
+
+    add_arguments(s)
     return p
 
 
@@ -489,7 +495,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from salessim.validation import validation_table
 
     rows = validation_table(args.replications, args.seed)
-    t = Table(title=f"Validation table (DESIGN §5) — {args.replications} replications, "
+    t = Table(title=f"Validation table — {args.replications} replications, "
               f"seed {args.seed}", title_justify="left")
     for c in ("quantity", "target", "estimate", "95 % CI", "in range"):
         t.add_column(c)
@@ -543,6 +549,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from salessim.docs import run
+
+    return run(args.page, args.out, args.check)
+
+
 def cmd_reports(args: argparse.Namespace) -> int:
     from salessim.reports import ReportError, build_all
 
@@ -590,7 +602,7 @@ COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep
             "calibrate": cmd_calibrate,
             "plan": cmd_plan, "validate": cmd_validate,
             "assumptions": cmd_assumptions, "bench": cmd_bench, "report": cmd_report,
-            "reports": cmd_reports, "cache": cmd_cache}
+            "reports": cmd_reports, "cache": cmd_cache, "docs": cmd_docs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -374,7 +374,7 @@ def _get(data: Mapping[str, Any], path: str) -> Any:
     return cur
 
 
-#: The one-driver variants of the scenario library, by driver (DESIGN §6).
+#: The one-driver variants of the scenario library, by driver (docs/model.md#the-scenario-library).
 DRIVER_VARIANTS: dict[str, tuple[str, ...]] = {
     "1 goal clarity": ("goals_focused", "goals_many"),
     "2 tactical prescription": ("prescription",),

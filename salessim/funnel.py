@@ -1,4 +1,6 @@
-"""Funnel math: the tactical prescription and the benchmark pipeline (DESIGN §4).
+"""Funnel math: the tactical prescription and the benchmark pipeline.
+
+See docs/model.md#the-reverse-funnel-and-the-benchmark-pipeline.
 
 Reverse-engineers a quota through the funnel — wins needed, opportunities needed at each stage, new
 opportunities per week — and gives the benchmark pipeline by Little's law (inventory = arrival rate ×
@@ -136,7 +138,7 @@ class Plan:
 
 
 def plan(scenario: Scenario | str) -> Plan:
-    """Reverse-engineer the scenario's quota through its funnel (DESIGN §4).
+    """Reverse-engineer the scenario's quota through its funnel.
 
     Args:
         scenario: a Scenario, or anything :func:`salessim.load_scenario` accepts.

@@ -1,4 +1,4 @@
-"""Leader reports: parameterized notebooks run by papermill, exported to code-free HTML (DESIGN §8).
+"""Leader reports: parameterized notebooks run by papermill, exported to code-free HTML.
 
 ``salessim report NAME [-p KEY VALUE]... [--out DIR]`` runs ``notebooks/NAME.ipynb`` and writes
 ``DIR/NAME.html`` (no code, figures embedded, opens offline) plus ``DIR/NAME/`` with what the

@@ -1,4 +1,4 @@
-"""Output tables (DESIGN §6): ``reps``, ``periods`` and the opt-in ``deals`` log.
+"""Output tables (docs/model.md#outputs): ``reps``, ``periods`` and the opt-in ``deals`` log.
 
 Built once per replication from the model's flat record — never grown row by row — with the
 context columns (``scenario``, ``replication``, ``seed``) on every row.

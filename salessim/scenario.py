@@ -244,10 +244,13 @@ class Organisation(Frozen):
 class Stage(Frozen):
     """One funnel stage: probability of advancing, and the gamma-distributed time spent in it."""
 
-    name: str = Field(min_length=1)
-    conversion: Prob
-    mean_days: Positive = Field(le=MAX_STAGE_DAYS)
-    cv: float = Field(0.7, gt=0.0, le=3.0)
+    name: str = Field(min_length=1, description="the stage's name, as in the CRM (unique)")
+    conversion: Prob = Field(description="probability that a deal in this stage advances (for an "
+                             "average rep, before offsets); the last stage's advance is a win")
+    mean_days: Positive = Field(le=MAX_STAGE_DAYS, description="mean days a deal spends in the "
+                                "stage (gamma-distributed)")
+    cv: float = Field(0.7, gt=0.0, le=3.0, description="coefficient of variation of the stage's "
+                      "duration (sd ÷ mean)")
 
 
 def _default_stages() -> tuple[Stage, ...]:
@@ -261,18 +264,21 @@ def _default_stages() -> tuple[Stage, ...]:
 class Segment(Frozen):
     """A market segment: share of the natural mix, log-odds offset and deal-size factor."""
 
-    share: Share
-    logit_offset: float = Field(0.0, ge=-5, le=5)
-    amount_factor: Positive = Field(1.0, le=MAX_AMOUNT_FACTOR)
+    share: Share = Field(description="share of new opportunities in this segment (natural mix)")
+    logit_offset: float = Field(0.0, ge=-5, le=5, description="log-odds added to every stage's "
+                                "conversion for deals in this segment")
+    amount_factor: Positive = Field(1.0, le=MAX_AMOUNT_FACTOR, description="multiplies the "
+                                    "product's deal size for deals in this segment")
 
 
 class Product(Frozen):
     """A product: share of the natural mix, log-odds offset and lognormal deal size."""
 
-    share: Share
-    logit_offset: float = Field(0.0, ge=-5, le=5)
-    amount_median: Positive = Field(le=MAX_AMOUNT)
-    amount_sigma: float = Field(0.6, ge=0.0, le=3.0)
+    share: Share = Field(description="share of new opportunities for this product (natural mix)")
+    logit_offset: float = Field(0.0, ge=-5, le=5, description="log-odds added to every stage's "
+                                "conversion for deals of this product")
+    amount_median: Positive = Field(le=MAX_AMOUNT, description="median deal size (lognormal)")
+    amount_sigma: float = Field(0.6, ge=0.0, le=3.0, description="sigma of the log deal size")
 
 
 class Funnel(Frozen):
@@ -338,10 +344,12 @@ GoalMetric = Literal[
 class Goal(Frozen):
     """One goal in the plan. ``target`` is per rep per year; omitted → what quota implies."""
 
-    metric: GoalMetric
-    weight: float = Field(gt=0.0, le=1.0)
-    target: Annotated[Positive, Field(le=1e12)] | None = None
-    product: str | None = None
+    metric: GoalMetric = Field(description="what the goal measures")
+    weight: float = Field(gt=0.0, le=1.0, description="the goal's weight in the composite score "
+                          "(weights sum to 1)")
+    target: Annotated[Positive, Field(le=1e12)] | None = Field(
+        None, description="per rep per year; null: what quota implies at the natural mix")
+    product: str | None = Field(None, description="the product, for metric product_revenue only")
 
     @model_validator(mode="after")
     def _product_needed(self) -> Goal:
@@ -511,8 +519,9 @@ class Reps(Frozen):
 class Scenario(Frozen):
     """A whole scenario: the sales force and the eight levers."""
 
-    name: str = "baseline"
-    description: str = ""
+    name: str = Field("baseline", description="the scenario's name in tables and reports "
+                      "(default: the file name)")
+    description: str = Field("", description="what the scenario represents, in words")
     start_date: dt.date = A(dt.date(2026, 1, 1), "first day of the reported fiscal year",
                             ge=DATE_RANGE[0], le=DATE_RANGE[1])
     simulation: Simulation = Simulation()

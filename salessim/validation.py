@@ -1,4 +1,4 @@
-"""The validation table of DESIGN §5, measured: what the defaults reproduce, with uncertainty.
+"""The validation table (docs/model.md#validation), measured: what the defaults reproduce, with uncertainty.
 
 Each row simulates the scenarios it needs with common random numbers (the same seed and
 replications), so differences between scenarios are paired replication by replication.

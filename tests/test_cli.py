@@ -1,4 +1,4 @@
-"""The ``salessim`` console script (DESIGN §9): exit codes, messages, the §6 tables, atomic output."""
+"""The ``salessim`` console script (docs/cli.md): exit codes, messages, the output tables, atomic output."""
 
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ from salessim.results import DEAL_COLUMNS, PERIOD_COLUMNS, REP_COLUMNS
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = REPO / "data" / "scenarios" / "baseline.yaml"
 
-# The output contract, copied from DESIGN §6. Rows also carry `seed` ("one row per observation,
-# with scenario, replication and seed") in the reps and periods tables.
-DESIGN_REPS = ("scenario, replication, rep_id, manager_id, period, full_period, quota, revenue, "
+# The output contract, as docs/model.md#outputs documents it. Rows also carry `seed` ("one row per
+# observation, with scenario, replication and seed") in the reps and periods tables.
+DOCUMENTED_REPS = ("scenario, replication, rep_id, manager_id, period, full_period, quota, revenue, "
                "attainment, composite_attainment, opportunities, wins, losses, coaching_hours, "
                "joint_calls, skill_start, skill_end, tenure_days, left, hired, gap_flagged")
-DESIGN_PERIODS = ("scenario, replication, period, headcount, revenue, quota, attainment_p10, "
+DOCUMENTED_PERIODS = ("scenario, replication, period, headcount, revenue, quota, attainment_p10, "
                   "attainment_p50, attainment_p90, pct_at_quota, win_rate, cycle_days, "
                   "pipeline_coverage, forecast_error, turnover, voluntary_turnover, coaching_hours, "
                   "culture, detection_lag_days")
-DESIGN_DEALS = ("scenario, replication, opportunity_id, rep_id, manager_id, segment, product, amount, "
+DOCUMENTED_DEALS = ("scenario, replication, opportunity_id, rep_id, manager_id, segment, product, amount, "
                 "created_at, closed_at, stage_reached, outcome, joint_calls")
 
 
@@ -208,14 +208,14 @@ def test_unknown_library_name_exits_2(cli):
 
 
 # --------------------------------------------------------------------------------------------
-# A good run: the §6 tables, the manifest, nothing left over
+# A good run: the output tables, the manifest, nothing left over
 # --------------------------------------------------------------------------------------------
 
 
-def test_contract_columns_match_design():
-    assert _with_seed(_cols(DESIGN_REPS)) == REP_COLUMNS
-    assert _with_seed(_cols(DESIGN_PERIODS)) == PERIOD_COLUMNS
-    assert _cols(DESIGN_DEALS) == DEAL_COLUMNS
+def test_contract_columns_match_the_documented_ones():
+    assert _with_seed(_cols(DOCUMENTED_REPS)) == REP_COLUMNS
+    assert _with_seed(_cols(DOCUMENTED_PERIODS)) == PERIOD_COLUMNS
+    assert _cols(DOCUMENTED_DEALS) == DEAL_COLUMNS
 
 
 def test_simulate_writes_the_tables_and_manifest(good_run):
@@ -228,9 +228,9 @@ def test_simulate_writes_the_tables_and_manifest(good_run):
     periods = pd.read_parquet(out / "periods.parquet")
     deals = pd.read_parquet(out / "deals.parquet")
     deals_csv = pd.read_csv(out / "deals.csv")
-    assert list(reps.columns) == REP_COLUMNS == _with_seed(_cols(DESIGN_REPS))
-    assert list(periods.columns) == PERIOD_COLUMNS == _with_seed(_cols(DESIGN_PERIODS))
-    assert list(deals.columns) == DEAL_COLUMNS == _cols(DESIGN_DEALS)
+    assert list(reps.columns) == REP_COLUMNS == _with_seed(_cols(DOCUMENTED_REPS))
+    assert list(periods.columns) == PERIOD_COLUMNS == _with_seed(_cols(DOCUMENTED_PERIODS))
+    assert list(deals.columns) == DEAL_COLUMNS == _cols(DOCUMENTED_DEALS)
     assert list(deals_csv.columns) == DEAL_COLUMNS
 
     sc = load_scenario(scen)

@@ -1,4 +1,6 @@
-"""CRM import and calibration (DESIGN §7): messy exports in, a calibrated scenario out.
+"""CRM import and calibration: messy exports in, a calibrated scenario out.
+
+See docs/model.md#calibrating-to-a-crm-export.
 
 Fast tests read small synthetic CSVs written into ``tmp_path``; the few full calibrations (each
 simulates for a few seconds) are marked ``slow``. Stochastic checks are seeded, and their

@@ -1,6 +1,6 @@
-"""Common random numbers (DESIGN §3, §6; STYLE §6): replication r of every scenario meets the same
-people, the same deals and the same luck, so scenarios can be paired rep by rep and deal by deal;
-changing one lever never shifts the draws of another process.
+"""Common random numbers: replication r of every scenario meets the same people, the same deals and
+the same luck, so scenarios can be paired rep by rep and deal by deal; changing one lever never
+shifts the draws of another process (docs/model.md#randomness-and-common-random-numbers).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Funnel math (DESIGN §4): the reverse funnel, the benchmark pipeline and deal-closing odds."""
+"""Funnel math: the reverse funnel, the benchmark pipeline and deal-closing odds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Invariants of every run (STYLE §13, second layer): Hypothesis draws small sales forces with varied
+"""Invariants of every run (the second layer of the tests): Hypothesis draws small sales forces with varied
 levers and each run must keep its books straight.
 
 * the deal book: every deal is exactly one of won / lost / open, closed after it was created and no

@@ -1,4 +1,4 @@
-"""Leader reports (DESIGN §8, issue #4): parameters checked before anything runs, papermill runs,
+"""Leader reports: parameters checked before anything runs, papermill runs,
 code-free offline HTML, failures that keep the last good report, and a real browser rendering it.
 """
 

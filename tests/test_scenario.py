@@ -1,4 +1,4 @@
-"""The scenario language (DESIGN §6): loading, inheritance, validation, the library, hashing."""
+"""The scenario language (docs/scenarios.md): loading, inheritance, validation, the library, hashing."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from salessim.scenario import deep_merge
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "data" / "scenarios"
 BASELINE_FILE = SCENARIO_DIR / "baseline.yaml"
 
-# The library named in DESIGN §6, and the top-level section(s) each variant's driver lives in.
+# The library (docs/model.md#the-scenario-library), and the top-level section(s) each variant's
+# driver lives in.
 VARIANT_SECTIONS = {
     "goals_focused": {"goals"},
     "goals_many": {"goals"},

@@ -1,7 +1,7 @@
-"""Moments against theory (STYLE §13, third layer): with every lever neutral the simulated funnel must
-be the configured funnel — stage conversions, gamma stage durations, the Little's-law benchmark
-pipeline of DESIGN §4 — and a logistic regression on simulated stage attempts must recover the
-configured log-odds effects (DESIGN §3).
+"""Moments against theory (the third layer of the tests): with every lever neutral the simulated
+funnel must be the configured funnel — stage conversions, gamma stage durations, the Little's-law
+benchmark pipeline — and a logistic regression on simulated stage attempts must recover the
+configured log-odds effects (docs/model.md#deals-and-the-funnel).
 
 Tolerances come from the sample size: binomial or M/G/∞ standard errors for means, the fourth
 cumulant for variances, the fit's own standard errors for the regression. Seeds are fixed, so each
@@ -212,7 +212,7 @@ def _excess(h: np.ndarray, mean: float, cv: float) -> np.ndarray:
 
 
 def test_open_deals_per_stage_match_littles_law_benchmark(neutral_runs) -> None:
-    """Mean open deals per stage per rep over the horizon = the benchmark pipeline of DESIGN §4
+    """Mean open deals per stage per rep over the horizon = the benchmark pipeline
     (arrival rate into the stage × mean days in it).
 
     Standard error: each rep's stage is an M/G/∞ queue — Poisson arrivals (a thinned, displaced
@@ -270,7 +270,7 @@ def _stage_attempts(deals: pd.DataFrame, reps: pd.DataFrame, sc: Scenario) -> pd
 
 
 def test_logistic_regression_recovers_configured_effects() -> None:
-    """logit P(pass) = logit(p_s) + θ_rep + segment offset + product offset (DESIGN §3): fitted on
+    """logit P(pass) = logit(p_s) + θ_rep + segment offset + product offset: fitted on
     simulated stage attempts, every coefficient is within 3 of its standard errors of the truth."""
     res = simulate(EFFECTS, replications=16, seed=SEED, deals=True)
     reps, deals = res.reps, res.deals

@@ -1,4 +1,4 @@
-"""The validation table of DESIGN §5, row by row: the defaults must reproduce it.
+"""The validation table (docs/model.md#validation), row by row: the defaults must reproduce it.
 
 One seeded run of the scenario library under common random numbers (32 replications per
 scenario). Each row checks the point estimate against the published target range, and that the
