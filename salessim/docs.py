@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import types
 import typing
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import annotated_types as at
+import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -113,12 +113,13 @@ def _range(field: FieldInfo) -> str:
     elif hi is not None:
         parts.append(f"{'<' if hi_open else '≤'} {_num(hi)}")
     if min_len is not None or max_len is not None:
+        unit = "character" if _type(field.annotation) == "text" else "item"
         if min_len is not None and max_len is not None:
-            parts.append(f"{min_len}–{max_len} items")
+            parts.append(f"{min_len}–{max_len} {unit}s")
         elif min_len is not None:
-            parts.append(f"at least {min_len} item{'s' if min_len != 1 else ''}")
+            parts.append(f"at least {min_len} {unit}{'s' if min_len != 1 else ''}")
         else:
-            parts.append(f"at most {max_len} items")
+            parts.append(f"at most {max_len} {unit}s")
     return "; ".join(parts)
 
 
@@ -275,8 +276,12 @@ def scenario_reference() -> str:
             lines.append(f"| `{full}` | {_cell(_type(ann))} | {_cell(default)} | "
                          f"{_cell(_range(field))} | {kind} | {_cell(text)} |")
         for full, value in blocks:
-            lines += ["", f"Default of `{full}`:", "", "```json",
-                      json.dumps(value, indent=2, ensure_ascii=False), "```"]
+            for key in reversed(full.split(".")):
+                value = {key: value}
+            text = yaml.safe_dump(value, sort_keys=False, default_flow_style=None, allow_unicode=True,
+                                  width=100)
+            lines += ["", f"Default of `{full}`, as a scenario would write it:", "", "```yaml",
+                      text.rstrip("\n"), "```"]
     return "\n".join(lines) + "\n"
 
 

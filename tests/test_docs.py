@@ -108,6 +108,17 @@ def test_scenario_reference_names_every_field_with_its_default_range_and_source(
     assert "one of: `annual`, `semiannual`, `quarterly`, `monthly`" in rows["| `reviews.cadence`"]
 
 
+def test_default_blocks_are_valid_scenarios_with_the_default_values() -> None:
+    import yaml
+
+    text = (DOCS / "scenarios.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"as a scenario would write it:\n\n```yaml\n(.*?)```", text, flags=re.DOTALL)
+    assert len(blocks) == 4  # stages, segments, products, goal items
+    for block in blocks:
+        data = yaml.safe_load(block)
+        assert Scenario.model_validate(data) == Scenario(), block
+
+
 def test_every_schema_field_has_a_source_or_a_description() -> None:
     text = (DOCS / "scenarios.md").read_text(encoding="utf-8")
     for line in text.splitlines():
