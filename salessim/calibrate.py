@@ -25,10 +25,13 @@ import pandas as pd
 import yaml
 from scipy import optimize, special, stats
 
-from salessim.crm import CRMError, Opportunities, read_crm
-from salessim.scenario import Scenario, load_scenario
+from salessim.crm import CRMError, Opportunities, read_crm, usable_name
+from salessim.scenario import MAX_AMOUNT, MAX_STAGE_DAYS, Scenario, load_scenario
 
 __all__ = ["Calibration", "FunnelStats", "calibrate", "funnel_stats"]
+
+#: Bounds of the organisation a calibration writes (the scenario's own limits).
+MAX_MANAGERS, MAX_SPAN = 500, 40
 
 
 # ------------------------------------------------------------------------------------------
@@ -213,13 +216,20 @@ def skill_spread(t: pd.DataFrame, stage_conv: Sequence[float] | np.ndarray) -> d
                 "note": "fewer than 3 reps with 5+ closed deals"}
     n, k = g["n"].to_numpy(float), g["k"].to_numpy(float)
     p = k.sum() / n.sum()
+    if not 0 < p < 1:
+        return {"reps": len(g), "sd": math.nan, "indistinguishable": True,
+                "note": f"every rep with 5+ closed deals {'won' if p == 1 else 'lost'} them all: "
+                        "no spread can be measured"}
+    sens = p * float(np.sum(1 - np.asarray(stage_conv))) if len(stage_conv) else p * (1 - p)
+    if not sens > 0:
+        return {"reps": len(g), "sd": math.nan, "indistinguishable": True,
+                "note": "every stage converts all its deals: no spread can be measured"}
     phat = k / n
     var_between = float(np.var(phat, ddof=1) - np.mean(p * (1 - p) / n))
     chi2 = float((((k - n * p) ** 2) / (n * p * (1 - p))).sum())
     dof = len(g) - 1
     p_value = float(stats.chi2.sf(chi2, dof))
-    sens = p * float(np.sum(1 - np.asarray(stage_conv))) if len(stage_conv) else p * (1 - p)
-    sd = math.sqrt(max(var_between, 0.0)) / sens if sens > 0 else math.nan
+    sd = math.sqrt(max(var_between, 0.0)) / sens
     # bootstrap CI over reps
     rng = np.random.default_rng(0)
     boots = []
@@ -308,7 +318,22 @@ class Calibration:
                          f"{ks['won_amount']:.3f}")
         lines.append(f"# Cycle time: {self.cycle_fit.get('chosen')} — {self.cycle_fit.get('why', '')}")
         lines.append(f"# Skill spread: {self.skill.get('note', '')}")
+        # text from the data (file and product names) must not break out of its comment line
+        lines = ["# " + _one_line(line[2:], width=300) for line in lines]
         return "\n".join(lines) + "\n" + yaml.safe_dump(self.overrides, sort_keys=False)
+
+
+def _one_line(text: str, width: int = 200) -> str:
+    """Text from a file on one printable line: control and format characters escaped, cut."""
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                  for c in str(text))
+    return out if len(out) <= width else out[: width - 1] + "…"
+
+
+def _slug(text: str) -> str:
+    """A scenario-name fragment: lower-case letters, digits and underscores, at most 60."""
+    s = "".join(c if c.isascii() and c.isalnum() else "_" for c in text.lower()).strip("_")
+    return s[:60] or "export"
 
 
 def _round(x: float, digits: int = 4) -> float:
@@ -413,40 +438,56 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     products: dict[str, dict[str, float]] = {}
     if obs.amount_by_product and obs.product_share:
         for p, (m, sd, _n) in obs.amount_by_product.items():
+            if not usable_name(p):  # an empty or unprintable product value names no product
+                continue
             products[p] = {"share": obs.product_share.get(p, 0.0), "logit_offset": 0.0,
                            "amount_median": m, "amount_sigma": float(np.clip(sd, 0.05, 2.5))}
         tot = sum(v["share"] for v in products.values())
         for v in products.values():
             v["share"] = v["share"] / tot
+    source_name = Path(data.source).name
     seats = max(1, round(obs.seats))
     managers = (t["manager_id"].nunique() if t["manager_id"].astype(str).ne("").any()
                 else max(1, round(seats / bd["organisation"]["span"])))
-    span = max(1, round(seats / managers))
+    managers = int(np.clip(managers, 1, MAX_MANAGERS))
+    span = int(np.clip(round(seats / managers), 1, MAX_SPAN))
     horizon = int(np.clip(math.ceil(obs.span_days), 30, 1095))
     start = t["created_at"].min().date()
     quota = float(bd["organisation"]["quota"])
 
     fit_skill = bool(np.isfinite(sk.get("sd", math.nan)) and not sk["indistinguishable"])
-    skill_sd = float(sk["sd"]) if fit_skill else float(bd["reps"]["skill_sd"])
+    skill_sd = float(np.clip(sk["sd"], 0.0, 3.0)) if fit_skill else float(bd["reps"]["skill_sd"])
 
     def build(logits: np.ndarray, means: np.ndarray, cvs: np.ndarray, quota: float,
               products: dict[str, dict[str, float]]) -> dict[str, Any]:
+        # every value inside the scenario's bounds, however extreme the data
         funnel: dict[str, Any] = {"stages": [
-            {"name": n, "conversion": _round(float(special.expit(lg))),
-             "mean_days": _round(float(m)), "cv": _round(float(c))}
+            {"name": n, "conversion": _round(float(np.clip(special.expit(lg), 1e-3, 0.999))),
+             "mean_days": _round(float(np.clip(m, 0.01, MAX_STAGE_DAYS))),
+             "cv": _round(float(np.clip(c, 0.05, 3.0)))}
             for n, lg, m, c in zip(names, logits, means, cvs, strict=True)]}
         if products:
-            funnel["products"] = {p: {k: _round(v) for k, v in d.items()}
+            funnel["products"] = {p: {k: _round(float(np.clip(v, 1e-6, MAX_AMOUNT))
+                                                if k == "amount_median" else v)
+                                      for k, v in d.items()}
                                   for p, d in products.items()}
+            # shares rounded one by one need not sum to 1: the largest takes up the difference
+            fp = funnel["products"]
+            top = max(fp, key=lambda q: fp[q]["share"])
+            fp[top]["share"] = round(1.0 - sum(d["share"] for q, d in fp.items() if q != top), 12)
+            # the file extends the base, whose products merge into these: the data's products
+            # replace them only if the base's own products are written with no share
+            for q in bd["funnel"]["products"]:
+                fp.setdefault(q, {"share": 0.0})
         goals = _goals_for(bd, products)
         ov: dict[str, Any] = {
             "extends": base_sc.name if isinstance(base, str) else "baseline",
-            "name": f"calibrated_{Path(data.source).stem.lower()}",
-            "description": f"Funnel calibrated to {Path(data.source).name}",
+            "name": f"calibrated_{_slug(Path(data.source).stem)}",
+            "description": f"Funnel calibrated to {_one_line(source_name)}",
             "start_date": start.isoformat(),
             "simulation": {"horizon_days": horizon},
             "organisation": {"managers": int(managers), "span": int(span),
-                             "quota": _round(quota, 6)},
+                             "quota": _round(float(np.clip(quota, 1.0, MAX_AMOUNT)), 6)},
             "funnel": funnel,
         }
         if fit_skill:
@@ -457,9 +498,7 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
 
     def realise(ov: dict[str, Any]) -> Scenario:
         body = {k: v for k, v in ov.items() if k != "extends"}
-        merged = _merge(base_sc.to_dict(), body)
-        if "products" in ov["funnel"]:
-            merged["funnel"]["products"] = ov["funnel"]["products"]
+        merged = _merge(base_sc.to_dict(), body)  # exactly as the written file will merge
         if "goals" in ov:
             merged["goals"] = ov["goals"]
         return load_scenario(merged)

@@ -16,6 +16,7 @@ import datetime as dt
 import io
 import math
 import re
+import stat
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ROLES", "CRMError", "Opportunities", "read_crm"]
+from salessim.scenario import MAX_AMOUNT
+
+__all__ = ["MAX_AMOUNT", "ROLES", "CRMError", "Opportunities", "read_crm"]
 
 #: Column roles and the header names they are guessed from (normalised: lower case, no
 #: spaces/underscores/dashes).
@@ -55,6 +58,20 @@ LOST_NAMES = {"lost", "closedlost", "closed lost", "closed-lost", "loss", "dead"
 
 class CRMError(ValueError):
     """A CRM file that cannot be used at all (names the file, what is missing, what was found)."""
+
+
+#: The most open stages a stage order may have; more are not a sales funnel but a free-text column.
+MAX_STAGES = 30
+MAX_NAME_LENGTH = 100
+
+
+def usable_name(text: str) -> bool:
+    """Whether a value from a file can name a stage or a product in a scenario.
+
+    Printable text (no control, format or bidirectional-override characters), at most
+    :data:`MAX_NAME_LENGTH` characters, without surrounding spaces.
+    """
+    return 0 < len(text) <= MAX_NAME_LENGTH and text.isprintable() and text.strip() == text
 
 
 def _norm(name: str) -> str:
@@ -137,8 +154,8 @@ def _decode(raw: bytes, path: Path) -> str:
             except UnicodeDecodeError:
                 text = None
         if text is None or "\x00" in text:
-            raise CRMError(f"{path}: binary data (NUL bytes), not a text CSV file; export it as "
-                           "CSV (UTF-8, UTF-16 or Windows-1252)")
+            raise CRMError(f"{path}: binary data (a NUL byte at byte {raw.index(0)}), not a text "
+                           "CSV file; export it as CSV (UTF-8, UTF-16 or Windows-1252)")
         return text
     for enc in ("utf-8", "cp1252"):
         try:
@@ -168,11 +185,26 @@ def _pick_separator(text: str) -> str:
     return best
 
 
+#: The largest CSV file read (a million opportunities export to a few hundred megabytes).
+MAX_CSV_BYTES = 1 << 30
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise CRMError(f"{path}: file not found")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CRMError(f"{path}: file not found") from None
+    except OSError as e:
+        raise CRMError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise CRMError(f"{path}: is a directory, not a CSV file")
+    if not stat.S_ISREG(st.st_mode):
+        # a FIFO may never end and a device never does (/dev/zero): save the export to a file
+        raise CRMError(f"{path}: not a regular file (a pipe, socket or device); save the export "
+                       "to a file and pass that")
+    if st.st_size > MAX_CSV_BYTES:
+        raise CRMError(f"{path}: {st.st_size:,} bytes, larger than the {MAX_CSV_BYTES:,} bytes "
+                       "read; export fewer rows or columns")
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -231,8 +263,10 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d
                  "%m/%d/%Y %H:%M", "%m/%d/%y %H:%M", "%d-%b-%Y", "%b %d, %Y")
 
 
-#: Dates outside this window are not CRM records (and outside what the tables can hold).
+#: Dates outside this window are not read (and outside what the tables can hold).
 DATE_WINDOW = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
+#: Deals created earlier are not CRM records (and a scenario cannot start then).
+EARLIEST_DATE = pd.Timestamp("1990-01-01")
 
 
 def parse_dates(s: pd.Series) -> pd.Series:
@@ -256,9 +290,8 @@ def parse_dates(s: pd.Series) -> pd.Series:
     return out.dt.normalize()
 
 
-#: The largest amount read as a deal size; anything larger is refused as implausible (no single
-#: deal is worth a trillion).
-MAX_AMOUNT = 1e12
+# MAX_AMOUNT (from the scenario schema, the largest deal-size median a scenario accepts): the
+# largest amount read as a deal size; anything larger is refused as implausible.
 _BLANK = {"", "nan", "null", "none", "n/a", "na", "n.a.", "#n/a", "nil", "-", "--", "—", "–", "?"}
 _MULTIPLIERS = {
     "k": 1e3, "thousand": 1e3, "thousands": 1e3, "tsd": 1e3,
@@ -510,7 +543,7 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     else:
         outcome = _outcome(stage, won_vals, lost_vals)
     if not (outcome != "open").any():
-        values = ", ".join(sorted(set(stage))[:12])
+        values = ", ".join(_shown(v, 30) for v in sorted(set(stage) - {""})[:12]) or "all empty"
         raise CRMError(f"{path}: no won or lost deals recognised in column {roles['stage']!r} "
                        f"(values: {values}). Name them with --won VALUE / --lost VALUE.")
 
@@ -554,6 +587,7 @@ def read_crm(path: str | Path, history: str | Path | None = None,
          "duplicate or empty opportunity id")
     drop(t["rep_id"].eq(""), "no owner")
     drop(t["created_at"].isna(), "created date missing or unreadable")
+    drop(t["created_at"] < EARLIEST_DATE, f"created date before {EARLIEST_DATE.year}")
     if not simulated:
         limit = pd.Timestamp(today or dt.date.today()) + pd.Timedelta(days=FUTURE_MARGIN_DAYS)
         drop(t["created_at"] > limit, f"created date in the future (after {limit.date()})")
@@ -609,6 +643,16 @@ def read_crm(path: str | Path, history: str | Path | None = None,
             t.loc[lost, "stage"])
     else:
         stage_order = _stage_order_from_table(t, won_vals, lost_vals)
+    unusable = [s for s in stage_order if not usable_name(s)]
+    if unusable:
+        stage_order = [s for s in stage_order if usable_name(s)]
+        notes.append(f"{len(unusable)} stage value{'s' if len(unusable) > 1 else ''} cannot name "
+                     f"a funnel stage (unprintable or over {MAX_NAME_LENGTH} characters, e.g. "
+                     f"{_shown(unusable[0], 24)!r}): left out of the stage order")
+    if len(stage_order) > MAX_STAGES:
+        notes.append(f"{len(stage_order)} distinct open stages (more than {MAX_STAGES}): not a "
+                     "stage order; only the overall win rate is used")
+        stage_order = []
     won_mask = t["outcome"] == "won"
     t.loc[won_mask, "stage"] = "won"
     t = t.sort_values(["created_at", "opportunity_id"]).reset_index(drop=True)
