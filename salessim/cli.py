@@ -408,21 +408,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace, cols: dict[str, str], out: Any) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from salessim.calibrate import calibrate
     from salessim.crm import read_crm
 
     data = read_crm(args.crm, args.history, cols, args.won, args.lost)
     con = Console(width=120)
-    for line in data.summary_lines():
-        con.print(line, highlight=False)
+    for line in data.summary_lines():  # text from the export: printed as is, never as markup
+        con.print(line, highlight=False, markup=False)
     cal = calibrate(data, base=args.base, seed=args.seed)
     t = Table(title="Estimates (95 % CI, sample size)", title_justify="left")
     for c in ("parameter", "value", "95 % CI", "n", "note"):
         t.add_column(c)
     for r in cal.estimates.itertuples():
-        t.add_row(r.parameter, f"{r.value:,.4g}", f"{r.ci_low:,.4g} – {r.ci_high:,.4g}",
-                  f"{r.n:,}", r.note)
+        t.add_row(Text(r.parameter), f"{r.value:,.4g}", f"{r.ci_low:,.4g} – {r.ci_high:,.4g}",
+                  f"{r.n:,}", Text(r.note))
     con.print(t)
     con.print(f"cycle time: {cal.cycle_fit.get('chosen')} — {cal.cycle_fit.get('why', '')}",
               highlight=False)
@@ -439,7 +440,7 @@ def _calibrate(args: argparse.Namespace, cols: dict[str, str], out: Any) -> int:
     con.print(v)
     if out is not None:
         out.write_text(cal.to_yaml())
-        con.print(f"wrote {args.out}", highlight=False)
+        con.print(f"wrote {args.out}", highlight=False, markup=False)
     else:
         print(cal.to_yaml())
     return EXIT_OK

@@ -473,3 +473,32 @@ def test_estimates_beyond_the_scenarios_bounds_are_clipped(tmp_path: Path, monke
     assert all(s.mean_days <= 3650 for s in sc.funnel.stages)
     est = cal.estimates.set_index("parameter")
     assert est.loc["skill spread (log-odds sd)", "value"] == 10.2  # the estimate itself is shown
+
+
+def test_cli_prints_text_from_the_export_literally(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Square brackets in a value, a column or a product name were read as console markup.
+
+    '[/x]' is a closing tag that matches nothing: the console raised and calibrate exited 1.
+    """
+    rows = [r[:] for r in BASE]
+    rows[0][3] = "[/x]"
+    p = write_csv(tmp_path / "opps.csv", [[*r, "x"] for r in rows], header=[*HEADER, "[/y]"])
+    code, out, err = run(capsys, "calibrate", p, "--column", "segment=[/y]")
+    assert "'[/x]'" in out and "segment=[/y]" in out
+    assert_exit_2(code, err, "only 2 won deals")
+
+
+@pytest.mark.slow
+def test_cli_prints_product_names_literally_in_the_estimates(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A product named like markup reaches the estimates table of a full calibration."""
+    rows = synthetic_export(120, seed=3)
+    for r in rows:
+        r[6] = "[/p]" if r[6] == "A" else "[bold]B"
+    p = write_csv(tmp_path / "products.csv", rows, header=[*HEADER, "Product"])
+    out_yaml = tmp_path / "[/o].yaml"
+    code, out, err = run(capsys, "calibrate", p, "-o", out_yaml)
+    assert code == 0, err
+    assert "deal size median, product [/p]" in out and "product [bold]B" in out
+    assert f"wrote {out_yaml}" in " ".join(out.split())

@@ -63,7 +63,8 @@ JUNK_TEXT = st.one_of(
     st.text(max_size=30),
     st.sampled_from(["", "n/a", "NULL", "-", "—", "?", "#N/A", "TBD", "\"", "\"\"", "'", ",", ";",
                      "\t", "|", "\n", "\r\n", "a\nb", "=cmd|' /C calc'!A0", "<script>x</script>",
-                     "\x00", "\ufeff", "\u202e", "🙂", "1" * 5000, "x" * 20000]),
+                     "\x00", "\ufeff", "\u202e", "🙂", "1" * 5000, "x" * 20000, "[/x]",
+                     "[bold]x", "[link=file:///etc/passwd]x[/link]", "%s%n", "{0}"]),
     st.binary(max_size=20).map(lambda b: b.decode("latin-1")),
 )
 
@@ -167,7 +168,8 @@ def deal_rows(draw: st.DrawFn, n_min: int = 0, n_max: int = 60, junk: float = 0.
             "stage": stage, "amount": amount_spelling(draw(st.floats(500, 2e5)), amount_style),
             "created": date_spelling(created, date_style),
             "closed": date_spelling(closed, date_style) if outcome != "open" else "",
-            "product": draw(st.sampled_from(["A", "B", "A", "<img src=x onerror=alert(1)>"])),
+            "product": draw(st.sampled_from(["A", "B", "A", "<img src=x onerror=alert(1)>",
+                                             "[/p]"])),
             "segment": draw(st.sampled_from(["New Business", "Existing Business"])),
             "manager": f"M{i % 2}",
             "is_closed": "true" if outcome != "open" else "false",
