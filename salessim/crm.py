@@ -2,11 +2,17 @@
 
 Reads a Salesforce export (``Opportunity.csv``, optionally ``OpportunityHistory.csv``), any
 opportunity CSV mapped by role (roles guessed from common column names when not given), or
-salessim's own ``deals.csv``. Messy data is normal: BOM, CRLF, ``;`` separators, M/D/YY and ISO
-dates, thousands separators and currency symbols, missing amounts, open deals without a close date,
-deals closing before they were created, stale open deals. Rows that cannot be used are dropped
-with a reason, and a data-quality summary says what was kept and why; only a file that lacks the
-minimum roles is an error.
+salessim's own ``deals.csv``. Messy data is normal: UTF-8 with or without a BOM, UTF-16,
+Windows-1252, CRLF, ``;``/tab/``|`` separators, M/D/YY and ISO dates, amounts with currency
+symbols or codes, thousands separators of either convention, ``K``/``M``/``B`` suffixes or
+scientific notation, missing amounts, open deals without a close date, deals closing before they
+were created, stale open deals. Rows that cannot be used are dropped with a reason, and a
+data-quality summary says what was kept and why. Nothing is misread silently: an amount that
+cannot be read, is not finite or is implausibly large, or lies more than :data:`OUTLIER_SDS`
+robust standard deviations from its product's median (log scale), is cleared, counted and named
+in a note, and its deal kept for conversion and timing; dates before 1990 or more than
+:data:`FUTURE_MARGIN_DAYS` after today drop their deal. A file that cannot be used at all (empty,
+binary, a header only, lacking the minimum roles, no usable row) raises :class:`CRMError`.
 """
 
 from __future__ import annotations
@@ -608,16 +614,17 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     out = amount_outliers(t["amount"], t["product"] if "product" in roles else None)
     if out.any():
         n_out = int(out.sum())
-        big = t.loc[out, "amount"]
-        far = big.loc[(np.log(big) - np.log(t["amount"].where(t["amount"] > 0).median())).abs()
-                      .idxmax()]
+        flagged = t.loc[out, "amount"]
+        extremes = f"largest {_money(float(flagged.max()))}"
+        if float(flagged.min()) < float(t["amount"].median()):  # a tiny amount among them
+            extremes += f", smallest {_money(float(flagged.min()))}"
         where = "its product's" if "product" in roles else "the"
         dropped[f"amount outlier, more than {OUTLIER_SDS:g} robust SDs from {where} median "
                 "(kept, amount cleared)"] += n_out
-        notes.append(f"{n_out} amount{'s' if n_out > 1 else ''} set aside as an outlier "
-                     f"(largest {_money(float(big.max()))}, farthest {_money(float(far))}; "
-                     f"log-amount more than {OUTLIER_SDS:g} robust SDs from {where} median): "
-                     "kept for conversion and timing, left out of deal-size estimates")
+        notes.append(f"{n_out} amount{'s' if n_out > 1 else ''} set aside as "
+                     f"{'outliers' if n_out > 1 else 'an outlier'} "
+                     f"({extremes}; log-amount more than {OUTLIER_SDS:g} robust SDs from {where} "
+                     "median): kept for conversion and timing, left out of deal-size estimates")
         t.loc[out, "amount"] = np.nan
     if t["amount"].isna().any() and "amount" in roles:
         notes.append(f"{int(t['amount'].isna().sum())} deals have no amount: kept for "
@@ -664,7 +671,7 @@ def read_crm(path: str | Path, history: str | Path | None = None,
 
 
 def _money(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) < 1e15 else f"{v:.3g}"
+    return f"{v:,.0f}" if 1 <= abs(v) < 1e15 else f"{v:.3g}"
 
 
 def _refused_amounts(raw: pd.Series, status: pd.Series, column: str, dropped: Counter,
