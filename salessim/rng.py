@@ -15,10 +15,11 @@ __all__ = ["STREAMS", "stream"]
 #: Stable stream identifiers. Never renumber: results are keyed on them.
 STREAMS: dict[str, int] = {
     "people": 1,  # per seat: successive persons' skill, bias, goal perception, tenure
-    "managers": 2,  # manager coaching-quality z-scores
+    "managers": 2,  # per team: its manager's coaching-quality z-score, then a promoted rep's
     "deals": 3,  # per seat: arrival gaps and every draw a deal needs
-    "attrition": 4,  # per seat: monthly leave draws and involuntary-exit draws
-    "backfill": 5,  # per seat: vacancy durations
+    "attrition": 4,  # per seat: the monthly voluntary-leave draws, month m taking the m-th
+    "backfill": 5,  # per seat: vacancy durations, the seat's n-th vacancy taking the n-th
+    "involuntary": 6,  # per seat: the n-th formal let-go decision about the seat's rep takes the n-th
 }
 
 

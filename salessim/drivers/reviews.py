@@ -93,13 +93,10 @@ def assess(sf: SalesForce, m: int, formal: bool) -> None:
                 sf.false_flags += 1
             if np.isnan(sf.flag_since[k]):
                 sf.flag_since[k] = now
-            elif formal and now - sf.flag_since[k] >= rv.involuntary_after_days - 1e-9:
-                u = sf.invol_u[sf.invol_count % 64, k]
-                if u < sf.p_invol and now < sf.T:
-                    sf._leave(int(k), people.INVOLUNTARY)
-                    continue
+            elif (formal and now < sf.T and now - sf.flag_since[k] >= rv.involuntary_after_days - 1e-9
+                  and people.involuntary_draw(sf, int(k)) < sf.p_invol):  # the seat's next draw
+                sf._leave(int(k), people.INVOLUNTARY)
+                continue
         elif formal or not sf.flag[k]:
             sf.flag_since[k] = np.nan
         sf.flag[k] = f
-    if formal:
-        sf.invol_count += 1

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
 __all__ = ["INVOLUNTARY", "MAX_GOALS", "PERSON_DRAWS", "PROMOTED", "VOLUNTARY", "attrition",
-           "backfill", "handover_order", "hire", "leave", "ramp", "reassign", "refresh_theta"]
+           "backfill", "handover_order", "hire", "involuntary_draw", "leave", "ramp", "reassign",
+           "refresh_theta"]
 
 PERSON_DRAWS = 16  # uniforms per person from the seat's people stream (fixed: keeps CRN aligned)
 MAX_GOALS = 10
@@ -192,6 +193,18 @@ def backfill(sf: SalesForce, seat: int) -> Iterator[Any]:
     sf._hire(seat)
 
 
+def involuntary_draw(sf: SalesForce, seat: int) -> float:
+    """The next uniform of ``seat``'s involuntary stream: one per formal let-go decision.
+
+    The n-th decision about whoever holds the seat takes the seat's n-th draw, whatever other
+    seats and teams do, so common random numbers hold across sales forces of any size.
+    """
+    rng = sf.invol_rng.get(seat)
+    if rng is None:
+        rng = sf.invol_rng[seat] = stream(sf.seed, sf.rep, "involuntary", seat)
+    return float(rng.random())
+
+
 def attrition(sf: SalesForce) -> Iterator[Any]:
     """Process: each month, reps leave voluntarily, more often behind quota or in a weak culture."""
     sc = sf.sc
@@ -213,6 +226,6 @@ def attrition(sf: SalesForce) -> Iterator[Any]:
         hazard = (base * culture.attrition_factor(sf.culture[sf.seat_manager], sc.culture)
                   * np.exp(a.attainment_sensitivity * np.maximum(0.0, 1.0 - pace)))
         p_leave = 1.0 - np.exp(-hazard / 12.0)
-        leaving = sf.active & (sf.attr_u[month % sf.attr_u.shape[0]] < p_leave)
+        leaving = sf.active & (sf.attr_u[month] < p_leave)
         for k in np.flatnonzero(leaving):
             sf._leave(int(k), VOLUNTARY)

@@ -142,13 +142,17 @@ class SalesForce:
         # --- random streams ----------------------------------------------------------------
         self.people_rng = [stream(seed, replication, "people", k) for k in range(self.N)]
         self.backfill_rng: dict[int, np.random.Generator] = {}  # made when a seat first empties
+        # exit draws per seat and per event: month m's voluntary-leave draw of seat k is the m-th
+        # of seat k's attrition stream, and its n-th let-go decision takes the n-th of its
+        # involuntary stream, so a rep's fate never depends on how many other seats or teams draw
         months = int(self.T / MONTH) + 2
-        self.attr_u = stream(seed, replication, "attrition").random((months, self.N))
-        self.invol_u = stream(seed, replication, "attrition", 1).random((64, self.N))
-        self.invol_count = 0
-        mz = stream(seed, replication, "managers").standard_normal(2 * self.M)
-        self.quality = training.manager_quality(scenario, mz[: self.M])
-        self._promoted_quality = training.manager_quality(scenario, mz[self.M:])
+        self.attr_u = np.stack([stream(seed, replication, "attrition", k).random(months)
+                                for k in range(self.N)], axis=1)  # (months, seats)
+        self.invol_rng: dict[int, np.random.Generator] = {}  # made at a seat's first decision
+        mz = np.array([stream(seed, replication, "managers", m).standard_normal(2)
+                       for m in range(self.M)]).reshape(self.M, 2)
+        self.quality = training.manager_quality(scenario, mz[:, 0])
+        self._promoted_quality = training.manager_quality(scenario, mz[:, 1])
         self.culture = np.full(self.M, scenario.culture.initial)
         self.delivered = np.full(self.M, 0.0)
         self.carry = np.zeros(self.M)
