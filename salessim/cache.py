@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -62,6 +63,14 @@ _TABLES = ("reps", "periods", "deals")
 BatchResult = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]
 
 _warned: set[str] = set()  # cache roots already warned about in this process
+
+
+def _has_batch_json(batch: Path) -> bool:
+    """Whether ``batch`` carries salessim's ``batch.json`` (without it, the folder is not ours)."""
+    try:
+        return stat.S_ISREG(os.lstat(batch / "batch.json").st_mode)
+    except OSError:
+        return False
 
 
 class CacheError(ValueError):
@@ -238,7 +247,8 @@ class Cache:
         for key in self._walk(root):
             with contextlib.suppress(OSError):
                 for p in key.iterdir():
-                    if _BATCH.fullmatch(p.name) and p.is_dir() and not p.is_symlink():
+                    if (_BATCH.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
+                            and _has_batch_json(p)):
                         yield p
 
     def _partials(self, root: Path) -> Iterator[Path]:

@@ -354,7 +354,7 @@ def _experiment(args: argparse.Namespace, command: str, run, title) -> Any:
                          f"numbers ({runtime:.1f} s, {comp.meta['executor']})")
         if out is not None:
             _experiment_out(out, comp, command, runtime)
-        print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
+            print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
     return comp
 
 

@@ -4,8 +4,9 @@ Every command that writes goes through :class:`Output`. It
 
 * checks the destination before any simulation runs: a path that names no folder (``.``, ``..``,
   ``''``, ``/``), a symbolic link, a device, a FIFO or any other non-regular file, and a non-empty
-  folder that salessim did not write (its own folders carry a ``manifest.json``) are refused with
-  a message naming the path;
+  folder that salessim did not write (its own folders carry a ``manifest.json``), and one of its
+  own folders that holds anything added since (the marker lists what salessim wrote there) are
+  refused with a message naming the path;
 * holds an exclusive lock (``.NAME.lock`` beside the destination) for the whole run, so a second
   run on the same destination stops at once, before simulating, naming the lock and the run that
   holds it;
@@ -77,6 +78,11 @@ def _lstat(path: Path) -> os.stat_result | None:
 
 def _is_ours(folder: Path) -> bool:
     """Whether ``folder`` carries a salessim marker (a JSON object with ``salessim_version``)."""
+    return _marker(folder) is not None
+
+
+def _marker(folder: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The first salessim marker in ``folder`` and its JSON object, or None."""
     for name in MARKERS:
         p = folder / name
         try:
@@ -86,8 +92,31 @@ def _is_ours(folder: Path) -> bool:
         except (OSError, ValueError):
             continue
         if isinstance(doc, dict) and "salessim_version" in doc:
-            return True
-    return False
+            return p, doc
+    return None
+
+
+def _stamp_contents(folder: Path) -> None:
+    """Record in the folder's marker the names salessim wrote there (``contents``)."""
+    found = _marker(folder)
+    if found is None:
+        return
+    path, doc = found
+    doc["contents"] = sorted(os.listdir(folder))
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _added(folder: Path) -> list[str]:
+    """Names in salessim's own ``folder`` that its marker does not list (added since)."""
+    found = _marker(folder)
+    listed = found[1].get("contents") if found is not None else None
+    if not isinstance(listed, list):  # written before salessim recorded its contents
+        return []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(set(names) - {str(n) for n in listed})
 
 
 def _check_parent(path: Path, flag: str) -> None:
@@ -142,6 +171,13 @@ def check_target(path: Path, kind: Literal["dir", "file"] = "dir", flag: str = "
                     f"{flag} {path}: is a folder salessim did not write (no manifest.json) and is "
                     f"not empty; salessim replaces only its own result folders: give a new or "
                     f"empty folder")
+        added = _added(path) if st is not None else []
+        if added:
+            shown_added = ", ".join(added[:5]) + (f" and {len(added) - 5:,} more" if len(added) > 5
+                                                  else "")
+            raise OutputError(
+                f"{flag} {path}: holds {shown_added}, which salessim did not write there; it "
+                f"replaces its result folders as a whole: move them away or give another folder")
     else:
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise OutputError(f"{flag} {path}: is a directory; give a file name")
@@ -382,6 +418,7 @@ class Output:
             yield tmp
             if not any((tmp / m).exists() for m in MARKERS):
                 (tmp / "manifest.json").write_text(json.dumps(manifest(), indent=2) + "\n")
+            _stamp_contents(tmp)
             _fsync_tree(tmp)
             self.commit(tmp)
         except BaseException:

@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from salessim.executors import MAX_REPLICATIONS, MAX_SEED, max_workers
-from salessim.io import atomic_dir, atomic_write_text, check_out_dir
+from salessim.io import atomic_dir, atomic_write_text, check_out_dir, check_target
 from salessim.notebook_helpers import ROOT, input_path
 
 __all__ = ["REPORTS", "ReportError", "ReportFailed", "active_content", "build_all", "export_html",
@@ -485,6 +485,8 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
     typed = validate_parameters(name, params)
     out = Path(out)
     check_out_dir(out)
+    for page in (f"{name}.html", *(("index.html",) if update_index else ())):
+        check_target(out / page, "file", "--out")  # a link or FIFO there: refused before the run
     t0 = time.perf_counter()
     started = datetime.now(UTC)
     failed_nb = out / "_failed" / f"{name}.ipynb"
@@ -718,6 +720,7 @@ def build_all(out: Path, replications: int | None = None,
     """
     out = Path(out)
     check_out_dir(out)
+    check_target(out / "index.html", "file", "--out")
     names = list(names or REPORTS)
     params = {"replications": int(replications)} if replications is not None else {}
     for name in names:  # every parameter set is checked before the first report runs
