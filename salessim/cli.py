@@ -610,14 +610,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``salessim`` console script."""
     from salessim.cache import CacheError
     from salessim.crm import CRMError
-    from salessim.executors import ExecutorError
+    from salessim.executors import ExecutorError, RunTooLarge
     from salessim.io import OutputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, OutputError, BadInput, ExecutorError, CRMError, CacheError) as e:
+    except (ScenarioError, OutputError, BadInput, ExecutorError, CRMError, CacheError,
+            RunTooLarge) as e:
         print(f"salessim: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader went away (`salessim … | head`): stop quietly

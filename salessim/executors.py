@@ -38,10 +38,28 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["DASK_SCHEMES", "MAX_REPLICATIONS", "MAX_SEED", "WORKERS_PER_CORE", "Batch",
-           "DaskExecutor", "ExecutorError", "ProcessExecutor", "SerialExecutor", "available_cores",
-           "check_replications", "check_scheduler_address", "check_seed", "dask_timeout",
-           "make_executor", "max_workers", "run_batch"]
+__all__ = [
+    "DASK_SCHEMES",
+    "MAX_REPLICATIONS",
+    "MAX_RUN_REPLICATIONS",
+    "MAX_SEED",
+    "WORKERS_PER_CORE",
+    "Batch",
+    "DaskExecutor",
+    "ExecutorError",
+    "ProcessExecutor",
+    "RunTooLarge",
+    "SerialExecutor",
+    "available_cores",
+    "check_replications",
+    "check_run_size",
+    "check_scheduler_address",
+    "check_seed",
+    "dask_timeout",
+    "make_executor",
+    "max_workers",
+    "run_batch",
+]
 
 BatchResult = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]
 
@@ -50,10 +68,18 @@ class ExecutorError(RuntimeError):
     """The executor cannot run (e.g. an unreachable scheduler); the message says why."""
 
 
+class RunTooLarge(ValueError):
+    """A run asks for more replications, all scenarios together, than one run may hold."""
+
+
 #: Most replications of one scenario in one run. A replication's tables take about 0.1 MB (more with
 #: the deal log), so this keeps a run's results in memory; narrower intervals come from more
 #: replications only as 1/√n, and a few hundred already pin the mean to about a tenth of its spread.
 MAX_REPLICATIONS = 10_000
+#: Most replications in one run, every scenario (or sweep point) together: a run's tables are held in
+#: memory (about 0.1 MB a replication), so this bounds it near 2 GB; two scenarios at the per-scenario
+#: maximum still fit.
+MAX_RUN_REPLICATIONS = 20_000
 #: Largest root seed: seeds are stored in 64-bit integer columns of the result tables.
 MAX_SEED = 2**63 - 1
 #: Local worker processes allowed per available core (processes beyond that only add overhead).
@@ -89,6 +115,16 @@ def check_replications(replications: object) -> int:
         raise ValueError(f"replications must be at most {MAX_REPLICATIONS:,} per scenario, "
                          f"got {_show(n)}")
     return n
+
+
+def check_run_size(scenarios: int, replications: int) -> None:
+    """Refuse a run of ``scenarios`` × ``replications`` above :data:`MAX_RUN_REPLICATIONS`."""
+    total = int(scenarios) * int(replications)
+    if total > MAX_RUN_REPLICATIONS:
+        raise RunTooLarge(
+            f"{scenarios:,} scenarios × {replications:,} replications = {total:,} replications in "
+            f"one run; at most {MAX_RUN_REPLICATIONS:,} (results are held in memory): use fewer "
+            "sweep values or scenarios, or fewer replications")
 
 
 def check_seed(seed: object) -> int:

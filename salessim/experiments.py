@@ -20,7 +20,13 @@ import numpy as np
 import pandas as pd
 
 from salessim.cache import Cache, RunCache, cache_root  # noqa: F401  (cache_root: re-exported)
-from salessim.executors import batches_for, check_replications, check_seed, make_executor
+from salessim.executors import (
+    batches_for,
+    check_replications,
+    check_run_size,
+    check_seed,
+    make_executor,
+)
 from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
 from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
@@ -126,8 +132,9 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     Returns:
         A Comparison with tidy ``results`` and the paired ``summary``.
     """
-    scs = _resolve(scenarios)
     replications, seed = check_replications(replications), check_seed(seed)  # ValueError if out of range
+    check_run_size(len(scenarios), replications)
+    scs = _resolve(scenarios)
     names = [s.name for s in scs]
     base = baseline or names[0]
     if base not in names:
@@ -352,6 +359,10 @@ def sweep(scenario: Any, vary: Mapping[str, Sequence[Any]], replications: int = 
           seed: int = 1, **kw: Any) -> Comparison:
     """Vary one or two fields over values (response curves, heat maps), baseline included."""
     base = load_scenario(scenario)
+    points = 1
+    for values in vary.values():
+        points *= len(values)
+    check_run_size(points, check_replications(replications))  # before building the points
     variants = sweep_scenarios(base, vary)
     comp = compare([base, *[v for v in variants if v.hash != base.hash]], baseline=base.name,
                    replications=replications, seed=seed, **kw)

@@ -313,3 +313,28 @@ def test_pool_workers_die_with_a_killed_parent(started_from, tmp_path):
         for w in workers:
             with contextlib.suppress(psutil.NoSuchProcess):
                 w.kill()
+
+
+# ------------------------------------------------------------------------------------------
+# the size of one run, every scenario and sweep point together
+# ------------------------------------------------------------------------------------------
+def test_a_sweep_with_too_many_points_is_refused_before_building_them(tmp_path, capsys):
+    from salessim.cli import main
+    from salessim.executors import MAX_RUN_REPLICATIONS
+
+    values = ",".join(str(v) for v in range(1, 10_001))  # 10,000 points × 3 replications
+    code = main(["sweep", "baseline", "--vary", f"organisation.quota={values}", "-r", "3",
+                 "--no-cache", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{MAX_RUN_REPLICATIONS:,}" in err and "30,000" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_refuses_a_run_larger_than_the_maximum():
+    from salessim.executors import MAX_REPLICATIONS, MAX_RUN_REPLICATIONS, RunTooLarge
+    from salessim.experiments import compare
+
+    n = MAX_RUN_REPLICATIONS // MAX_REPLICATIONS + 1
+    with pytest.raises(RunTooLarge, match="replications in one run"):
+        compare(["baseline"] * n, replications=MAX_REPLICATIONS, cache=False)
