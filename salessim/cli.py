@@ -88,6 +88,13 @@ def _days(text: str) -> float:
     return v
 
 
+def _path(text: str) -> Path:
+    """A path argument; an empty one is refused by name (``Path('')`` would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a file or folder name, got {text!r}")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = argparse.ArgumentParser(
@@ -103,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replications", "-r", type=_replications(), default=8,
                    help="replications per scenario (at most 10,000)")
     s.add_argument("--seed", "-s", type=_seed, default=1)
-    s.add_argument("--out", "-o", type=Path, default=None,
+    s.add_argument("--out", "-o", type=_path, default=None,
                    help="directory for reps/periods(/deals) Parquet tables and manifest.json")
     s.add_argument("--deals", action="store_true",
                    help="also write the deal log (deals.parquet and a CRM-style deals.csv)")
@@ -130,13 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "core, and never more than there are batches to run)")
         s.add_argument("--scheduler", default=None,
                        help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS)")
-        s.add_argument("--out", "-o", type=Path, default=None,
+        s.add_argument("--out", "-o", type=_path, default=None,
                        help="directory for reps/periods Parquet, summary.csv and manifest.json")
         s.add_argument("--no-cache", action="store_true", help="recompute even if cached")
 
     s = sub.add_parser("calibrate", help="calibrate a scenario to a CRM opportunity export")
-    s.add_argument("crm", type=Path, metavar="CRM.csv")
-    s.add_argument("--history", type=Path, default=None,
+    s.add_argument("crm", type=_path, metavar="CRM.csv")
+    s.add_argument("--history", type=_path, default=None,
                    help="stage history (Salesforce OpportunityHistory.csv)")
     s.add_argument("--column", action="append", default=[], metavar="ROLE=COLUMN",
                    help="map a role to a column (roles: id, owner, stage, created, closed, "
@@ -145,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a stage value meaning won (besides Won, Closed Won, …)")
     s.add_argument("--lost", action="append", default=[], metavar="VALUE",
                    help="a stage value meaning lost (besides Lost, Closed Lost, …)")
-    s.add_argument("-o", "--out", type=Path, default=None, help="write the scenario YAML here")
+    s.add_argument("-o", "--out", type=_path, default=None, help="write the scenario YAML here")
     s.add_argument("--base", default="baseline", help="scenario the calibrated one extends")
     s.add_argument("--seed", "-s", type=_seed, default=7)
 
@@ -174,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("KEY", "VALUE"),
                    help="a notebook parameter (value read as YAML: 24, 0.5, true, text); repeatable")
-    s.add_argument("--out", "-o", type=Path, default=Path("reports"),
+    s.add_argument("--out", "-o", type=_path, default=Path("reports"),
                    help="reports directory: OUT/NAME.html, OUT/NAME/ and OUT/index.html")
 
     s = sub.add_parser("cache", help="the cache of finished simulation batches: info or clear")
@@ -185,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="remove only batches not used for DAYS days (e.g. 30, 0.5)")
 
     s = sub.add_parser("reports", help="build the standard reports and index.html")
-    s.add_argument("--out", "-o", type=Path, default=Path("reports"))
+    s.add_argument("--out", "-o", type=_path, default=Path("reports"))
     s.add_argument("--replications", "-r", type=_replications(), default=None,
                    help="replications for every report (default: each notebook's own)")
 
