@@ -10,7 +10,8 @@ were created, stale open deals. Rows that cannot be used are dropped with a reas
 data-quality summary says what was kept and why. Nothing is misread silently: an amount that
 cannot be read, is not finite or is implausibly large, or lies more than :data:`OUTLIER_SDS`
 robust standard deviations from its product's median (log scale), is cleared, counted and named
-in a note, and its deal kept for conversion and timing; dates before 1990 or more than
+in a note, and its deal kept for conversion and timing (``Opportunities.amounts_set_aside``,
+apart from the rows dropped, ``Opportunities.dropped``); dates before 1990 or more than
 :data:`FUTURE_MARGIN_DAYS` after today drop their deal. A file that cannot be used at all (empty,
 binary, a header only, lacking the minimum roles, no usable row) raises :class:`CRMError`.
 """
@@ -33,7 +34,7 @@ import pandas as pd
 
 from salessim.scenario import MAX_AMOUNT
 
-__all__ = ["MAX_AMOUNT", "ROLES", "CRMError", "Opportunities", "read_crm"]
+__all__ = ["MAX_AMOUNT", "ROLES", "CRMError", "Opportunities", "quality_checks", "read_crm"]
 
 #: Column roles and the header names they are guessed from (normalised: lower case, no
 #: spaces/underscores/dashes).
@@ -91,6 +92,10 @@ class Opportunities:
     ``table`` columns: opportunity_id, rep_id, manager_id, segment, product, amount, created_at,
     closed_at, stage (stage reached: where it was lost, or is now), outcome (won/lost/open),
     plus, with a history file, ``stage_entries`` (per opportunity: ordered (stage, date) pairs).
+
+    ``dropped`` counts the rows removed, by reason (opportunity rows, and history rows named as
+    such); ``amounts_set_aside`` counts the amounts cleared on rows that were kept (the deal counts
+    for conversion and timing, not for deal size), by reason. A row is in at most one of them.
     """
 
     table: pd.DataFrame
@@ -98,15 +103,18 @@ class Opportunities:
     roles: dict[str, str]
     rows_read: int
     dropped: Counter = field(default_factory=Counter)
+    amounts_set_aside: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
     stage_order: list[str] = field(default_factory=list)
     history: pd.DataFrame | None = None
 
     def quality(self) -> pd.DataFrame:
-        """Rows read, kept and dropped (with the reason for each drop)."""
+        """Rows read, kept and dropped (with the reason for each drop), amounts set aside."""
         rows = [{"item": "rows read", "count": self.rows_read},
                 {"item": "rows kept", "count": len(self.table)}]
         rows += [{"item": f"dropped: {k}", "count": v} for k, v in self.dropped.most_common()]
+        rows += [{"item": f"amount set aside, deal kept: {k}", "count": v}
+                 for k, v in self.amounts_set_aside.most_common()]
         t = self.table
         rows += [{"item": "open deals", "count": int((t["outcome"] == "open").sum())},
                  {"item": "won deals", "count": int((t["outcome"] == "won").sum())},
@@ -119,6 +127,8 @@ class Opportunities:
         lines = [f"{self.source}: {self.rows_read} rows read, {len(self.table)} kept"]
         for k, v in self.dropped.most_common():
             lines.append(f"  dropped {v}: {k}")
+        for k, v in self.amounts_set_aside.most_common():
+            lines.append(f"  amount set aside {v}: {k} (deal kept without its amount)")
         t = self.table
         lines.append(f"  outcomes: {int((t['outcome'] == 'won').sum())} won, "
                      f"{int((t['outcome'] == 'lost').sum())} lost, "
@@ -126,6 +136,67 @@ class Opportunities:
         lines.append("  columns used: " + ", ".join(f"{k}={v}" for k, v in self.roles.items()))
         lines += [f"  note: {n}" for n in self.notes]
         return lines
+
+
+def quality_checks(observed: pd.DataFrame, stage_names: Sequence[str],
+                   dropped: Mapping[str, int] | None = None,
+                   amounts_set_aside: Mapping[str, int] | None = None,
+                   rows_read: int | None = None) -> pd.DataFrame:
+    """The data-quality table of an opportunity export: each problem counted once.
+
+    Rows dropped on import are left out of every estimate; amounts set aside on import belong to
+    deals that are kept (for conversion and timing) and are counted apart from amounts that were
+    missing or not positive in the export, so a deal appears under at most one amount check.
+
+    Args:
+        observed: the opportunities kept (columns opportunity_id, created_at, closed_at, amount,
+            outcome, stage_reached).
+        stage_names: the funnel stages ``stage_reached`` may name (besides ``won``).
+        dropped: rows removed on import, by reason (:attr:`Opportunities.dropped`).
+        amounts_set_aside: amounts cleared on kept rows, by reason
+            (:attr:`Opportunities.amounts_set_aside`).
+        rows_read: the rows of the export, the denominator of ``share`` (default: the rows kept
+            plus the rows dropped).
+
+    Returns:
+        One row per check: check, rows, why it matters, share (of the rows read) and status
+        (ok, minor below 1 %, fix).
+    """
+    dropped = dict(dropped or {})
+    set_aside = dict(amounts_set_aside or {})
+    o = observed
+    cycle = (pd.to_datetime(o["closed_at"]) - pd.to_datetime(o["created_at"])).dt.days
+    no_amount = int((~(o["amount"] > 0)).sum())
+    checks = [(f"dropped on import: {k}", int(n), "left out of every estimate")
+              for k, n in dropped.items()]
+    checks += [(f"amount set aside on import: {k}", int(n),
+                "deal kept for conversion and timing, left out of deal-size estimates")
+               for k, n in set_aside.items()]
+    checks += [
+        ("duplicate opportunity ids", int(o["opportunity_id"].duplicated().sum()),
+         "the same deal counted twice"),
+        ("missing created date", int(o["created_at"].isna().sum()), "cannot place the deal in time"),
+        # amounts set aside on import are cleared in the table: counted once, above
+        ("missing or non-positive amount", max(no_amount - sum(set_aside.values()), 0),
+         "no deal size"),
+        ("outcome not won / lost / open", int((~o["outcome"].isin(["won", "lost", "open"])).sum()),
+         "unknown stage names"),
+        ("closed deal without close date",
+         int((o["outcome"].isin(["won", "lost"]) & o["closed_at"].isna()).sum()), "no cycle time"),
+        ("open deal with a close date", int(((o["outcome"] == "open") & o["closed_at"].notna()).sum()),
+         "status out of date"),
+        ("closed before created", int((cycle < 0).sum()), "dates entered wrongly"),
+        ("stage not in the funnel", int((~o["stage_reached"].isin({*stage_names, "won"})).sum()),
+         f"stages are {', '.join(stage_names)}"),
+        ("won deal not at the won stage",
+         int(((o["outcome"] == "won") & (o["stage_reached"] != "won")).sum()),
+         "stage history incomplete"),
+    ]
+    dq = pd.DataFrame(checks, columns=["check", "rows", "why it matters"])
+    total = rows_read if rows_read is not None else len(o) + sum(dropped.values())
+    dq["share"] = dq["rows"] / max(total, 1)
+    dq["status"] = np.where(dq["rows"] == 0, "ok", np.where(dq["share"] < 0.01, "minor", "fix"))
+    return dq
 
 
 # ------------------------------------------------------------------------------------------
@@ -534,6 +605,7 @@ def read_crm(path: str | Path, history: str | Path | None = None,
                        f"(roles: {', '.join(ROLES)}).")
     n_read = len(df)
     dropped: Counter = Counter()
+    set_aside: Counter = Counter()
     notes: list[str] = []
     won_vals = WON_NAMES | {w.strip().lower() for w in won}
     lost_vals = LOST_NAMES | {x.strip().lower() for x in lost}
@@ -604,12 +676,18 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     drop((t["outcome"] != "open") & t["closed_at"].isna(), "closed deal without a close date")
     drop((t["outcome"] != "open") & (t["closed_at"] < t["created_at"]),
          "closes before it was created")
+    closed_mask = t["outcome"] != "open"
+    if closed_mask.any():
+        oldest_closed = t.loc[closed_mask, "created_at"].min()
+        stale = (t["outcome"] == "open") & (t["created_at"] < oldest_closed)
+        drop(stale, "stale open deal, older than every closed deal")
+    # amounts are judged on the rows kept: a row is either dropped or has its amount set aside
     if amount_status is not None:
-        _refused_amounts(df[roles["amount"]], amount_status[t.index], roles["amount"], dropped,
-                         notes)
+        _refused_amounts(df[roles["amount"]], amount_status[t.index], roles["amount"],
+                         set_aside, notes)
     neg = t["amount"] < 0
     if neg.any():
-        dropped["negative amount (kept, amount cleared)"] += int(neg.sum())
+        set_aside["negative amount"] += int(neg.sum())
         t.loc[neg, "amount"] = np.nan
     out = amount_outliers(t["amount"], t["product"] if "product" in roles else None)
     if out.any():
@@ -619,8 +697,7 @@ def read_crm(path: str | Path, history: str | Path | None = None,
         if float(flagged.min()) < float(t["amount"].median()):  # a tiny amount among them
             extremes += f", smallest {_money(float(flagged.min()))}"
         where = "its product's" if "product" in roles else "the"
-        dropped[f"amount outlier, more than {OUTLIER_SDS:g} robust SDs from {where} median "
-                "(kept, amount cleared)"] += n_out
+        set_aside[f"amount outlier, more than {OUTLIER_SDS:g} robust SDs from {where} median"] += n_out
         notes.append(f"{n_out} amount{'s' if n_out > 1 else ''} set aside as "
                      f"{'outliers' if n_out > 1 else 'an outlier'} "
                      f"({extremes}; log-amount more than {OUTLIER_SDS:g} robust SDs from {where} "
@@ -629,13 +706,8 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     if t["amount"].isna().any() and "amount" in roles:
         notes.append(f"{int(t['amount'].isna().sum())} deals have no amount: kept for "
                      "conversion and timing, left out of deal-size estimates")
-    closed_mask = t["outcome"] != "open"
-    if closed_mask.any():
-        oldest_closed = t.loc[closed_mask, "created_at"].min()
-        stale = (t["outcome"] == "open") & (t["created_at"] < oldest_closed)
-        drop(stale, "stale open deal, older than every closed deal")
     if t.empty:
-        why = "; ".join(f"{k}: {v}" for k, v in dropped.most_common() if "(kept" not in k)
+        why = "; ".join(f"{k}: {v}" for k, v in dropped.most_common())
         raise CRMError(f"{path}: no usable rows ({n_read} read; dropped {why})")
 
     stage_order: list[str] = []
@@ -667,14 +739,15 @@ def read_crm(path: str | Path, history: str | Path | None = None,
         notes.append("stage where lost deals were lost is unknown (no history file, no "
                      "stage_reached): only the overall win rate can be estimated")
     return Opportunities(table=t, source=str(path), roles=roles, rows_read=n_read,
-                         dropped=dropped, notes=notes, stage_order=stage_order, history=hist)
+                         dropped=dropped, amounts_set_aside=set_aside, notes=notes,
+                         stage_order=stage_order, history=hist)
 
 
 def _money(v: float) -> str:
     return f"{v:,.0f}" if 1 <= abs(v) < 1e15 else f"{v:.3g}"
 
 
-def _refused_amounts(raw: pd.Series, status: pd.Series, column: str, dropped: Counter,
+def _refused_amounts(raw: pd.Series, status: pd.Series, column: str, set_aside: Counter,
                      notes: list[str]) -> None:
     """Count the amounts that were not read (the deals stay, without an amount), with examples."""
     for kind, what in (("implausible", f"not finite or above {MAX_AMOUNT:.0e}"),
@@ -683,7 +756,7 @@ def _refused_amounts(raw: pd.Series, status: pd.Series, column: str, dropped: Co
         n = int(bad.sum())
         if not n:
             continue
-        dropped[f"{kind} amount (kept, amount cleared)"] += n
+        set_aside[f"{kind} amount"] += n
         examples = ", ".join(repr(_shown(v, 24)) for v in pd.unique(raw[bad.index[bad]])[:3])
         notes.append(f"{n} {kind} value{'s' if n > 1 else ''} in column {column!r} ({what}: "
                      f"{examples}): kept for conversion and timing, left out of deal-size "

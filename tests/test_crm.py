@@ -28,7 +28,7 @@ from salessim.calibrate import (
     funnel_stats,
     skill_spread,
 )
-from salessim.crm import CRMError, guess_roles, parse_amounts, parse_dates, read_crm
+from salessim.crm import CRMError, guess_roles, parse_amounts, parse_dates, quality_checks, read_crm
 from salessim.sample_crm import make_sample
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,7 +141,8 @@ def test_currency_symbols_thousands_and_bracket_negatives(tmp_path: Path) -> Non
     assert by_id(o).loc["D3", "outcome"] == "won"
     lines = o.summary_lines()
     assert lines[0] == first_line(p, 6, 6)
-    assert "  dropped 1: negative amount (kept, amount cleared)" in lines
+    assert "  amount set aside 1: negative amount (deal kept without its amount)" in lines
+    assert not o.dropped and o.amounts_set_aside == {"negative amount": 1}
     assert ("  note: 1 deals have no amount: kept for conversion and timing, left out of "
             "deal-size estimates") in lines
 
@@ -297,8 +298,92 @@ def test_kept_plus_dropped_rows_add_up(tmp_path: Path) -> None:
         ["D8", "R1", "Closed Won", "(5)", "2025-01-07", "2025-01-09"],
     ]
     o = read_crm(write_csv(tmp_path / "opps.csv", rows))
-    real_drops = sum(v for k, v in o.dropped.items() if "kept" not in k)
-    assert o.rows_read == len(o.table) + real_drops == 10
+    assert o.rows_read == len(o.table) + sum(o.dropped.values()) == 10
+    assert o.amounts_set_aside == {"negative amount": 1}  # D8: kept, without its amount
+    assert by_id(o).loc["D8", "outcome"] == "won"
+
+
+def test_summary_never_says_dropped_for_a_kept_row(tmp_path: Path) -> None:
+    """Every amount set aside names its deal as kept; every "dropped" line is a row that is gone."""
+    rows = [r[:] for r in BASE] + [
+        ["D7", "R1", "Closed Won", "1e300", "2025-01-07", "2025-01-09"],   # implausible
+        ["D8", "R1", "Closed Lost", "about 3k", "2025-01-07", "2025-01-09"],  # unreadable
+        ["D9", "R1", "Closed Won", "(5)", "2025-01-07", "2025-01-09"],     # negative
+        ["D10", "R1", "Closed Won", "700", "3/1/25", "1/2/25"],           # dropped
+    ]
+    o = read_crm(write_csv(tmp_path / "opps.csv", rows))
+    kept = set(o.table["opportunity_id"])
+    assert {"D7", "D8", "D9"} <= kept and "D10" not in kept
+    assert o.dropped == {"closes before it was created": 1}
+    assert o.amounts_set_aside == {"implausible amount": 1, "unreadable amount": 1,
+                                   "negative amount": 1}
+    lines = o.summary_lines()
+    assert [line for line in lines if line.startswith("  dropped")] == [
+        "  dropped 1: closes before it was created"]
+    for reason in ("implausible amount", "unreadable amount", "negative amount"):
+        assert f"  amount set aside 1: {reason} (deal kept without its amount)" in lines
+    assert not any("kept" in line for line in lines if line.startswith("  dropped"))
+    q = o.quality().set_index("item")["count"]
+    assert q["dropped: closes before it was created"] == 1
+    assert q["amount set aside, deal kept: implausible amount"] == 1
+    assert not any(item.startswith("dropped") and "amount" in item for item in q.index)
+
+
+def test_a_dropped_row_has_no_amount_set_aside(tmp_path: Path) -> None:
+    """A stale open deal with an absurd amount is dropped, and counted only as dropped."""
+    rows = [r[:] for r in BASE] + [["L1", "R1", "Discovery", "1e300", "2020-03-01", ""]]
+    o = read_crm(write_csv(tmp_path / "opps.csv", rows))
+    assert "L1" not in set(o.table["opportunity_id"])
+    assert o.dropped == {"stale open deal, older than every closed deal": 1}
+    assert not o.amounts_set_aside
+    assert not any("amount" in line for line in o.summary_lines()[1:] if "columns used" not in line)
+
+
+def _observed(o) -> pd.DataFrame:
+    """The report's observed table: the import's, with stage_reached."""
+    return o.table.assign(stage_reached=o.table["stage"])
+
+
+def test_quality_checks_count_each_problem_once(tmp_path: Path) -> None:
+    """A kept deal whose amount was set aside is neither a dropped row nor a missing amount."""
+    rows = [r[:] for r in BASE] + [
+        ["D7", "R1", "Closed Won", "1e300", "2025-01-07", "2025-01-09"],   # set aside, kept
+        ["D8", "R1", "Closed Lost", "", "2025-01-07", "2025-01-09"],      # missing, kept
+        ["D9", "R1", "Closed Won", "700", "3/1/25", "1/2/25"],            # dropped
+    ]
+    o = read_crm(write_csv(tmp_path / "opps.csv", rows))
+    dq = quality_checks(_observed(o), ["Proposal", "Discovery"], o.dropped, o.amounts_set_aside,
+                        o.rows_read).set_index("check")
+    assert dq.loc["dropped on import: closes before it was created", "rows"] == 1
+    assert dq.loc["dropped on import: closes before it was created", "why it matters"] == \
+        "left out of every estimate"
+    assert dq.loc["amount set aside on import: implausible amount", "rows"] == 1
+    assert "kept" in dq.loc["amount set aside on import: implausible amount", "why it matters"]
+    assert dq.loc["missing or non-positive amount", "rows"] == 1  # D8 only, not D7 again
+    # every deal without an amount is counted once, and only the dropped row is left out
+    amount_rows = dq.loc[[c for c in dq.index if "amount" in c], "rows"].sum()
+    assert amount_rows == int(o.table["amount"].isna().sum()) == 2
+    left_out = dq.loc[[c for c in dq.index if c.startswith("dropped")], "rows"].sum()
+    assert left_out == o.rows_read - len(o.table) == 1
+    assert dq.loc["dropped on import: closes before it was created", "share"] == pytest.approx(1 / 9)
+    assert set(dq["status"]) <= {"ok", "minor", "fix"}
+    assert dq.loc["duplicate opportunity ids", "status"] == "ok"
+
+
+def test_quality_checks_without_an_import() -> None:
+    """The stand-in export: no import counts; the share is over the rows given."""
+    t = pd.DataFrame({"opportunity_id": ["A", "A", "B"], "amount": [1.0, np.nan, 0.0],
+                      "created_at": pd.to_datetime(["2025-01-01"] * 3),
+                      "closed_at": pd.to_datetime(["2025-02-01", None, "2024-12-01"]),
+                      "outcome": ["won", "open", "lost"], "stage_reached": ["won", "x", "s1"]})
+    dq = quality_checks(t, ["s1"]).set_index("check")
+    assert not any(c.startswith(("dropped", "amount set aside")) for c in dq.index)
+    assert dq.loc["duplicate opportunity ids", "rows"] == 1
+    assert dq.loc["missing or non-positive amount", "rows"] == 2
+    assert dq.loc["closed before created", "rows"] == 1
+    assert dq.loc["stage not in the funnel", "rows"] == 1
+    assert dq.loc["duplicate opportunity ids", "share"] == pytest.approx(1 / 3)
+    assert dq.loc["duplicate opportunity ids", "status"] == "fix"
 
 
 # --------------------------------------------------------------------------------------------

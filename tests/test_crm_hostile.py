@@ -120,8 +120,9 @@ def test_refused_amounts_are_counted_and_named(tmp_path: Path) -> None:
     assert t.loc[["D1", "D2", "D3", "D4"], "amount"].isna().all()
     assert t.loc["D5", "amount"] == 5000.0
     lines = o.summary_lines()
-    assert "  dropped 2: implausible amount (kept, amount cleared)" in lines
-    assert "  dropped 1: unreadable amount (kept, amount cleared)" in lines
+    assert "  amount set aside 2: implausible amount (deal kept without its amount)" in lines
+    assert "  amount set aside 1: unreadable amount (deal kept without its amount)" in lines
+    assert not o.dropped and not any(line.startswith("  dropped") for line in lines)
     text = "\n".join(lines)
     assert "'Amount'" in text and "'about 3k'" in text and "'1e300'" in text
     assert o.quality().set_index("item")["count"]["deals without an amount"] == 4
@@ -133,7 +134,7 @@ def test_suffix_amounts_in_an_export(tmp_path: Path) -> None:
     o = read_crm(write_csv(tmp_path / "opps.csv", rows))
     amt = o.table.set_index("opportunity_id")["amount"]
     assert amt[["D1", "D2", "D3", "D4"]].tolist() == [1e6, 25_000.0, 1.5e6, 2_500.0]
-    assert not o.dropped
+    assert not o.dropped and not o.amounts_set_aside
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,14 +166,14 @@ def test_outlier_screen_sets_one_absurd_amount_aside_with_a_note(tmp_path: Path)
     t = o.table.set_index("opportunity_id")
     assert math.isnan(t.loc[rows[won][0], "amount"])
     assert t.loc[rows[won][0], "outcome"] == "won"  # kept for conversion and timing
-    key = f"amount outlier, more than {OUTLIER_SDS:g} robust SDs from its product's median " \
-          "(kept, amount cleared)"
-    assert o.dropped[key] == 1
+    key = f"amount outlier, more than {OUTLIER_SDS:g} robust SDs from its product's median"
+    assert o.amounts_set_aside == {key: 1} and not o.dropped
     note = next(n for n in o.notes if n.startswith("1 amount set aside as an outlier"))
     assert "largest 500,000,000" in note
     # the clean export loses nothing to the screen
     clean = read_crm(write_csv(tmp_path / "clean.csv", synthetic_export(), header=header))
-    assert not clean.dropped and not any("outlier" in n for n in clean.notes)
+    assert not clean.dropped and not clean.amounts_set_aside
+    assert not any("outlier" in n for n in clean.notes)
     # and the deal-size estimate is the clean one's
     s_bad = funnel_stats(o.table, []).amount_by_product
     s_clean = funnel_stats(clean.table, []).amount_by_product
@@ -235,7 +236,9 @@ def test_cli_calibrate_with_one_1e300_amount_matches_the_clean_export(
         assert code == 0, err
         quotas.append(yaml.safe_load(out.read_text(encoding="utf-8"))["organisation"]["quota"])
         if amount is not None:
-            assert "dropped 1: implausible amount (kept, amount cleared)" in stdout
+            assert ("amount set aside 1: implausible amount (deal kept without its amount)"
+                    in stdout)
+            assert "dropped 1: implausible" not in stdout
     assert quotas[1] == pytest.approx(quotas[0], rel=0.05), quotas
 
 
