@@ -360,8 +360,8 @@ def sweep(scenario: Any, vary: Mapping[str, Sequence[Any]], replications: int = 
     """Vary one or two fields over values (response curves, heat maps), baseline included."""
     base = load_scenario(scenario)
     points = 1
-    for values in vary.values():
-        points *= len(values)
+    for field_values in vary.values():
+        points *= len(field_values)
     check_run_size(points, check_replications(replications))  # before building the points
     variants = sweep_scenarios(base, vary)
     comp = compare([base, *[v for v in variants if v.hash != base.hash]], baseline=base.name,
