@@ -389,3 +389,6 @@ def test_coaching_curves_include_the_high_coaching_point_whatever_the_step(tmp_p
     curves = (tmp_path / "out" / "coaching" / "response_curves.csv").read_text()
     hours = {line.split(",")[1] for line in curves.splitlines()[1:]}
     assert "2" in hours
+    # below today's hours there is nothing extra to price: said in words, not as "nan×"
+    findings = (tmp_path / "out" / "coaching" / "findings.json").read_text()
+    assert "nan" not in findings.lower() and "no extra manager time to price" in findings
