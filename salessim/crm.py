@@ -12,8 +12,10 @@ cannot be read, is not finite or is implausibly large, or lies more than :data:`
 robust standard deviations from its product's median (log scale), is cleared, counted and named
 in a note, and its deal kept for conversion and timing (``Opportunities.amounts_set_aside``,
 apart from the rows dropped, ``Opportunities.dropped``); dates before 1990 or more than
-:data:`FUTURE_MARGIN_DAYS` after today drop their deal. A file that cannot be used at all (empty,
-binary, a header only, lacking the minimum roles, no usable row) raises :class:`CRMError`.
+:data:`FUTURE_MARGIN_DAYS` after today (in salessim's own deal logs, after
+:data:`SIMULATED_LAST_DATE`) drop their deal. A file that cannot be used at all (empty, binary, a
+header only, a row with more fields than the header, lacking the minimum roles, more open stages
+than a scenario holds, no usable row) raises :class:`CRMError`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import math
 import re
 import stat
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from salessim.scenario import MAX_AMOUNT
+from salessim.scenario import DATE_RANGE, MAX_AMOUNT, Funnel, Simulation
 
 __all__ = ["MAX_AMOUNT", "ROLES", "CRMError", "Opportunities", "quality_checks", "read_crm"]
 
@@ -67,8 +71,24 @@ class CRMError(ValueError):
     """A CRM file that cannot be used at all (names the file, what is missing, what was found)."""
 
 
-#: The most open stages a stage order may have; more are not a sales funnel but a free-text column.
-MAX_STAGES = 30
+
+
+def _schema_bound(model: type[Funnel] | type[Simulation], name: str) -> int:
+    """The upper bound the scenario schema sets on a field (``le`` or ``max_length``)."""
+    for rule in model.model_fields[name].metadata:
+        for attr in ("le", "max_length"):
+            bound = getattr(rule, attr, None)
+            if bound is not None:
+                return int(bound)
+    raise LookupError(f"{model.__name__}.{name} has no upper bound")
+
+
+#: The most open stages a stage order may have: as many as a scenario's funnel holds.
+MAX_STAGES = _schema_bound(Funnel, "stages")
+#: The last date a salessim deal log can hold: the latest scenario start plus the longest horizon
+#: (deals are logged from the start date, warm-up excluded, and close by the end of the horizon).
+SIMULATED_LAST_DATE = (pd.Timestamp(DATE_RANGE[1])
+                       + pd.Timedelta(days=_schema_bound(Simulation, "horizon_days")))
 MAX_NAME_LENGTH = 100
 
 
@@ -291,9 +311,19 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not text.strip():
         raise CRMError(f"{path}: empty file (no header row, no data rows)")
     sep = _pick_separator(text)
+    _refuse_ragged_rows(text, sep, path)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                         skipinitialspace=True)
+        # index_col=False: a row longer than the header must never turn its first fields into
+        # the index (shifting every value one column); such rows are refused above, and the
+        # parser's warning, should it still see one, is an error
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                             skipinitialspace=True, index_col=False)
+    except pd.errors.ParserWarning:
+        raise CRMError(f"{path}: some rows have more fields than the header; the columns of "
+                       "those rows cannot be told apart (quote values that contain the "
+                       "separator)") from None
     except (ValueError, csv.Error, IndexError, OverflowError) as e:  # ParserError is a ValueError
         first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise CRMError(f"{path}: cannot be read as CSV ({first[:200]})") from None
@@ -302,6 +332,53 @@ def _read_csv(path: Path) -> pd.DataFrame:
         cols = ", ".join(_shown(c) for c in df.columns[:20])
         raise CRMError(f"{path}: no data rows, only a header (columns: {cols})")
     return df
+
+
+_SEPARATOR_NAMES = {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a bar"}
+# an amount cut in two at an unquoted thousands comma: "£2" and "181", "$1" and "250.00"
+_AMOUNT_HEAD = re.compile(r"[-+(]?[^\d,]{0,6}\d{1,3}")
+_AMOUNT_TAIL = re.compile(r"\d{3}(?:\.\d*)?[^\d,]{0,6}")
+
+
+def _refuse_ragged_rows(text: str, sep: str, path: Path) -> None:
+    """Refuse a file with a row of more fields than its header, naming the line and the counts.
+
+    Such a row has a separator inside an unquoted value (most often an amount written with a
+    thousands comma, ``£2,181``): which field belongs to which column cannot be known, and
+    reading it anyway shifts values into the wrong columns. Shorter rows are read, their
+    missing fields empty (a cut-off last line).
+
+    Raises:
+        CRMError: naming the file, the line, both field counts and, when two neighbouring fields
+            look like the halves of an amount, that the amounts carry unquoted thousands
+            separators.
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, MAX_CSV_BYTES))  # a field may be as long as the file
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=sep, skipinitialspace=True)
+        header = next(reader, [])
+        width = len(header)
+        for row in reader:
+            if len(row) <= width:
+                continue
+            line = reader.line_num
+            where = f"{path}: line {line} has {len(row)} fields but the header has {width}"
+            if sep == ",":
+                for a, b in itertools.pairwise(row):
+                    if _AMOUNT_HEAD.fullmatch(a.strip()) and _AMOUNT_TAIL.fullmatch(b.strip()):
+                        raise CRMError(
+                            f"{where}: {_shown(a.strip() + ',' + b.strip())!r} looks like an "
+                            "amount written with a thousands separator and no quotes, which "
+                            "splits it into two fields. Export again with quoted fields, or "
+                            "with amounts written without thousands separators")
+            raise CRMError(f"{where}: a value holds {_SEPARATOR_NAMES.get(sep, repr(sep))}, the "
+                           "separator, without quotes, so the row's values cannot be matched to "
+                           "the columns. Export again with quoted fields")
+    except csv.Error:
+        return  # the parser below reports what the file's quoting breaks
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _shown(value: object, width: int = 40) -> str:
@@ -589,11 +666,14 @@ def read_crm(path: str | Path, history: str | Path | None = None,
         won, lost: stage values meaning won / lost, in addition to the common names.
         today: the day the export is judged against (default: the system date): deals created,
             or closed, more than :data:`FUTURE_MARGIN_DAYS` after it are dropped. salessim's own
-            deal logs are simulations, and are not judged.
+            deal logs are simulations, not judged against today (a simulated company may start
+            in the future); their dates after :data:`SIMULATED_LAST_DATE` are dropped.
 
     Raises:
-        CRMError: the file cannot be read, or lacks the minimum roles (id, owner, stage, created;
-            and the outcome must be derivable).
+        CRMError: the file cannot be read (a row with more fields than the header, e.g. amounts
+            with unquoted thousands separators, is named by line), lacks the minimum roles (id,
+            owner, stage, created; and the outcome must be derivable), or has more distinct open
+            stages than a scenario's funnel holds (:data:`MAX_STAGES`).
     """
     path = Path(path)
     df = _read_csv(path)
@@ -666,11 +746,15 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     drop(t["rep_id"].eq(""), "no owner")
     drop(t["created_at"].isna(), "created date missing or unreadable")
     drop(t["created_at"] < EARLIEST_DATE, f"created date before {EARLIEST_DATE.year}")
-    if not simulated:
+    if simulated:
+        # a simulated company may start in the future, but no run reaches past this date
+        limit, beyond = SIMULATED_LAST_DATE, "after any simulated run"
+    else:
         limit = pd.Timestamp(today or dt.date.today()) + pd.Timedelta(days=FUTURE_MARGIN_DAYS)
-        drop(t["created_at"] > limit, f"created date in the future (after {limit.date()})")
-        drop((t["outcome"] != "open") & (t["closed_at"] > limit),
-             f"close date in the future (after {limit.date()})")
+        beyond = "in the future"
+    drop(t["created_at"] > limit, f"created date {beyond} (after {limit.date()})")
+    drop((t["outcome"] != "open") & (t["closed_at"] > limit),
+         f"close date {beyond} (after {limit.date()})")
     # a closed deal needs a close date; an open one may have a planned close date: ignore it
     t.loc[t["outcome"] == "open", "closed_at"] = pd.NaT
     drop((t["outcome"] != "open") & t["closed_at"].isna(), "closed deal without a close date")
@@ -729,9 +813,8 @@ def read_crm(path: str | Path, history: str | Path | None = None,
                      f"a funnel stage (unprintable or over {MAX_NAME_LENGTH} characters, e.g. "
                      f"{_shown(unusable[0], 24)!r}): left out of the stage order")
     if len(stage_order) > MAX_STAGES:
-        notes.append(f"{len(stage_order)} distinct open stages (more than {MAX_STAGES}): not a "
-                     "stage order; only the overall win rate is used")
-        stage_order = []
+        _refuse_stages(path if history is None else Path(history), stage_order, t,
+                       f"in column {roles['stage']!r}" if history is None else "in the history")
     won_mask = t["outcome"] == "won"
     t.loc[won_mask, "stage"] = "won"
     t = t.sort_values(["created_at", "opportunity_id"]).reset_index(drop=True)
@@ -741,6 +824,25 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     return Opportunities(table=t, source=str(path), roles=roles, rows_read=n_read,
                          dropped=dropped, amounts_set_aside=set_aside, notes=notes,
                          stage_order=stage_order, history=hist)
+
+
+def _refuse_stages(path: Path, stage_order: Sequence[str], t: pd.DataFrame, where: str) -> None:
+    """Refuse a stage order longer than a scenario's funnel, naming the stages and the remedy.
+
+    Raises:
+        CRMError: always; the stages in order with the deals that carry each, and how to merge
+            them.
+    """
+    counts = t["stage"].value_counts()
+    shown = ", ".join(f"{_shown(s, 30)!r} ({int(counts.get(s, 0))})" for s in stage_order[:40])
+    more = f", … {len(stage_order) - 40} more" if len(stage_order) > 40 else ""
+    raise CRMError(
+        f"{path}: {len(stage_order)} distinct open stages {where}, more than the "
+        f"{MAX_STAGES} a scenario's funnel holds (in funnel order, with the deals at each: "
+        f"{shown}{more}). Merge stages in the export (rename each of the rarer stages to its "
+        "neighbour in the funnel) until at most "
+        f"{MAX_STAGES} remain, or map a column with fewer stages with --column stage=COLUMN; "
+        "name closing values with --won VALUE / --lost VALUE")
 
 
 def _money(v: float) -> str:

@@ -23,11 +23,14 @@ from salessim.cli import main
 from salessim.crm import (
     FUTURE_MARGIN_DAYS,
     MAX_AMOUNT,
+    MAX_STAGES,
     OUTLIER_SDS,
+    SIMULATED_LAST_DATE,
     CRMError,
     parse_amounts,
     read_crm,
 )
+from salessim.scenario import DATE_RANGE, Funnel, Simulation, load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_OPP = REPO / "data" / "crm_sample" / "Opportunity.csv"
@@ -264,6 +267,63 @@ def test_cli_unusable_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert listing(tmp_path) == before
 
 
+# --------------------------------------------------------------------------------------------
+# rows with more fields than the header: refused by line, never shifted into other columns
+# --------------------------------------------------------------------------------------------
+RAGGED_HEADER = "CreatedDate,CloseDate,Sales Manager,OwnerId,Id,Amount,outcome,StageName,Product__c"
+
+
+def test_unquoted_thousands_separator_is_refused_naming_the_line(tmp_path: Path) -> None:
+    """pandas used the extra leading fields as the index, and parse_dates failed on duplicates."""
+    p = tmp_path / "Opportunity.csv"
+    p.write_text(f"{RAGGED_HEADER}\n"
+                 "2025-03-04,2025-04-21,M0,005R0,006X00000,£2,181,\t,Closed Won,A\n"
+                 "2025-03-05,2025-04-22,M1,005R1,006X00001,£950,lost,Closed Lost,B\n",
+                 encoding="utf-8")
+    with pytest.raises(CRMError) as e:
+        read_crm(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: line 2 has 10 fields but the header has 9"), msg
+    assert "'£2,181' looks like an amount written with a thousands separator and no quotes" in msg
+
+
+def test_a_longer_row_further_down_is_refused_by_its_line(tmp_path: Path) -> None:
+    """The first data row fits: the long row used to be a parser error quoting the C tokenizer."""
+    rows = [",".join(r) for r in BASE]
+    rows.insert(3, "D9,R1,Closed Won,700,2025-01-05,2025-02-10,Acme, Inc.")  # unquoted comma
+    p = tmp_path / "opps.csv"
+    p.write_text("\n".join([",".join(HEADER), *rows]) + "\n", encoding="utf-8")
+    with pytest.raises(CRMError, match=r"line 5 has 8 fields but the header has 6: a value holds "
+                                       r"a comma, the separator, without quotes"):
+        read_crm(p)
+
+
+def test_cli_ragged_export_exits_2_and_writes_nothing(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "Opportunity.csv"
+    p.write_text(f"{RAGGED_HEADER}\n"
+                 + "".join(f"2025-03-0{i},2025-04-2{i},M0,005R{i},006X0000{i},$1,250.00,won,"
+                           "Closed Won,A\n" for i in range(1, 6)), encoding="utf-8")
+    out = tmp_path / "out.yaml"
+    before = listing(tmp_path)
+    code, _, err = run(capsys, "calibrate", p, "-o", out)
+    assert_exit_2(code, err, f"{p}: line 2 has 10 fields but the header has 9",
+                  "'$1,250.00' looks like an amount written with a thousands separator")
+    assert listing(tmp_path) == before
+
+
+def test_quoted_thousands_and_short_rows_still_read(tmp_path: Path) -> None:
+    """Quoted separators are one field; a row cut short reads its missing fields as empty."""
+    p = tmp_path / "opps.csv"
+    p.write_text(",".join(HEADER) + "\n"
+                 + "\n".join(",".join(f'"{v}"' if k == 3 else v for k, v in enumerate(r))
+                             for r in BASE[:4]).replace('"1000"', '"1,000"')
+                 + "\nD5,R3,Proposal,5000,2025-02-01\n", encoding="utf-8")
+    o = read_crm(p)
+    assert o.table.set_index("opportunity_id").loc["D1", "amount"] == 1000.0
+    assert "D5" in set(o.table["opportunity_id"])
+
+
 def test_header_only_names_the_columns(tmp_path: Path) -> None:
     p = write_csv(tmp_path / "opps.csv", [])
     with pytest.raises(CRMError, match=r"no data rows, only a header \(columns: Id, OwnerId"):
@@ -363,6 +423,46 @@ def test_an_export_entirely_in_the_future_exits_2(tmp_path: Path,
     assert_exit_2(code, err, str(p), "no usable rows", "created date in the future")
 
 
+DEAL_LOG_HEADER = ["scenario", "replication", "opportunity_id", "rep_id", "manager_id", "amount",
+                   "created_at", "closed_at", "stage_reached", "outcome"]
+
+
+def deal_log(year: int) -> list[list[str]]:
+    """A salessim deal log of a run starting in ``year``: 12 won, 12 lost, 4 open deals."""
+    rows = []
+    for i in range(28):
+        outcome = "won" if i < 12 else "lost" if i < 24 else "open"
+        stage = "won" if outcome == "won" else ["qualify", "propose"][i % 2]
+        closed = f"{year}-03-{1 + i % 28:02d}" if outcome != "open" else ""
+        rows.append(["future", str(i % 2), f"R{i % 2}-D{i:06d}", str(i % 4), str(i % 2),
+                     f"{20000 + 500 * i}", f"{year}-01-{1 + i % 28:02d}", closed, stage, outcome])
+    return rows
+
+
+def test_the_last_simulated_date_comes_from_the_scenario_schema() -> None:
+    horizon = next(r.le for r in Simulation.model_fields["horizon_days"].metadata if hasattr(r, "le"))
+    assert pd.Timestamp(DATE_RANGE[1]) + pd.Timedelta(days=horizon) == SIMULATED_LAST_DATE
+    assert next(r.max_length for r in Funnel.model_fields["stages"].metadata
+                              if hasattr(r, "max_length")) == MAX_STAGES
+
+
+def test_a_deal_log_dated_beyond_any_simulated_run_drops_those_rows(tmp_path: Path) -> None:
+    """A created date of 2199-12-31 in salessim's own log used to be accepted."""
+    rows = deal_log(2090)  # a simulated company may start in the future: kept
+    rows[0][6] = "2199-12-31"  # created after any run: dropped
+    rows[12][7] = "2199-12-31"  # a lost deal closed after any run: dropped
+    rows[24][7] = "2199-12-31"  # an open deal's planned close date is ignored: kept
+    o = read_crm(write_csv(tmp_path / "deals.csv", rows, header=DEAL_LOG_HEADER),
+                 today=date(2025, 6, 1))
+    ids = set(o.table["opportunity_id"])
+    assert {"R0-D000000", "R0-D000012"}.isdisjoint(ids) and "R0-D000024" in ids
+    assert len(ids) == 26 and o.table["created_at"].min() == pd.Timestamp("2090-01-02")
+    limit = SIMULATED_LAST_DATE.date()
+    assert o.dropped == {f"created date after any simulated run (after {limit})": 1,
+                         f"close date after any simulated run (after {limit})": 1}
+    assert o.rows_read == len(o.table) + 2
+
+
 def test_the_sample_export_is_not_in_the_future() -> None:
     """The committed sample ends on 2027-01-01; the margin keeps it readable in its own year."""
     o = read_crm(SAMPLE_OPP, today=date(2026, 1, 1))
@@ -447,6 +547,43 @@ def test_oversized_file_is_refused_before_reading(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(crm, "MAX_CSV_BYTES", 100)
     with pytest.raises(CRMError, match=r"opps.csv: \d+ bytes, larger than the 100 bytes read"):
         read_crm(p)
+
+
+def staged_export(n_stages: int) -> list[list[str]]:
+    """Deals lost at ``n_stages`` open stages (later stages lost later), 12 won, 4 open."""
+    rows = []
+    for i in range(16 + 2 * n_stages):
+        k = i % n_stages
+        outcome = "won" if i < 12 else "open" if i < 16 else "lost"
+        stage = {"won": "Closed Won", "open": f"Stage {k}"}.get(outcome, f"Stage {k}")
+        closed = (pd.Timestamp("2025-01-01") + pd.Timedelta(days=10 + 7 * k)).date().isoformat()
+        rows.append([f"D{i}", f"R{i % 3}", stage, f"{20000 + 100 * i}", "2025-01-01",
+                     closed if outcome != "open" else "", outcome])
+    return rows
+
+
+def test_as_many_open_stages_as_a_scenario_holds_calibrate_to_a_loadable_scenario(
+        tmp_path: Path) -> None:
+    p = write_csv(tmp_path / "opps.csv", staged_export(MAX_STAGES), header=[*HEADER, "outcome"])
+    o = read_crm(p)
+    assert o.stage_order == [f"Stage {k}" for k in range(MAX_STAGES)]
+    out = tmp_path / "calibrated.yaml"
+    out.write_text(calibrate(o, iterations=0, verify_replications=0).to_yaml(), encoding="utf-8")
+    assert [s.name for s in load_scenario(out).funnel.stages] == o.stage_order
+
+
+def test_more_open_stages_than_a_scenario_holds_exit_2_naming_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nine stages were accepted (up to 30) and calibrated to a scenario that did not load."""
+    p = write_csv(tmp_path / "opps.csv", staged_export(MAX_STAGES + 1), header=[*HEADER, "outcome"])
+    out = tmp_path / "out.yaml"
+    before = listing(tmp_path)
+    code, _, err = run(capsys, "calibrate", p, "-o", out)
+    assert_exit_2(code, err, str(p), f"{MAX_STAGES + 1} distinct open stages in column 'StageName'",
+                  f"more than the {MAX_STAGES} a scenario's funnel holds",
+                  "'Stage 0' (2)", f"'Stage {MAX_STAGES}' (2)", "Merge stages in the export",
+                  "--column stage=COLUMN")
+    assert listing(tmp_path) == before
 
 
 def test_estimates_beyond_the_scenarios_bounds_are_clipped(tmp_path: Path, monkeypatch) -> None:

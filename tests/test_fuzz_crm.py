@@ -17,16 +17,22 @@ The contract checked on each:
 * ``salessim calibrate FILE -o OUT.yaml`` (in-process, a handful of examples, since each success
   simulates) exits 0 or 2, never 1, prints no traceback, and writes nothing but ``OUT.yaml``.
 
-Settings are reproducible (``derandomize=True``, no example database).
+Settings are reproducible (``derandomize=True``, no example database), and so is generation:
+strategies draw from lists, never from sets or hash-ordered data, and no date comes from the
+clock (exports are judged against a fixed :data:`TODAY`). With ``SALESSIM_FUZZ_DIGEST=FILE`` each
+generated export's digest is appended to FILE, so two runs can be compared.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import math
 import os
+import subprocess
+import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -44,6 +50,7 @@ from salessim.crm import (
     EARLIEST_DATE,
     FUTURE_MARGIN_DAYS,
     MAX_AMOUNT,
+    SIMULATED_LAST_DATE,
     CRMError,
     parse_amounts,
     parse_dates,
@@ -52,6 +59,9 @@ from salessim.crm import (
 from salessim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
+#: The day generated exports are judged against: fixed, so no example's fate depends on the clock
+#: (generated deals run from 2024 to late 2026; a "future" date is an absurd one).
+TODAY = date(2026, 1, 1)
 FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much, HealthCheck.large_base_example])
@@ -223,13 +233,28 @@ def exports(draw: st.DrawFn, n_min: int = 0, n_max: int = 60, junk: float = 0.15
     return opp, history
 
 
+def record(*parts: bytes | None) -> None:
+    """Append a digest of a generated input to the file named by ``SALESSIM_FUZZ_DIGEST``, if set.
+
+    Two runs with different ``PYTHONHASHSEED`` values must write the same lines: generation is
+    deterministic (``derandomize=True`` and strategies that do not depend on hashing or the clock).
+    """
+    target = os.environ.get("SALESSIM_FUZZ_DIGEST")
+    if target:
+        h = hashlib.sha256()
+        for p in parts:
+            h.update(b"-" if p is None else len(p).to_bytes(8, "big") + p)
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(f"{os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]} {h.hexdigest()[:16]}\n")
+
+
 # --------------------------------------------------------------------------------------------
 # properties
 # --------------------------------------------------------------------------------------------
 def check_read(path: Path, history: Path | None):
     """read_crm, with the contract checked; None when it refused the file (correctly)."""
     try:
-        data = read_crm(path, history)
+        data = read_crm(path, history, today=TODAY)
     except CRMError as e:
         msg = str(e)
         assert str(path) in msg or (history is not None and str(history) in msg), msg
@@ -243,7 +268,10 @@ def check_read(path: Path, history: Path | None):
     assert len(t) > 0
     a = t["amount"].dropna()
     assert ((a >= 0) & (a <= MAX_AMOUNT)).all() and a.map(math.isfinite).all()
-    limit = pd.Timestamp(date.today()) + pd.Timedelta(days=FUTURE_MARGIN_DAYS)
+    # salessim's own deal logs may lie in the future, never after the last day a run reaches
+    simulated = any(n.startswith("salessim deal log") for n in data.notes)
+    limit = (SIMULATED_LAST_DATE if simulated
+             else pd.Timestamp(TODAY) + pd.Timedelta(days=FUTURE_MARGIN_DAYS))
     for col in ("created_at", "closed_at"):
         d = t[col].dropna()
         assert ((d >= EARLIEST_DATE) & (d <= limit)).all(), col
@@ -289,6 +317,7 @@ def two_sizes(quick: int, full: int):
 def read_and_estimate(data: st.DataObject) -> None:
     """Hostile exports (with a stage history a third of the time): read, then estimate."""
     opp, hist = data.draw(exports())
+    record(opp, hist)
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         p = work / "Opportunity.csv"
@@ -309,6 +338,7 @@ test_fuzz_read_crm_and_estimation, test_fuzz_read_crm_and_estimation_more = two_
 def calibratable(data: st.DataObject) -> None:
     """Plausible exports with a little junk: most get through to a calibrated scenario."""
     opp, hist = data.draw(exports(n_min=40, n_max=80, junk=0.03, hostile=False))
+    record(opp, hist)
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         p = work / "Opportunity.csv"
@@ -378,6 +408,7 @@ def cli_calibrate(data: st.DataObject) -> None:
         opp, hist = data.draw(exports(n_min=30, n_max=50, junk=0.02, hostile=False))
     else:
         opp, hist = data.draw(exports())
+    record(opp, hist)
     repo_before = {p.name for p in REPO.iterdir()}
     old_cwd = Path.cwd()
     old_env = {k: os.environ.get(k) for k in ("SALESSIM_CACHE_DIR", "XDG_CACHE_HOME")}
@@ -421,3 +452,40 @@ def cli_calibrate(data: st.DataObject) -> None:
 test_fuzz_cli_calibrate_exits_0_or_2_and_writes_only_its_output, \
     test_fuzz_cli_calibrate_exits_0_or_2_and_writes_only_its_output_more = two_sizes(
         6, 30)(cli_calibrate)
+
+
+# --------------------------------------------------------------------------------------------
+# generation is deterministic
+# --------------------------------------------------------------------------------------------
+_DRAW_EXPORTS = """
+import hashlib, sys
+sys.path.insert(0, sys.argv[1])
+from hypothesis import given, settings
+import test_fuzz_crm as f
+seen = []
+
+@settings(f.FUZZ, max_examples=25)
+@given(f.exports(), f.exports(n_min=40, n_max=80, junk=0.03, hostile=False))
+def draw(hostile, plausible):
+    seen.append(hashlib.sha256(repr((hostile, plausible)).encode()).hexdigest()[:16])
+
+draw()
+print(len(seen), hashlib.sha256(" ".join(seen).encode()).hexdigest())
+"""
+
+
+def test_generated_exports_do_not_depend_on_the_hash_seed() -> None:
+    """``derandomize=True`` gives the same exports whatever ``PYTHONHASHSEED`` is.
+
+    A strategy drawing from a set of strings, or from a dict built in hash order, would pick
+    other examples in another process.
+    """
+    got = []
+    for seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env.pop("SALESSIM_FUZZ_DIGEST", None)
+        run = subprocess.run([sys.executable, "-c", _DRAW_EXPORTS, str(Path(__file__).parent)],
+                             capture_output=True, text=True, env=env, timeout=300, check=False)
+        assert run.returncode == 0, run.stderr
+        got.append(run.stdout.split())
+    assert got[0][0] == "25" and got[0] == got[1]
