@@ -267,7 +267,12 @@ def test_rerun_over_a_previous_result_is_identical_and_clean(cli, tmp_path, good
     scen, good, _ = good_run
     out = tmp_path / "run"
     shutil.copytree(good, out)
-    (out / "stale.txt").write_text("from an older run")
+    # a file the user put into a result folder is theirs: the rerun refuses rather than delete it
+    (out / "notes.txt").write_text("my notes on this run")
+    res = cli("simulate", scen, *GOOD_ARGS, "--out", out)
+    assert res.returncode == 2 and "notes.txt" in res.stderr and "Traceback" not in res.stderr
+    assert (out / "notes.txt").read_text() == "my notes on this run"
+    (out / "notes.txt").unlink()
     res = cli("simulate", scen, *GOOD_ARGS, "--out", out)
     assert res.returncode == 0, res.stderr
     # the directory is replaced as a whole, not merged into
