@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("scenario")
 
     s = sub.add_parser("validate", help="measure the validation table: what the defaults reproduce")
-    s.add_argument("--replications", "-r", type=_replications(), default=32,
+    s.add_argument("--replications", "-r", type=_replications(), default=64,
                    help="replications per scenario (at most 10,000)")
     s.add_argument("--seed", "-s", type=_seed, default=20261127)
 

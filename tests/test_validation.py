@@ -1,6 +1,6 @@
 """The validation table (docs/model.md#validation), row by row: the defaults must reproduce it.
 
-One seeded run of the scenario library under common random numbers (32 replications per
+One seeded run of the scenario library under common random numbers (64 replications per
 scenario). Each row checks the point estimate against the published target range, and that the
 replications are enough to resolve the range: the 95 % CI must be narrower than the range itself.
 """
@@ -13,7 +13,7 @@ from salessim.validation import validation_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("validation")]
 
-REPLICATIONS = 32
+REPLICATIONS = 64
 SEED = 20261127
 
 
