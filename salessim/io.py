@@ -31,7 +31,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -453,21 +453,9 @@ class Output:
         except OSError as e:
             raise OutputError(f"{self.flag} {self.path}: cannot write there "
                               f"({e.strerror or e})") from None
-        try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            check_target(self.path, "file", self.flag)
-            os.replace(tmp, self.path)
-            self._created = []
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        _fill_and_replace(fd, tmp, text, self.path, sync=True,
+                          before_replace=lambda: check_target(self.path, "file", self.flag))
+        self._created = []
 
 
 @contextlib.contextmanager
@@ -493,12 +481,26 @@ def atomic_write_text(path: Path, text: str) -> None:
                           "only regular files")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    _fill_and_replace(fd, tmp, text, path)
+
+
+def _fill_and_replace(fd: int, tmp: str, text: str, path: Path, sync: bool = False,
+                      before_replace: Callable[[], None] | None = None) -> None:
+    """Write ``text`` into the temporary file ``fd`` and rename it over ``path``.
+
+    The file gets the mode the umask allows; it is removed if anything fails.
+    """
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

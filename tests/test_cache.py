@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import SMALL_YAML
 
 import salessim
 from salessim.executors import SerialExecutor
@@ -23,15 +24,7 @@ from salessim.scenario import load_scenario
 REPO = Path(__file__).resolve().parent.parent
 SALESSIM = Path(sys.executable).parent / "salessim"
 
-SMALL = """\
-extends: baseline
-organisation:
-  managers: 2
-  span: 4
-simulation:
-  warmup_days: 60
-  horizon_days: 120
-"""
+SMALL = SMALL_YAML  # the suite's tiny sales force (2 managers × 4 reps, 60 + 120 days)
 VARIANT = "extends: small\ncoaching: {joint_call_hours_per_week: 8}\n"
 
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_YAML
 
 from salessim import cli
 
@@ -27,15 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 SALESSIM = Path(sys.executable).parent / "salessim"
 CRM = REPO / "data" / "crm_sample" / "Opportunity.csv"
 
-SMALL = """\
-extends: baseline
-organisation:
-  managers: 2
-  span: 4
-simulation:
-  warmup_days: 60
-  horizon_days: 120
-"""
+SMALL = SMALL_YAML  # the suite's tiny sales force (2 managers × 4 reps, 60 + 120 days)
 
 
 @pytest.fixture

@@ -12,18 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_YAML
 
 SALESSIM = Path(sys.executable).parent / "salessim"
 
-SMALL = """\
-extends: baseline
-organisation:
-  managers: 2
-  span: 4
-simulation:
-  warmup_days: 60
-  horizon_days: 120
-"""
+SMALL = SMALL_YAML  # the suite's tiny sales force (2 managers × 4 reps, 60 + 120 days)
 
 
 @pytest.fixture
