@@ -237,8 +237,9 @@ class Organisation(Frozen):
     managers: int = A(10, "a mid-sized field sales force", ge=1, le=500)
     span: int = S(8, "Alexander Group avg 8.5 reps per first-line manager; Bridge Group 1:8.1", ge=1,
                   le=40)
-    quota: Positive = A(1_100_000.0, "annual quota per rep, set so ≈45 % of full-period reps reach it "
-                        "(RepVue ~43 % avg attainment; Ebsta 2024 31 %)", le=MAX_AMOUNT)
+    quota: Positive = A(1_100_000.0, "annual quota per rep (assumption). Not independent of the "
+                        "share-at-quota validation row (RepVue ~43 %; Ebsta 2024 31 %): version 1 "
+                        "chose this value against it", le=MAX_AMOUNT)
 
 
 class Stage(Frozen):
@@ -376,7 +377,9 @@ class Goals(Frozen):
     interwoven: bool = A(False, "goals are independent by default (no gates or multipliers)")
     focus_penalty_per_goal: NonNeg = A(
         0.008, "log-odds lost per goal beyond the first (goal-overload research; Slocum, Cron & "
-        "Brown 2002). Sized so 2 vs 4 goals gives ≈ +5 % revenue — sensitivity shown in reports",
+        "Brown 2002). Not independent of the 2-vs-4-goals validation row: version 1 chose this value "
+        "against it, so that row is not evidence for the model until goal overload acts through "
+        "rep time; sensitivity shown in reports",
         le=1.0)
     interwoven_penalty: NonNeg = A(0.10, "extra log-odds lost when goals gate each other", le=2.0)
     effort_loss_per_goal: NonNeg = A(
@@ -486,8 +489,10 @@ class Culture(Frozen):
     adjustment_per_week: Share = A(0.03, "how fast culture moves toward management's signal")
     effort_sensitivity: NonNeg = A(0.2, "effort multiplier per unit of culture above 0.5", le=2)
     attrition_sensitivity: NonNeg = A(
-        2.0, "log voluntary hazard lost per unit of culture (sized to Adobe Check-in: −30 % "
-        "voluntary attrition with frequent reviews)", le=10)
+        2.0, "log voluntary hazard lost per unit of culture. Not independent of the monthly-reviews "
+        "attrition validation row (Adobe Check-in, −30 %): version 1 chose this value against it, "
+        "so that row is not evidence for the model until culture is built from what reps "
+        "experience", le=10)
 
 
 class Attrition(Frozen):
