@@ -21,7 +21,7 @@ REP_COLUMNS = [
     "scenario", "replication", "seed", "rep_id", "manager_id", "period", "full_period", "quota",
     "revenue", "attainment", "composite_attainment", "opportunities", "wins", "losses",
     "coaching_hours", "joint_calls", "skill_start", "skill_end", "tenure_days", "left", "hired",
-    "gap_flagged",
+    "gap_flagged", "selling_time_share", "extra_hours", "p_make_quota",
 ]
 #: ``pipeline_coverage`` is pipeline coverage (next quarter), the quantity the plan's benchmark
 #: ``Plan.coverage`` gives: the open pipeline's value at a quarter's start ÷ that quarter's quota
@@ -30,7 +30,7 @@ PERIOD_COLUMNS = [
     "scenario", "replication", "seed", "period", "headcount", "revenue", "quota",
     "attainment_p10", "attainment_p50", "attainment_p90", "pct_at_quota", "win_rate",
     "cycle_days", "pipeline_coverage", "forecast_error", "turnover", "voluntary_turnover",
-    "coaching_hours", "culture", "detection_lag_days",
+    "coaching_hours", "culture", "detection_lag_days", "selling_time_share",
 ]
 DEAL_COLUMNS = [
     "scenario", "replication", "opportunity_id", "rep_id", "manager_id", "segment", "product",
@@ -133,6 +133,10 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             "skill_start": s_start[idx], "skill_end": s_end[idx],
             "tenure_days": tenure[idx], "left": left[idx], "hired": hired[idx],
             "gap_flagged": rec.flagged[idx, k],
+            "selling_time_share": _ratio(rec.hours_selling[idx, k], rec.hours_worked[idx, k]),
+            # discretionary hours per week in seat
+            "extra_hours": _ratio(rec.hours_extra[idx, k], rec.p_make_n[idx, k]),
+            "p_make_quota": _ratio(rec.p_make_sum[idx, k], rec.p_make_n[idx, k]),
         }))
         att_full = attainment[full & present]
         n_won = int(won.sum())
@@ -156,6 +160,8 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             "coaching_hours": float(rec.coaching_hours[:, k].sum()),
             "culture": rec.culture[k],
             "detection_lag_days": float(det_in[:, 1].mean()) if det_in.size else np.nan,
+            "selling_time_share": float(_ratio(rec.hours_selling[:, k].sum(),
+                                               rec.hours_worked[:, k].sum())),
         })
 
     ctx = {"scenario": sc.name, "replication": rec.replication, "seed": rec.seed}
@@ -167,6 +173,13 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         periods.insert(0, key, v)
     deal_df = _deals_table(rec) if deals else None
     return reps[REP_COLUMNS], periods[PERIOD_COLUMNS], deal_df
+
+
+def _ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
+    """Element-wise ``num ÷ den``, NaN where ``den`` is 0."""
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, np.nan), where=den > 0)
 
 
 def _q(x: np.ndarray, q: float) -> float:

@@ -252,13 +252,16 @@ class Stage(Frozen):
                                 "stage (gamma-distributed)")
     cv: float = Field(0.7, gt=0.0, le=3.0, description="coefficient of variation of the stage's "
                       "duration (sd ÷ mean)")
+    work_hours: float = Field(0.8, ge=0.0, le=40.0, description="rep hours a deal in this stage needs "
+                              "each week to move at its base pace (below that, it stretches and "
+                              "its odds fall)")
 
 
 def _default_stages() -> tuple[Stage, ...]:
     return (
-        Stage(name="discovery", conversion=0.52, mean_days=20.0, cv=0.8),
-        Stage(name="proposal", conversion=0.56, mean_days=24.0, cv=0.7),
-        Stage(name="negotiation", conversion=0.74, mean_days=20.0, cv=0.6),
+        Stage(name="discovery", conversion=0.52, mean_days=20.0, cv=0.8, work_hours=0.5),
+        Stage(name="proposal", conversion=0.56, mean_days=24.0, cv=0.7, work_hours=1.0),
+        Stage(name="negotiation", conversion=0.74, mean_days=20.0, cv=0.6, work_hours=1.25),
     )
 
 
@@ -288,7 +291,8 @@ class Funnel(Frozen):
     stages: tuple[Stage, ...] = S(
         _default_stages(),
         "stage conversions: early 40–60 %, late 60–80 % (practitioner glossaries); overall "
-        "win rate ≈ 20 % (Ebsta×Pavilion 2025); cycle 60–72 days (Bridge Group 2017)",
+        "win rate ≈ 20 % (Ebsta×Pavilion 2025); cycle 60–72 days (Bridge Group 2017); weekly work "
+        "per deal rising toward the close (assumption)",
         min_length=1, max_length=8)
     segments: Annotated[dict[Literal["new_logo", "expansion"], Segment],
                         AfterValidator(_freeze)] = A(
@@ -499,10 +503,20 @@ class Attrition(Frozen):
     """Leaving, reassignment, backfill and ramp."""
 
     voluntary_annual: Share = S(
-        0.14, "base voluntary hazard for an on-pace rep in a neutral culture; with the baseline's "
-        "culture and attainment it gives ≈ 27–30 % annual turnover (HBR 27 %; surveys 35 %)")
+        0.24, "realised voluntary leavers per head per year under the baseline policy: the model "
+        "solves the hazard scale to it (calibrated: with involuntary exits, annual turnover "
+        "22–38 %; HBR 27 %, industry surveys 35 %)", le=0.9)
     attainment_sensitivity: NonNeg = A(
         0.5, "reps far below quota leave more often: hazard × exp(s·max(0, 1 − pace))", le=5)
+    early_tenure_factor: float = A(
+        1.5, "hazard × this in a rep's first two years (turnover is highest early)", ge=0, le=10)
+    top_performer_factor: float = A(
+        1.5, "hazard × this for reps at 150 % of pace or more: they get poached", ge=0, le=10)
+    manager_sensitivity: NonNeg = A(
+        1.0, "log hazard lost per unit of the manager's coaching quality above 0.5 (people leave "
+        "managers)", le=10)
+    burnout_sensitivity: NonNeg = A(
+        1.0, "log hazard added per unit of burnout (1 = the most extra hours, sustained)", le=10)
     reassignment_loss: Share = A(0.25, "share of a leaver's open deals lost in the handover")
     backfill_mean_days: Positive = S(45.0, "recruiting practice; RevSim 30 ± 7 days", le=365)
     backfill_cv: NonNeg = A(0.3, "spread of backfill time", le=2)
@@ -513,12 +527,81 @@ class Attrition(Frozen):
 
 
 class Reps(Frozen):
-    """The reps: skill spread and capacity."""
+    """The reps: skill spread and the working week that bounds what they can sell."""
 
     skill_sd: NonNeg = A(0.45, "sd of latent skill (log-odds); gives the right-skewed attainment "
                          "of Ebsta 2024 (top 17 % deliver most)", le=3)
-    comfortable_load: Positive = A(24.0, "open deals a rep carries before cycles stretch", le=500)
-    load_elasticity: NonNeg = A(0.5, "stage durations × (load / comfortable)^e above comfort", le=3)
+    hours_per_week: Positive = A(45.0, "a full-time quota carrier's contracted week", le=80)
+    non_selling_share: Share = S(
+        0.6, "share of the contracted week lost to admin, internal meetings, travel and training "
+        "(calibrated: share of time selling 30–45 %, CSO Insights 2011 41 %, Sales & Marketing "
+        "Management 2006 38 %, a HubSpot survey 34 %)")
+    crm_minutes_per_update: NonNeg = A(
+        6.0, "rep minutes to log one stage change of a deal kept in the CRM", le=120)
+    overload_penalty: NonNeg = A(
+        0.5, "log-odds a deal loses per unit of −ln(attention) when its rep gives it less than "
+        "its stage's work_hours", le=5)
+    deal_priority: Literal["late_and_big", "oldest_first", "biggest_first"] = A(
+        "late_and_big", "reps give their hours to late-stage, big deals first")
+    max_extra_hours: NonNeg = A(
+        8.0, "most unpaid hours a week a driven rep adds on top of the contracted week", le=40)
+    burnout_weeks: Positive = A(
+        12.0, "weeks over which sustained overtime builds up burnout", le=104)
+
+
+class Territory(Frozen):
+    """Where opportunities come from: a finite book of accounts per rep, and marketing's leads."""
+
+    accounts: int = A(500, "accounts in a rep's book (mid-market territory)", ge=1, le=1_000_000)
+    contacts_per_hour: Positive = A(
+        2.0, "accounts a rep can research and reach per prospecting hour", le=100)
+    opportunity_rate: Prob = A(
+        0.2, "share of freshly contacted accounts that open an opportunity")
+    requalify_days: Positive = A(
+        90.0, "cool-down before a contacted account is worth contacting again", le=3650)
+    inbound_per_week: NonNeg = A(
+        1.5, "marketing-sourced opportunities handed to each rep per week (no prospecting time)",
+        le=200)
+
+
+class Motivation(Frozen):
+    """How each rep reads their own chance of making quota, and what it does to their effort."""
+
+    estimate_noise: NonNeg = A(
+        0.5, "spread of reps' optimism about their own chance (z units, per person)", le=5)
+    estimate_uncertainty: NonNeg = A(
+        0.25, "a rep's doubt about their own odds and pace: sd of what is still to come, as a "
+        "share of it", le=5)
+    give_up_below: Share = A(
+        0.1, "a rep who sees less than this chance of making quota gives up: no extra hours and "
+        "less prospecting")
+    give_up_cut: Share = A(
+        0.3, "share of prospecting a rep who has given up stops doing")
+    behind_share: Share = A(
+        0.5, "a quarter below this share of quarterly quota is 'far behind'")
+    behind_exit_factor: float = A(
+        2.0, "voluntary-exit hazard × this after two consecutive quarters far behind", ge=1,
+        le=20)
+
+
+class Comp(Frozen):
+    """The pay plan: commission, accelerator, cap, quarterly bonus — and the timing games it invites."""
+
+    commission_rate: Share = A(
+        0.10, "commission per unit of revenue up to quota (a 50/50 pay mix on a ~10 % cost of sale)")
+    accelerator: float = A(
+        1.5, "commission multiplier above 100 % of quota (1: none)", ge=1.0, le=10.0)
+    cap: Annotated[float, Field(ge=1.0, le=100.0)] | None = A(
+        None, "attainment (multiple of quota) beyond which no commission is paid; none by default")
+    quarterly_bonus: NonNeg = A(
+        5000.0, "bonus for making a quarter's quota (a quarter of the annual quota)", le=MAX_AMOUNT)
+    pull_forward_discount: Share = A(
+        0.10, "discount a customer gets to sign before a period ends (Larkin 2014: quarter-end "
+        "deals carry deeper discounts)")
+    pull_forward_days: NonNeg = A(
+        45.0, "a final-stage deal due this many days after a period ends can be pulled in", le=365)
+    period_end_days: NonNeg = A(
+        14.0, "the last days of a period, when reps pull deals in or push them out", le=91)
 
 
 class Scenario(Frozen):
@@ -545,6 +628,9 @@ class Scenario(Frozen):
     reviews: Reviews = Reviews()
     culture: Culture = Culture()
     attrition: Attrition = Attrition()
+    territory: Territory = Territory()
+    motivation: Motivation = Motivation()
+    comp: Comp = Comp()
 
     @field_validator("goals", mode="before")
     @classmethod

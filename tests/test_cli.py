@@ -22,11 +22,12 @@ BASELINE = REPO / "data" / "scenarios" / "baseline.yaml"
 # observation, with scenario, replication and seed") in the reps and periods tables.
 DOCUMENTED_REPS = ("scenario, replication, rep_id, manager_id, period, full_period, quota, revenue, "
                "attainment, composite_attainment, opportunities, wins, losses, coaching_hours, "
-               "joint_calls, skill_start, skill_end, tenure_days, left, hired, gap_flagged")
+               "joint_calls, skill_start, skill_end, tenure_days, left, hired, gap_flagged, "
+               "selling_time_share, extra_hours, p_make_quota")
 DOCUMENTED_PERIODS = ("scenario, replication, period, headcount, revenue, quota, attainment_p10, "
                   "attainment_p50, attainment_p90, pct_at_quota, win_rate, cycle_days, "
                   "pipeline_coverage, forecast_error, turnover, voluntary_turnover, coaching_hours, "
-                  "culture, detection_lag_days")
+                  "culture, detection_lag_days, selling_time_share")
 DOCUMENTED_DEALS = ("scenario, replication, opportunity_id, rep_id, manager_id, segment, product, amount, "
                 "created_at, closed_at, stage_reached, outcome, joint_calls")
 

@@ -88,13 +88,14 @@ def test_starting_reps_pair_in_the_reps_table_when_coaching_is_off() -> None:
 
 
 def _deals_by_seat_row(sf: SalesForce) -> pd.DataFrame:
-    """The book keyed by (creator's seat, row of that seat's deal stream)."""
+    """The book keyed by (creator's seat, row of that seat's deal stream); ``amount`` is the
+    value the deal opened with (a deal pulled into a period end books less)."""
     b = sf.book
     n = b.n
     creator = b.creator[:n]
     df = pd.DataFrame({
         "seat": np.array(sf.p_seat)[creator], "row": b.seat_row[:n], "creator": creator,
-        "created": b.created[:n], "amount": b.amount[:n], "segment": b.segment[:n],
+        "created": b.created[:n], "amount": b.list_amount[:n], "segment": b.segment[:n],
         "product": b.product[:n], "visible": b.visible[:n], "u_reassign": b.u_reassign[:n],
         "status": b.status[:n], "closed": b.closed[:n],
     })
@@ -132,10 +133,13 @@ def test_a_seats_deal_stream_does_not_shift_when_other_processes_draw_more() -> 
     """Heavy attrition and promotions draw many more people and vacancy numbers; seat k's deal
     stream is untouched: identical pre-drawn rows, and up to the seat's first departure the very
     same deals at the very same times with the very same outcomes. (Levers that couple seats are
-    held still: no coaching, and no load stretch from deals handed over by leaving teammates.)"""
+    held still: no coaching, and hours to spare, so deals handed over by leaving teammates take
+    no attention from a rep's own deals, and no drive or period-end games.)"""
     quiet = {"prescription.enabled": True, "culture.effort_sensitivity": 0.0,
              "coaching.targeting": "none", "coaching.joint_call_hours_per_week": 0.0,
-             "reviews.involuntary_annual": 0.0, "reps.comfortable_load": 500.0}
+             "reviews.involuntary_annual": 0.0, "reps.hours_per_week": 80.0,
+             "reps.non_selling_share": 0.0, "reps.max_extra_hours": 0.0,
+             "comp.period_end_days": 0.0, "motivation.give_up_below": 0.0}
     a = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.0}), SEED, 2)
     b = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.9,
                                                  "managers.promotion": True}), SEED, 2)

@@ -79,7 +79,13 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         "attrition.backfill_mean_days": draw(st.floats(3.0, 90.0)),
         "attrition.ramp_days": draw(st.sampled_from([0, 30, 150])),
         "reps.skill_sd": draw(st.floats(0.0, 1.5)),
-        "reps.comfortable_load": draw(st.sampled_from([2.0, 8.0, 24.0])),
+        "reps.hours_per_week": draw(st.sampled_from([10.0, 45.0, 70.0])),
+        "reps.deal_priority": draw(st.sampled_from(["late_and_big", "oldest_first",
+                                                    "biggest_first"])),
+        "territory.inbound_per_week": draw(st.sampled_from([0.0, 1.5, 8.0])),
+        "territory.accounts": draw(st.sampled_from([20, 500])),
+        "comp.cap": draw(st.sampled_from([None, 1.2])),
+        "comp.accelerator": draw(st.sampled_from([1.0, 2.0])),
         "culture.initial": draw(st.floats(0.0, 1.0)),
     }
     sc = BASE.replace(**changes)

@@ -217,15 +217,16 @@ def test_simulated_coverage_is_the_plans_benchmark_in_a_neutral_funnel():
     assert abs(r.mean - plan(sc).coverage) < 4 * r.se, (r.mean, plan(sc).coverage, r.se)
 
 
-def test_baseline_coverage_agrees_with_plan():
-    """The baseline's reps set their own prospecting and tilt their mix, yet on average hold the
-    benchmark pipeline: simulate's mean coverage lies within 4 standard errors of plan's (before,
-    simulate divided by the annual quota and read 0.49× against plan's 2.11×)."""
+def test_baseline_reps_hold_less_than_the_benchmark_pipeline_when_their_week_is_full():
+    """The reverse-funnel plan asks the baseline's reps for more prospecting than their week and
+    territory allow, so their open pipeline stays below the plan's Little's-law benchmark: the
+    95 % interval of simulated coverage lies below plan's (with ample hours and territory the two
+    agree — test_simulated_coverage_is_the_plans_benchmark_in_a_neutral_funnel)."""
     from salessim.funnel import plan
 
     r = stats.mean_ci(_year_coverage("baseline", 8, 20260615))
     target = plan("baseline").coverage
-    assert abs(r.mean - target) < 4 * r.se, (r.mean, target, r.se)
+    assert r.high < target, (r.mean, r.high, target)
 
 
 def test_simulate_and_plan_print_the_same_coverage(tmp_path, monkeypatch, capsys):
@@ -233,9 +234,15 @@ def test_simulate_and_plan_print_the_same_coverage(tmp_path, monkeypatch, capsys
 
     monkeypatch.setenv("SALESSIM_NO_PROGRESS", "1")
     label = "pipeline coverage (next quarter)"
-    assert main(["plan", "baseline"]) == 0
+    # hours and territory to spare and the plan followed exactly: the benchmark is what reps hold
+    ample = tmp_path / "ample.yaml"
+    ample.write_text("extends: baseline\nprescription: {enabled: true, coverage_margin: 0}\n"
+                     "reps: {hours_per_week: 80, non_selling_share: 0}\n"
+                     "territory: {accounts: 1000000}\nmotivation: {give_up_below: 0}\n",
+                     encoding="utf-8")
+    assert main(["plan", str(ample)]) == 0
     planned = re.search(re.escape(label) + r"\s*│\s*([\d.]+)×", capsys.readouterr().out)
-    assert main(["simulate", "baseline", "-r", "4", "-s", "3"]) == 0
+    assert main(["simulate", str(ample), "-r", "4", "-s", "3"]) == 0
     simulated = re.search(re.escape(label) + r"\s*│\s*([\d.]+)×\s*│\s*([\d.]+)×",
                           capsys.readouterr().out)
     assert planned and simulated

@@ -1,7 +1,8 @@
 """Driver 2 — tactical prescription: how many new opportunities a rep sets out to create.
 
 With ``prescription.enabled`` every rep prospects at the reverse-funnel plan's rate plus
-``coverage_margin``. Without it reps plan for themselves: around the plan's rate times a personal
+``coverage_margin``, in protected hours, as far as the week and the territory allow
+(:mod:`salessim.model.reptime`). Without it reps plan for themselves: around the plan's rate times a personal
 bias (most under-plan), and feast or famine — prospecting less while the pipeline is full and more
 once it has run dry. A flagged rep who under-plans is told to close part of the gap
 (``corrective_raise``).
@@ -17,7 +18,8 @@ import numpy as np
 from salessim.funnel import Plan
 from salessim.scenario import Prescription
 
-__all__ = ["PROSPECTING_PLANS", "Targets", "prescribed", "prescribed_rate", "self_planned"]
+__all__ = ["DEAL_PRIORITY", "PROSPECTING_PLANS", "Targets", "biggest_first", "late_and_big",
+           "oldest_first", "prescribed", "prescribed_rate", "self_planned"]
 
 
 @dataclass(frozen=True)
@@ -55,4 +57,33 @@ def self_planned(pipe_value: np.ndarray, bias: np.ndarray, flag: np.ndarray, t: 
 PROSPECTING_PLANS: dict[bool, Callable[[np.ndarray, np.ndarray, np.ndarray, Targets], np.ndarray]] = {
     True: prescribed,
     False: self_planned,
+}
+
+
+# ------------------------------------------------------------------------------------------
+# deal priority: which open deals get a rep's hours first (lowest key first, within a rep)
+# ------------------------------------------------------------------------------------------
+def late_and_big(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int
+                 ) -> np.ndarray:
+    """Deals nearest the close first, and among those the biggest."""
+    return -(stage.astype(float) * 1e12 + np.minimum(amount, 9.99e11))
+
+
+def oldest_first(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int
+                 ) -> np.ndarray:
+    """Deals in the order they were opened."""
+    return created.astype(float)
+
+
+def biggest_first(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int
+                  ) -> np.ndarray:
+    """The biggest deals first, whatever their stage."""
+    return -amount.astype(float)
+
+
+#: ``reps.deal_priority`` → sort key of a rep's open deals (lowest first gets hours first)
+DEAL_PRIORITY: dict[str, Callable[..., np.ndarray]] = {
+    "late_and_big": late_and_big,
+    "oldest_first": oldest_first,
+    "biggest_first": biggest_first,
 }

@@ -93,8 +93,8 @@ class DealBook:
     """All deals of one replication, one array per attribute (grown by doubling)."""
 
     INT = ("seat", "creator", "person", "manager", "segment", "product", "stage", "status",
-           "joint_calls", "seat_row")
-    FLOAT = ("amount", "created", "next_time", "closed", "boost", "offset")
+           "joint_calls", "seat_row", "gamed")
+    FLOAT = ("amount", "list_amount", "created", "next_time", "closed", "boost", "offset", "att")
 
     # per-deal columns (set in __init__ from INT and FLOAT)
     seat: np.ndarray  # the seat holding the deal now
@@ -113,6 +113,9 @@ class DealBook:
     closed: np.ndarray
     boost: np.ndarray  # joint-call lift on the current stage (log-odds)
     offset: np.ndarray  # segment + product log-odds offset
+    list_amount: np.ndarray  # its value when opened (``amount`` is what it books: less any discount)
+    att: np.ndarray  # attention its rep gives it this week (hours given ÷ hours needed, ≤ 1)
+    gamed: np.ndarray  # 0, or 1 when pulled into a period's end, 2 when pushed past it
 
     def __init__(self, stages: int, capacity: int = 4096) -> None:
         self.n = 0
@@ -226,16 +229,19 @@ def create(sf: SalesForce, t0: float) -> None:
                   * np.exp(sf.prod_sigma[prod] * d.z_amount[seats, rows]))
         u_stage = dr[:, FIXED_COLS:FIXED_COLS + sf.S]
         u_dur = dr[:, FIXED_COLS + sf.S:]
-        # every stage's duration shape (pre-computed per block); the stage's mean and the
-        # rep's load stretch apply when the stage starts
+        # every stage's duration shape (pre-computed per block); the stage's mean applies when
+        # the stage starts, stretched by the attention the rep can give it
         dur_unit = d.dur_unit[seats, rows]
-        first = dur_unit[:, 0] * sf.stage_mean[0] * sf.stretch[seats]
+        att = sf.new_att[seats]
+        first = dur_unit[:, 0] * sf.stage_mean[0] / att
+        visible = logged(dr[:, C_VISIBLE], sf.sc.crm_adoption)
+        sf.log_events += np.bincount(seats[visible], minlength=sf.N)
         sf.book.add(
             seat=seats, creator=sf.seat_person[seats], person=sf.seat_person[seats],
             manager=sf.seat_manager[seats], segment=seg, product=prod, stage=0,
-            joint_calls=0, seat_row=rows, amount=amount, created=created,
-            next_time=created + first, boost=0.0, offset=sf.cell_offset[cell],
-            visible=logged(dr[:, C_VISIBLE], sf.sc.crm_adoption), u_stage=u_stage, u_dur=u_dur,
+            joint_calls=0, seat_row=rows, amount=amount, list_amount=amount, created=created,
+            next_time=created + first, boost=0.0, offset=sf.cell_offset[cell], att=att, gamed=0,
+            visible=visible, u_stage=u_stage, u_dur=u_dur,
             dur_unit=dur_unit,
             u_reassign=dr[:, C_REASSIGN])
     sf.next_row += cnt
@@ -253,8 +259,12 @@ def advance(sf: SalesForce, now: float) -> None:
         s = b.stage[o]
         seat = b.seat[o]
         lo = np.clip(sf.base_logit[s] + sf.theta_eff[seat] + b.offset[o]
-                     - sf.penalty[seat] + b.boost[o], -LOGIT_LIMIT, LOGIT_LIMIT)
+                     - sf.penalty[seat] + b.boost[o] + sf.overload * np.log(b.att[o]),
+                     -LOGIT_LIMIT, LOGIT_LIMIT)
         adv = b.u_stage[o, s] < special.expit(lo)
+        vis = o[b.visible[o]]
+        if vis.size:  # a logged deal's stage change is one more CRM update
+            sf.log_events += np.bincount(b.seat[vis], minlength=sf.N)
         fail = o[~adv]
         b.status[fail] = LOST
         b.closed[fail] = b.next_time[fail]
@@ -273,19 +283,16 @@ def advance(sf: SalesForce, now: float) -> None:
         if go.size:
             gs = b.stage[go]
             b.stage_t[go, gs] = b.next_time[go]
-            b.next_time[go] += (b.dur_unit[go, gs] * sf.stage_mean[gs]
-                                * sf.stretch[b.seat[go]])
+            b.next_time[go] += b.dur_unit[go, gs] * sf.stage_mean[gs] / b.att[go]
             go = go[b.next_time[go] <= now]
         o = go
     b.compact()
 
 
 def seat_state(sf: SalesForce) -> None:
-    """Each seat's open deals, open pipeline value and the stage stretch its load causes."""
+    """Each seat's open deals and open pipeline value."""
     b = sf.book
     o = b.open_idx
     seat = b.seat[o]
     sf.open_count = np.bincount(seat, minlength=sf.N).astype(float)
     sf.pipe_value = np.bincount(seat, weights=b.amount[o], minlength=sf.N)
-    r = sf.sc.reps
-    sf.stretch = np.maximum(1.0, sf.open_count / r.comfortable_load) ** r.load_elasticity

@@ -45,6 +45,10 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     sf.gain[seat] = 0.0
     pr = sc.prescription
     sf.bias[seat] = pr.self_plan_median * math.exp(pr.self_plan_sigma * z[1])
+    sf.optimism[seat] = z[13]
+    sf.burnout[seat] = 0.0
+    sf.behind[seat] = 0
+    sf.extra[seat] = 0.0
     perceived, _dropped, n_eff = sf.goalm.person(float(u[2]), z[3:3 + MAX_GOALS])
     sf.n_goals[seat] = n_eff
     sf.penalty[seat] = float(sf.goalm.focus_penalty(n_eff))
@@ -82,7 +86,8 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
 
 
 def _grow_persons(sf: SalesForce) -> None:
-    for name in ("skill_snap", "coach_hours", "calls", "flagged"):
+    for name in ("skill_snap", "coach_hours", "calls", "flagged", "hours_selling", "hours_worked",
+                 "hours_extra", "p_make_sum", "p_make_n"):
         old = getattr(sf, name)
         new = np.full((old.shape[0] * 2, 5), np.nan if name == "skill_snap" else 0, dtype=old.dtype)
         new[: old.shape[0]] = old
@@ -114,6 +119,8 @@ def leave(sf: SalesForce, seat: int, kind: int) -> None:
     sf.active[seat] = False
     sf.seat_person[seat] = -1
     sf.rate[seat] = 0.0
+    sf.extra[seat] = 0.0
+    sf.p_make[seat] = np.nan
     _forgo_prospecting(sf, seat, pid)
     sf._reassign(seat)
     sf._spawn(backfill(sf, seat))
@@ -205,11 +212,31 @@ def involuntary_draw(sf: SalesForce, seat: int) -> float:
     return float(rng.random())
 
 
-def attrition(sf: SalesForce) -> Iterator[Any]:
-    """Process: each month, reps leave voluntarily, more often behind quota or in a weak culture."""
+def hazard_multiplier(sf: SalesForce, now: float) -> np.ndarray:
+    """Each seat's voluntary-leaving hazard relative to the scale: what its rep lives through.
+
+    Tenure (the first two years are riskiest) × attainment (strugglers leave, top performers are
+    poached) × the team's culture × the manager × burnout × two quarters far behind.
+    """
     sc = sf.sc
     a = sc.attrition
-    base = -math.log(1.0 - min(a.voluntary_annual, 0.999))
+    start = max(now - 365.0, 0.0)  # no window reads before the run began
+    span = np.clip(now - np.maximum(sf.hire_time, start), 1.0, 365.0)
+    trailing = sf._closed_revenue(start, now)
+    pace = trailing / (sc.organisation.quota * span / 365.0)
+    pace = np.where(sf._ramp() >= 1.0, pace, 1.0)
+    mult = np.exp(a.attainment_sensitivity * np.maximum(0.0, 1.0 - pace))
+    mult *= np.where(pace >= 1.5, a.top_performer_factor, 1.0)
+    mult *= np.where(now - sf.hire_time < 730.0, a.early_tenure_factor, 1.0)
+    mult *= culture.attrition_factor(sf.culture[sf.seat_manager], sc.culture)
+    mult *= np.exp(-a.manager_sensitivity * (sf.quality[sf.seat_manager] - 0.5))
+    mult *= np.exp(a.burnout_sensitivity * sf.burnout)
+    mult *= np.where(sf.behind >= 2, sc.motivation.behind_exit_factor, 1.0)
+    return mult
+
+
+def attrition(sf: SalesForce) -> Iterator[Any]:
+    """Process: each month, reps leave voluntarily at the hazard scale × what they live through."""
     month = 0
     while True:
         yield sf.env.timeout(MONTH)
@@ -219,13 +246,10 @@ def attrition(sf: SalesForce) -> Iterator[Any]:
             return
         sf._refresh_theta()
         sf._advance(now)
-        span = np.clip(now - np.maximum(sf.hire_time, now - 365.0), 1.0, 365.0)
-        trailing = sf._closed_revenue(now - 365.0, now)
-        pace = trailing / (sc.organisation.quota * span / 365.0)
-        pace = np.where(sf._ramp() >= 1.0, pace, 1.0)
-        hazard = (base * culture.attrition_factor(sf.culture[sf.seat_manager], sc.culture)
-                  * np.exp(a.attainment_sensitivity * np.maximum(0.0, 1.0 - pace)))
-        p_leave = 1.0 - np.exp(-hazard / 12.0)
+        mult = hazard_multiplier(sf, now)
+        p_leave = 1.0 - np.exp(-sf.hazard_scale * mult / 12.0)
+        if sf.keep_multipliers and now > sf.W:  # a pilot run of the hazard-scale solve
+            sf.multipliers.append(mult[sf.active])
         leaving = sf.active & (sf.attr_u[month] < p_leave)
         for k in np.flatnonzero(leaving):
             sf._leave(int(k), VOLUNTARY)

@@ -39,6 +39,11 @@ class ReplicationRecord:
     coaching_hours: np.ndarray  # persons × 5 periods (Q1..Q4, year)
     joint_calls: np.ndarray  # persons × 5
     flagged: np.ndarray  # persons × 5 (bool)
+    hours_selling: np.ndarray  # persons × 5: hours on deal work and prospecting
+    hours_worked: np.ndarray  # persons × 5: hours worked, extra hours included
+    hours_extra: np.ndarray  # persons × 5: discretionary hours
+    p_make_sum: np.ndarray  # persons × 5: weekly own chance of making quota, summed
+    p_make_n: np.ndarray  # persons × 5: weeks summed
     headcount: np.ndarray  # 5 periods: mean weekly headcount
     coverage: np.ndarray  # pipeline coverage at Q1..Q4's starts (see _quarters); year: their mean
     culture: np.ndarray  # 5 periods: mean team culture at period end
@@ -77,6 +82,9 @@ def record(sf: SalesForce, events: int) -> ReplicationRecord:
         person_theta_leave=np.array(sf.p_theta_leave),
         skill_snap=sf.skill_snap[:n_p], coaching_hours=sf.coach_hours[:n_p],
         joint_calls=sf.calls[:n_p], flagged=sf.flagged[:n_p],
+        hours_selling=sf.hours_selling[:n_p], hours_worked=sf.hours_worked[:n_p],
+        hours_extra=sf.hours_extra[:n_p], p_make_sum=sf.p_make_sum[:n_p],
+        p_make_n=sf.p_make_n[:n_p],
         headcount=sf.headcount_sum / np.maximum(sf.headcount_n, 1),
         coverage=sf.coverage, culture=sf.culture_end, forecast_error=forecast_error(sf),
         detections=np.array(sf.detections, dtype=float).reshape(-1, 2),

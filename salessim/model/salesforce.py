@@ -7,8 +7,11 @@ Who does what, and when (each process lives with the part of the model it moves)
   (:mod:`salessim.model.deals`); managers spend their hours on joint calls
   (:mod:`salessim.drivers.coaching`); coached skill moves; team culture moves toward management's
   signal (:mod:`salessim.drivers.culture`); every rep's true outlook is updated
-  (:mod:`salessim.model.outlook`); and each rep's prospecting for the coming week
-  (:mod:`salessim.drivers.prescription`) creates deals at exact times.
+  (:mod:`salessim.model.outlook`); each rep reads their own chance of making quota, which sets
+  their extra hours, and near a quarter's end times their closes (:mod:`salessim.drivers.comp`);
+  then each rep's week is spent — deal work by priority, then prospecting in their territory
+  (:mod:`salessim.model.reptime`, plans from :mod:`salessim.drivers.prescription`) — which
+  creates deals at exact times.
 * **review** (at the cadence, :mod:`salessim.drivers.reviews`): each manager — a contended
   ``simpy.Container`` of weekly hours — measures every rep with the scenario's metric on
   CRM-visible deals (:mod:`salessim.drivers.metrics`), flags gaps, orders corrective plans and,
@@ -28,10 +31,10 @@ import numpy as np
 import simpy
 from scipy import special
 
-from salessim.drivers import coaching, culture, metrics, prescription, reviews, training
+from salessim.drivers import coaching, comp, culture, metrics, prescription, reviews, training
 from salessim.drivers.goals import GoalModel
 from salessim.funnel import Plan, plan
-from salessim.model import deals, outlook, people
+from salessim.model import deals, hazard, outlook, people, reptime
 from salessim.model.clock import MONTH, WEEK, Clock
 from salessim.model.deals import DealBook, SeatDeals
 from salessim.model.record import ReplicationRecord, record
@@ -45,7 +48,7 @@ class SalesForce:
     """One replication of one scenario: build it, then :meth:`run` it."""
 
     def __init__(self, scenario: Scenario, seed: int, replication: int,
-                 funnel_plan: Plan | None = None) -> None:
+                 funnel_plan: Plan | None = None, hazard_scale: float | None = None) -> None:
         self.sc = scenario
         self.seed = int(seed)
         self.rep = int(replication)
@@ -116,7 +119,34 @@ class SalesForce:
         self.week_hours = np.zeros(self.N)
         self.week_effective = np.zeros(self.N)
         self.rate = np.zeros(self.N)
-        self.stretch = np.ones(self.N)
+        # --- the rep's week (salessim.model.reptime) and drive (salessim.drivers.comp) ----------
+        r = scenario.reps
+        self.work_hours = np.array([s.work_hours for s in f.stages])
+        self.overload = r.overload_penalty
+        self.uncontacted = np.full(self.N, float(scenario.territory.accounts))
+        self.new_att = np.ones(self.N)
+        self.extra = np.zeros(self.N)
+        self.burnout = np.zeros(self.N)
+        self.optimism = np.zeros(self.N)
+        self.p_make = np.full(self.N, np.nan)
+        self.gave_up = np.zeros(self.N, dtype=bool)
+        self.behind = np.zeros(self.N, dtype=np.int64)
+        self.log_events = np.zeros(self.N)
+        self.week_total = np.zeros(self.N)
+        self.week_selling = np.zeros(self.N)
+        self.week_prospect = np.zeros(self.N)
+        self.next_quarter_end = self.W - comp.QUARTER * np.floor(self.W / comp.QUARTER)
+        if self.next_quarter_end <= 0:
+            self.next_quarter_end += comp.QUARTER
+        self.pulled = 0
+        self.pushed = 0
+        # voluntary leaving: the scale solved so the baseline realises attrition.voluntary_annual
+        if hazard_scale is None:
+            hazard_scale = (hazard.hazard_scale(scenario) if scenario.attrition.voluntary_annual > 0
+                            else 0.0)
+        self.hazard_scale = float(hazard_scale)
+        self.keep_multipliers = False
+        self.multipliers: list[np.ndarray] = []
         self.pipe_value: np.ndarray = np.zeros(self.N)
         self.open_count: np.ndarray = np.zeros(self.N)
         self.theta_eff = np.zeros(self.N)
@@ -138,6 +168,11 @@ class SalesForce:
         self.coach_hours = np.zeros((cap, 5))
         self.calls = np.zeros((cap, 5))
         self.flagged = np.zeros((cap, 5), dtype=bool)
+        self.hours_selling = np.zeros((cap, 5))  # hours spent selling (deal work + prospecting)
+        self.hours_worked = np.zeros((cap, 5))  # hours worked, extra hours included
+        self.hours_extra = np.zeros((cap, 5))
+        self.p_make_sum = np.zeros((cap, 5))  # the rep's own chance of making quota, summed weekly
+        self.p_make_n = np.zeros((cap, 5))
 
         # --- random streams ----------------------------------------------------------------
         self.people_rng = [stream(seed, replication, "people", k) for k in range(self.N)]
@@ -226,16 +261,33 @@ class SalesForce:
     def _closed_revenue(self, t0: float, t1: float) -> np.ndarray:
         return outlook.closed_revenue(self, t0, t1)
 
-    def _plan_rates(self) -> None:
-        """This week's prospecting rate per seat: the prospecting plan × effort."""
-        sc = self.sc
-        planned = prescription.PROSPECTING_PLANS[sc.prescription.enabled](
-            self.pipe_value, self.bias, self.flag, self.targets)
-        a = sc.attrition
-        ramp = a.ramp_start + (1 - a.ramp_start) * self._ramp()
-        engagement = culture.engagement(self.culture[self.seat_manager], sc.culture)
-        effort = ramp * engagement * self.focus
-        self.rate = np.where(self.active, planned * effort, 0.0)
+    def _plan_week(self, now: float) -> None:
+        """This week's drive, period-end timing and hours: sets each seat's prospecting rate."""
+        comp.motivation_step(self, now)
+        comp.period_end(self, now)
+        reptime.allocate(self, now)
+
+    def _book(self, arr: np.ndarray, values: np.ndarray) -> None:
+        """Add per-seat ``values`` to a persons × periods record for this week's period."""
+        q = self.clock.period(self.env.now)
+        if q < 0:
+            return
+        pid = self.seat_person
+        has = pid >= 0
+        for k in (q, 4):
+            np.add.at(arr[:, k], pid[has], values[has])
+
+    def book_hours(self, selling: np.ndarray, worked: np.ndarray, extra: np.ndarray) -> None:
+        """Record the week's selling, worked and extra hours of every seated rep."""
+        self._book(self.hours_selling, selling)
+        self._book(self.hours_worked, worked)
+        self._book(self.hours_extra, extra)
+
+    def book_motivation(self, p_make: np.ndarray) -> None:
+        """Record each seated rep's own chance of making quota this week."""
+        ok = np.isfinite(p_make)
+        self._book(self.p_make_sum, np.where(ok, p_make, 0.0))
+        self._book(self.p_make_n, ok.astype(float))
 
     def _spawn(self, gen: Any) -> None:
         """Start a SimPy process, remembering its generator so a finished run can close it."""
@@ -255,7 +307,11 @@ class SalesForce:
             coaching.coach_week(self, now)
             culture.culture_step(self)
             outlook.outlook(self, now)
-            self._plan_rates()
+            if now >= self.next_quarter_end - 1e-9:
+                comp.quarter_close(self, self.next_quarter_end - comp.QUARTER,
+                                   self.next_quarter_end)
+                self.next_quarter_end += comp.QUARTER
+            self._plan_week(now)
             q = self.clock.period(now)
             if q >= 0:
                 n_active = float(self.active.sum())

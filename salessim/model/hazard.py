@@ -1,0 +1,110 @@
+"""The voluntary-leaving hazard scale, solved so ``attrition.voluntary_annual`` is what happens.
+
+A rep's monthly chance of leaving is ``1 − exp(−scale · multiplier / 12)``, where the multiplier is
+what they live through (:func:`salessim.model.people.hazard_multiplier`: tenure, attainment,
+culture, manager, burnout, quarters far behind). ``attrition.voluntary_annual`` is the *realised*
+rate — voluntary leavers per head per year — of the sales force under the **baseline policy**
+(the library baseline's driver levers, quota and pay plan over this scenario's own sales force,
+funnel and territory), so a lever that changes what reps live through — a higher quota, monthly
+reviews — changes attrition, while the baseline reproduces the rate it was given.
+
+The scale is found by short pilot runs of that baseline-policy twin (fixed seed, at most
+``PILOT_REPS`` reps, the same span): a first pilot measures the multipliers, the scale is solved on
+them, and a second pilot at that scale corrects for the feedback (a higher scale means more new
+hires, who leave more). The solve is deterministic and remembered for the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from scipy import optimize
+
+from salessim.scenario import Scenario, load_scenario
+
+__all__ = ["DRIVER_SECTIONS", "PILOT_REPS", "baseline_policy", "hazard_scale"]
+
+#: the scenario sections that make up a sales-management policy: the eight drivers' levers and
+#: the pay plan (the quota, in ``organisation``, too)
+DRIVER_SECTIONS = ("goals", "prescription", "metrics", "crm_adoption", "managers", "coaching",
+                   "reviews", "culture", "comp")
+PILOT_REPS = 80
+PILOT_REPLICATIONS = 2
+PILOT_SEED = 0
+
+
+def baseline_policy(scenario: Scenario) -> Scenario:
+    """The scenario run the library baseline's way.
+
+    Its driver levers and pay plan are replaced by the baseline's, and its quota by one as
+    demanding for its funnel as the baseline's is for its own.
+    """
+    base = load_scenario("baseline").to_dict()
+    data = scenario.to_dict()
+    for key in DRIVER_SECTIONS:
+        data[key] = base[key]
+    # the baseline's quota, made as demanding for this funnel as it is for the library's: the
+    # same number of new opportunities a week makes it
+    from salessim.funnel import plan
+
+    here = plan(scenario)
+    lib = plan(load_scenario("baseline"))
+    data["organisation"]["quota"] = lib.quota * (here.win_rate * here.avg_won_amount) / (
+        lib.win_rate * lib.avg_won_amount)
+    # a goal on a product this scenario does not sell falls back to revenue
+    products = set(data["funnel"]["products"])
+    items = [g for g in data["goals"]["items"] if g.get("product") in (None, *products)]
+    if len(items) != len(data["goals"]["items"]):
+        data["goals"]["items"] = [{"metric": "revenue", "weight": 1.0}]
+    return Scenario.model_validate(data)
+
+
+def _expected_rate(scale: float, mult: np.ndarray) -> float:
+    """Expected voluntary leavers per head-year at ``scale`` over sampled rep-month multipliers."""
+    return float(12.0 * np.mean(1.0 - np.exp(-scale * mult / 12.0)))
+
+
+def _pilot(twin: Scenario, scale: float) -> np.ndarray:
+    from salessim.model.salesforce import SalesForce
+
+    samples = []
+    for r in range(PILOT_REPLICATIONS):
+        sf = SalesForce(twin, PILOT_SEED, r, hazard_scale=scale)
+        sf.keep_multipliers = True
+        sf.run()
+        samples.append(np.concatenate(sf.multipliers) if sf.multipliers else np.ones(1))
+    return np.concatenate(samples)
+
+
+@functools.lru_cache(maxsize=128)
+def _solve(twin_json: str) -> float:
+    import json
+
+    twin = Scenario.model_validate(json.loads(twin_json))
+    target = twin.attrition.voluntary_annual
+    if target <= 0:
+        return 0.0
+    scale = -math.log(1.0 - min(target, 0.95))
+    for _ in range(2):
+        mult = _pilot(twin, scale)
+        hi = 1.0
+        while _expected_rate(hi, mult) < target and hi < 1e6:
+            hi *= 4.0
+        scale = float(optimize.brentq(lambda s, m=mult: _expected_rate(s, m) - target, 0.0, hi,
+                                      xtol=1e-6))
+    return scale
+
+
+def hazard_scale(scenario: Scenario) -> float:
+    """The hazard scale that makes ``attrition.voluntary_annual`` the baseline's realised rate."""
+    import json
+
+    twin = baseline_policy(scenario)
+    # always the same number of teams at this span, so the scale — like every per-rep outcome —
+    # does not depend on how many teams the sales force has
+    teams = max(1, math.ceil(PILOT_REPS / twin.organisation.span))
+    twin = twin.replace(**{"organisation.managers": teams})
+    twin = twin.replace(**{"simulation.horizon_days": 365, "name": "pilot", "description": ""})
+    return _solve(json.dumps(twin.to_dict(), sort_keys=True))
