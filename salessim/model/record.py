@@ -37,6 +37,7 @@ class ReplicationRecord:
     person_theta_leave: np.ndarray
     skill_snap: np.ndarray  # persons × 5 boundaries (NaN where not in seat)
     coaching_hours: np.ndarray  # persons × 5 periods (Q1..Q4, year)
+    coaching_delivered_share: np.ndarray  # 5 periods: joint-call hours delivered ÷ promised
     joint_calls: np.ndarray  # persons × 5
     flagged: np.ndarray  # persons × 5 (bool)
     headcount: np.ndarray  # 5 periods: mean weekly headcount
@@ -77,6 +78,8 @@ def record(sf: SalesForce, events: int) -> ReplicationRecord:
         person_theta_leave=np.array(sf.p_theta_leave),
         skill_snap=sf.skill_snap[:n_p], coaching_hours=sf.coach_hours[:n_p],
         joint_calls=sf.calls[:n_p], flagged=sf.flagged[:n_p],
+        coaching_delivered_share=np.divide(sf.coach_delivered, sf.coach_promised,
+                                           out=np.full(5, np.nan), where=sf.coach_promised > 0),
         headcount=sf.headcount_sum / np.maximum(sf.headcount_n, 1),
         coverage=sf.coverage, culture=sf.culture_end, forecast_error=forecast_error(sf),
         detections=np.array(sf.detections, dtype=float).reshape(-1, 2),
