@@ -28,7 +28,9 @@ force's weekly step (:meth:`SalesForce._week`) at the same instant makes the joi
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import operator
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +39,6 @@ import simpy
 from simpy.core import BoundClass
 from simpy.events import URGENT
 from simpy.resources.base import BaseResource, Get, Put
-from simpy.resources.resource import SortedQueue
 
 from salessim.drivers import training
 from salessim.model.clock import WEEK
@@ -52,6 +53,7 @@ __all__ = ["ADMIN", "CATEGORIES", "COACHING", "HIRING", "REVIEW", "TRAINING", "L
 ADMIN, REVIEW, HIRING, TRAINING, COACHING = range(5)
 CATEGORIES = ("admin", "reviews", "hiring", "training", "coaching")
 _EPS = 1e-9
+_KEY = operator.attrgetter("key")
 
 
 class Spend(Get):
@@ -73,6 +75,13 @@ class Spend(Get):
         super().__init__(ledger)
 
 
+class _Queue(list):
+    """Pending requests kept in (priority, arrival) order."""
+
+    def append(self, item: Spend) -> None:
+        bisect.insort_right(self, item, key=_KEY)
+
+
 class Ledger(BaseResource):
     """One manager's hours: ``level`` is what is left of the current week.
 
@@ -80,7 +89,7 @@ class Ledger(BaseResource):
     made; :meth:`open_week` starts a week with ``hours_per_week``.
     """
 
-    GetQueue = SortedQueue
+    GetQueue = _Queue
 
     def __init__(self, env: simpy.Environment, hours_per_week: float, spent: np.ndarray) -> None:
         super().__init__(env, hours_per_week)
