@@ -36,9 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
-from simpy.core import BoundClass
 from simpy.events import URGENT
-from simpy.resources.base import BaseResource, Get, Put
 
 from salessim.drivers import training
 from salessim.model.clock import WEEK
@@ -56,8 +54,8 @@ _EPS = 1e-9
 _KEY = operator.attrgetter("key")
 
 
-class Spend(Get):
-    """A request for ``hours`` of a manager's week; its value is the hours granted.
+class Spend(simpy.Event):
+    """A request for ``hours`` of a manager's week, a SimPy event; its value is the hours granted.
 
     ``wait=False`` (admin, hiring, training, joint calls): take what the week has left, up to
     ``hours``, and succeed at once — what does not fit is not delivered. ``wait=True`` (reviews):
@@ -66,43 +64,35 @@ class Spend(Get):
     """
 
     def __init__(self, ledger: Ledger, hours: float, priority: int, wait: bool = False) -> None:
+        super().__init__(ledger.env)
         self.hours = float(hours)
-        self.need = float(hours)
+        self.need = self.hours
         self.granted = 0.0
         self.priority = priority
         self.wait = wait
         self.key = (priority, next(ledger.seq))
-        super().__init__(ledger)
+        ledger.request(self)
 
 
-class _Queue(list):
-    """Pending requests kept in (priority, arrival) order."""
+class Ledger:
+    """One manager's hours, a shared SimPy resource: ``level`` is what is left of the week.
 
-    def append(self, item: Spend) -> None:
-        bisect.insort_right(self, item, key=_KEY)
-
-
-class Ledger(BaseResource):
-    """One manager's hours: ``level`` is what is left of the current week.
-
-    Requests (:class:`Spend`) queue by (priority, arrival) and are served whenever a request is
-    made; :meth:`open_week` starts a week with ``hours_per_week``.
+    Requests (:class:`Spend` events) queue by (priority, arrival); whenever one is made the queue
+    is served in that order, each taking what is left. :meth:`open_week` starts a week with
+    ``hours_per_week``.
     """
 
-    GetQueue = _Queue
-
     def __init__(self, env: simpy.Environment, hours_per_week: float, spent: np.ndarray) -> None:
-        super().__init__(env, hours_per_week)
+        self.env = env
+        self.capacity = float(hours_per_week)
         self.level = 0.0
+        self.queue: list[Spend] = []  # requests still waiting, in (priority, arrival) order
         self.seq = itertools.count()
         self.spent = spent  # hours spent per category (a row of Ledgers.spent, updated in place)
 
-    if TYPE_CHECKING:
-        def spend(self, hours: float, priority: int, wait: bool = False) -> Spend:
-            """Request ``hours`` of this manager's week (see :class:`Spend`)."""
-            return Spend(self, hours, priority, wait)
-    else:
-        spend = BoundClass(Spend)
+    def spend(self, hours: float, priority: int, wait: bool = False) -> Spend:
+        """Request ``hours`` of this manager's week (see :class:`Spend`)."""
+        return Spend(self, hours, priority, wait)
 
     def open_week(self) -> None:
         """A new week: ``hours_per_week`` to spend; last week's unspent hours expire.
@@ -110,9 +100,27 @@ class Ledger(BaseResource):
         Requests still waiting are served when the week's first request (admin) is made, so they
         come after admin and before anything of lower priority.
         """
-        self.level = float(self._capacity)
+        self.level = self.capacity
 
-    def _do_get(self, event: Spend) -> bool:
+    def request(self, event: Spend) -> None:
+        """Queue ``event`` by (priority, arrival) and serve the queue in that order."""
+        queue = self.queue
+        if not queue:  # nothing waiting: serve it alone
+            self._take(event)
+            if not event.triggered:
+                queue.append(event)
+            return
+        bisect.insort_right(queue, event, key=_KEY)
+        i = 0
+        while i < len(queue):
+            ev = queue[i]
+            self._take(ev)
+            if ev.triggered:
+                del queue[i]
+            else:
+                i += 1
+
+    def _take(self, event: Spend) -> None:
         take = min(self.level, event.need)
         if take > 0.0:
             self.level -= take
@@ -121,10 +129,6 @@ class Ledger(BaseResource):
             self.spent[event.priority] += take
         if not event.wait or event.need <= _EPS:
             event.succeed(event.granted)
-        return True  # serve every pending request in turn: later ones may get nothing
-
-    def _do_put(self, event: Put) -> bool:  # pragma: no cover - nothing is ever put
-        return True
 
 
 class Ledgers:
@@ -152,7 +156,7 @@ class Ledgers:
     def close(self) -> None:
         """Drop pending requests (a finished run), so the run's objects can be freed at once."""
         for book in self.books:
-            book.get_queue.clear()
+            book.queue.clear()
         self.books = []
 
 
