@@ -450,21 +450,26 @@ class Managers(Frozen):
         "backfill's start (screening, interviews, references: ≈ 20 h over a 45-day vacancy); "
         "taken after reviews, before training and coaching", le=40)
     training_days: NonNeg = A(
-        5.0, "working days each manager spends away at the leadership programme "
-        "(`training: trained`), five a week from the programme's start: the start of the run, or "
-        "of the policy in a transition, when quality moves to `quality_trained` once it ends. A "
-        "day away takes a fifth of `hours_per_week`, after admin, reviews and hiring", le=60)
+        5.0, "working days a manager spends away at the leadership programme (`training: "
+        "trained`), five a week: a new manager from their first day; in a transition every "
+        "manager from the end of the warm-up, coaching at `quality_untrained` until it ends (in a "
+        "steady state the managers at the start were trained before it). A day away takes a "
+        "fifth of `hours_per_week`, after admin, reviews and hiring", le=60)
     quality_untrained: Share = A(0.3, "mean coaching quality of an untrained, promoted manager")
     quality_trained: Share = A(0.9, "mean coaching quality after leadership training")
     quality_sd: NonNeg = A(0.22, "spread of coaching quality between managers", le=1.0)
     unified_sd_factor: Share = A(0.5, "a unified approach multiplies the quality spread by this")
+    turnover_annual: float = A(
+        0.15, "share of first-line managers who leave the role each year; each is replaced at once, "
+        "by promotion or by an outside hire (see `promotion`)", ge=0.0, le=0.9)
     promotion: bool = A(
-        True, "the managers were promoted from the rep ranks: at the start of the run (before the "
-        "warm-up) each team's top-skilled rep becomes its manager, vacating their seat, which is "
-        "backfilled after the usual delay; the promoted manager's coaching quality is drawn "
-        "without regard to selling skill (see `promoted_skill_correlation`). Managers do not turn "
-        "over in the model, so there are no later promotions, however long the horizon. false: "
-        "managers come from outside, with the same quality distribution and no seat vacated")
+        True, "how a team gets a new manager when its manager leaves (`turnover_annual`): true — "
+        "its top-skilled rep is promoted, vacating their seat (backfilled after the usual delay), "
+        "and coaches at a quality drawn without regard to selling skill (the Peter principle, "
+        "`promoted_skill_correlation`); false — an outside hire, no seat vacated. The managers in "
+        "place at the start came the same way before the run (their old seats long since "
+        "refilled), so over a horizon of any length promotion is a steady drain of about "
+        "`turnover_annual` × managers top reps a year, not a one-off shock")
     promoted_skill_correlation: float = A(
         -0.2, "correlation between a promoted rep's selling skill and their coaching quality (the "
         "Peter principle): the sign follows Benson, Li & Shue (QJE 2019), where the best sellers "

@@ -30,6 +30,7 @@ from salessim.model.managers import (
     Ledger,
     _urgent_timeout,
 )
+from salessim.rng import stream
 from salessim.scenario import Scenario, load_scenario
 from salessim.simulate import simulate
 
@@ -192,7 +193,9 @@ def test_hiring_comes_before_coaching_when_the_week_is_short() -> None:
     sc = small(**{"managers.hours_per_week": 31.0, "managers.promotion": True,
                   "attrition.voluntary_annual": 0.0, "reviews.involuntary_annual": 0.0})
     sf = SalesForce(sc, SEED, 0)
-    sf.env.run(until=1.0)  # the first Monday: each team's promoted rep left an empty seat
+    for m in range(sf.M):  # every team gets a new manager, its top rep: one empty seat each
+        training.replace_manager(sf, m)
+    sf.env.run(until=1.0)  # the first Monday
     np.testing.assert_allclose(sf.ledgers.spent[:, HIRING], 3.0)
     np.testing.assert_allclose(sf.ledgers.granted, 1.0)
 
@@ -239,40 +242,50 @@ def test_culture_hears_the_coaching_actually_delivered() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_training_days_are_taken_from_the_week_before_joint_calls() -> None:
-    """Two days away (20 h of a 50-hour week) at the start: the first week's calls get 3 of 4 h."""
+def test_a_new_manager_attends_the_programme_and_its_days_come_before_joint_calls() -> None:
+    """Two days away (20 h of a 50-hour week) from a new manager's first day: that week's calls
+    get 3 of the 4 promised hours, and quality moves to the trained level once it is over. The
+    managers in place at the start of a steady state were trained before it: no days away."""
     sc = small(**{"managers.training": "trained", "managers.training_days": 2.0,
                   "managers.promotion": False})
     sf = SalesForce(sc, SEED, 0)
+    trained = sf.quality.copy()
+    training.replace_manager(sf, 1)
+    z = np.array([stream(SEED, 0, "managers", 1, 2).standard_normal()])  # the team's new manager
+    assert sf.quality[1] == training.manager_quality(sc, z, trained=False)[0]
     sf.env.run(until=1.0)
-    np.testing.assert_allclose(sf.ledgers.spent[:, TRAINING], 20.0)
-    np.testing.assert_allclose(sf.ledgers.granted, 3.0)
+    np.testing.assert_allclose(sf.ledgers.spent[:, TRAINING], [0.0, 20.0])
+    np.testing.assert_allclose(sf.ledgers.granted, [4.0, 3.0])
+    assert sf.quality[0] == trained[0]
     sf.env.run(until=WEEK + 1.0)  # the programme is over
-    np.testing.assert_allclose(sf.ledgers.spent[:, TRAINING], 20.0)
-    np.testing.assert_allclose(sf.ledgers.granted, 4.0)
-    untrained = SalesForce(small(**{"managers.promotion": False}), SEED, 0)
-    untrained.env.run(until=1.0)
-    assert untrained.ledgers.spent[:, TRAINING].sum() == 0.0
+    np.testing.assert_allclose(sf.ledgers.spent[:, TRAINING], [0.0, 20.0])
+    np.testing.assert_allclose(sf.ledgers.granted, [4.0, 4.0])
+    assert sf.quality[1] == training.manager_quality(sc, z, trained=True)[0]
 
 
-def test_in_a_transition_the_programme_starts_with_the_policy_and_quality_follows_it() -> None:
-    sc = small(**{"managers.training": "trained", "managers.training_days": 10.0})
-    stub = SimpleNamespace(sc=SimpleNamespace(managers=sc.managers,
-                                              simulation=SimpleNamespace(mode="transition")),
-                           W=60.0)
-    assert training.programme(stub) == (60.0, 60.0 + 2 * WEEK)  # type: ignore[arg-type]
-    stub.sc.simulation.mode = "steady_state"
-    assert training.programme(stub) == (0.0, 2 * WEEK)  # type: ignore[arg-type]
-    assert training.away_hours((60.0, 74.0), 56.0, 50.0) == pytest.approx(50.0 * 3 / 7)
-    assert training.away_hours((60.0, 74.0), 77.0, 50.0) == 0.0
-    # before the programme ends a transition's managers coach at the untrained level
-    z = np.array([0.0, 1.0])
-    stub.sc = sc.model_copy(update={"simulation": SimpleNamespace(mode="transition")})
-    training.start_quality(stub, z)  # type: ignore[arg-type]
-    np.testing.assert_allclose(stub.quality, training.manager_quality(sc, z, trained=False))
-    training.finish(stub, 1)  # type: ignore[arg-type]
-    assert stub.quality[1] == training.manager_quality(sc, z, trained=True)[1]
-    assert stub.quality[0] == training.manager_quality(sc, z, trained=False)[0]
+def test_in_a_transition_every_manager_attends_at_the_policys_start() -> None:
+    sc = small(**{"managers.training": "trained", "managers.training_days": 10.0,
+                  "managers.promotion": False})
+    sim = SimpleNamespace(**sc.simulation.model_dump(), mode="transition")
+    tr = sc.model_copy(update={"simulation": sim})
+    sf = SalesForce(tr, SEED, 0)  # type: ignore[arg-type]
+    steady = SalesForce(sc, SEED, 0)
+    np.testing.assert_allclose(sf.programme, [[60.0, 60.0 + 2 * WEEK]] * sf.M)
+    assert np.isnan(steady.programme).all()
+    z = steady.manager_z[:, 0]
+    np.testing.assert_allclose(steady.quality, training.manager_quality(sc, z, trained=True))
+    np.testing.assert_allclose(sf.quality, training.manager_quality(sc, z, trained=False))
+    assert training.away_hours(np.array([60.0, 74.0]), 56.0, 50.0) == pytest.approx(50.0 * 3 / 7)
+    assert training.away_hours(np.array([60.0, 74.0]), 77.0, 50.0) == 0.0
+    sf.env.run(until=3 * WEEK)  # before the warm-up ends: no days away, still untrained
+    assert sf.ledgers.spent[:, TRAINING].sum() == 0.0
+    sf.env.run(until=13 * WEEK + 1.0)  # the Mondays of 56, 63, 70 and 77 days
+    # 10 working days span 14 calendar days, 60–74: 3, 7 and 4 of them in the weeks from 56, 63
+    # and 70; days away take at most the 23 hours admin and forecasting leave in a week
+    free = 50.0 - 27.0
+    np.testing.assert_allclose(sf.ledgers.spent[:, TRAINING],
+                               min(50.0 * 3 / 7, free) + free + min(50.0 * 4 / 7, free))
+    np.testing.assert_allclose(sf.quality, training.manager_quality(sc, z, trained=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,19 +311,48 @@ def test_a_promoted_reps_coaching_quality_is_drawn_apart_from_selling_skill() ->
         assert abs(r - rho) < 4 * (1 - rho * rho) / math.sqrt(n)  # 4 SE of a correlation
 
 
-def test_promotion_vacates_the_top_seat_and_draws_quality_from_the_managers_stream() -> None:
+def test_a_new_manager_is_the_teams_top_rep_with_quality_drawn_apart_from_skill() -> None:
     sc = small(**{"managers.promoted_skill_correlation": -1.0})
     sf = SalesForce(sc, SEED, 0)
-    top = np.flatnonzero(np.array(sf.p_exit) == PROMOTED)
-    assert top.size == sf.M and not sf.active[top].any()
-    # fully against: a promoted rep's quality z is minus their skill z
-    np.testing.assert_allclose(sf.quality, training.manager_quality(sc, -sf.zskill[top]))
-    indep = SalesForce(small(**{"managers.promoted_skill_correlation": 0.0}), SEED, 0)
-    np.testing.assert_allclose(indep.quality, training.manager_quality(sc, indep.manager_z[:, 1]))
+    # the managers at the start were promoted before the run from a team like this one: fully
+    # against skill, their quality z is minus the top of `span` skill draws; no seat is empty
+    np.testing.assert_allclose(sf.quality,
+                               training.manager_quality(sc, -sf.manager_z[:, 2:].max(axis=1)))
+    assert sf.active.all()
+    span = sc.organisation.span
+    top = int(np.argmax(sf.theta0[span:2 * span])) + span
+    training.replace_manager(sf, 1)
+    assert not sf.active[top] and sf.active.sum() == sf.N - 1
+    assert np.array(sf.p_exit)[np.array(sf.p_seat) == top][0] == PROMOTED
+    assert sf.quality[1] == training.manager_quality(sc, -sf.zskill[top])
     outside = SalesForce(small(**{"managers.promotion": False}), SEED, 0)
     np.testing.assert_allclose(outside.quality,
                                training.manager_quality(sc, outside.manager_z[:, 0]))
+    training.replace_manager(outside, 1)
     assert outside.active.all()
+    # the last rep left in a team is not promoted
+    lone = SalesForce(sc, SEED, 0)
+    for k in range(span + 1, 2 * span):
+        lone._leave(k, 1)
+    training.replace_manager(lone, 1)
+    assert lone.active[span]
+
+
+def test_managers_turn_over_at_their_rate_and_promotion_drains_top_reps_every_year() -> None:
+    """Two years of 60 teams at 30 % a year: replacements ≈ Binomial(teams × months, p_month),
+    spread over the run (not a one-off at the start), each promoting a top rep."""
+    sc = load_scenario("baseline").replace(**{
+        "organisation.managers": 60, "organisation.span": 4, "simulation.warmup_days": 0,
+        "simulation.horizon_days": 730, "managers.turnover_annual": 0.3,
+        "attrition.voluntary_annual": 0.0, "reviews.involuntary_annual": 0.0})
+    sf = run(sc)
+    leave = np.array(sf.p_leave)[np.array(sf.p_exit) == PROMOTED]
+    months = int(730 / (365 / 12))  # month ends within the run
+    p = 1 - 0.7 ** (1 / 12)
+    n = 60 * months
+    assert abs(leave.size - n * p) < 4 * math.sqrt(n * p * (1 - p))
+    assert (leave < 365).sum() > 0 and (leave >= 365).sum() > 0
+    assert abs((leave < 365).sum() - (leave >= 365).sum()) < 4 * math.sqrt(leave.size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,6 +376,8 @@ BAD = [
     ("managers: {promoted_skill_correlation: true}\n", "managers.promoted_skill_correlation",
      "True"),
     ("managers: {promotion: maybe}\n", "managers.promotion", "maybe"),
+    ("managers: {turnover_annual: -0.1}\n", "managers.turnover_annual", "-0.1"),
+    ("managers: {turnover_annual: 0.95}\n", "managers.turnover_annual", "0.95"),
     ("managers: {hours_per_week: 30, admin_hours_per_week: 28}\n", "managers",
      "admin_hours_per_week 28 + forecast_hours_per_week 4 = 32 exceed hours_per_week 30"),
     ("managers: {weekly_hours: 45}\n", "managers.weekly_hours", "hours_per_week"),

@@ -11,8 +11,8 @@ claims, in this order:
    taken at once, and the rest waits for next week's hours, where it is served right after admin;
 3. **hiring** — ``interview_hours_per_vacancy`` for each of the team's seats that stands empty
    between a leaver's exit and the backfill's start;
-4. **training** — the days away while a leadership programme runs
-   (:func:`salessim.drivers.training.programme`);
+4. **training** — the days away while the manager's leadership programme runs
+   (:mod:`salessim.drivers.training`);
 5. **joint calls** — up to the policy's ``coaching.joint_call_hours_per_week``.
 
 A request is a SimPy event on the manager's ledger; pending requests are served by priority (the
@@ -177,7 +177,7 @@ def manager_weeks(sf: SalesForce, m: int) -> Iterator[Any]:
     led = sf.ledgers[m]
     fixed = mg.admin_hours_per_week + mg.forecast_hours_per_week
     promise = c.joint_call_hours_per_week if c.targeting != "none" else 0.0
-    window = training.programme(sf)
+    window = sf.programme[m]  # a view: a new manager's programme shows here
     env = sf.env
     while env.now <= sf.T:
         now = env.now
@@ -186,20 +186,25 @@ def manager_weeks(sf: SalesForce, m: int) -> Iterator[Any]:
         vacant = sf.ledgers.vacancies(sf)[m]
         if vacant and mg.interview_hours_per_vacancy > 0:
             led.spend(vacant * mg.interview_hours_per_vacancy, HIRING)
-        if window is not None:
+        if window[0] == window[0]:  # a programme (not NaN)
             away = training.away_hours(window, now, mg.hours_per_week)
             if away > 0:
                 led.spend(away, TRAINING)
-            elif now >= window[1]:
+            if now >= window[1]:
                 training.finish(sf, m)
         sf.ledgers.granted[m] = led.spend(promise, COACHING).value if promise > 0 else 0.0
         yield _urgent_timeout(env, WEEK)
 
 
 def start(sf: SalesForce) -> Ledgers:
-    """Every manager's ledger, with its weekly process started (before any other process)."""
+    """Every manager's ledger, with its weekly process started (before any other process).
+
+    Also starts the process by which managers leave and are replaced
+    (:mod:`salessim.drivers.training`).
+    """
     ledgers = Ledgers(sf)
     sf.ledgers = ledgers
     for m in range(sf.M):
         sf._spawn(manager_weeks(sf, m))
+    sf._spawn(training.manager_turnover(sf))
     return ledgers

@@ -152,12 +152,13 @@ class SalesForce:
         self.attr_u = np.stack([stream(seed, replication, "attrition", k).random(months)
                                 for k in range(self.N)], axis=1)  # (months, seats)
         self.invol_rng: dict[int, np.random.Generator] = {}  # made at a seat's first decision
-        mz = np.array([stream(seed, replication, "managers", m).standard_normal(2)
-                       for m in range(self.M)]).reshape(self.M, 2)
-        self.manager_z = mz  # per manager: quality draw, and the quality draw if promoted
+        # managers: coaching quality (and its draws), programme windows, where they came from
+        self.manager_z = np.zeros((self.M, 2 + org.span))
+        self.manager_rng: dict[int, np.random.Generator] = {}
         self.quality = np.zeros(self.M)
-        self.quality_after: np.ndarray | None = None  # quality once a programme ends (transition)
-        training.start_quality(self, mz[:, 0])
+        self.quality_after = np.full(self.M, np.nan)  # quality once a programme ends (NaN: none)
+        self.programme = np.full((self.M, 2), np.nan)  # each manager's programme (start, end)
+        training.start_quality(self)
         self.culture = np.full(self.M, scenario.culture.initial)
         self.delivered = np.full(self.M, 0.0)
         self.carry = np.zeros(self.M)
@@ -198,8 +199,6 @@ class SalesForce:
 
         for k in range(self.N):
             self._hire(k, start=True)
-        if scenario.managers.promotion:
-            training.promote(self)
 
     # ======================================================================================
     # hooks: each step of the model, overridable one by one (instrumented tests subclass these)
