@@ -30,7 +30,8 @@ PERIOD_COLUMNS = [
     "scenario", "replication", "seed", "period", "headcount", "revenue", "quota",
     "attainment_p10", "attainment_p50", "attainment_p90", "pct_at_quota", "win_rate",
     "cycle_days", "pipeline_coverage", "forecast_error", "turnover", "voluntary_turnover",
-    "coaching_hours", "culture", "detection_lag_days", "selling_time_share",
+    "coaching_hours", "coaching_delivered_share", "culture", "detection_lag_days",
+    "selling_time_share",
 ]
 DEAL_COLUMNS = [
     "scenario", "replication", "opportunity_id", "rep_id", "manager_id", "segment", "product",
@@ -158,6 +159,7 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             "turnover": leavers.sum() / hc if hc else np.nan,
             "voluntary_turnover": vol.sum() / hc if hc else np.nan,
             "coaching_hours": float(rec.coaching_hours[:, k].sum()),
+            "coaching_delivered_share": rec.coaching_delivered_share[k],
             "culture": rec.culture[k],
             "detection_lag_days": float(det_in[:, 1].mean()) if det_in.size else np.nan,
             "selling_time_share": float(_ratio(rec.hours_selling[:, k].sum(),

@@ -424,30 +424,80 @@ class Prescription(Frozen):
 
 
 class Managers(Frozen):
-    """Driver 5 — manager training, unified coaching approach, promotion from the rep ranks."""
+    """Driver 5 — manager training, unified coaching approach, promotion, and the manager's week.
+
+    Each manager's week (``hours_per_week``) is spent in order: admin and forecasting, reviews,
+    hiring interviews for vacant seats, days away at training, then joint calls
+    (``coaching.joint_call_hours_per_week``); what does not fit is not delivered.
+    """
 
     training: Literal["none", "trained"] = S(
         "none", "few companies train the reps they promote (the source article); untrained promoted "
         "top reps cost their teams 7.5–10 % of sales (Benson, Li & Shue, QJE 2019)")
     unified_approach: bool = A(False, "no common coaching method by default")
-    weekly_hours: Positive = S(45.0, "first-line manager work week (Alexander Group time study)",
-                               le=80)
-    admin_share: Share = S(
-        0.55, "share lost to admin, forecasting and meetings (Alexander Group: 16 % coaching)")
+    hours_per_week: Positive = S(
+        50.0, "a first-line manager's work week: 50 hours is more realistic than 40 (Alexander "
+        "Group first-line manager time study)", le=100)
+    admin_hours_per_week: NonNeg = S(
+        23.0, "fixed weekly hours for back-office work and admin (≈ 24 % of the week) and the "
+        "manager's own selling (≈ 23 %) (Alexander Group first-line manager time study, "
+        "2010–12; coaching ≈ 16 % of the week, best practice 28 %); taken first", le=100)
+    forecast_hours_per_week: NonNeg = A(
+        4.0, "fixed weekly hours for the forecast call, pipeline roll-up and deal inspection; taken "
+        "with admin, first", le=40)
+    review_hours_per_rep: NonNeg = A(
+        1.0, "manager hours per rep per review (preparation, meeting, write-up), taken from the "
+        "week's hours after admin and before hiring and coaching; a review that does not fit in "
+        "the week waits for next week's hours", le=40)
+    interview_hours_per_vacancy: NonNeg = A(
+        3.0, "manager hours per week per vacant seat in the team, from a leaver's exit to the "
+        "backfill's start (screening, interviews, references: ≈ 20 h over a 45-day vacancy); "
+        "taken after reviews, before training and coaching", le=40)
+    training_days: NonNeg = A(
+        5.0, "working days a manager spends away at the leadership programme (`training: "
+        "trained`), five a week: a new manager from their first day; in a transition every "
+        "manager from the end of the warm-up, coaching at `quality_untrained` until it ends (in a "
+        "steady state the managers at the start were trained before it). A day away takes a "
+        "fifth of `hours_per_week`, after admin, reviews and hiring", le=60)
     quality_untrained: Share = A(0.3, "mean coaching quality of an untrained, promoted manager")
     quality_trained: Share = A(0.9, "mean coaching quality after leadership training")
     quality_sd: NonNeg = A(0.22, "spread of coaching quality between managers", le=1.0)
     unified_sd_factor: Share = A(0.5, "a unified approach multiplies the quality spread by this")
-    review_hours_per_rep: NonNeg = A(1.0, "manager hours per rep per review", le=10)
-    promotion: bool = A(False, "promote each team's top rep to manager at the start of the warm-up "
-                        "(removes a top seller; the new manager coaches at untrained quality)")
+    turnover_annual: float = A(
+        0.15, "share of first-line managers who leave the role each year; each is replaced at once, "
+        "by promotion or by an outside hire (see `promotion`)", ge=0.0, le=0.9)
+    promotion: bool = A(
+        True, "how a team gets a new manager when its manager leaves (`turnover_annual`): true — "
+        "its top-skilled rep is promoted, vacating their seat (backfilled after the usual delay), "
+        "and coaches at a quality drawn without regard to selling skill (the Peter principle, "
+        "`promoted_skill_correlation`); false — an outside hire, no seat vacated. The managers in "
+        "place at the start came the same way before the run (their old seats long since "
+        "refilled), so over a horizon of any length promotion is a steady drain of about "
+        "`turnover_annual` × managers top reps a year, not a one-off shock")
+    promoted_skill_correlation: float = A(
+        -0.2, "correlation between a promoted rep's selling skill and their coaching quality (the "
+        "Peter principle): the sign follows Benson, Li & Shue (QJE 2019), where the best sellers "
+        "made worse managers; the size is an assumption", ge=-1.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _fixed_hours_fit(self) -> Managers:
+        fixed = self.admin_hours_per_week + self.forecast_hours_per_week
+        if fixed > self.hours_per_week:
+            raise ValueError(
+                f"admin_hours_per_week {self.admin_hours_per_week:g} + forecast_hours_per_week "
+                f"{self.forecast_hours_per_week:g} = {fixed:g} exceed hours_per_week "
+                f"{self.hours_per_week:g}")
+        return self
 
 
 class Coaching(Frozen):
     """Driver 6 — joint calls: who gets the manager's field time, and what it does."""
 
     joint_call_hours_per_week: NonNeg = S(
-        4.0, "≈16 % of coaching-eligible time (Alexander Group); ≈2 h/rep/month", le=40)
+        4.0, "the joint-call hours a manager promises each week, ≈2 h/rep/month (Alexander Group: "
+        "≈16 % of a manager's time is coaching); the last claim on the manager's week "
+        "(`managers.*`), so what does not fit is not delivered (`coaching_delivered_share`)",
+        le=40)
     targeting: Literal["none", "reactive", "round_robin", "gap_targeted", "top_performers"] = A(
         "reactive", "managers react to the biggest late-stage deals ('reacting versus leading')")
     hours_per_call: Positive = A(2.0, "a joint call with preparation and debrief", le=8)

@@ -32,10 +32,11 @@ def _people(sc: Scenario, replication: int, teams: int) -> pd.DataFrame:
     return df.sort_values(["seat", "hire"]).reset_index(drop=True)
 
 
-# high voluntary and involuntary rates, quarterly reviews and promotion: many exits of both kinds
-BUSY = {"attrition.voluntary_annual": 0.6, "reviews.cadence": "quarterly",
+# high voluntary and involuntary rates, quarterly reviews and promotion at frequent manager
+# turnover: many exits of every kind
+BUSY = {"attrition.voluntary_annual": 0.9, "reviews.cadence": "quarterly",
         "reviews.involuntary_annual": 0.9, "reviews.involuntary_after_days": 60,
-        "managers.promotion": True}
+        "managers.promotion": True, "managers.turnover_annual": 0.3}
 
 
 @pytest.mark.parametrize("replication", [0, 1])

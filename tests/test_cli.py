@@ -27,7 +27,7 @@ DOCUMENTED_REPS = ("scenario, replication, rep_id, manager_id, period, full_peri
 DOCUMENTED_PERIODS = ("scenario, replication, period, headcount, revenue, quota, attainment_p10, "
                   "attainment_p50, attainment_p90, pct_at_quota, win_rate, cycle_days, "
                   "pipeline_coverage, forecast_error, turnover, voluntary_turnover, coaching_hours, "
-                  "culture, detection_lag_days, selling_time_share")
+                  "coaching_delivered_share, culture, detection_lag_days, selling_time_share")
 DOCUMENTED_DEALS = ("scenario, replication, opportunity_id, rep_id, manager_id, segment, product, amount, "
                 "created_at, closed_at, stage_reached, outcome, joint_calls")
 

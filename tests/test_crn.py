@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from salessim.drivers import training
 from salessim.model import PROMOTED, SalesForce
 from salessim.scenario import Scenario, load_scenario
 from salessim.simulate import simulate
@@ -55,9 +56,12 @@ def test_starting_reps_are_the_same_people_in_every_scenario(replication: int) -
 
 
 def test_promotion_replaces_only_the_promoted_seats() -> None:
-    """Promoting each team's top rep changes who sits in those seats and no one else."""
+    """Promoting each team's top rep (a new manager for every team) changes who sits in those
+    seats and no one else."""
     plain = SalesForce(small("baseline"), SEED, 0)
     promo = SalesForce(small("baseline", **{"managers.promotion": True}), SEED, 0)
+    for m in range(promo.M):
+        training.replace_manager(promo, m)
     promoted = np.array(promo.p_seat)[np.array(promo.p_exit) == PROMOTED]
     assert promoted.size == promo.M
     for m in range(promo.M):  # the promoted rep was the team's most skilled
@@ -141,7 +145,9 @@ def test_a_seats_deal_stream_does_not_shift_when_other_processes_draw_more() -> 
              "reps.non_selling_share": 0.0, "reps.max_extra_hours": 0.0,
              "comp.period_end_days": 0.0, "motivation.give_up_below": 0.0}
     a = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.0}), SEED, 2)
+    # a harsh culture makes reps leave far more often than the baseline's realised rate
     b = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.9,
+                                                 "culture.attrition_sensitivity": 10.0,
                                                  "managers.promotion": True}), SEED, 2)
     rec_a, rec_b = a.run(), b.run()
     assert len(rec_b.person_seat) > 2 * len(rec_a.person_seat)  # b drew many more people
@@ -168,8 +174,10 @@ def test_the_nth_person_in_a_seat_is_the_same_whatever_the_attrition() -> None:
     """Backfills draw from the seat's own people stream: the n-th person hired into seat k has the
     same skill however often other seats turn over."""
     hires = []
-    for rate in (0.5, 0.95):
-        rec = SalesForce(small("baseline", **{"attrition.voluntary_annual": rate}), SEED, 0).run()
+    for rate in (0.5, 0.9):
+        rec = SalesForce(small("baseline", **{"attrition.voluntary_annual": rate,
+                                              "culture.attrition_sensitivity": 10.0}),
+                         SEED, 0).run()
         df = pd.DataFrame({"seat": rec.person_seat, "theta": rec.person_theta_hire,
                            "hire": rec.person_hire})
         df["nth"] = df.sort_values("hire").groupby("seat").cumcount()

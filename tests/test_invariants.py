@@ -396,7 +396,8 @@ def test_extreme_scenarios_keep_probabilities_inside_unit_interval(conversion: f
         "reps.skill_sd": 3.0, "coaching.deal_boost": 3.0, "coaching.skill_gain_per_hour": 1.0,
         "coaching.skill_ceiling": 5.0, "coaching.targeting": "reactive",
         "coaching.joint_call_hours_per_week": 40.0, "coaching.hours_per_call": 0.5,
-        "managers.training": "trained", "managers.admin_share": 0.0,
+        "managers.training": "trained", "managers.admin_hours_per_week": 0.0,
+        "managers.forecast_hours_per_week": 0.0,
     })
     sf = CheckedSalesForce(sc, seed, 0)
     with expit_probe() as probe:

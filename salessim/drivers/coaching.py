@@ -151,23 +151,24 @@ def skill_step(gain: np.ndarray, effective_hours: np.ndarray, scenario: Scenario
 
 
 def coach_week(sf: SalesForce, now: float) -> None:
-    """Managers spend this week's joint-call hours, by their targeting policy."""
+    """Managers make the joint calls their week's ledger granted, by their targeting policy.
+
+    Each manager's ledger (:mod:`salessim.model.managers`) has already spent the week's hours on
+    admin, reviews, hiring and training; what it granted of the promised joint-call hours (plus
+    a part-call carried from last week) becomes whole calls.
+    """
     sc = sf.sc
     c = sc.coaching
     sf.week_hours[:] = 0.0
     sf.week_effective[:] = 0.0
-    for box in sf.hours:  # weekly refill of people-time
-        if box.capacity - box.level > 1e-9:
-            box.put(box.capacity - box.level)
     q = sf.clock.period(now)
-    if c.targeting != "none" and c.joint_call_hours_per_week > 0:
+    promised = c.joint_call_hours_per_week if c.targeting != "none" else 0.0
+    if promised > 0:
         b = sf.book
         o = b.open_idx
-        n_calls = np.zeros(sf.M, dtype=np.int64)
-        for m in range(sf.M):
-            budget = min(sf.hours[m].level, c.joint_call_hours_per_week) + sf.carry[m]
-            n_calls[m] = int(budget // c.hours_per_call)
-            sf.carry[m] = min(budget - n_calls[m] * c.hours_per_call, c.hours_per_call)
+        budget = sf.ledgers.granted + sf.carry
+        n_calls = (budget // c.hours_per_call).astype(np.int64)
+        sf.carry = np.minimum(budget - n_calls * c.hours_per_call, c.hours_per_call)
         if o.size:
             deals, seats = TARGETING[c.targeting](
                 OpenDeals(idx=o, seat=b.seat[o], manager=b.manager[o], stage=b.stage[o],
@@ -180,11 +181,6 @@ def coach_week(sf: SalesForce, now: float) -> None:
             deals = seats = np.zeros(0, dtype=np.int64)
         if deals.size:
             mgr = sf.seat_manager[seats]
-            used = np.bincount(mgr, minlength=sf.M) * c.hours_per_call
-            for mi in np.flatnonzero(used):
-                take = min(float(used[mi]), sf.hours[mi].level)
-                if take > 1e-9:
-                    sf.hours[mi].get(take)
             qm = sf.quality[mgr]
             np.add.at(b.boost, deals, c.deal_boost * qm)
             np.add.at(b.joint_calls, deals, 1)
@@ -205,5 +201,7 @@ def coach_week(sf: SalesForce, now: float) -> None:
         pid = sf.seat_person
         has = (pid >= 0) & (sf.week_hours > 0)
         for k in (q, 4):
+            sf.coach_promised[k] += promised * sf.M
+            sf.coach_delivered[k] += float(delivered.sum())
             np.add.at(sf.coach_hours[:, k], pid[has], sf.week_hours[has])
             np.add.at(sf.calls[:, k], pid[has], sf.week_hours[has] / c.hours_per_call)

@@ -175,5 +175,4 @@ def pipeline_checks(sf: SalesForce) -> Iterator[Any]:
         return
     for t in sf.clock.calendar(sf.Q):
         yield sf.env.timeout(t - sf.env.now)
-        for m in range(sf.M):
-            reviews.assess(sf, m, formal=False)
+        reviews.assess(sf, np.arange(sf.M), formal=False)

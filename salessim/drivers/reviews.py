@@ -1,8 +1,9 @@
 """Driver 7 — performance reviews: how often managers formally measure reps, and what follows.
 
-At each review (``reviews.cadence``) a manager spends ``managers.review_hours_per_rep`` of their
-people-time per rep, estimates each rep's fiscal year with the scenario's metric
-(:mod:`salessim.drivers.metrics`), and flags reps whose estimate falls below
+At each review (``reviews.cadence``) a manager spends ``managers.review_hours_per_rep`` per rep
+from their week's hours (:mod:`salessim.model.managers`: after admin, before hiring, training and
+joint calls, waiting for next week's hours if this week's are gone), estimates each rep's fiscal
+year with the scenario's metric (:mod:`salessim.drivers.metrics`), and flags reps whose estimate falls below
 ``reviews.threshold`` × quota. A flag orders a corrective prospecting plan; a rep flagged for
 ``reviews.involuntary_after_days`` may be let go at a formal review.
 """
@@ -16,12 +17,13 @@ import numpy as np
 
 from salessim.model import outlook, people
 from salessim.model.clock import MONTH
+from salessim.model.managers import REVIEW
 from salessim.scenario import Reviews
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["REVIEW_INTERVAL", "REVIEW_SIGNAL", "assess", "involuntary_probability", "review_team",
+__all__ = ["REVIEW_INTERVAL", "REVIEW_SIGNAL", "assess", "involuntary_probability", "review_round",
            "reviews"]
 
 #: days between formal reviews
@@ -37,34 +39,47 @@ def involuntary_probability(rv: Reviews) -> float:
 
 
 def reviews(sf: SalesForce) -> Iterator[Any]:
-    """Process: at every review date each manager starts reviewing their team."""
+    """Process: at every review date all managers start reviewing their teams."""
     for t in sf.clock.calendar(REVIEW_INTERVAL[sf.sc.reviews.cadence]):
         yield sf.env.timeout(t - sf.env.now)
-        for m in range(sf.M):
-            sf._spawn(review_team(sf, m))
+        sf._spawn(review_round(sf))
 
 
-def review_team(sf: SalesForce, m: int) -> Iterator[Any]:
-    """Process: manager ``m`` finds the hours to review each rep (waiting if need be), then assesses."""
-    mg = sf.sc.managers
-    seats = np.flatnonzero((sf.seat_manager == m) & sf.active)
-    need = mg.review_hours_per_rep * seats.size
-    box = sf.hours[m]
-    if need > 0:
-        take = min(need, box.level)
-        if take > 0:
-            yield box.get(take)
-        if need - take > 1e-9:  # not enough people-time this week: the rest waits
-            yield box.get(min(need - take, box.capacity))
-    assess(sf, m, formal=True)
+def review_round(sf: SalesForce) -> Iterator[Any]:
+    """Process: each manager asks their week's ledger for the hours to review every rep.
+
+    A team is assessed as soon as its manager's ledger has found all the hours — at once if the
+    week has them left, otherwise from the coming weeks' hours, before that week's hiring,
+    training and joint calls. Teams whose hours are found at the same instant are assessed
+    together.
+    """
+    need = sf.sc.managers.review_hours_per_rep * np.bincount(
+        sf.seat_manager, weights=sf.active, minlength=sf.M)
+    asks = [sf.ledgers[m].spend(float(need[m]), REVIEW, wait=True) for m in range(sf.M)]
+    ready = [m for m, ev in enumerate(asks) if ev.triggered]
+    waiting = [(m, ev) for m, ev in enumerate(asks) if not ev.triggered]
+    while True:
+        if ready:
+            assess(sf, np.array(ready), formal=True)
+        if not waiting:
+            return
+        yield sf.env.any_of([ev for _, ev in waiting])
+        ready = [m for m, ev in waiting if ev.triggered]
+        waiting = [(m, ev) for m, ev in waiting if not ev.triggered]
 
 
-def assess(sf: SalesForce, m: int, formal: bool) -> None:
-    """Manager ``m`` measures each rep, flags gaps; a formal review may end a flagged streak."""
+def assess(sf: SalesForce, managers: int | np.ndarray, formal: bool) -> None:
+    """Managers ``managers`` measure their reps and flag gaps; a formal review may end a streak.
+
+    All the teams are measured in one pass over the deal book (the cost is linear in the sales
+    force, however many teams are assessed at once).
+    """
     now = sf.env.now
     sf._refresh_theta()
     sf._advance(now)
-    seats = np.flatnonzero((sf.seat_manager == m) & sf.active & (sf._ramp() >= 1.0))
+    in_team = np.zeros(sf.M, dtype=bool)
+    in_team[managers] = True
+    seats = np.flatnonzero(in_team[sf.seat_manager] & sf.active & (sf._ramp() >= 1.0))
     if seats.size == 0:
         return
     y0, y1 = sf.clock.year_window(now)

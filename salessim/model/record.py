@@ -37,6 +37,7 @@ class ReplicationRecord:
     person_theta_leave: np.ndarray
     skill_snap: np.ndarray  # persons × 5 boundaries (NaN where not in seat)
     coaching_hours: np.ndarray  # persons × 5 periods (Q1..Q4, year)
+    coaching_delivered_share: np.ndarray  # 5 periods: joint-call hours delivered ÷ promised
     joint_calls: np.ndarray  # persons × 5
     flagged: np.ndarray  # persons × 5 (bool)
     hours_selling: np.ndarray  # persons × 5: hours on deal work and prospecting
@@ -85,6 +86,8 @@ def record(sf: SalesForce, events: int) -> ReplicationRecord:
         hours_selling=sf.hours_selling[:n_p], hours_worked=sf.hours_worked[:n_p],
         hours_extra=sf.hours_extra[:n_p], p_make_sum=sf.p_make_sum[:n_p],
         p_make_n=sf.p_make_n[:n_p],
+        coaching_delivered_share=np.divide(sf.coach_delivered, sf.coach_promised,
+                                           out=np.full(5, np.nan), where=sf.coach_promised > 0),
         headcount=sf.headcount_sum / np.maximum(sf.headcount_n, 1),
         coverage=sf.coverage, culture=sf.culture_end, forecast_error=forecast_error(sf),
         detections=np.array(sf.detections, dtype=float).reshape(-1, 2),

@@ -2,9 +2,12 @@
 
 Who does what, and when (each process lives with the part of the model it moves):
 
+* **manager weeks** (every Monday, before the week's step, :mod:`salessim.model.managers`): each
+  manager's ledger of weekly hours is spent in order on admin and forecasting, waiting reviews,
+  hiring interviews, training days and then joint calls; what does not fit is not delivered.
 * **week** (every 7 days, :meth:`SalesForce._week`): deals whose stage ends by now are resolved,
   each at its own exact stage-end time with the odds of the rep who holds it
-  (:mod:`salessim.model.deals`); managers spend their hours on joint calls
+  (:mod:`salessim.model.deals`); managers make the joint calls their ledgers granted
   (:mod:`salessim.drivers.coaching`); coached skill moves; team culture moves toward management's
   signal (:mod:`salessim.drivers.culture`); every rep's true outlook is updated
   (:mod:`salessim.model.outlook`); each rep reads their own chance of making quota, which sets
@@ -12,10 +15,10 @@ Who does what, and when (each process lives with the part of the model it moves)
   then each rep's week is spent — deal work by priority, then prospecting in their territory
   (:mod:`salessim.model.reptime`, plans from :mod:`salessim.drivers.prescription`) — which
   creates deals at exact times.
-* **review** (at the cadence, :mod:`salessim.drivers.reviews`): each manager — a contended
-  ``simpy.Container`` of weekly hours — measures every rep with the scenario's metric on
-  CRM-visible deals (:mod:`salessim.drivers.metrics`), flags gaps, orders corrective plans and,
-  after repeated flags, may let a rep go.
+* **review** (at the cadence, :mod:`salessim.drivers.reviews`): each manager, once their ledger
+  has found the hours, measures every rep with the scenario's metric on CRM-visible deals
+  (:mod:`salessim.drivers.metrics`), flags gaps, orders corrective plans and, after repeated
+  flags, may let a rep go.
 * **quarter** boundaries (:meth:`SalesForce._quarters`): the manager's revenue forecast for the
   quarter, pipeline coverage, skill and culture snapshots.
 * **month** (:mod:`salessim.model.people`): voluntary leaving; a leaver's open deals are reassigned
@@ -34,7 +37,7 @@ from scipy import special
 from salessim.drivers import coaching, comp, culture, metrics, prescription, reviews, training
 from salessim.drivers.goals import GoalModel
 from salessim.funnel import Plan, plan
-from salessim.model import deals, hazard, outlook, people, reptime
+from salessim.model import deals, hazard, managers, outlook, people, reptime
 from salessim.model.clock import MONTH, WEEK, Clock
 from salessim.model.deals import DealBook, SeatDeals
 from salessim.model.record import ReplicationRecord, record
@@ -184,17 +187,19 @@ class SalesForce:
         self.attr_u = np.stack([stream(seed, replication, "attrition", k).random(months)
                                 for k in range(self.N)], axis=1)  # (months, seats)
         self.invol_rng: dict[int, np.random.Generator] = {}  # made at a seat's first decision
-        mz = np.array([stream(seed, replication, "managers", m).standard_normal(2)
-                       for m in range(self.M)]).reshape(self.M, 2)
-        self.quality = training.manager_quality(scenario, mz[:, 0])
-        self._promoted_quality = training.manager_quality(scenario, mz[:, 1])
+        # managers: coaching quality (and its draws), programme windows, where they came from
+        self.manager_z = np.zeros((self.M, 2 + org.span))
+        self.manager_rng: dict[int, np.random.Generator] = {}
+        self.quality = np.zeros(self.M)
+        self.quality_after = np.full(self.M, np.nan)  # quality once a programme ends (NaN: none)
+        self.programme = np.full((self.M, 2), np.nan)  # each manager's programme (start, end)
+        training.start_quality(self)
         self.culture = np.full(self.M, scenario.culture.initial)
         self.delivered = np.full(self.M, 0.0)
         self.carry = np.zeros(self.M)
-        people_hours = scenario.managers.weekly_hours * (1 - scenario.managers.admin_share)
-        self.people_hours = people_hours
-        self.hours = [simpy.Container(self.env, capacity=people_hours, init=people_hours)
-                      for _ in range(self.M)]
+        self.coach_promised = np.zeros(5)  # joint-call hours promised and delivered, per period
+        self.coach_delivered = np.zeros(5)
+        self.ledgers = managers.start(self)  # each manager's week: a ledger and its process
 
         self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv)
         self.book = DealBook(self.S, capacity=max(4096, int(self.N * self.plan.new_per_week
@@ -229,8 +234,6 @@ class SalesForce:
 
         for k in range(self.N):
             self._hire(k, start=True)
-        if scenario.managers.promotion:
-            training.promote(self)
 
     # ======================================================================================
     # hooks: each step of the model, overridable one by one (instrumented tests subclass these)
@@ -366,5 +369,5 @@ class SalesForce:
         for gen in self._gens:
             gen.close()
         self._gens.clear()
-        self.hours = []
+        self.ledgers.close()
         return record(self, events)
