@@ -333,6 +333,13 @@ class Cache:
             entries = [e for e in entries if e.last_used < cutoff]
         partials = [p for p in self._partials(self.root)
                     if older_than_days is None or _stale_partial(p, now)]
+        # solved voluntary-hazard scales (salessim.model.hazard): small files of our own naming
+        solved = [p for p in (self.root.glob("hazard-*.json") if self.root.is_dir() else ())
+                  if p.is_file() and not p.is_symlink()
+                  and (older_than_days is None or p.stat().st_mtime < now - older_than_days * 86400)]
+        for p in solved:
+            with contextlib.suppress(OSError):
+                p.unlink()
         self._remove([e.path for e in entries] + partials)
         self._tally = None
         return len(entries), sum(e.bytes for e in entries)

@@ -12,8 +12,10 @@ less). Past the commission ``cap`` there is nothing to gain.
 Near a period's end (the last ``comp.period_end_days`` of a quarter) reps game the timing of
 their final-stage deals: when a threshold that pays — the quarter's quota with a quarterly bonus,
 the year's quota, or the accelerator above it at year end — is within reach of deals due soon
-after, they pull those deals in at a discount; when it is out of reach (or the cap is passed) they
-push deals due now into the next period.
+after, they pull those deals in at a discount; when the year's quota is out of reach at year end
+(or the cap is passed) they push deals due now into the next year. A quarterly bonus already lost
+is not worth risking a deal for. Managers carry the team's quarterly number too: when the
+team can still make it with deals due soon after, they have every rep bring theirs in.
 """
 
 from __future__ import annotations
@@ -140,18 +142,22 @@ def period_end(sf: SalesForce, now: float) -> None:
     due_value = np.bincount(b.seat[due], weights=b.amount[due], minlength=sf.N)
     pull = np.zeros(sf.N, dtype=bool)
     push = np.zeros(sf.N, dtype=bool)
-    if c.quarterly_bonus > 0:
+    if c.quarterly_bonus > 0:  # a lost quarterly bonus is not worth risking a deal for
         gap = quarterly - qtd - due_value
         pull |= (gap > 0) & (gap <= reachable)
-        push |= (quarterly - qtd - due_value > reachable) & (qtd < quarterly)
+    # the manager carries the team's number for the quarter: when the team can still make it,
+    # they push every rep to bring deals in
+    team = sf.seat_manager
+    t_gap = (np.bincount(team, weights=(quarterly - qtd - due_value) * ramped, minlength=sf.M))
+    t_reach = np.bincount(team, weights=reachable * ramped, minlength=sf.M)
+    pull |= ((t_gap > 0) & (t_gap <= t_reach))[team]
     if year_end:
         gap = annual - ytd - due_value
         in_reach = (gap > 0) & (gap <= reachable)
         pull |= in_reach
         if c.accelerator > 1.0:  # above quota, each deal pulled in pays at the accelerated rate
             pull |= (gap <= 0) & ((c.cap is None) | (ytd < (c.cap or 0) * annual))
-        out = gap > reachable
-        push = (push & ~in_reach) | out
+        push |= gap > reachable  # the year is lost: start the next one with these deals
         if c.cap is not None:
             push |= ytd >= c.cap * annual
     push &= ~pull
