@@ -228,7 +228,19 @@ class Simulation(Frozen):
     """Clock: warm-up (excluded from results) and the reported horizon, in days."""
 
     warmup_days: int = A(180, "long enough for pipelines to fill (≈ 2 cycle times)", ge=0, le=1095)
-    horizon_days: int = A(365, "one fiscal year, reported in quarters", gt=0, le=1095)
+    horizon_days: int = A(
+        365, "one fiscal year, reported in quarters. Up to 365 days is one (possibly short) year of "
+        "four quarters; a longer horizon must be whole fiscal years of 365 days (730, 1095, 1460 or "
+        "1825), each reported as four quarters and a year, so every year row is comparable",
+        gt=0, le=1825)
+
+    @field_validator("horizon_days")
+    @classmethod
+    def _whole_years(cls, v: int) -> int:
+        if v > 365 and v % 365:
+            raise ValueError(f"a horizon longer than a year must be whole years of 365 days "
+                             f"(730, 1095, 1460 or 1825), got {v}")
+        return v
 
 
 class Organisation(Frozen):

@@ -84,7 +84,8 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
 def _grow_persons(sf: SalesForce) -> None:
     for name in ("skill_snap", "coach_hours", "calls", "flagged"):
         old = getattr(sf, name)
-        new = np.full((old.shape[0] * 2, 5), np.nan if name == "skill_snap" else 0, dtype=old.dtype)
+        new = np.full((old.shape[0] * 2, old.shape[1]), np.nan if name == "skill_snap" else 0,
+                      dtype=old.dtype)
         new[: old.shape[0]] = old
         setattr(sf, name, new)
 

@@ -35,32 +35,36 @@ class ReplicationRecord:
     person_exit: np.ndarray
     person_theta_hire: np.ndarray
     person_theta_leave: np.ndarray
-    skill_snap: np.ndarray  # persons × 5 boundaries (NaN where not in seat)
-    coaching_hours: np.ndarray  # persons × 5 periods (Q1..Q4, year)
-    joint_calls: np.ndarray  # persons × 5
-    flagged: np.ndarray  # persons × 5 (bool)
-    headcount: np.ndarray  # 5 periods: mean weekly headcount
-    coverage: np.ndarray  # pipeline coverage at Q1..Q4's starts (see _quarters); year: their mean
-    culture: np.ndarray  # 5 periods: mean team culture at period end
-    forecast_error: np.ndarray  # 5 periods
+    # per-period arrays have 5·Y slots (Clock.slots): year y's Q1..Q4 at 5y..5y+3, the year at 5y+4
+    skill_snap: np.ndarray  # persons × (4·Y + 1) quarter starts and the end (NaN: not in seat)
+    coaching_hours: np.ndarray  # persons × slots
+    joint_calls: np.ndarray  # persons × slots
+    flagged: np.ndarray  # persons × slots (bool)
+    headcount: np.ndarray  # slots: mean weekly headcount
+    coverage: np.ndarray  # pipeline coverage at each quarter's start (see _quarters); year: their mean
+    culture: np.ndarray  # slots: mean team culture at period end
+    forecast_error: np.ndarray  # slots
     detections: np.ndarray  # rows of (time, lag_days)
     false_flags: int
     events: int
 
 
 def forecast_error(sf: SalesForce) -> np.ndarray:
-    """Each quarter's forecast error: mean absolute % error over teams; the year's is their mean."""
+    """Each quarter's forecast error: mean absolute % error over teams; a year's is their mean."""
     b = sf.book
     n = b.n
-    fe = np.full(5, np.nan)
+    fe = np.full(sf.clock.slots, np.nan)
     for q, fc in sf.forecasts.items():
         t0 = sf.W + q * sf.Q
         won = (b.status[:n] == WON) & (b.closed[:n] >= t0) & (b.closed[:n] < t0 + sf.Q)
         actual = np.bincount(b.manager[:n][won], weights=b.amount[:n][won], minlength=sf.M)
         ok = actual > 0
-        fe[q] = float(np.mean(np.abs(fc[ok] - actual[ok]) / actual[ok])) if ok.any() else np.nan
-    if not np.all(np.isnan(fe[:4])):
-        fe[4] = float(np.nanmean(fe[:4]))
+        fe[sf.clock.slot_of(q)[0]] = (float(np.mean(np.abs(fc[ok] - actual[ok]) / actual[ok]))
+                                      if ok.any() else np.nan)
+    for y in range(sf.clock.years):
+        quarters = fe[5 * y:5 * y + 4]
+        if not np.all(np.isnan(quarters)):
+            fe[5 * y + 4] = float(np.nanmean(quarters))
     return fe
 
 

@@ -134,10 +134,11 @@ class SalesForce:
         self.p_theta_hire: list[float] = []
         self.p_theta_leave: list[float] = []
         cap = self.N * 3
-        self.skill_snap = np.full((cap, 5), np.nan)
-        self.coach_hours = np.zeros((cap, 5))
-        self.calls = np.zeros((cap, 5))
-        self.flagged = np.zeros((cap, 5), dtype=bool)
+        P = self.clock.slots  # per-period slots: each year's four quarters and the year
+        self.skill_snap = np.full((cap, self.clock.quarters + 1), np.nan)  # at quarter starts, end
+        self.coach_hours = np.zeros((cap, P))
+        self.calls = np.zeros((cap, P))
+        self.flagged = np.zeros((cap, P), dtype=bool)
 
         # --- random streams ----------------------------------------------------------------
         self.people_rng = [stream(seed, replication, "people", k) for k in range(self.N)]
@@ -166,10 +167,10 @@ class SalesForce:
                                                              * self.T / 7 * 1.3)))
 
         # --- outcome records ---------------------------------------------------------------
-        self.headcount_sum = np.zeros(5)
-        self.headcount_n = np.zeros(5)
-        self.coverage = np.full(5, np.nan)
-        self.culture_end = np.full(5, np.nan)
+        self.headcount_sum = np.zeros(P)
+        self.headcount_n = np.zeros(P)
+        self.coverage = np.full(P, np.nan)
+        self.culture_end = np.full(P, np.nan)
         self.forecasts: dict[int, np.ndarray] = {}
         self.detections: list[tuple[float, float]] = []
         self.false_flags = 0
@@ -259,7 +260,7 @@ class SalesForce:
             q = self.clock.period(now)
             if q >= 0:
                 n_active = float(self.active.sum())
-                for k in (q, 4):
+                for k in self.clock.slot_of(q):
                     self.headcount_sum[k] += n_active
                     self.headcount_n[k] += 1
             deals.create(self, now)
@@ -267,7 +268,8 @@ class SalesForce:
 
     def _quarters(self) -> Iterator[Any]:
         """Process: at each quarter's start, snapshots, pipeline coverage and the team forecasts."""
-        for q in range(5):
+        clock = self.clock
+        for q in range(clock.quarters + 1):
             t = self.W + q * self.Q
             yield self.env.timeout(t - self.env.now)
             self._refresh_theta()
@@ -275,10 +277,12 @@ class SalesForce:
             act = self.seat_person >= 0
             self.skill_snap[self.seat_person[act], q] = self.theta_eff[act]
             if q > 0:
-                self.culture_end[q - 1] = float(self.culture.mean())
-            if q == 4:
-                self.culture_end[4] = float(self.culture.mean())
-                self.coverage[4] = float(self.coverage[:4].mean())  # the year: its quarters' mean
+                ended, year = clock.slot_of(q - 1)
+                self.culture_end[ended] = float(self.culture.mean())
+                if q % 4 == 0:  # a year ends: its culture, and its quarters' mean coverage
+                    self.culture_end[year] = float(self.culture.mean())
+                    self.coverage[year] = float(self.coverage[year - 4:year].mean())
+            if q == clock.quarters:
                 return
             # pipeline coverage, as the plan defines it: the open pipeline's value at the quarter's
             # start ÷ the quarter's quota (a fourth of the annual quota) of the reps who hold it —
@@ -288,7 +292,7 @@ class SalesForce:
                        * 365.0 / self.Q / 4)
             o = self.book.open_idx
             open_value = self.book.amount[o][self.book.created[o] <= t].sum()
-            self.coverage[q] = open_value / max(quota_q, 1.0)
+            self.coverage[clock.slot_of(q)[0]] = open_value / max(quota_q, 1.0)
             self.forecasts[q] = outlook.forecast(self, t)
 
     # ======================================================================================
