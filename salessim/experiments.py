@@ -27,6 +27,7 @@ from salessim.executors import (
     check_seed,
     make_executor,
 )
+from salessim.model.policy import warmup_policy
 from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
 from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
@@ -114,7 +115,7 @@ def _resolve(scenarios: Sequence[Any]) -> list[Scenario]:
 def compare(scenarios: Sequence[Any], baseline: str | None = None, replications: int = 16,
             seed: int = 1, executor: Any = None, workers: int | None = None,
             scheduler: str | None = None, deals: bool = False, cache: bool | Path = True,
-            progress: bool | None = None) -> Comparison:
+            progress: bool | None = None, warmup: Any = None) -> Comparison:
     """Compare scenarios under common random numbers.
 
     Args:
@@ -129,6 +130,9 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         cache: reuse and keep finished batches (True → the default cache, see
             :mod:`salessim.cache`; a Path → that folder; False → neither).
         progress: show a progress bar (default: only on a terminal).
+        warmup: in ``simulation.mode: transition``, the scenario whose driver sections every
+            scenario's warm-up runs under; default the baseline scenario, so each variant's first
+            reported year shows its change from the baseline's policy.
 
     Returns:
         A Comparison with tidy ``results`` and the paired ``summary``.
@@ -141,9 +145,10 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     if base not in names:
         raise ScenarioError(f"--baseline {base!r} is not one of the scenarios: {names}")
     R = int(replications)
+    warm = scs[names.index(base)] if warmup is None else load_scenario(warmup)
     store = Cache(Path(cache) if isinstance(cache, str | Path) else None) if cache else None
-    caches: list[RunCache | None] = ([store.for_run(s, seed, deals) for s in scs] if store
-                                     else [None] * len(scs))
+    caches: list[RunCache | None] = ([store.for_run(s, seed, deals, warmup_policy(s, warm))
+                                      for s in scs] if store else [None] * len(scs))
 
     # what is already done
     parts: dict[tuple[int, int], tuple] = {}  # (scenario index, first replication) → result
@@ -167,7 +172,7 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     try:
         if todo:
             batches = batches_for([s.model_dump(mode="json") for s in scs], needed, seed, deals,
-                                  ex.workers)
+                                  ex.workers, warm.model_dump(mode="json"))
             advance, stop = _progress(todo, progress)
             try:
                 for b, res in ex.map(batches):

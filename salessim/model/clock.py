@@ -79,7 +79,11 @@ class Clock:
         return 5 * y + q % 4, 5 * y + 4
 
     def year_window(self, now: float) -> tuple[float, float]:
-        """The fiscal year containing ``now`` (years start at the end of the warm-up)."""
+        """The fiscal year containing ``now`` (years start at the end of the warm-up).
+
+        A year that began before time 0 is clipped there: nothing happened before the run, so its
+        year-to-date and its prorated quota both start at 0.
+        """
         k = math.floor((now - self.W) / 365.0)
         start = self.W + 365.0 * k
-        return start, start + 365.0
+        return max(start, 0.0), start + 365.0

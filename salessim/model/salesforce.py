@@ -28,10 +28,10 @@ import numpy as np
 import simpy
 from scipy import special
 
-from salessim.drivers import coaching, culture, metrics, prescription, reviews, training
+from salessim.drivers import coaching, culture, prescription, reviews, training
 from salessim.drivers.goals import GoalModel
 from salessim.funnel import Plan, plan
-from salessim.model import deals, outlook, people
+from salessim.model import deals, outlook, people, policy, steady
 from salessim.model.clock import MONTH, WEEK, Clock
 from salessim.model.deals import DealBook, SeatDeals
 from salessim.model.record import ReplicationRecord, record
@@ -45,7 +45,12 @@ class SalesForce:
     """One replication of one scenario: build it, then :meth:`run` it."""
 
     def __init__(self, scenario: Scenario, seed: int, replication: int,
-                 funnel_plan: Plan | None = None) -> None:
+                 funnel_plan: Plan | None = None, warmup: Any = None) -> None:
+        # in transition mode the warm-up runs under the warm-up policy (`warmup`'s driver
+        # sections, by default the library baseline's); the scenario's own takes over at its end
+        self.target = scenario
+        self.warmup_sc = policy.warmup_policy(scenario, warmup)
+        scenario = self.warmup_sc or scenario
         self.sc = scenario
         self.seed = int(seed)
         self.rep = int(replication)
@@ -104,6 +109,7 @@ class SalesForce:
         self.penalty = np.zeros(self.N)
         self.focus = np.ones(self.N)
         self.active = np.zeros(self.N, dtype=bool)
+        self.person_u = np.zeros((self.N, people.PERSON_DRAWS))  # the seated person's draws
         self.op_time = np.zeros(self.N)  # operational time consumed (Poisson arrivals)
         self.week_start = 0.0  # the current week's prospecting: its start and intensity per seat
         self.week_lam = np.zeros(self.N)
@@ -152,6 +158,8 @@ class SalesForce:
         self.invol_rng: dict[int, np.random.Generator] = {}  # made at a seat's first decision
         mz = np.array([stream(seed, replication, "managers", m).standard_normal(2)
                        for m in range(self.M)]).reshape(self.M, 2)
+        self.manager_z = mz  # each team's manager, and the rep it would promote (policy.apply)
+        self.promoted = False
         self.quality = training.manager_quality(scenario, mz[:, 0])
         self._promoted_quality = training.manager_quality(scenario, mz[:, 1])
         self.culture = np.full(self.M, scenario.culture.initial)
@@ -195,8 +203,16 @@ class SalesForce:
 
         for k in range(self.N):
             self._hire(k, start=True)
-        if scenario.managers.promotion:
-            training.promote(self)
+        steady.seed_pipelines(self)
+        self.apply_policy(scenario)
+
+    def apply_policy(self, scenario: Scenario) -> None:
+        """Put the driver levers of ``scenario`` in force (at construction and after the warm-up).
+
+        Everything policy-dependent is re-derived from the same stored draws
+        (:func:`salessim.model.policy.apply`).
+        """
+        policy.apply(self, scenario)
 
     # ======================================================================================
     # hooks: each step of the model, overridable one by one (instrumented tests subclass these)
@@ -299,8 +315,10 @@ class SalesForce:
     def run(self) -> ReplicationRecord:
         """Run warm-up and horizon; return the flat record of what happened."""
         env = self.env
-        for gen in (self._week(), reviews.reviews(self), self._quarters(), people.attrition(self),
-                    metrics.pipeline_checks(self)):
+        if self.warmup_sc is not None:  # first, so that at the switch it acts before anything else
+            self._spawn(policy.switch(self, self.target))
+        for gen in (self._week(), policy.review_calendar(self), self._quarters(),
+                    people.attrition(self), policy.forecast_calls(self, (self.sc, self.target))):
             self._spawn(gen)
         events = 0
         while env.peek() <= self.T + 1e-6:
