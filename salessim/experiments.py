@@ -251,6 +251,8 @@ def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.
     Each reported year (``year`` 1, 2, …) is summarised on its own.
     """
     rows = []
+    if "year" not in periods:  # tables written before horizons could pass a year: one year
+        periods = periods.assign(year=1)
     for fy in sorted(periods["year"].unique()):
         year = periods[(periods["period"] == "year") & (periods["year"] == fy)]
         rows += _summary_rows(year, baseline, names, int(fy))

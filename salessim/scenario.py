@@ -460,8 +460,9 @@ class Managers(Frozen):
     quality_sd: NonNeg = A(0.22, "spread of coaching quality between managers", le=1.0)
     unified_sd_factor: Share = A(0.5, "a unified approach multiplies the quality spread by this")
     review_hours_per_rep: NonNeg = A(1.0, "manager hours per rep per review", le=10)
-    promotion: bool = A(False, "promote each team's top rep to manager at the start of the warm-up "
-                        "(removes a top seller; the new manager coaches at untrained quality)")
+    promotion: bool = A(False, "promote each team's top rep to manager at the start of the warm-up, "
+                        "or in transition mode when this scenario's policy takes over (removes a "
+                        "top seller; the new manager coaches at untrained quality)")
 
 
 class Coaching(Frozen):

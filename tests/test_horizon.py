@@ -45,7 +45,7 @@ def test_periods_carry_a_year_column_with_four_quarters_and_a_year_each(two_year
 
 def test_every_year_has_its_quarter_level_quantities(two_years) -> None:
     p = two_years.periods
-    for (_, year), g in p.groupby(["replication", "year"]):
+    for _, g in p.groupby(["replication", "year"]):
         q, y = g[g["period"] != "year"], g[g["period"] == "year"].iloc[0]
         assert y["revenue"] == pytest.approx(q["revenue"].sum())
         assert y["coaching_hours"] == pytest.approx(q["coaching_hours"].sum())
@@ -103,7 +103,8 @@ def test_arrays_sized_for_the_horizon() -> None:
 
 
 @pytest.mark.parametrize(("value", "why"), [(800, "whole years"), (1826, "1825"), (0, "greater than 0")])
-def test_a_horizon_that_is_not_whole_years_is_refused(tmp_path: Path, capsys, monkeypatch, value, why) -> None:
+def test_a_horizon_that_is_not_whole_years_is_refused(tmp_path: Path, capsys, monkeypatch, value,
+                                                      why) -> None:
     monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache"))
     f = tmp_path / "long.yaml"
     f.write_text(f"extends: baseline\nsimulation:\n  horizon_days: {value}\n", encoding="utf-8")

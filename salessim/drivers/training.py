@@ -36,7 +36,9 @@ def promote(sf: SalesForce) -> None:
     from salessim.model.people import PROMOTED
 
     for m in range(sf.M):
-        seats = np.flatnonzero(sf.seat_manager == m)
+        seats = np.flatnonzero((sf.seat_manager == m) & sf.active)
+        if seats.size == 0:  # every seat vacant (possible when promotion starts later): no one to promote
+            continue
         top = seats[np.argmax(sf.theta0[seats])]
         sf._leave(int(top), PROMOTED)
         sf.quality[m] = sf._promoted_quality[m]

@@ -99,11 +99,11 @@ def apply(sf: SalesForce, sc: Scenario) -> None:
     sf.p_invol = reviews.involuntary_probability(sc.reviews)
     # managers: the same people (the same z draws), trained or not under this policy
     sf._promoted_quality = training.manager_quality(sc, sf.manager_z[:, 1])
-    if sc.managers.promotion and not sf.promoted:
+    if sc.managers.promotion and not sf.promoted.any():
+        sf.promoted = np.bincount(sf.seat_manager[sf.active], minlength=sf.M) > 0  # teams with a rep
         training.promote(sf)
-        sf.promoted = True
-    sf.quality = training.manager_quality(sc, sf.manager_z[:, 1] if sf.promoted
-                                          else sf.manager_z[:, 0])
+    sf.quality = training.manager_quality(sc, np.where(sf.promoted, sf.manager_z[:, 1],
+                                                       sf.manager_z[:, 0]))
 
 
 def switch(sf: SalesForce, sc: Scenario) -> Iterator[Any]:

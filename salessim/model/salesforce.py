@@ -159,7 +159,7 @@ class SalesForce:
         mz = np.array([stream(seed, replication, "managers", m).standard_normal(2)
                        for m in range(self.M)]).reshape(self.M, 2)
         self.manager_z = mz  # each team's manager, and the rep it would promote (policy.apply)
-        self.promoted = False
+        self.promoted = np.zeros(self.M, dtype=bool)  # teams whose manager is a promoted rep
         self.quality = training.manager_quality(scenario, mz[:, 0])
         self._promoted_quality = training.manager_quality(scenario, mz[:, 1])
         self.culture = np.full(self.M, scenario.culture.initial)

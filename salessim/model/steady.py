@@ -4,7 +4,8 @@ A replication starts as a going concern, not as a new sales force with empty pip
 
 * **Open deals.** Each seat starts with the plan's benchmark inventory of open deals per stage
   (:func:`salessim.funnel.plan`: arrivals × mean time in stage, by Little's law) — a Poisson
-  count per stage. A deal in stage *s* is drawn from the deals that reach *s* under the rep's own
+  count per stage — less any opened before its rep was hired (a recent hire's pipeline is
+  short). A deal in stage *s* is drawn from the deals that reach *s* under the rep's own
   prospecting mix, and has been in its stage for a *stationary* time: its stage's duration is drawn
   length-biased (a deal found in a stage is more likely one with a long stay) and it is a uniform
   share of the way through it, so the time it has left is the stage's residual life. Its earlier
@@ -99,7 +100,15 @@ def seed_pipelines(sf: SalesForce) -> None:
         earlier = dur_unit * sf.stage_mean[None, :] * (np.arange(S)[None, :] < stage[:, None])
         entered = -age[:, None] - np.cumsum(earlier[:, ::-1], axis=1)[:, ::-1]
         entered = np.where(np.arange(S)[None, :] <= stage[:, None], entered, np.nan)
-        # entered[:, j] for j ≤ stage: −age − the durations of stages j … stage − 1
+        # entered[:, j] for j ≤ stage: −age − the durations of stages j … stage − 1.
+        # A rep holds only deals opened since they were hired: a recent hire's pipeline is short.
+        own = entered[:, 0] >= sf.hire_time[k]
+        if not own.all():
+            stage, entered, dur_unit, length, age = (stage[own], entered[own], dur_unit[own],
+                                                     length[own], age[own])
+            seg, prod, amount, cell = seg[own], prod[own], amount[own], cell[own]
+            u_vis, u_reas, u_stage, u_dur = u_vis[own], u_reas[own], u_stage[own], u_dur[own]
+            n = stage.size
         cols["seat"].append(np.full(n, k))
         cols["segment"].append(seg)
         cols["product"].append(prod)
