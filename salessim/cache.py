@@ -131,17 +131,25 @@ def dependency_versions() -> dict[str, str]:
     return out
 
 
-def key_fields(sc: Scenario, seed: int, deals: bool) -> dict[str, Any]:
-    """Everything a batch's numbers depend on besides its replication indices."""
+def key_fields(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None
+               ) -> dict[str, Any]:
+    """Everything a batch's numbers depend on besides its replication indices.
+
+    ``warmup``: the policy the warm-up runs under (:func:`salessim.model.policy.warmup_policy`),
+    None when the scenario's own policy runs from time 0.
+    """
     from salessim import __version__
 
-    return {"scenario": sc.hash, "seed": int(seed), "deals": bool(deals), "version": __version__,
-            "code": code_fingerprint(), "libraries": dependency_versions()}
+    out = {"scenario": sc.hash, "seed": int(seed), "deals": bool(deals), "version": __version__,
+           "code": code_fingerprint(), "libraries": dependency_versions()}
+    if warmup is not None:
+        out["warmup"] = warmup.hash
+    return out
 
 
-def run_key(sc: Scenario, seed: int, deals: bool) -> str:
-    """The cache key of (scenario content, seed, deals) under this code and these libraries."""
-    blob = json.dumps(key_fields(sc, seed, deals), sort_keys=True)
+def run_key(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None) -> str:
+    """The cache key of (scenario content, seed, deals, warm-up) under this code and libraries."""
+    blob = json.dumps(key_fields(sc, seed, deals, warmup), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -202,9 +210,11 @@ class Cache:
         self._tally: int | None = None  # bytes under the eviction scope, as last counted
 
     # -- a run's view ----------------------------------------------------------------------
-    def for_run(self, sc: Scenario, seed: int, deals: bool) -> RunCache:
-        """The batches of one scenario, seed and deals setting."""
-        return RunCache(self, key_fields(sc, seed, deals), run_key(sc, seed, deals), sc.name)
+    def for_run(self, sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None
+                ) -> RunCache:
+        """The batches of one scenario, seed, deals setting and warm-up policy."""
+        return RunCache(self, key_fields(sc, seed, deals, warmup),
+                        run_key(sc, seed, deals, warmup), sc.name)
 
     # -- problems --------------------------------------------------------------------------
     def disable(self, err: OSError) -> None:

@@ -250,15 +250,17 @@ def print_summary(periods: pd.DataFrame, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    year = periods[periods["period"] == "year"]
-    t = Table(title=title, title_justify="left")
-    t.add_column("year", style="bold")
-    t.add_column("mean", justify="right")
-    t.add_column("± 95 % CI", justify="right")
-    for col, label, kind in SUMMARY:
-        m, h = _ci(year[col])
-        t.add_row(label, _fmt(m, kind), _fmt(h, kind) if np.isfinite(h) else "–")
-    Console(width=100).print(t)
+    years = sorted(periods["year"].unique())
+    for fy in years:
+        year = periods[(periods["period"] == "year") & (periods["year"] == fy)]
+        t = Table(title=title if len(years) == 1 else f"{title} — year {fy}", title_justify="left")
+        t.add_column("year", style="bold")
+        t.add_column("mean", justify="right")
+        t.add_column("± 95 % CI", justify="right")
+        for col, label, kind in SUMMARY:
+            m, h = _ci(year[col])
+            t.add_row(label, _fmt(m, kind), _fmt(h, kind) if np.isfinite(h) else "–")
+        Console(width=100).print(t)
 
 
 # ------------------------------------------------------------------------------------------
@@ -343,7 +345,9 @@ def print_comparison(comp, title: str) -> None:
                 diff = (f"{_fmt(r['diff'], kind, True)} [{_fmt(r['diff_ci_low'], kind, True)}, "
                         f"{_fmt(r['diff_ci_high'], kind, True)}]")
                 pb = f"{100 * r['p_better']:.0f} %" if np.isfinite(r["p_better"]) else "–"
-            t.add_row(str(r["label"]) if first else "", str(r["scenario"]), mean, diff, pb)
+            who = (str(r["scenario"]) if sm["year"].nunique() == 1
+                   else f"{r['scenario']} · year {r['year']}")
+            t.add_row(str(r["label"]) if first else "", who, mean, diff, pb)
             first = False
         t.add_section()
     Console(width=140).print(t)

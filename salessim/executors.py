@@ -171,6 +171,7 @@ class Batch:
     seed: int
     replications: tuple[int, ...]
     deals: bool
+    warmup: dict[str, Any] | None = None  # the warm-up policy's source scenario (None: library's)
 
 
 def run_batch(batch: Batch) -> BatchResult:
@@ -181,9 +182,10 @@ def run_batch(batch: Batch) -> BatchResult:
 
     sc = Scenario.model_validate(batch.scenario)
     fp = plan(sc)
+    warm = Scenario.model_validate(batch.warmup) if batch.warmup is not None else None
     reps, periods, deals = [], [], []
     for r in batch.replications:
-        a, b, c, _ = run_replication(sc, r, batch.seed, batch.deals, fp)
+        a, b, c, _ = run_replication(sc, r, batch.seed, batch.deals, fp, warm)
         reps.append(a)
         periods.append(b)
         if c is not None:
@@ -457,8 +459,12 @@ def make_executor(workers: int | None = None, scheduler: str | None = None,
 
 
 def batches_for(scenarios: Sequence[dict[str, Any]], replications: Sequence[Sequence[int]],
-                seed: int, deals: bool, workers: int) -> list[Batch]:
-    """Cut each scenario's replications into batches: about four per worker, for balance."""
+                seed: int, deals: bool, workers: int, warmup: dict[str, Any] | None = None
+                ) -> list[Batch]:
+    """Cut each scenario's replications into batches: about four per worker, for balance.
+
+    ``warmup``: the scenario every batch's warm-up policy comes from (None: the library baseline).
+    """
     out: list[Batch] = []
     total = sum(len(r) for r in replications)
     size = max(1, -(-total // max(1, 4 * workers)))
@@ -466,7 +472,7 @@ def batches_for(scenarios: Sequence[dict[str, Any]], replications: Sequence[Sequ
     for sc, reps in zip(scenarios, replications, strict=True):
         reps = list(reps)
         for i in range(0, len(reps), size):
-            out.append(Batch(key, sc, seed, tuple(reps[i:i + size]), deals))
+            out.append(Batch(key, sc, seed, tuple(reps[i:i + size]), deals, warmup))
             key += 1
     return out
 

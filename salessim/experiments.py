@@ -27,6 +27,7 @@ from salessim.executors import (
     check_seed,
     make_executor,
 )
+from salessim.model.policy import warmup_policy
 from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
 from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
@@ -56,9 +57,10 @@ class Comparison:
     scenarios: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def paired(self, metric: str, scenario: str) -> pd.DataFrame:
+    def paired(self, metric: str, scenario: str, year: int = 1) -> pd.DataFrame:
         """Per-replication values of a year metric for the baseline and a variant, side by side."""
-        y = self.results.periods[self.results.periods["period"] == "year"]
+        p = self.results.periods
+        y = p[(p["period"] == "year") & (p["year"] == year)]
         a = y[y["scenario"] == self.baseline].set_index("replication")[metric]
         b = y[y["scenario"] == scenario].set_index("replication")[metric]
         return pd.DataFrame({"baseline": a, "variant": b}).dropna()
@@ -113,7 +115,7 @@ def _resolve(scenarios: Sequence[Any]) -> list[Scenario]:
 def compare(scenarios: Sequence[Any], baseline: str | None = None, replications: int = 16,
             seed: int = 1, executor: Any = None, workers: int | None = None,
             scheduler: str | None = None, deals: bool = False, cache: bool | Path = True,
-            progress: bool | None = None) -> Comparison:
+            progress: bool | None = None, warmup: Any = None) -> Comparison:
     """Compare scenarios under common random numbers.
 
     Args:
@@ -128,6 +130,9 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         cache: reuse and keep finished batches (True → the default cache, see
             :mod:`salessim.cache`; a Path → that folder; False → neither).
         progress: show a progress bar (default: only on a terminal).
+        warmup: in ``simulation.mode: transition``, the scenario whose driver sections every
+            scenario's warm-up runs under; default the baseline scenario, so each variant's first
+            reported year shows its change from the baseline's policy.
 
     Returns:
         A Comparison with tidy ``results`` and the paired ``summary``.
@@ -140,9 +145,10 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     if base not in names:
         raise ScenarioError(f"--baseline {base!r} is not one of the scenarios: {names}")
     R = int(replications)
+    warm = scs[names.index(base)] if warmup is None else load_scenario(warmup)
     store = Cache(Path(cache) if isinstance(cache, str | Path) else None) if cache else None
-    caches: list[RunCache | None] = ([store.for_run(s, seed, deals) for s in scs] if store
-                                     else [None] * len(scs))
+    caches: list[RunCache | None] = ([store.for_run(s, seed, deals, warmup_policy(s, warm))
+                                      for s in scs] if store else [None] * len(scs))
 
     # what is already done
     parts: dict[tuple[int, int], tuple] = {}  # (scenario index, first replication) → result
@@ -166,7 +172,7 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     try:
         if todo:
             batches = batches_for([s.model_dump(mode="json") for s in scs], needed, seed, deals,
-                                  ex.workers)
+                                  ex.workers, warm.model_dump(mode="json"))
             advance, stop = _progress(todo, progress)
             try:
                 for b, res in ex.map(batches):
@@ -188,9 +194,9 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     deal_df = (pd.concat([parts[k][2] for k in order if parts[k][2] is not None],
                          ignore_index=True) if deals else None)
     # deterministic row order whatever the executor
-    reps = reps.sort_values(["scenario", "replication", "period", "rep_id"],
+    reps = reps.sort_values(["scenario", "replication", "year", "period", "rep_id"],
                             key=_scenario_key(names)).reset_index(drop=True)
-    periods = periods.sort_values(["scenario", "replication", "period"],
+    periods = periods.sort_values(["scenario", "replication", "year", "period"],
                                   key=_scenario_key(names)).reset_index(drop=True)
     if deal_df is not None:
         deal_df = deal_df.sort_values(["scenario", "replication", "opportunity_id"],
@@ -242,8 +248,23 @@ def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.
     and its 95 % CI, the unpaired (Welch–Satterthwaite) interval of the same difference for
     contrast, and P(better) — the probability that the variant's true mean is on the better side of
     the baseline's, NaN where it is undefined (one replication, or every paired difference equal).
+    Each reported year (``year`` 1, 2, …) is summarised on its own.
     """
-    year = periods[periods["period"] == "year"]
+    rows = []
+    if "year" not in periods:  # tables written before horizons could pass a year: one year
+        periods = periods.assign(year=1)
+    for fy in sorted(periods["year"].unique()):
+        year = periods[(periods["period"] == "year") & (periods["year"] == fy)]
+        rows += _summary_rows(year, baseline, names, int(fy))
+    cols = ["scenario", "year", "metric", "label", "n", "mean", "ci_low", "ci_high", "diff",
+            "diff_ci_low", "diff_ci_high", "diff_rel", "diff_ci_low_unpaired",
+            "diff_ci_high_unpaired", "p_better"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def _summary_rows(year: pd.DataFrame, baseline: str, names: Sequence[str], fy: int
+                  ) -> list[dict[str, Any]]:
+    """The summary rows of one reported year (its ``year`` rows of every scenario)."""
     rows = []
     base = year[year["scenario"] == baseline].set_index("replication")
     for name in names:
@@ -251,7 +272,7 @@ def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.
         for metric, (label, better) in METRICS.items():
             v = y[metric].to_numpy(dtype=float)
             m, lo, hi, _ = _t_ci(v)
-            row = {"scenario": name, "metric": metric, "label": label, "mean": m,
+            row = {"scenario": name, "year": fy, "metric": metric, "label": label, "mean": m,
                    "ci_low": lo, "ci_high": hi, "n": int(np.sum(~np.isnan(v)))}
             if name != baseline:
                 pair = pd.concat([y[metric], base[metric]], axis=1, keys=["v", "b"]).dropna()
@@ -266,10 +287,7 @@ def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.
                     "p_better": p_better(va, vb, better),
                 })
             rows.append(row)
-    cols = ["scenario", "metric", "label", "n", "mean", "ci_low", "ci_high", "diff", "diff_ci_low",
-            "diff_ci_high", "diff_rel", "diff_ci_low_unpaired", "diff_ci_high_unpaired",
-            "p_better"]
-    return pd.DataFrame(rows).reindex(columns=cols)
+    return rows
 
 
 # ------------------------------------------------------------------------------------------

@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from salessim.model import INVOLUNTARY, LOST, OPEN, VOLUNTARY, WON, ReplicationRecord
+from salessim.model.clock import Clock
 
 __all__ = ["DEAL_COLUMNS", "PERIODS", "PERIOD_COLUMNS", "REP_COLUMNS", "Results", "tables"]
 
 PERIODS = ("Q1", "Q2", "Q3", "Q4", "year")
 
 REP_COLUMNS = [
-    "scenario", "replication", "seed", "rep_id", "manager_id", "period", "full_period", "quota",
+    "scenario", "replication", "seed", "rep_id", "manager_id", "year", "period", "full_period", "quota",
     "revenue", "attainment", "composite_attainment", "opportunities", "wins", "losses",
     "coaching_hours", "joint_calls", "skill_start", "skill_end", "tenure_days", "left", "hired",
     "gap_flagged", "selling_time_share", "extra_hours", "p_make_quota",
@@ -26,8 +27,9 @@ REP_COLUMNS = [
 #: ``pipeline_coverage`` is pipeline coverage (next quarter), the quantity the plan's benchmark
 #: ``Plan.coverage`` gives: the open pipeline's value at a quarter's start ÷ that quarter's quota
 #: (a fourth of the annual quota) of the seated reps; the ``year`` row is the mean of its quarters'.
+#: ``year`` numbers the reported fiscal years (1, 2, …): each has four quarter rows and a ``year`` row.
 PERIOD_COLUMNS = [
-    "scenario", "replication", "seed", "period", "headcount", "revenue", "quota",
+    "scenario", "replication", "seed", "year", "period", "headcount", "revenue", "quota",
     "attainment_p10", "attainment_p50", "attainment_p90", "pct_at_quota", "win_rate",
     "cycle_days", "pipeline_coverage", "forecast_error", "turnover", "voluntary_turnover",
     "coaching_hours", "coaching_delivered_share", "culture", "detection_lag_days",
@@ -49,14 +51,36 @@ class Results:
     meta: dict = field(default_factory=dict)
 
     def year(self) -> pd.DataFrame:
-        """The ``periods`` rows for the whole year."""
+        """The ``periods`` rows for whole years (one per reported year and replication)."""
         return self.periods[self.periods["period"] == "year"]
 
 
-def _bounds(rec: ReplicationRecord) -> list[tuple[float, float]]:
-    q = rec.horizon / 4
-    w = rec.warmup
-    return [(w + i * q, w + (i + 1) * q) for i in range(4)] + [(w, w + rec.horizon)]
+@dataclass(frozen=True)
+class _Period:
+    """One reported period: its time span, its labels, and where its records sit."""
+
+    t0: float
+    t1: float
+    period: str  # Q1 … Q4 or year
+    year: int  # 1, 2, …
+    slot: int  # index of per-period arrays (Clock.slots)
+    snap_start: int  # skill snapshots at its start and end (quarter boundaries)
+    snap_end: int
+    closes_horizon: bool  # ends at the end of the horizon (then events at that instant count)
+
+
+def _bounds(rec: ReplicationRecord) -> list[_Period]:
+    clock = Clock(rec.warmup, rec.horizon)
+    q, w, ylen = clock.Q, clock.W, clock.year_days
+    out = []
+    for y in range(clock.years):
+        y0 = w + y * ylen
+        last = y == clock.years - 1
+        for i in range(4):
+            out.append(_Period(y0 + i * q, y0 + (i + 1) * q, PERIODS[i], y + 1, 5 * y + i,
+                               4 * y + i, 4 * y + i + 1, last and i == 3))
+        out.append(_Period(y0, y0 + ylen, "year", y + 1, 5 * y + 4, 4 * y, 4 * y + 4, last))
+    return out
 
 
 def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, pd.DataFrame,
@@ -80,7 +104,8 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
 
     rep_frames = []
     period_rows = []
-    for k, (t0, t1) in enumerate(bounds):
+    for per in bounds:
+        t0, t1, k = per.t0, per.t1, per.slot
         in_seat = np.clip(np.minimum(rec.person_leave, t1) - np.maximum(rec.person_hire, t0),
                           0.0, None)
         present = in_seat > 0
@@ -114,17 +139,13 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         full = (rec.person_hire + ramp <= t0) & (rec.person_leave >= t1)
         hired = (rec.person_hire >= t0) & (rec.person_hire < t1)
         left = (rec.person_leave >= t0) & (rec.person_leave < t1)
-        if k < 4:
-            s_start = np.where(hired, rec.person_theta_hire, rec.skill_snap[:, k])
-            s_end = np.where(left, rec.person_theta_leave, rec.skill_snap[:, k + 1])
-        else:
-            s_start = np.where(hired, rec.person_theta_hire, rec.skill_snap[:, 0])
-            s_end = np.where(left, rec.person_theta_leave, rec.skill_snap[:, 4])
+        s_start = np.where(hired, rec.person_theta_hire, rec.skill_snap[:, per.snap_start])
+        s_end = np.where(left, rec.person_theta_leave, rec.skill_snap[:, per.snap_end])
         tenure = np.minimum(rec.person_leave, t1) - rec.person_hire
-        period = PERIODS[k]
+        period = per.period
         idx = np.flatnonzero(present)
         rep_frames.append(pd.DataFrame({
-            "rep_id": idx, "manager_id": rec.person_manager[idx], "period": period,
+            "rep_id": idx, "manager_id": rec.person_manager[idx], "year": per.year, "period": period,
             "full_period": full[idx], "quota": quota[idx], "revenue": revenue[idx],
             "attainment": attainment[idx], "composite_attainment": composite[idx],
             "opportunities": opps[idx].astype(np.int64), "wins": wins[idx].astype(np.int64),
@@ -146,9 +167,9 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         leavers = left & np.isin(rec.person_exit, (VOLUNTARY, INVOLUNTARY))
         vol = left & (rec.person_exit == VOLUNTARY)
         det = rec.detections
-        det_in = det[(det[:, 0] >= t0) & ((det[:, 0] < t1) | ((k in (3, 4)) & (det[:, 0] <= t1)))]
+        det_in = det[(det[:, 0] >= t0) & ((det[:, 0] < t1) | (per.closes_horizon & (det[:, 0] <= t1)))]
         period_rows.append({
-            "period": period, "headcount": hc, "revenue": float(revenue.sum()),
+            "year": per.year, "period": period, "headcount": hc, "revenue": float(revenue.sum()),
             "quota": float(quota.sum()),
             "attainment_p10": _q(att_full, 0.1), "attainment_p50": _q(att_full, 0.5),
             "attainment_p90": _q(att_full, 0.9),

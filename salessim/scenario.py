@@ -225,10 +225,35 @@ class Frozen(BaseModel):
 
 
 class Simulation(Frozen):
-    """Clock: warm-up (excluded from results) and the reported horizon, in days."""
+    """Clock: warm-up (excluded from results) and the reported horizon, in days, and the mode.
 
-    warmup_days: int = A(180, "long enough for pipelines to fill (≈ 2 cycle times)", ge=0, le=1095)
-    horizon_days: int = A(365, "one fiscal year, reported in quarters", gt=0, le=1095)
+    A run starts at steady state (open pipelines at the plan's benchmark inventory, tenures from
+    their stationary distribution). In ``transition`` mode the warm-up runs under the warm-up policy
+    — the library baseline's driver sections (goals, prescription, metrics, crm_adoption, managers'
+    training, unified_approach and promotion, coaching, reviews, culture) laid over this scenario, or
+    the comparison's baseline in ``salessim compare`` — and this scenario's own levers take over when
+    the reported horizon starts, so year 1 shows the change ramping in. In ``steady_state`` mode this
+    scenario's levers apply from time 0, so the reported years show its steady state.
+    """
+
+    warmup_days: int = A(365, "a year under the warm-up policy: the run starts at steady state, and "
+                         "a year lets culture, coached skill and the review cycle settle", ge=0, le=1095)
+    mode: Literal["transition", "steady_state"] = A(
+        "transition", "reports show year 1 after a change of policy (transition) unless they say "
+        "they show the steady state")
+    horizon_days: int = A(
+        365, "one fiscal year, reported in quarters. Up to 365 days is one (possibly short) year of "
+        "four quarters; a longer horizon must be whole fiscal years of 365 days (730, 1095, 1460 or "
+        "1825), each reported as four quarters and a year, so every year row is comparable",
+        gt=0, le=1825)
+
+    @field_validator("horizon_days")
+    @classmethod
+    def _whole_years(cls, v: int) -> int:
+        if v > 365 and v % 365:
+            raise ValueError(f"a horizon longer than a year must be whole years of 365 days "
+                             f"(730, 1095, 1460 or 1825), got {v}")
+        return v
 
 
 class Organisation(Frozen):

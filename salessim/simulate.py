@@ -18,17 +18,22 @@ __all__ = ["run_replication", "simulate"]
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int, deals: bool = False,
-                    funnel_plan: Plan | None = None
+                    funnel_plan: Plan | None = None, warmup: Scenario | None = None
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, int]:
-    """One replication: its ``reps``, ``periods`` and optional ``deals`` rows, and event count."""
-    rec = SalesForce(scenario, seed, replication, funnel_plan).run()
+    """One replication: its ``reps``, ``periods`` and optional ``deals`` rows, and event count.
+
+    ``warmup``: the scenario whose driver sections the warm-up runs under in transition mode
+    (None: the library baseline's).
+    """
+    rec = SalesForce(scenario, seed, replication, funnel_plan, warmup=warmup).run()
     reps, periods, deal_df = tables(rec, deals=deals)
     return reps, periods, deal_df, rec.events
 
 
 def simulate(scenario: Scenario | str | Path | Mapping[str, Any], replications: int = 8,
              seed: int = 1, deals: bool = False,
-             progress: Callable[[int, int], None] | None = None) -> Results:
+             progress: Callable[[int, int], None] | None = None,
+             warmup: Scenario | str | Path | Mapping[str, Any] | None = None) -> Results:
     """Simulate a scenario: ``replications`` independent runs under common random numbers.
 
     Replication ``r`` with root ``seed`` is the same sales force (same people, same deals, same
@@ -40,6 +45,9 @@ def simulate(scenario: Scenario | str | Path | Mapping[str, Any], replications: 
         seed: root seed (0 … 2**63 − 1).
         deals: also return the deal log (CRM export schema).
         progress: called with (done, total) after each replication.
+        warmup: in ``simulation.mode: transition``, the scenario whose driver sections (goals,
+            prescription, metrics, crm_adoption, managers' levers, coaching, reviews, culture) the
+            warm-up runs under before this scenario's own take over; default the library baseline.
 
     Returns:
         Results with ``reps``, ``periods`` and (optionally) ``deals`` DataFrames.
@@ -47,9 +55,10 @@ def simulate(scenario: Scenario | str | Path | Mapping[str, Any], replications: 
     sc = load_scenario(scenario)
     replications, seed = check_replications(replications), check_seed(seed)  # ValueError if out of range
     fp = plan(sc)
+    warm = load_scenario(warmup) if warmup is not None else None
     reps, periods, deal_frames, events = [], [], [], 0
     for r in range(int(replications)):
-        a, b, c, e = run_replication(sc, r, int(seed), deals, fp)
+        a, b, c, e = run_replication(sc, r, int(seed), deals, fp, warm)
         reps.append(a)
         periods.append(b)
         if c is not None:

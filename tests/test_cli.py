@@ -20,11 +20,11 @@ BASELINE = REPO / "data" / "scenarios" / "baseline.yaml"
 
 # The output contract, as docs/model.md#outputs documents it. Rows also carry `seed` ("one row per
 # observation, with scenario, replication and seed") in the reps and periods tables.
-DOCUMENTED_REPS = ("scenario, replication, rep_id, manager_id, period, full_period, quota, revenue, "
+DOCUMENTED_REPS = ("scenario, replication, rep_id, manager_id, year, period, full_period, quota, revenue, "
                "attainment, composite_attainment, opportunities, wins, losses, coaching_hours, "
                "joint_calls, skill_start, skill_end, tenure_days, left, hired, gap_flagged, "
                "selling_time_share, extra_hours, p_make_quota")
-DOCUMENTED_PERIODS = ("scenario, replication, period, headcount, revenue, quota, attainment_p10, "
+DOCUMENTED_PERIODS = ("scenario, replication, year, period, headcount, revenue, quota, attainment_p10, "
                   "attainment_p50, attainment_p90, pct_at_quota, win_rate, cycle_days, "
                   "pipeline_coverage, forecast_error, turnover, voluntary_turnover, coaching_hours, "
                   "coaching_delivered_share, culture, detection_lag_days, selling_time_share")

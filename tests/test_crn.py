@@ -57,9 +57,10 @@ def test_starting_reps_are_the_same_people_in_every_scenario(replication: int) -
 
 def test_promotion_replaces_only_the_promoted_seats() -> None:
     """Promoting each team's top rep (a new manager for every team) changes who sits in those
-    seats and no one else."""
-    plain = SalesForce(small("baseline"), SEED, 0)
-    promo = SalesForce(small("baseline", **{"managers.promotion": True}), SEED, 0)
+    seats and no one else (in steady-state mode, so the policy holds from time 0)."""
+    steady = {"simulation.mode": "steady_state"}
+    plain = SalesForce(small("baseline", **steady), SEED, 0)
+    promo = SalesForce(small("baseline", **steady, **{"managers.promotion": True}), SEED, 0)
     for m in range(promo.M):
         training.replace_manager(promo, m)
     promoted = np.array(promo.p_seat)[np.array(promo.p_exit) == PROMOTED]
@@ -92,8 +93,12 @@ def test_starting_reps_pair_in_the_reps_table_when_coaching_is_off() -> None:
 
 
 def _deals_by_seat_row(sf: SalesForce) -> pd.DataFrame:
-    """The book keyed by (creator's seat, row of that seat's deal stream); ``amount`` is the
-    value the deal opened with (a deal pulled into a period end books less)."""
+    """The book keyed by (creator's seat, row of that seat's deal stream).
+
+    Deals created by prospecting only: the open deals seeded at time 0 come from another stream
+    (tests/test_steady_state.py pairs them). ``amount`` is the value the deal opened with (a deal
+    pulled into a period end books less).
+    """
     b = sf.book
     n = b.n
     creator = b.creator[:n]
@@ -106,7 +111,7 @@ def _deals_by_seat_row(sf: SalesForce) -> pd.DataFrame:
     for s in range(b.stages):
         df[f"u_stage{s}"] = b.u_stage[:n, s]
         df[f"u_dur{s}"] = b.u_dur[:n, s]
-    return df.set_index(["seat", "row"]).sort_index()
+    return df[df["row"] >= 0].set_index(["seat", "row"]).sort_index()
 
 
 DRAW_COLS = ["amount", "segment", "product", "visible", "u_reassign", "u_stage0", "u_stage1",
@@ -137,13 +142,16 @@ def test_a_seats_deal_stream_does_not_shift_when_other_processes_draw_more() -> 
     """Heavy attrition and promotions draw many more people and vacancy numbers; seat k's deal
     stream is untouched: identical pre-drawn rows, and up to the seat's first departure the very
     same deals at the very same times with the very same outcomes. (Levers that couple seats are
-    held still: no coaching, and hours to spare, so deals handed over by leaving teammates take
-    no attention from a rep's own deals, and no drive or period-end games.)"""
+    held still: no coaching, hours to spare, so deals handed over by leaving teammates take no
+    attention from a rep's own deals, no drive or period-end games, and no ramp, since starting
+    tenures are drawn at each scenario's own attrition rate; these levers hold from time 0, in
+    steady-state mode.)"""
     quiet = {"prescription.enabled": True, "culture.effort_sensitivity": 0.0,
              "coaching.targeting": "none", "coaching.joint_call_hours_per_week": 0.0,
              "reviews.involuntary_annual": 0.0, "reps.hours_per_week": 80.0,
              "reps.non_selling_share": 0.0, "reps.max_extra_hours": 0.0,
-             "comp.period_end_days": 0.0, "motivation.give_up_below": 0.0}
+             "comp.period_end_days": 0.0, "motivation.give_up_below": 0.0,
+             "attrition.ramp_days": 0, "simulation.mode": "steady_state"}
     a = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.0}), SEED, 2)
     # a harsh culture makes reps leave far more often than the baseline's realised rate
     b = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.9,

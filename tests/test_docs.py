@@ -102,7 +102,7 @@ def test_scenario_reference_names_every_field_with_its_default_range_and_source(
     # a range and a default, as the schema has them
     rows = {ln.split(" | ")[0]: ln for ln in text.splitlines() if ln.startswith("| `")}
     assert "| `0.7` | (0, 1] |" in rows["| `crm_adoption`"]
-    assert "| `180` | [0, 1,095] |" in rows["| `simulation.warmup_days`"]
+    assert "| `365` | [0, 1,095] |" in rows["| `simulation.warmup_days`"]
     assert "(0, 1)" in rows["| `funnel.stages[i].conversion`"]
     assert "1–8 items" in rows["| `funnel.stages`"]
     assert "one of: `annual`, `semiannual`, `quarterly`, `monthly`" in rows["| `reviews.cadence`"]

@@ -200,7 +200,7 @@ def coach_week(sf: SalesForce, now: float) -> None:
     if q >= 0:
         pid = sf.seat_person
         has = (pid >= 0) & (sf.week_hours > 0)
-        for k in (q, 4):
+        for k in sf.clock.slot_of(q):
             sf.coach_promised[k] += promised * sf.M
             sf.coach_delivered[k] += float(delivered.sum())
             np.add.at(sf.coach_hours[:, k], pid[has], sf.week_hours[has])

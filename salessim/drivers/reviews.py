@@ -90,14 +90,13 @@ def assess(sf: SalesForce, managers: int | np.ndarray, formal: bool) -> None:
     sf.est_ratio[seats] = ratio
     flag = ratio < 1.0
     in_horizon = sf.W <= now <= sf.T
-    q = min(sf.clock.period(now), 3) if now < sf.T else 3
+    slots = list(sf.clock.slot_of(sf.clock.period(now) if now < sf.T else sf.clock.quarters - 1))
     rv = sf.sc.reviews
     for k, f in zip(seats, flag, strict=True):
         pid = sf.seat_person[k]
         if f:
             if in_horizon:
-                sf.flagged[pid, q] = True
-                sf.flagged[pid, 4] = True
+                sf.flagged[pid, slots] = True
             start = sf.episode_start[k]
             if not np.isnan(start) and not sf.episode_seen[k]:
                 sf.episode_seen[k] = True

@@ -63,11 +63,6 @@ def promoted_z(rho: float, z_skill: np.ndarray | float, z_own: np.ndarray | floa
     return rho * np.asarray(z_skill) + math.sqrt(max(1.0 - rho * rho, 0.0)) * np.asarray(z_own)
 
 
-def _transition(sf: SalesForce) -> bool:
-    """The policy under test starts at the end of the warm-up (``simulation.mode: transition``)."""
-    return getattr(sf.sc.simulation, "mode", "steady_state") == "transition"
-
-
 def _programme_days(sf: SalesForce) -> float:
     """Days a manager spends away at the programme under this scenario (0: none)."""
     mg = sf.sc.managers
@@ -90,16 +85,31 @@ def start_quality(sf: SalesForce) -> None:
     sf.manager_z = z
     q_z = (promoted_z(mg.promoted_skill_correlation, z[:, 2:].max(axis=1), z[:, 1])
            if mg.promotion else z[:, 0])
+    sf.q_z = q_z
     sf.manager_rng = {}  # per team, made at its first new manager
     sf.programme = np.full((sf.M, 2), np.nan)
     sf.quality_after = np.full(sf.M, np.nan)
-    if _transition(sf) and mg.training == "trained":
-        # the policy starts at the end of the warm-up: untrained until the programme is over
-        sf.quality = manager_quality(sc, q_z, trained=False)
-        sf.quality_after = manager_quality(sc, q_z, trained=True)
-        sf.programme[:] = (sf.W, sf.W + _programme_days(sf) * WEEK / 5.0)
-    else:
-        sf.quality = manager_quality(sc, q_z)
+    # under the policy in force at the start, the managers in place were trained (or not) before
+    # it; a transition's new policy sends them to its programme (switch_policy)
+    sf.quality = manager_quality(sc, q_z)
+
+
+def switch_policy(sf: SalesForce) -> None:
+    """The policy in force has changed (a transition): the same managers, under its levers.
+
+    A programme in the new policy starts now for every manager (untrained quality until it ends);
+    a unified approach re-spreads their quality from the same draws.
+    """
+    sc = sf.sc
+    if sc.managers.training == "trained" and np.all(np.isnan(sf.programme[:, 0])):
+        now = sf.env.now
+        sf.quality = manager_quality(sc, sf.q_z, trained=False)
+        sf.quality_after = manager_quality(sc, sf.q_z, trained=True)
+        sf.programme[:] = (now, now + _programme_days(sf) * WEEK / 5.0)
+    elif sc.managers.training != "trained":
+        sf.quality = manager_quality(sc, sf.q_z, trained=False)
+        sf.quality_after[:] = np.nan
+        sf.programme[:] = np.nan
 
 
 def away_hours(window: np.ndarray, week_start: float, hours_per_week: float) -> float:
@@ -147,7 +157,7 @@ def replace_manager(sf: SalesForce, m: int) -> None:
     if mg.training == "trained":
         # the programme is the policy: a new manager attends from their first day (in a
         # transition, from the policy's start at the end of the warm-up)
-        start = max(now, sf.W) if _transition(sf) else now
+        start = now
         sf.quality_after[m] = float(manager_quality(sc, np.array([z]), trained=True)[0])
         sf.programme[m] = (start, start + _programme_days(sf) * WEEK / 5.0)
         if sf.programme[m, 1] <= now:

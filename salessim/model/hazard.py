@@ -69,21 +69,28 @@ def baseline_policy(scenario: Scenario) -> Scenario:
     return Scenario.model_validate(data)
 
 
-def _expected_rate(scale: float, mult: np.ndarray) -> float:
-    """Expected voluntary leavers per head-year at ``scale`` over sampled rep-month multipliers."""
-    return float(12.0 * np.mean(1.0 - np.exp(-scale * mult / 12.0)))
+def _expected_rate(scale: float, mult: np.ndarray, head_years: float) -> float:
+    """Expected voluntary leavers per head-year at ``scale``.
+
+    The monthly chances of every rep seated at each monthly draw of the reported year, summed,
+    ÷ the year's mean headcount — as ``periods.voluntary_turnover`` counts them.
+    """
+    return float(np.sum(1.0 - np.exp(-scale * mult / 12.0)) / head_years)
 
 
-def _pilot(twin: Scenario, scale: float, replications: int) -> np.ndarray:
+def _pilot(twin: Scenario, scale: float, replications: int) -> tuple[np.ndarray, float]:
+    """Every seated rep's multiplier at each monthly draw of the year, and the head-years."""
     from salessim.model.salesforce import SalesForce
 
     samples = []
+    head_years = 0.0
     for r in range(replications):
         sf = SalesForce(twin, PILOT_SEED, r, hazard_scale=scale)
         sf.keep_multipliers = True
-        sf.run()
-        samples.append(np.concatenate(sf.multipliers) if sf.multipliers else np.ones(1))
-    return np.concatenate(samples)
+        rec = sf.run()
+        samples.extend(sf.multipliers)
+        head_years += float(rec.headcount[4])  # the first year's mean weekly headcount
+    return (np.concatenate(samples) if samples else np.ones(1)), max(head_years, 1.0)
 
 
 def _disk(twin_json: str) -> Path | None:
@@ -129,12 +136,12 @@ def _solve(twin_json: str) -> float:
         return 0.0
     scale = -math.log(1.0 - min(target, 0.95))
     for replications in PILOT_REPLICATIONS:
-        mult = _pilot(twin, scale, replications)
+        mult, head_years = _pilot(twin, scale, replications)
         hi = 1.0
-        while _expected_rate(hi, mult) < target and hi < 1e6:
+        while _expected_rate(hi, mult, head_years) < target and hi < 1e6:
             hi *= 4.0
-        scale = float(optimize.brentq(lambda s, m=mult: _expected_rate(s, m) - target, 0.0, hi,
-                                      xtol=1e-6))
+        scale = float(optimize.brentq(
+            lambda s, m=mult, h=head_years: _expected_rate(s, m, h) - target, 0.0, hi, xtol=1e-6))
     _remember(path, scale)
     return scale
 

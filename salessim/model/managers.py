@@ -171,16 +171,16 @@ def _urgent_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
 
 def manager_weeks(sf: SalesForce, m: int) -> Iterator[Any]:
     """Process: every Monday, manager ``m`` opens a week of hours and spends it in order."""
-    sc = sf.sc
-    mg = sc.managers
-    c = sc.coaching
     led = sf.ledgers[m]
-    fixed = mg.admin_hours_per_week + mg.forecast_hours_per_week
-    promise = c.joint_call_hours_per_week if c.targeting != "none" else 0.0
     window = sf.programme[m]  # a view: a new manager's programme shows here
     env = sf.env
     while env.now <= sf.T:
         now = env.now
+        # the policy in force this week (it changes at the end of a transition's warm-up)
+        mg = sf.sc.managers
+        c = sf.sc.coaching
+        fixed = mg.admin_hours_per_week + mg.forecast_hours_per_week
+        promise = c.joint_call_hours_per_week if c.targeting != "none" else 0.0
         led.open_week()
         led.spend(fixed, ADMIN)  # also serves reviews still waiting from last week
         vacant = sf.ledgers.vacancies(sf)[m]

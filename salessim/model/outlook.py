@@ -98,11 +98,11 @@ def observed_to_won(sf: SalesForce, now: float, ids: np.ndarray, by: str) -> np.
     """Stage-to-won probabilities seen in the CRM over the last year, per person or team.
 
     Each stage's pass rate is estimated from the visible deals resolved in the trailing 365
-    days, shrunk toward the benchmark conversion.
+    days (clipped at time 0), shrunk toward the benchmark conversion.
     """
     b = sf.book
     n = b.n
-    done = (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= now - 365.0) & (
+    done = (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= max(now - 365.0, 0.0)) & (
         b.closed[:n] <= now)
     key = (b.person if by == "person" else b.manager)[:n][done]
     size = (len(sf.p_seat) if by == "person" else sf.M)
@@ -121,8 +121,9 @@ def visible_estimate(sf: SalesForce, now: float, seats: np.ndarray) -> np.ndarra
     o = o[b.visible[o] & np.isin(b.seat[o], seats)]
 
     def trailing_rate() -> np.ndarray:
-        span = np.clip(now - np.maximum(sf.hire_time[seats], now - 365.0), 1.0, 365.0)
-        trailing = closed_revenue(sf, now - 365.0, now)[seats]
+        since = max(now - 365.0, 0.0)  # the trailing year, clipped at time 0
+        span = np.clip(now - np.maximum(sf.hire_time[seats], since), 1.0, 365.0)
+        trailing = closed_revenue(sf, since, now)[seats]
         return trailing / span
 
     view = metrics.RepView(
@@ -142,9 +143,12 @@ def forecast(sf: SalesForce, t: float) -> np.ndarray:
     o = o[b.visible[o]]
 
     def last_quarter() -> np.ndarray:
+        # the last quarter's wins, clipped at time 0 and scaled up to a quarter from the span seen
         n = b.n
-        w = (b.status[:n] == WON) & (b.closed[:n] >= t - sf.Q) & (b.closed[:n] < t)
-        return np.bincount(b.manager[:n][w], weights=b.amount[:n][w], minlength=sf.M)
+        since = max(t - sf.Q, 0.0)
+        w = (b.status[:n] == WON) & (b.closed[:n] >= since) & (b.closed[:n] < t)
+        won = np.bincount(b.manager[:n][w], weights=b.amount[:n][w], minlength=sf.M)
+        return won * sf.Q / (t - since) if t > since else won
 
     view = metrics.TeamView(
         plan=sf.plan, horizon=sf.Q,

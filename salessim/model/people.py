@@ -18,14 +18,15 @@ from salessim.drivers import culture
 from salessim.funnel import gamma_quantile
 from salessim.model.clock import MONTH, WEEK
 from salessim.model.deals import LOST, OPEN
+from salessim.model.steady import stationary_tenure, tenure_hazard
 from salessim.rng import stream
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
 __all__ = ["INVOLUNTARY", "MAX_GOALS", "PERSON_DRAWS", "PROMOTED", "VOLUNTARY", "attrition",
-           "backfill", "handover_order", "hire", "involuntary_draw", "leave", "ramp", "reassign",
-           "refresh_theta"]
+           "backfill", "handover_order", "hire", "involuntary_draw", "leave", "perceive", "ramp",
+           "reassign", "refresh_theta"]
 
 PERSON_DRAWS = 16  # uniforms per person from the seat's people stream (fixed: keeps CRN aligned)
 MAX_GOALS = 10
@@ -43,26 +44,15 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     sf.zskill[seat] = z[0]
     sf.theta0[seat] = sc.reps.skill_sd * z[0]
     sf.gain[seat] = 0.0
-    pr = sc.prescription
-    sf.bias[seat] = pr.self_plan_median * math.exp(pr.self_plan_sigma * z[1])
     sf.optimism[seat] = z[13]
     sf.burnout[seat] = 0.0
     sf.behind[seat] = 0
     sf.extra[seat] = 0.0
-    perceived, _dropped, n_eff = sf.goalm.person(float(u[2]), z[3:3 + MAX_GOALS])
-    sf.n_goals[seat] = n_eff
-    sf.penalty[seat] = float(sf.goalm.focus_penalty(n_eff))
-    sf.focus[seat] = float(sf.goalm.focus_effort(n_eff))
-    mix = sf.goalm.mix(perceived)
-    sf.mix[seat] = mix
-    for g in range(2):
-        cond = np.where(sf.cell_seg == g, mix, 0.0)
-        sf.seg_mass[seat, g] = cond.sum()
-        sf.cell_cdf[seat, g] = np.cumsum(cond) / max(cond.sum(), 1e-300)
+    sf.person_u[seat] = u  # kept: a change of policy re-derives what follows from the same draws
+    perceive(sf, seat)
     if start:
-        # starting reps are past ramp: tenure between ramp and six years
-        ramp_days = sc.attrition.ramp_days
-        sf.hire_time[seat] = -(ramp_days + u[15] * (6 * 365 - ramp_days))
+        # a starting rep has held the seat for a draw from the stationary tenure distribution
+        sf.hire_time[seat] = -stationary_tenure(float(u[15]), tenure_hazard(sf))
     else:
         sf.hire_time[seat] = now
     pid = len(sf.p_seat)
@@ -85,11 +75,35 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     sf.p_theta_leave.append(math.nan)
 
 
+def perceive(sf: SalesForce, seat: int) -> None:
+    """What the policy makes of the person in ``seat``, from their stored draws.
+
+    Their planning bias (prescription's self-planning spread) and the goals they perceive, pursue
+    and tilt their prospecting mix toward (the goal plan). Called at hire and again, with the same
+    draws, when the policy changes (:func:`salessim.model.policy.apply`).
+    """
+    u = sf.person_u[seat]
+    z = special.ndtri(u)
+    pr = sf.sc.prescription
+    sf.bias[seat] = pr.self_plan_median * math.exp(pr.self_plan_sigma * z[1])
+    perceived, _dropped, n_eff = sf.goalm.person(float(u[2]), z[3:3 + MAX_GOALS])
+    sf.n_goals[seat] = n_eff
+    sf.penalty[seat] = float(sf.goalm.focus_penalty(n_eff))
+    sf.focus[seat] = float(sf.goalm.focus_effort(n_eff))
+    mix = sf.goalm.mix(perceived)
+    sf.mix[seat] = mix
+    for g in range(2):
+        cond = np.where(sf.cell_seg == g, mix, 0.0)
+        sf.seg_mass[seat, g] = cond.sum()
+        sf.cell_cdf[seat, g] = np.cumsum(cond) / max(cond.sum(), 1e-300)
+
+
 def _grow_persons(sf: SalesForce) -> None:
     for name in ("skill_snap", "coach_hours", "calls", "flagged", "hours_selling", "hours_worked",
                  "hours_extra", "p_make_sum", "p_make_n"):
         old = getattr(sf, name)
-        new = np.full((old.shape[0] * 2, 5), np.nan if name == "skill_snap" else 0, dtype=old.dtype)
+        new = np.full((old.shape[0] * 2, old.shape[1]), np.nan if name == "skill_snap" else 0,
+                      dtype=old.dtype)
         new[: old.shape[0]] = old
         setattr(sf, name, new)
 
@@ -248,7 +262,7 @@ def attrition(sf: SalesForce) -> Iterator[Any]:
         sf._advance(now)
         mult = hazard_multiplier(sf, now)
         p_leave = 1.0 - np.exp(-sf.hazard_scale * mult / 12.0)
-        if sf.keep_multipliers and now > sf.W:  # a pilot run of the hazard-scale solve
+        if sf.keep_multipliers and sf.W <= now < sf.T:  # a pilot run of the hazard-scale solve
             sf.multipliers.append(mult[sf.active])
         leaving = sf.active & (sf.attr_u[month] < p_leave)
         for k in np.flatnonzero(leaving):

@@ -35,38 +35,42 @@ class ReplicationRecord:
     person_exit: np.ndarray
     person_theta_hire: np.ndarray
     person_theta_leave: np.ndarray
-    skill_snap: np.ndarray  # persons × 5 boundaries (NaN where not in seat)
-    coaching_hours: np.ndarray  # persons × 5 periods (Q1..Q4, year)
-    coaching_delivered_share: np.ndarray  # 5 periods: joint-call hours delivered ÷ promised
-    joint_calls: np.ndarray  # persons × 5
-    flagged: np.ndarray  # persons × 5 (bool)
-    hours_selling: np.ndarray  # persons × 5: hours on deal work and prospecting
-    hours_worked: np.ndarray  # persons × 5: hours worked, extra hours included
-    hours_extra: np.ndarray  # persons × 5: discretionary hours
-    p_make_sum: np.ndarray  # persons × 5: weekly own chance of making quota, summed
-    p_make_n: np.ndarray  # persons × 5: weeks summed
-    headcount: np.ndarray  # 5 periods: mean weekly headcount
-    coverage: np.ndarray  # pipeline coverage at Q1..Q4's starts (see _quarters); year: their mean
-    culture: np.ndarray  # 5 periods: mean team culture at period end
-    forecast_error: np.ndarray  # 5 periods
+    # per-period arrays have 5·Y slots (Clock.slots): year y's Q1..Q4 at 5y..5y+3, the year at 5y+4
+    skill_snap: np.ndarray  # persons × (4·Y + 1) quarter starts and the end (NaN: not in seat)
+    coaching_hours: np.ndarray  # persons × slots
+    joint_calls: np.ndarray  # persons × slots
+    flagged: np.ndarray  # persons × slots (bool)
+    coaching_delivered_share: np.ndarray  # slots: joint-call hours delivered ÷ promised
+    hours_selling: np.ndarray  # persons × slots: hours on deal work and prospecting
+    hours_worked: np.ndarray  # persons × slots: hours worked, extra hours included
+    hours_extra: np.ndarray  # persons × slots: discretionary hours
+    p_make_sum: np.ndarray  # persons × slots: weekly own chance of making quota, summed
+    p_make_n: np.ndarray  # persons × slots: weeks summed
+    headcount: np.ndarray  # slots: mean weekly headcount
+    coverage: np.ndarray  # pipeline coverage at each quarter's start (see _quarters); year: their mean
+    culture: np.ndarray  # slots: mean team culture at period end
+    forecast_error: np.ndarray  # slots
     detections: np.ndarray  # rows of (time, lag_days)
     false_flags: int
     events: int
 
 
 def forecast_error(sf: SalesForce) -> np.ndarray:
-    """Each quarter's forecast error: mean absolute % error over teams; the year's is their mean."""
+    """Each quarter's forecast error: mean absolute % error over teams; a year's is their mean."""
     b = sf.book
     n = b.n
-    fe = np.full(5, np.nan)
+    fe = np.full(sf.clock.slots, np.nan)
     for q, fc in sf.forecasts.items():
         t0 = sf.W + q * sf.Q
         won = (b.status[:n] == WON) & (b.closed[:n] >= t0) & (b.closed[:n] < t0 + sf.Q)
         actual = np.bincount(b.manager[:n][won], weights=b.amount[:n][won], minlength=sf.M)
         ok = actual > 0
-        fe[q] = float(np.mean(np.abs(fc[ok] - actual[ok]) / actual[ok])) if ok.any() else np.nan
-    if not np.all(np.isnan(fe[:4])):
-        fe[4] = float(np.nanmean(fe[:4]))
+        fe[sf.clock.slot_of(q)[0]] = (float(np.mean(np.abs(fc[ok] - actual[ok]) / actual[ok]))
+                                      if ok.any() else np.nan)
+    for y in range(sf.clock.years):
+        quarters = fe[5 * y:5 * y + 4]
+        if not np.all(np.isnan(quarters)):
+            fe[5 * y + 4] = float(np.nanmean(quarters))
     return fe
 
 
@@ -87,7 +91,8 @@ def record(sf: SalesForce, events: int) -> ReplicationRecord:
         hours_extra=sf.hours_extra[:n_p], p_make_sum=sf.p_make_sum[:n_p],
         p_make_n=sf.p_make_n[:n_p],
         coaching_delivered_share=np.divide(sf.coach_delivered, sf.coach_promised,
-                                           out=np.full(5, np.nan), where=sf.coach_promised > 0),
+                                           out=np.full(sf.coach_promised.size, np.nan),
+                                           where=sf.coach_promised > 0),
         headcount=sf.headcount_sum / np.maximum(sf.headcount_n, 1),
         coverage=sf.coverage, culture=sf.culture_end, forecast_error=forecast_error(sf),
         detections=np.array(sf.detections, dtype=float).reshape(-1, 2),

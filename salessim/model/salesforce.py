@@ -34,10 +34,10 @@ import numpy as np
 import simpy
 from scipy import special
 
-from salessim.drivers import coaching, comp, culture, metrics, prescription, reviews, training
+from salessim.drivers import coaching, comp, culture, prescription, reviews, training
 from salessim.drivers.goals import GoalModel
 from salessim.funnel import Plan, plan
-from salessim.model import deals, hazard, managers, outlook, people, reptime
+from salessim.model import deals, hazard, managers, outlook, people, policy, reptime, steady
 from salessim.model.clock import MONTH, WEEK, Clock
 from salessim.model.deals import DealBook, SeatDeals
 from salessim.model.record import ReplicationRecord, record
@@ -51,7 +51,13 @@ class SalesForce:
     """One replication of one scenario: build it, then :meth:`run` it."""
 
     def __init__(self, scenario: Scenario, seed: int, replication: int,
-                 funnel_plan: Plan | None = None, hazard_scale: float | None = None) -> None:
+                 funnel_plan: Plan | None = None, warmup: Any = None,
+                 hazard_scale: float | None = None) -> None:
+        # in transition mode the warm-up runs under the warm-up policy (`warmup`'s driver
+        # sections, by default the library baseline's); the scenario's own takes over at its end
+        self.target = scenario
+        self.warmup_sc = policy.warmup_policy(scenario, warmup)
+        scenario = self.warmup_sc or scenario
         self.sc = scenario
         self.seed = int(seed)
         self.rep = int(replication)
@@ -110,6 +116,7 @@ class SalesForce:
         self.penalty = np.zeros(self.N)
         self.focus = np.ones(self.N)
         self.active = np.zeros(self.N, dtype=bool)
+        self.person_u = np.zeros((self.N, people.PERSON_DRAWS))  # the seated person's draws
         self.op_time = np.zeros(self.N)  # operational time consumed (Poisson arrivals)
         self.week_start = 0.0  # the current week's prospecting: its start and intensity per seat
         self.week_lam = np.zeros(self.N)
@@ -145,7 +152,7 @@ class SalesForce:
         self.pushed = 0
         # voluntary leaving: the scale solved so the baseline realises attrition.voluntary_annual
         if hazard_scale is None:
-            hazard_scale = (hazard.hazard_scale(scenario) if scenario.attrition.voluntary_annual > 0
+            hazard_scale = (hazard.hazard_scale(self.target) if scenario.attrition.voluntary_annual > 0
                             else 0.0)
         self.hazard_scale = float(hazard_scale)
         self.keep_multipliers = False
@@ -167,15 +174,16 @@ class SalesForce:
         self.p_theta_hire: list[float] = []
         self.p_theta_leave: list[float] = []
         cap = self.N * 3
-        self.skill_snap = np.full((cap, 5), np.nan)
-        self.coach_hours = np.zeros((cap, 5))
-        self.calls = np.zeros((cap, 5))
-        self.flagged = np.zeros((cap, 5), dtype=bool)
-        self.hours_selling = np.zeros((cap, 5))  # hours spent selling (deal work + prospecting)
-        self.hours_worked = np.zeros((cap, 5))  # hours worked, extra hours included
-        self.hours_extra = np.zeros((cap, 5))
-        self.p_make_sum = np.zeros((cap, 5))  # the rep's own chance of making quota, summed weekly
-        self.p_make_n = np.zeros((cap, 5))
+        P = self.clock.slots  # per-period slots: each year's four quarters and the year
+        self.skill_snap = np.full((cap, self.clock.quarters + 1), np.nan)  # at quarter starts, end
+        self.coach_hours = np.zeros((cap, P))
+        self.calls = np.zeros((cap, P))
+        self.flagged = np.zeros((cap, P), dtype=bool)
+        self.hours_selling = np.zeros((cap, P))  # hours spent selling (deal work + prospecting)
+        self.hours_worked = np.zeros((cap, P))  # hours worked, extra hours included
+        self.hours_extra = np.zeros((cap, P))
+        self.p_make_sum = np.zeros((cap, P))  # the rep's own chance of making quota, summed weekly
+        self.p_make_n = np.zeros((cap, P))
 
         # --- random streams ----------------------------------------------------------------
         self.people_rng = [stream(seed, replication, "people", k) for k in range(self.N)]
@@ -189,6 +197,7 @@ class SalesForce:
         self.invol_rng: dict[int, np.random.Generator] = {}  # made at a seat's first decision
         # managers: coaching quality (and its draws), programme windows, where they came from
         self.manager_z = np.zeros((self.M, 2 + org.span))
+        self.q_z = np.zeros(self.M)  # each manager's own coaching-quality draw
         self.manager_rng: dict[int, np.random.Generator] = {}
         self.quality = np.zeros(self.M)
         self.quality_after = np.full(self.M, np.nan)  # quality once a programme ends (NaN: none)
@@ -197,8 +206,8 @@ class SalesForce:
         self.culture = np.full(self.M, scenario.culture.initial)
         self.delivered = np.full(self.M, 0.0)
         self.carry = np.zeros(self.M)
-        self.coach_promised = np.zeros(5)  # joint-call hours promised and delivered, per period
-        self.coach_delivered = np.zeros(5)
+        self.coach_promised = np.zeros(self.clock.slots)  # joint-call hours promised, delivered
+        self.coach_delivered = np.zeros(self.clock.slots)
         self.ledgers = managers.start(self)  # each manager's week: a ledger and its process
 
         self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv)
@@ -206,10 +215,10 @@ class SalesForce:
                                                              * self.T / 7 * 1.3)))
 
         # --- outcome records ---------------------------------------------------------------
-        self.headcount_sum = np.zeros(5)
-        self.headcount_n = np.zeros(5)
-        self.coverage = np.full(5, np.nan)
-        self.culture_end = np.full(5, np.nan)
+        self.headcount_sum = np.zeros(P)
+        self.headcount_n = np.zeros(P)
+        self.coverage = np.full(P, np.nan)
+        self.culture_end = np.full(P, np.nan)
         self.forecasts: dict[int, np.ndarray] = {}
         self.detections: list[tuple[float, float]] = []
         self.false_flags = 0
@@ -234,6 +243,16 @@ class SalesForce:
 
         for k in range(self.N):
             self._hire(k, start=True)
+        steady.seed_pipelines(self)
+        self.apply_policy(scenario)
+
+    def apply_policy(self, scenario: Scenario) -> None:
+        """Put the driver levers of ``scenario`` in force (at construction and after the warm-up).
+
+        Everything policy-dependent is re-derived from the same stored draws
+        (:func:`salessim.model.policy.apply`).
+        """
+        policy.apply(self, scenario)
 
     # ======================================================================================
     # hooks: each step of the model, overridable one by one (instrumented tests subclass these)
@@ -277,7 +296,7 @@ class SalesForce:
             return
         pid = self.seat_person
         has = pid >= 0
-        for k in (q, 4):
+        for k in self.clock.slot_of(q):
             np.add.at(arr[:, k], pid[has], values[has])
 
     def book_hours(self, selling: np.ndarray, worked: np.ndarray, extra: np.ndarray) -> None:
@@ -318,7 +337,7 @@ class SalesForce:
             q = self.clock.period(now)
             if q >= 0:
                 n_active = float(self.active.sum())
-                for k in (q, 4):
+                for k in self.clock.slot_of(q):
                     self.headcount_sum[k] += n_active
                     self.headcount_n[k] += 1
             deals.create(self, now)
@@ -326,7 +345,8 @@ class SalesForce:
 
     def _quarters(self) -> Iterator[Any]:
         """Process: at each quarter's start, snapshots, pipeline coverage and the team forecasts."""
-        for q in range(5):
+        clock = self.clock
+        for q in range(clock.quarters + 1):
             t = self.W + q * self.Q
             yield self.env.timeout(t - self.env.now)
             self._refresh_theta()
@@ -334,10 +354,12 @@ class SalesForce:
             act = self.seat_person >= 0
             self.skill_snap[self.seat_person[act], q] = self.theta_eff[act]
             if q > 0:
-                self.culture_end[q - 1] = float(self.culture.mean())
-            if q == 4:
-                self.culture_end[4] = float(self.culture.mean())
-                self.coverage[4] = float(self.coverage[:4].mean())  # the year: its quarters' mean
+                ended, year = clock.slot_of(q - 1)
+                self.culture_end[ended] = float(self.culture.mean())
+                if q % 4 == 0:  # a year ends: its culture, and its quarters' mean coverage
+                    self.culture_end[year] = float(self.culture.mean())
+                    self.coverage[year] = float(self.coverage[year - 4:year].mean())
+            if q == clock.quarters:
                 return
             # pipeline coverage, as the plan defines it: the open pipeline's value at the quarter's
             # start ÷ the quarter's quota (a fourth of the annual quota) of the reps who hold it —
@@ -347,15 +369,17 @@ class SalesForce:
                        * 365.0 / self.Q / 4)
             o = self.book.open_idx
             open_value = self.book.amount[o][self.book.created[o] <= t].sum()
-            self.coverage[q] = open_value / max(quota_q, 1.0)
+            self.coverage[clock.slot_of(q)[0]] = open_value / max(quota_q, 1.0)
             self.forecasts[q] = outlook.forecast(self, t)
 
     # ======================================================================================
     def run(self) -> ReplicationRecord:
         """Run warm-up and horizon; return the flat record of what happened."""
         env = self.env
-        for gen in (self._week(), reviews.reviews(self), self._quarters(), people.attrition(self),
-                    metrics.pipeline_checks(self)):
+        if self.warmup_sc is not None:  # first, so that at the switch it acts before anything else
+            self._spawn(policy.switch(self, self.target))
+        for gen in (self._week(), policy.review_calendar(self), self._quarters(),
+                    people.attrition(self), policy.forecast_calls(self, (self.sc, self.target))):
             self._spawn(gen)
         events = 0
         while env.peek() <= self.T + 1e-6:

@@ -1,0 +1,133 @@
+"""Steady state at time 0: the open pipeline each starting rep holds, and how long they have held the seat.
+
+A replication starts as a going concern, not as a new sales force with empty pipelines:
+
+* **Open deals.** Each seat starts with the plan's benchmark inventory of open deals per stage
+  (:func:`salessim.funnel.plan`: arrivals × mean time in stage, by Little's law) — a Poisson
+  count per stage — less any opened before its rep was hired (a recent hire's pipeline is
+  short). A deal in stage *s* is drawn from the deals that reach *s* under the rep's own
+  prospecting mix, and has been in its stage for a *stationary* time: its stage's duration is drawn
+  length-biased (a deal found in a stage is more likely one with a long stay) and it is a uniform
+  share of the way through it, so the time it has left is the stage's residual life. Its earlier
+  stages took their own gamma durations, which date its creation before time 0.
+* **Tenure.** A starting rep has been in the seat for a draw from the stationary tenure
+  distribution (:func:`stationary_tenure`) at the voluntary hazard the model applies to an on-pace
+  rep in the starting culture (:func:`salessim.model.people.attrition`).
+
+Every seeded deal uses its seat's own ``seed_pipeline`` stream, so the deals rep *k* holds at time
+0 are the same in every scenario (common random numbers), and no other stream moves.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import special
+
+from salessim.drivers import culture
+from salessim.drivers.crm import logged
+from salessim.funnel import gamma_quantile
+from salessim.rng import stream
+
+if TYPE_CHECKING:
+    from salessim.model.salesforce import SalesForce
+
+__all__ = ["MAX_TENURE_YEARS", "seed_pipelines", "stationary_tenure", "tenure_hazard"]
+
+#: Longest tenure a starting rep may have: a working life in sales (assumption).
+MAX_TENURE_YEARS = 40.0
+
+
+def stationary_tenure(u: float, rate: float) -> float:
+    """Days a starting rep has been in the seat, for a uniform draw ``u``.
+
+    The stationary age of a seat's occupant has density S(t) ÷ E[tenure], S the survival function of
+    a rep's time in seat. The model's leaving hazard does not depend on tenure, so at an annual
+    hazard ``rate`` S is exponential and so is the stationary age (mean 1 ÷ ``rate`` years), cut at
+    :data:`MAX_TENURE_YEARS`.
+    """
+    if rate <= 0.0:
+        return MAX_TENURE_YEARS * 365.0 * u
+    cut = 1.0 - math.exp(-rate * MAX_TENURE_YEARS)
+    return -math.log1p(-u * cut) / rate * 365.0
+
+
+def tenure_hazard(sf: SalesForce) -> float:
+    """Annual voluntary hazard of an on-pace rep in the starting culture (what tenures are drawn at)."""
+    a, cu = sf.sc.attrition, sf.sc.culture
+    base = -math.log(1.0 - min(a.voluntary_annual, 0.999))
+    return base * float(culture.attrition_factor(np.array([cu.initial]), cu)[0])
+
+
+def seed_pipelines(sf: SalesForce) -> None:
+    """Give every seated rep the plan's benchmark open deals, at stationary ages (see module)."""
+    p = sf.plan
+    S = sf.S
+    inventory = p.stages["inventory"].to_numpy()
+    cells = p.cells
+    stage_p = cells[[f"p_{s.name}" for s in sf.sc.funnel.stages]].to_numpy()  # cells × stages
+    reach = np.cumprod(np.hstack([np.ones((len(cells), 1)), stage_p[:, :-1]]), axis=1)
+    cv = sf.stage_cv
+    k_shape = 1.0 / (cv * cv)
+    cols: dict[str, list[np.ndarray]] = {n: [] for n in (
+        "seat", "segment", "product", "stage", "amount", "created", "next_time", "offset",
+        "visible", "u_stage", "u_dur", "dur_unit", "u_reassign", "stage_t")}
+    for k in np.flatnonzero(sf.seat_person >= 0):
+        rng = stream(sf.seed, sf.rep, "seed_pipeline", int(k))
+        counts = rng.poisson(inventory)
+        stage = np.repeat(np.arange(S), counts)
+        n = stage.size
+        if n == 0:
+            continue
+        u = np.maximum(rng.random((n, 7 + 2 * S)), 1e-12)
+        u_cell, z_amt, u_vis, u_reas, u_len, u_at = (u[:, 0], special.ndtri(u[:, 1]), u[:, 2],
+                                                      u[:, 3], u[:, 4], u[:, 5])
+        u_stage, u_dur = u[:, 7:7 + S], u[:, 7 + S:]
+        # the cell of a deal found in stage s: the rep's mix × the chance a deal of that cell gets there
+        w = sf.mix[k][:, None] * reach  # cells × stages
+        cdf = np.cumsum(w, axis=0) / w.sum(axis=0)
+        cell = np.minimum((u_cell[:, None] > cdf[:, stage].T).sum(axis=1), len(cells) - 1)
+        seg, prod = sf.cell_seg[cell], sf.cell_prod[cell]
+        amount = sf.prod_median[prod] * sf.seg_factor[seg] * np.exp(sf.prod_sigma[prod] * z_amt)
+        dur_unit = np.column_stack([gamma_quantile(u_dur[:, j], 1.0, cv[j]) for j in range(S)])
+        # the current stage: a length-biased duration (gamma of shape k + 1), u_at of the way through
+        mean_s, k_s = sf.stage_mean[stage], k_shape[stage]
+        length = gamma_quantile(u_len, mean_s * (k_s + 1) / k_s, 1.0 / np.sqrt(k_s + 1))
+        age = u_at * length
+        dur_unit[np.arange(n), stage] = length / mean_s
+        earlier = dur_unit * sf.stage_mean[None, :] * (np.arange(S)[None, :] < stage[:, None])
+        entered = -age[:, None] - np.cumsum(earlier[:, ::-1], axis=1)[:, ::-1]
+        entered = np.where(np.arange(S)[None, :] <= stage[:, None], entered, np.nan)
+        # entered[:, j] for j ≤ stage: −age − the durations of stages j … stage − 1.
+        # A rep holds only deals opened since they were hired: a recent hire's pipeline is short.
+        own = entered[:, 0] >= sf.hire_time[k]
+        if not own.all():
+            stage, entered, dur_unit, length, age = (stage[own], entered[own], dur_unit[own],
+                                                     length[own], age[own])
+            seg, prod, amount, cell = seg[own], prod[own], amount[own], cell[own]
+            u_vis, u_reas, u_stage, u_dur = u_vis[own], u_reas[own], u_stage[own], u_dur[own]
+            n = stage.size
+        cols["seat"].append(np.full(n, k))
+        cols["segment"].append(seg)
+        cols["product"].append(prod)
+        cols["stage"].append(stage)
+        cols["amount"].append(amount)
+        cols["created"].append(entered[:, 0])
+        cols["next_time"].append(length - age)
+        cols["offset"].append(sf.cell_offset[cell])
+        cols["visible"].append(logged(u_vis, sf.sc.crm_adoption))
+        cols["u_stage"].append(u_stage)
+        cols["u_dur"].append(u_dur)
+        cols["dur_unit"].append(dur_unit)
+        cols["u_reassign"].append(u_reas)
+        cols["stage_t"].append(entered)
+    if not cols["seat"]:
+        return
+    c = {name: np.concatenate(v) for name, v in cols.items()}
+    seat = c.pop("seat")
+    stage_t = c.pop("stage_t")
+    idx = sf.book.add(seat=seat, creator=sf.seat_person[seat], person=sf.seat_person[seat],
+                      manager=sf.seat_manager[seat], joint_calls=0, seat_row=-1, boost=0.0, **c)
+    sf.book.stage_t[idx] = stage_t
