@@ -28,14 +28,10 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize
 
-from salessim.scenario import Scenario, load_scenario
+from salessim.scenario import Scenario
 
-__all__ = ["DRIVER_SECTIONS", "PILOT_REPS", "baseline_policy", "hazard_scale"]
+__all__ = ["PILOT_REPS", "baseline_policy", "hazard_scale", "scale_for"]
 
-#: the scenario sections that make up a sales-management policy: the eight drivers' levers and
-#: the pay plan (the quota, in ``organisation``, too)
-DRIVER_SECTIONS = ("goals", "prescription", "metrics", "crm_adoption", "managers", "coaching",
-                   "reviews", "culture", "comp")
 PILOT_REPS = 80
 #: replications of the first and second pilot (the second sets the precision: ±0.5 points of
 #: realised attrition at the baseline, measured over pilot seeds)
@@ -44,29 +40,29 @@ PILOT_SEED = 0
 
 
 def baseline_policy(scenario: Scenario) -> Scenario:
-    """The scenario run the library baseline's way.
+    """The scenario run the library baseline's way (:func:`salessim.model.policy.overlay`)."""
+    from salessim.model.policy import overlay
 
-    Its driver levers and pay plan are replaced by the baseline's, and its quota by one as
-    demanding for its funnel as the baseline's is for its own.
+    return overlay(scenario)
+
+
+def scale_for(mult: np.ndarray, target: float, head_years: float | None = None) -> float:
+    """The scale at which the sampled multipliers give ``target`` leavers per head-year.
+
+    Args:
+        mult: multipliers of the reps seated at monthly draws.
+        target: voluntary leavers per head per year.
+        head_years: the head-years the sample covers; None: one twelfth of a head-year per
+            rep-month (the sample is a mean over reps and months).
     """
-    base = load_scenario("baseline").to_dict()
-    data = scenario.to_dict()
-    for key in DRIVER_SECTIONS:
-        data[key] = base[key]
-    # the baseline's quota, made as demanding for this funnel as it is for the library's: the
-    # same number of new opportunities a week makes it
-    from salessim.funnel import plan
-
-    here = plan(scenario)
-    lib = plan(load_scenario("baseline"))
-    data["organisation"]["quota"] = lib.quota * (here.win_rate * here.avg_won_amount) / (
-        lib.win_rate * lib.avg_won_amount)
-    # a goal on a product this scenario does not sell falls back to revenue
-    products = set(data["funnel"]["products"])
-    items = [g for g in data["goals"]["items"] if g.get("product") in (None, *products)]
-    if len(items) != len(data["goals"]["items"]):
-        data["goals"]["items"] = [{"metric": "revenue", "weight": 1.0}]
-    return Scenario.model_validate(data)
+    if target <= 0 or mult.size == 0:
+        return 0.0
+    years = mult.size / 12.0 if head_years is None else head_years
+    hi = 1.0
+    while _expected_rate(hi, mult, years) < target and hi < 1e6:
+        hi *= 4.0
+    return float(optimize.brentq(lambda s: _expected_rate(s, mult, years) - target, 0.0, hi,
+                                 xtol=1e-7))
 
 
 def _expected_rate(scale: float, mult: np.ndarray, head_years: float) -> float:
@@ -137,11 +133,7 @@ def _solve(twin_json: str) -> float:
     scale = -math.log(1.0 - min(target, 0.95))
     for replications in PILOT_REPLICATIONS:
         mult, head_years = _pilot(twin, scale, replications)
-        hi = 1.0
-        while _expected_rate(hi, mult, head_years) < target and hi < 1e6:
-            hi *= 4.0
-        scale = float(optimize.brentq(
-            lambda s, m=mult, h=head_years: _expected_rate(s, m, h) - target, 0.0, hi, xtol=1e-6))
+        scale = scale_for(mult, target, head_years)
     _remember(path, scale)
     return scale
 

@@ -1,7 +1,8 @@
 """The management policy in force, and switching it: the warm-up policy, then the scenario's own.
 
 A scenario's *policy* is its driver sections — goals, prescription, metrics, CRM adoption,
-managers' training, unified approach and promotion, coaching, reviews and culture. In
+managers' training, unified approach and promotion, coaching, reviews and culture — and its pay
+plan (``comp`` and the quota). In
 ``simulation.mode: transition`` the warm-up runs under a warm-up policy (by default the library
 baseline's driver sections laid over the scenario, so its own sales force, funnel and everything
 else stay) and the scenario's own policy takes over when the reported horizon starts; in
@@ -37,7 +38,7 @@ __all__ = ["DRIVER_SECTIONS", "MANAGER_LEVERS", "apply", "forecast_calls", "revi
 
 #: The scenario sections that make up a management policy (besides the managers' levers).
 DRIVER_SECTIONS = ("goals", "prescription", "metrics", "crm_adoption", "coaching", "reviews",
-                   "culture")
+                   "culture", "comp")
 #: The fields of ``managers`` that are policy levers (the rest describe the managers' job).
 MANAGER_LEVERS = ("training", "unified_approach", "promotion")
 
@@ -62,6 +63,18 @@ def warmup_policy(scenario: Scenario, source: Any = None) -> Scenario | None:
     sim = scenario.simulation
     if sim.mode == "steady_state" or sim.warmup_days == 0:
         return None
+    return overlay(scenario, source)
+
+
+def overlay(scenario: Scenario, source: Any = None) -> Scenario:
+    """``scenario`` run under the policy of ``source`` (None: the library baseline).
+
+    The source's driver sections and pay plan replace the scenario's, and its quota is carried
+    over as a difficulty: the quota that asks this funnel for as many new opportunities a week as
+    the source's quota asks of its own funnel (the same quota when the funnels agree).
+    """
+    from salessim.funnel import plan
+
     src = _library_baseline() if source is None else load_scenario(source)
     data = scenario.to_dict()
     theirs = src.to_dict()
@@ -69,6 +82,12 @@ def warmup_policy(scenario: Scenario, source: Any = None) -> Scenario | None:
         data[key] = theirs[key]
     for key in MANAGER_LEVERS:
         data["managers"][key] = theirs["managers"][key]
+    if theirs["funnel"] == data["funnel"]:
+        data["organisation"]["quota"] = theirs["organisation"]["quota"]
+    else:
+        here, there = plan(scenario), plan(src)
+        data["organisation"]["quota"] = there.quota * (here.win_rate * here.avg_won_amount) / (
+            there.win_rate * there.avg_won_amount)
     data["name"] = scenario.name
     try:
         return Scenario.model_validate(data)
@@ -86,6 +105,11 @@ def apply(sf: SalesForce, sc: Scenario) -> None:
     from salessim.model.people import perceive
 
     sf.sc = sc
+    if sc.organisation.quota != sf.plan.quota:  # the pay plan's quota changes the rep's plan
+        from salessim.funnel import plan
+
+        sf.plan = plan(sc)
+        sf.bench_value = sf.plan.pipeline_value
     p = sf.plan
     sf.goalm = GoalModel(sc, p)
     for k in np.flatnonzero(sf.seat_person >= 0):

@@ -61,7 +61,8 @@ class SalesForce:
         self.sc = scenario
         self.seed = int(seed)
         self.rep = int(replication)
-        self.plan = funnel_plan or plan(scenario)
+        self.plan = (funnel_plan if funnel_plan is not None
+                     and funnel_plan.quota == scenario.organisation.quota else plan(scenario))
         if self.plan.new_per_week > 1000:
             from salessim.scenario import ScenarioError
 
@@ -152,8 +153,8 @@ class SalesForce:
         self.pushed = 0
         # voluntary leaving: the scale solved so the baseline realises attrition.voluntary_annual
         if hazard_scale is None:
-            hazard_scale = (hazard.hazard_scale(self.target) if scenario.attrition.voluntary_annual > 0
-                            else 0.0)
+            hazard_scale = (hazard.hazard_scale(self.target)
+                            if scenario.attrition.voluntary_annual > 0 else 0.0)
         self.hazard_scale = float(hazard_scale)
         self.keep_multipliers = False
         self.multipliers: list[np.ndarray] = []
