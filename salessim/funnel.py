@@ -5,7 +5,9 @@ See docs/model.md#the-reverse-funnel-and-the-benchmark-pipeline.
 Reverse-engineers a quota through the funnel — wins needed, opportunities needed at each stage, new
 opportunities per week — and gives the benchmark pipeline by Little's law (inventory = arrival rate ×
 mean time in stage). The model uses the same numbers for prescribed plans, stage metrics and
-forecasts, so the spreadsheet view and the simulation agree by construction.
+forecasts, so the spreadsheet view and the simulation agree by construction. :class:`Capacity`
+holds the plan against a rep's week — deal work and prospecting from a finite territory against
+the hours left for selling — and gives the quota the week supports.
 """
 
 from __future__ import annotations
@@ -54,9 +56,12 @@ def cell_table(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _return_share(territory: Territory) -> float:
-    """Share of contacted accounts that are worth contacting again each week (at most all)."""
-    return min(7.0 / territory.requalify_days, 1.0)
+def _returning(territory: Territory) -> float:
+    """A·r: accounts a week that would come back if the whole book had been contacted.
+
+    r = 7 ÷ ``requalify_days``, at most 1 (the model returns a share r of contacted accounts a week).
+    """
+    return territory.accounts * min(7.0 / territory.requalify_days, 1.0)
 
 
 def territory_fresh_share(territory: Territory, prospecting_hours: float) -> float:
@@ -70,7 +75,7 @@ def territory_fresh_share(territory: Territory, prospecting_hours: float) -> flo
         territory: the scenario's territory section.
         prospecting_hours: prospecting hours a week (h).
     """
-    back = territory.accounts * _return_share(territory)
+    back = _returning(territory)
     use = prospecting_hours * territory.contacts_per_hour + territory.inbound_per_week
     return back / (back + use)
 
@@ -81,7 +86,7 @@ def territory_max_outbound(territory: Territory) -> float:
     As h → ∞ the fresh accounts found each week tend to the A·r coming back, of which
     ``opportunity_rate`` open an opportunity.
     """
-    return territory.opportunity_rate * territory.accounts * _return_share(territory)
+    return territory.opportunity_rate * _returning(territory)
 
 
 def prospecting_hours(territory: Territory, outbound_per_week: float) -> float:
@@ -92,8 +97,8 @@ def prospecting_hours(territory: Territory, outbound_per_week: float) -> float:
     """
     if outbound_per_week <= 0.0:
         return 0.0
-    back = territory.accounts * _return_share(territory)
-    most = territory.opportunity_rate * back
+    back = _returning(territory)
+    most = territory_max_outbound(territory)
     if outbound_per_week >= most:
         return math.inf
     return (outbound_per_week * (back + territory.inbound_per_week)
@@ -221,8 +226,8 @@ def _capacity(scenario: Scenario, plan: Plan) -> Capacity:
     else:
         # u = n − i solves per_opp·(u + i) + K·u ÷ (M − u) = budget (prospecting_hours with
         # K = (A·r + i) ÷ c), i.e. the smaller root of per_opp·u² − b·u + c0 = 0
-        back = t.accounts * _return_share(t)
-        most = t.opportunity_rate * back
+        back = _returning(t)
+        most = territory_max_outbound(t)
         k = (back + inbound) / t.contacts_per_hour
         b = per_opp * (most - inbound) + k + budget
         c0 = most * (budget - per_opp * inbound)
@@ -246,7 +251,7 @@ def _capacity(scenario: Scenario, plan: Plan) -> Capacity:
         territory_max_outbound=territory_max_outbound(t),
         hours_needed=needed,
         fits=bool(needed <= selling),
-        utilisation=needed / selling if selling > 0 else math.inf,
+        utilisation=needed / selling if selling > 0 else (0.0 if needed == 0 else math.inf),
         extra_hours=r.max_extra_hours,
         fits_with_extra_hours=bool(needed <= with_extra),
         revenue_per_opportunity=rev_per_opp,
