@@ -486,17 +486,55 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 cells.append(f"{v:,.1f}")
         t.add_row(str(label), *cells)
     con.print(t)
-    s = Table(title="Benchmark pipeline per rep (Little's law: inventory = arrivals × time in stage)",
+    s = Table(title="Benchmark pipeline per rep (Little's law: inventory = arrivals × time in stage; "
+                    "rep hours: its deal work)",
               title_justify="left")
-    for c in ("stage", "conversion", "to won", "opps / year", "arrivals / week", "mean days",
-              "open deals", "open value"):
-        s.add_column(c, justify="right")
-    for _, r in p.stages.iterrows():
+    for c in ("stage", "conversion", "to won", "opps / year", "arrivals / week", "mean\ndays",
+              "open\ndeals", "open value", "rep hours\n/ week"):
+        s.add_column(c, justify="right", no_wrap=c == "stage")
+    for (_, r), stage in zip(p.stages.iterrows(), sc.funnel.stages, strict=True):
         s.add_row(r["stage"], f"{100 * r['conversion']:.1f} %", f"{100 * r['to_won']:.1f} %",
                   f"{r['opportunities_per_year']:,.1f}", f"{r['arrivals_per_week']:.2f}",
                   f"{r['mean_days']:.0f}", f"{r['inventory']:.1f}",
-                  f"${r['inventory_value']:,.0f}")
+                  f"${r['inventory_value']:,.0f}", f"{r['inventory'] * stage.work_hours:.1f}")
     con.print(s)
+
+    cap = p.capacity
+    w = Table(title="Does the plan fit the week? (an average rep, hours a week)",
+              title_justify="left")
+    w.add_column("")
+    w.add_column("per rep", justify="right")
+    taken = {"non-selling time (admin, meetings, travel)", "CRM logging", "switching between goals"}
+    for label, v in p.capacity_summary()["per rep"].items():
+        name = str(label)
+        if isinstance(v, bool):
+            cell = "yes" if v else "no"
+        elif name == "utilisation":
+            cell = f"{100 * v:.0f} % of the hours available" if np.isfinite(v) else "no hours left"
+        elif name == "supported quota ÷ quota":
+            cell = f"{100 * v:.0f} %"
+        elif "quota" in name:
+            cell = f"${v:,.0f}"
+        elif "/ week" in name:
+            cell = f"{v:.2f}"
+        elif not np.isfinite(v):
+            cell = "beyond the territory"
+        else:
+            cell = f"−{v:.1f} h" if name in taken else f"{v:.1f} h"
+        w.add_row(f"  {name}" if name in taken or name.startswith("from ") else name, cell)
+    con.print(w)
+    verdict = "fits in" if cap.fits else "does not fit in"
+    if np.isfinite(cap.prospecting_hours):
+        need = (f"needs {cap.hours_needed:.1f} selling hours a week ({cap.deal_work_hours:.1f} on open "
+                f"deals, {cap.prospecting_hours:.1f} prospecting)")
+    else:
+        need = (f"needs {cap.outbound_needed:.2f} opportunities a week from prospecting, more than the "
+                f"territory can give ({cap.territory_max_outbound:.2f})")
+    con.print(f"The plan {need} and {verdict} the {cap.selling_hours:.1f} a rep has for selling. The "
+              f"week supports a quota of ${cap.supported_quota:,.0f} per rep "
+              f"({100 * cap.supported_quota / p.quota:.0f} % of ${p.quota:,.0f}), "
+              f"${cap.supported_quota * p.reps_per_team * p.teams:,.0f} for the organisation.",
+              highlight=False, markup=False)
     return EXIT_OK
 
 
