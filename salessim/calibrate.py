@@ -451,7 +451,9 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
                 else max(1, round(seats / bd["organisation"]["span"])))
     managers = int(np.clip(managers, 1, MAX_MANAGERS))
     span = int(np.clip(round(seats / managers), 1, MAX_SPAN))
-    horizon = int(np.clip(math.ceil(obs.span_days), 30, 1095))
+    horizon = int(np.clip(math.ceil(obs.span_days), 30, 1825))
+    if horizon > 365:  # past a year, the model reports whole years
+        horizon = 365 * min(5, round(horizon / 365))
     start = t["created_at"].min().date()
     quota = float(bd["organisation"]["quota"])
 

@@ -38,6 +38,7 @@ NEUTRAL: Scenario = load_scenario("baseline").replace(**{
     "territory.accounts": 1_000_000,
     "comp.period_end_days": 0.0,
     "motivation.give_up_below": 0.0,
+    "simulation.mode": "steady_state",
     "coaching.targeting": "none",
     "coaching.joint_call_hours_per_week": 0.0,
     "attrition.voluntary_annual": 0.0,
@@ -109,13 +110,19 @@ def test_neutral_levers_are_neutral(neutral_runs) -> None:
         assert np.all(sf.penalty == 0.0) and np.all(sf.theta_eff == 0.0)
 
 
+def _prospected(b) -> np.ndarray:
+    """Deals opened by prospecting during the run, not the pipeline seeded at steady state at
+    time 0 (already part-way through the funnel; tests/test_steady_state.py checks those)."""
+    return b.seat_row[: b.n] >= 0
+
+
 def _columns(runs) -> dict[str, np.ndarray]:
     books = [rec.book for _, rec in runs]
-    return {name: np.concatenate([b.view(name) for b in books])
+    return {name: np.concatenate([b.view(name)[_prospected(b)] for b in books])
             for name in ("status", "stage", "created", "closed")} | {
-        "u_dur": np.concatenate([b.u_dur[: b.n] for b in books]),
-        "T": np.concatenate([np.full(b.n, rec.warmup + rec.horizon) for (_, rec), b
-                             in zip(runs, books, strict=True)]),
+        "u_dur": np.concatenate([b.u_dur[: b.n][_prospected(b)] for b in books]),
+        "T": np.concatenate([np.full(int(_prospected(b).sum()), rec.warmup + rec.horizon)
+                             for (_, rec), b in zip(runs, books, strict=True)]),
     }
 
 
@@ -152,7 +159,7 @@ def test_deal_times_are_the_configured_gamma_draws(neutral_runs) -> None:
     for _, rec in neutral_runs[:2]:
         b = rec.book
         n = b.n
-        done = np.flatnonzero(b.status[:n] != OPEN)
+        done = np.flatnonzero((b.status[:n] != OPEN) & _prospected(b))
         last = np.where(b.status[done] == WON, b.stages - 1, b.stage[done])
         dur = np.zeros(done.size)
         for s in range(b.stages):

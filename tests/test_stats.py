@@ -238,7 +238,8 @@ def test_simulate_and_plan_print_the_same_coverage(tmp_path, monkeypatch, capsys
     ample = tmp_path / "ample.yaml"
     ample.write_text("extends: baseline\nprescription: {enabled: true, coverage_margin: 0}\n"
                      "reps: {hours_per_week: 80, non_selling_share: 0}\n"
-                     "territory: {accounts: 1000000}\nmotivation: {give_up_below: 0}\n",
+                     "territory: {accounts: 1000000}\nmotivation: {give_up_below: 0}\n"
+                     "simulation: {mode: steady_state}\n",
                      encoding="utf-8")
     assert main(["plan", str(ample)]) == 0
     planned = re.search(re.escape(label) + r"\s*│\s*([\d.]+)×", capsys.readouterr().out)

@@ -186,38 +186,42 @@ def test_transition_runs_the_warm_up_under_the_baseline_policy(monkeypatch) -> N
 
     monkeypatch.setattr(policy_mod, "apply", watch_apply)
     dates: list[float] = []
-    real_team = reviews.review_team
+    real_round = reviews.review_round
 
-    def watch_team(sf, m):
-        if m == 0:
-            dates.append(sf.env.now)
-        return real_team(sf, m)
+    def watch_round(sf):
+        dates.append(sf.env.now)
+        return real_round(sf)
 
-    monkeypatch.setattr(reviews, "review_team", watch_team)
+    monkeypatch.setattr(reviews, "review_round", watch_round)
     sim = {"warmup_days": 365, "horizon_days": 365}
     SalesForce(load_scenario({**TINY, "reviews": {"cadence": "monthly"},
-                              "simulation": {**sim, "mode": "transition"}}), 1, 0).run()
+                              "simulation": {**sim, "mode": "transition"}}), 1, 0,
+               hazard_scale=0.05).run()
     assert applied == [(0.0, "annual"), (365.0, "monthly")]
     assert min(dates) == 365.0 and len(dates) == 13  # monthly from the switch, none before it
     applied.clear()
     dates.clear()
     SalesForce(load_scenario({**TINY, "reviews": {"cadence": "monthly"},
-                              "simulation": {**sim, "mode": "steady_state"}}), 1, 0).run()
+                              "simulation": {**sim, "mode": "steady_state"}}), 1, 0,
+               hazard_scale=0.05).run()
     assert applied == [(0.0, "monthly")] and len(dates) == 24 and min(dates) < 31
 
 
 def test_warmup_policy_lays_the_driver_sections_over_the_scenario() -> None:
     sc = load_scenario({**BUSY, "organisation": {"managers": 3, "span": 5, "quota": 900000},
-                        "reps": {"skill_sd": 0.3}, "managers": {"weekly_hours": 50,
+                        "reps": {"skill_sd": 0.3}, "managers": {"hours_per_week": 50,
                                                                 "training": "trained"}})
     warm = policy_mod.warmup_policy(sc)
     base = load_scenario("baseline")
     assert warm is not None and warm.name == sc.name
     for key in policy_mod.DRIVER_SECTIONS:
         assert getattr(warm, key) == getattr(base, key)
-    assert warm.managers.training == "none" and warm.managers.weekly_hours == 50
-    assert (warm.organisation, warm.reps, warm.funnel, warm.attrition, warm.simulation) == (
-        sc.organisation, sc.reps, sc.funnel, sc.attrition, sc.simulation)
+    assert warm.managers.training == "none" and warm.managers.hours_per_week == 50
+    assert (warm.reps, warm.funnel, warm.attrition, warm.simulation) == (
+        sc.reps, sc.funnel, sc.attrition, sc.simulation)
+    # the quota is part of the pay plan: the baseline's (the funnels agree), on this sales force
+    assert warm.organisation == sc.organisation.model_copy(
+        update={"quota": base.organisation.quota})
     # the source's goals name product B; a company without it keeps its own goals in the warm-up
     own = load_scenario({"name": "own", "goals": [{"metric": "revenue", "weight": 1.0}],
                          "funnel": {"products": {"X": {"share": 1.0, "amount_median": 30000}}}})

@@ -111,7 +111,7 @@ def _period_end(now: float, w: float) -> tuple[float, float] | None:
     """(start, end) of the quarter ending within the next week, if ``now`` is in its last days."""
     k = math.floor((now - w) / QUARTER + 1e-9)
     end = w + (k + 1) * QUARTER
-    return (end - QUARTER, end)
+    return (max(end - QUARTER, 0.0), end)  # nothing is known before the run began
 
 
 def period_end(sf: SalesForce, now: float) -> None:
@@ -181,6 +181,7 @@ def quarter_close(sf: SalesForce, q0: float, q1: float) -> None:
     """At a quarter's end: who was far behind, and for how many quarters running."""
     from salessim.model import outlook
 
+    q0 = max(q0, 0.0)  # nothing is known before the run began
     qtd = outlook.closed_revenue(sf, q0, q1)
     quota = outlook.prorated_quota(sf, q0, q1)
     ramped = sf.active & (sf._ramp() >= 1.0)

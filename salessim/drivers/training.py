@@ -94,14 +94,17 @@ def start_quality(sf: SalesForce) -> None:
     sf.quality = manager_quality(sc, q_z)
 
 
-def switch_policy(sf: SalesForce) -> None:
-    """The policy in force has changed (a transition): the same managers, under its levers.
+def switch_policy(sf: SalesForce, before: Scenario) -> None:
+    """The policy in force has changed from ``before`` (a transition): the same managers.
 
-    A programme in the new policy starts now for every manager (untrained quality until it ends);
-    a unified approach re-spreads their quality from the same draws.
+    A programme new in this policy starts now for every manager (untrained quality until it
+    ends); dropping it, or a change of coaching method, re-draws their quality from the same draws.
     """
     sc = sf.sc
-    if sc.managers.training == "trained" and np.all(np.isnan(sf.programme[:, 0])):
+    old, new = before.managers, sc.managers
+    if (old.training, old.unified_approach) == (new.training, new.unified_approach):
+        return
+    if new.training == "trained" and old.training != "trained":
         now = sf.env.now
         sf.quality = manager_quality(sc, sf.q_z, trained=False)
         sf.quality_after = manager_quality(sc, sf.q_z, trained=True)
@@ -151,6 +154,7 @@ def replace_manager(sf: SalesForce, m: int) -> None:
             z = float(promoted_z(mg.promoted_skill_correlation, sf.zskill[top], z))
             sf._leave(top, PROMOTED)
     now = sf.env.now
+    sf.q_z[m] = z
     sf.quality[m] = float(manager_quality(sc, np.array([z]), trained=False)[0])
     sf.quality_after[m] = np.nan
     sf.programme[m] = np.nan

@@ -104,6 +104,7 @@ def apply(sf: SalesForce, sc: Scenario) -> None:
     """Put the policy of ``sc`` in force, re-deriving everything that depends on it (see module)."""
     from salessim.model.people import perceive
 
+    before = sf.sc
     sf.sc = sc
     if sc.organisation.quota != sf.plan.quota:  # the pay plan's quota changes the rep's plan
         from salessim.funnel import plan
@@ -123,7 +124,7 @@ def apply(sf: SalesForce, sc: Scenario) -> None:
     sf.p_invol = reviews.involuntary_probability(sc.reviews)
     # managers: the same people (the same quality draws), trained or not under this policy
     if sf.env.now > 0:
-        training.switch_policy(sf)
+        training.switch_policy(sf, before)
 
 
 def switch(sf: SalesForce, sc: Scenario) -> Iterator[Any]:

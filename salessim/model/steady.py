@@ -129,5 +129,6 @@ def seed_pipelines(sf: SalesForce) -> None:
     seat = c.pop("seat")
     stage_t = c.pop("stage_t")
     idx = sf.book.add(seat=seat, creator=sf.seat_person[seat], person=sf.seat_person[seat],
-                      manager=sf.seat_manager[seat], joint_calls=0, seat_row=-1, boost=0.0, **c)
+                      manager=sf.seat_manager[seat], joint_calls=0, seat_row=-1, boost=0.0,
+                      att=1.0, gamed=0, list_amount=c["amount"], **c)
     sf.book.stage_t[idx] = stage_t
