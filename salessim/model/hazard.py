@@ -12,8 +12,9 @@ The scale is found by short pilot runs of that baseline-policy twin (fixed seed,
 reps at the scenario's span): a first pilot measures the multipliers, the scale is solved on them,
 and a larger second pilot at that scale corrects for the feedback (a higher scale means more new
 hires, who leave more). The twin does not depend on the scenario's driver levers, so every variant
-of one sales force shares one solve. It is deterministic, remembered for the process and kept in
-the cache directory (``hazard-*.json``, keyed by the twin and salessim's own code).
+of one sales force shares one solve. It is deterministic, remembered for the process and, once
+the result cache's directory exists, kept there (``hazard-*.json``, keyed by the twin and
+salessim's own code; ``salessim cache clear`` removes them).
 """
 
 from __future__ import annotations
@@ -109,10 +110,11 @@ def _remembered(path: Path | None) -> float | None:
 
 
 def _remember(path: Path | None, scale: float) -> None:
-    if path is None:
+    # only into a cache directory that the result cache has made: solving a scale never creates
+    # one (the library's simulate and calibrate leave no files behind)
+    if path is None or not path.parent.is_dir() or path.parent.is_symlink():
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"scale": scale}), encoding="utf-8")
         os.replace(tmp, path)
