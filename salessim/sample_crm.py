@@ -46,8 +46,8 @@ def make_sample(out: Path, seed: int = SEED) -> tuple[Path, Path]:
     b = rec.book
     w = rec.warmup
     # opened in the reported year: an export made at its end holds nothing opened after it
-    created = b.created[: b.n]
-    keep = np.flatnonzero((created >= w) & (created < rec.warmup + rec.horizon))
+    opened = b.created[: b.n]
+    keep = np.flatnonzero((opened >= w) & (opened < rec.warmup + rec.horizon))
     start = sc.start_date
     rng = np.random.default_rng(seed)
     stages = [s.name.title() for s in sc.funnel.stages]
