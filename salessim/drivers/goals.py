@@ -58,7 +58,10 @@ class GoalModel:
             raw = cells["win_prob"].to_numpy()
         else:  # opportunities: every cell counts the same
             raw = np.ones(len(cells))
-        return raw / float(share @ raw)
+        total = float(share @ raw)
+        if not total > 0:  # nothing in this market serves the goal (e.g. a product with no share)
+            return np.zeros(len(cells))
+        return raw / total
 
     @staticmethod
     def _target(goal: Goal, cells: pd.DataFrame, plan: Plan) -> float:
