@@ -97,10 +97,6 @@ def _late_share(sc: Scenario, replication: int) -> float:
     return float(amount[into >= 365.0 / 4 - 14].sum() / amount.sum())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "emerges at about 1.4×, not 1.5×: reps and managers pull final-stage deals in only while "
-    "their quarter's number is within reach (seed 4242, 8 replications: 1.33× to 1.42× by "
-    "quarter); waits for buyers who hold out for quarter-end discounts"))
 def test_bookings_bunch_in_a_quarters_last_two_weeks() -> None:
     """Won revenue closed in the last 14 days of the reported quarters is more than 1.5× its share
     under an even spread (14 ÷ 91.25), with the interval over replications. Measured on every deal
