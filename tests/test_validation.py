@@ -58,10 +58,11 @@ WAITING = {
 }
 
 
-def _in_range(quantity: str):
-    if quantity in WAITING:
+def _expected_to_fail(quantity: str, reasons: dict[str, str]):
+    """The quantity as a test parameter, a strict expected failure when ``reasons`` names it."""
+    if quantity in reasons:
         return pytest.param(quantity, marks=pytest.mark.xfail(strict=True,
-                                                               reason=WAITING[quantity]))
+                                                               reason=reasons[quantity]))
     return quantity
 
 
@@ -69,7 +70,7 @@ def test_every_row_is_measured(rows):
     assert sorted(rows) == sorted(QUANTITIES)
 
 
-@pytest.mark.parametrize("quantity", [_in_range(q) for q in QUANTITIES])
+@pytest.mark.parametrize("quantity", [_expected_to_fail(q, WAITING) for q in QUANTITIES])
 def test_row_in_target_range(rows, quantity):
     r = rows[quantity]
     assert r.low <= r.estimate <= r.high, (
@@ -86,14 +87,7 @@ UNRESOLVED = {
 }
 
 
-def _resolved(quantity: str):
-    if quantity in UNRESOLVED:
-        return pytest.param(quantity, marks=pytest.mark.xfail(strict=True,
-                                                               reason=UNRESOLVED[quantity]))
-    return quantity
-
-
-@pytest.mark.parametrize("quantity", [_resolved(q) for q in QUANTITIES])
+@pytest.mark.parametrize("quantity", [_expected_to_fail(q, UNRESOLVED) for q in QUANTITIES])
 def test_enough_replications_to_resolve_the_range(rows, quantity):
     r = rows[quantity]
     width = r.ci_high - r.ci_low
