@@ -107,7 +107,9 @@ def assess(sf: SalesForce, managers: int | np.ndarray, formal: bool) -> None:
                 sf.false_flags += 1
             if np.isnan(sf.flag_since[k]):
                 sf.flag_since[k] = now
-            elif (formal and now < sf.T and now - sf.flag_since[k] >= rv.involuntary_after_days - 1e-9
+            # (a pilot run lets go at its last review too: its end is the next run's start)
+            elif (formal and (now < sf.T or sf.keep_multipliers)
+                  and now - sf.flag_since[k] >= rv.involuntary_after_days - 1e-9
                   and people.involuntary_draw(sf, int(k)) < sf.p_invol):  # the seat's next draw
                 sf._leave(int(k), people.INVOLUNTARY)
                 continue

@@ -25,18 +25,23 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import optimize
 
+from salessim.model.steady import Population
 from salessim.scenario import Scenario
 
-__all__ = ["PILOT_REPS", "baseline_policy", "hazard_scale", "scale_for"]
+if TYPE_CHECKING:
+    from salessim.model.salesforce import SalesForce
+
+__all__ = ["PILOT_REPS", "baseline_policy", "hazard_scale", "scale_for", "seated", "solve"]
 
 PILOT_REPS = 80
 #: replications of the first and second pilot (the second sets the precision: ±0.5 points of
 #: realised attrition at the baseline, measured over pilot seeds)
-PILOT_REPLICATIONS = (4, 12)
+PILOT_REPLICATIONS = (4, 4, 4, 4, 12)
 PILOT_SEED = 0
 
 
@@ -75,19 +80,39 @@ def _expected_rate(scale: float, mult: np.ndarray, head_years: float) -> float:
     return float(np.sum(1.0 - np.exp(-scale * mult / 12.0)) / head_years)
 
 
-def _pilot(twin: Scenario, scale: float, replications: int) -> tuple[np.ndarray, float]:
-    """Every seated rep's multiplier at each monthly draw of the year, and the head-years."""
+def _pilot(twin: Scenario, scale: float, replications: int, population: Population | None
+           ) -> tuple[np.ndarray, float, Population | None]:
+    """Multipliers, head-years and the reps at the end of a pilot.
+
+    Every seated rep's multiplier at each monthly draw of the year, the head-years, and the reps
+    in the seats at the end (:class:`salessim.model.steady.Population`).
+    """
     from salessim.model.salesforce import SalesForce
 
     samples = []
     head_years = 0.0
+    settled = []
     for r in range(replications):
-        sf = SalesForce(twin, PILOT_SEED, r, hazard_scale=scale)
+        sf = SalesForce(twin, PILOT_SEED, r, hazard_scale=scale, population=population)
         sf.keep_multipliers = True
         rec = sf.run()
         samples.extend(sf.multipliers)
         head_years += float(rec.headcount[4])  # the first year's mean weekly headcount
-    return (np.concatenate(samples) if samples else np.ones(1)), max(head_years, 1.0)
+        settled.append(seated(sf))
+    return ((np.concatenate(samples) if samples else np.ones(1)), max(head_years, 1.0),
+            Population.of(np.concatenate(settled)))
+
+
+def seated(sf: SalesForce) -> np.ndarray:
+    """The seated reps as :class:`salessim.model.steady.Population` rows.
+
+    (skill z, days in seat, days on a flagged streak or NaN, coached skill, burnout, quarters far
+    behind).
+    """
+    k = np.flatnonzero(sf.active)
+    now = sf.env.now
+    return np.column_stack([sf.zskill[k], now - sf.hire_time[k], now - sf.flag_since[k],
+                            sf.gain[k], sf.burnout[k], sf.behind[k]])
 
 
 def _disk(twin_json: str) -> Path | None:
@@ -98,32 +123,40 @@ def _disk(twin_json: str) -> Path | None:
     return cache_root() / f"hazard-{code_fingerprint()[:12]}-{key.hexdigest()[:24]}.json"
 
 
-def _remembered(path: Path | None) -> float | None:
+def _remembered(path: Path | None) -> tuple[float, Population | None] | None:
     try:
         if path is not None and path.is_file() and not path.is_symlink():
-            value = json.loads(path.read_text(encoding="utf-8"))["scale"]
-            if isinstance(value, float) and math.isfinite(value) and value >= 0:
-                return value
+            data = json.loads(path.read_text(encoding="utf-8"))
+            value, rows = data["scale"], data["population"]
+            if not (isinstance(value, float) and math.isfinite(value) and value >= 0):
+                return None
+            if rows is None:
+                return value, None
+            table = np.array(rows, dtype=float)
+            if (table.ndim == 2 and table.shape[1] == Population.COLUMNS
+                    and np.isfinite(np.delete(table, 2, axis=1)).all()):
+                return value, Population.of(table)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
 
 
-def _remember(path: Path | None, scale: float) -> None:
+def _remember(path: Path | None, scale: float, population: Population | None) -> None:
     # only into a cache directory that the result cache has made: solving a scale never creates
     # one (the library's simulate and calibrate leave no files behind)
     if path is None or not path.parent.is_dir() or path.parent.is_symlink():
         return
     try:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"scale": scale}), encoding="utf-8")
+        rows = None if population is None else [list(r) for r in population.rows]
+        tmp.write_text(json.dumps({"scale": scale, "population": rows}), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:  # an unwritable cache only costs the solve next time
         pass
 
 
 @functools.lru_cache(maxsize=128)
-def _solve(twin_json: str) -> float:
+def _solve(twin_json: str) -> tuple[float, Population | None]:
     path = _disk(twin_json)
     known = _remembered(path)
     if known is not None:
@@ -131,17 +164,28 @@ def _solve(twin_json: str) -> float:
     twin = Scenario.model_validate(json.loads(twin_json))
     target = twin.attrition.voluntary_annual
     if target <= 0:
-        return 0.0
+        return 0.0, None
     scale = -math.log(1.0 - min(target, 0.95))
+    population = None
     for replications in PILOT_REPLICATIONS:
-        mult, head_years = _pilot(twin, scale, replications)
+        # each pilot starts from the reps the one before it ended with
+        mult, head_years, population = _pilot(twin, scale, replications, population)
         scale = scale_for(mult, target, head_years)
-    _remember(path, scale)
-    return scale
+    _remember(path, scale, population)
+    return scale, population
 
 
 def hazard_scale(scenario: Scenario) -> float:
     """The hazard scale that makes ``attrition.voluntary_annual`` the baseline's realised rate."""
+    return solve(scenario)[0]
+
+
+def solve(scenario: Scenario) -> tuple[float, Population | None]:
+    """The hazard scale and the settled sales force of the baseline-policy twin.
+
+    The scale is :func:`hazard_scale`'s; the reps are those the twin's pilots end with
+    (:class:`salessim.model.steady.Population`).
+    """
     twin = baseline_policy(scenario)
     # always the same number of teams at this span, so the scale — like every per-rep outcome —
     # does not depend on how many teams the sales force has

@@ -18,7 +18,7 @@ from salessim.drivers import culture
 from salessim.funnel import gamma_quantile
 from salessim.model.clock import MONTH, WEEK
 from salessim.model.deals import LOST, OPEN
-from salessim.model.steady import stationary_tenure, tenure_hazard
+from salessim.model.steady import stationary_gain, stationary_tenure, tenure_hazard
 from salessim.rng import stream
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     u = np.maximum(sf.people_rng[seat].random(PERSON_DRAWS), 1e-12)
     z = special.ndtri(u)
     now = sf.env.now
+    settled = None
+    if start and sf.population is not None:  # a rep the settled sales force has in its seats
+        settled = sf.population.draw(float(u[0]))
+        z[0] = settled[0]
     sf.zskill[seat] = z[0]
     sf.theta0[seat] = sc.reps.skill_sd * z[0]
     sf.gain[seat] = 0.0
@@ -52,7 +56,8 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     perceive(sf, seat)
     if start:
         # a starting rep has held the seat for a draw from the stationary tenure distribution
-        sf.hire_time[seat] = -stationary_tenure(float(u[15]), tenure_hazard(sf))
+        sf.hire_time[seat] = -(settled[1] if settled is not None
+                               else stationary_tenure(float(u[15]), tenure_hazard(sf)))
     else:
         sf.hire_time[seat] = now
     pid = len(sf.p_seat)
@@ -61,6 +66,7 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     sf.p_seat.append(seat)
     sf.p_manager.append(int(sf.seat_manager[seat]))
     sf.p_hire.append(float(sf.hire_time[seat]))
+    sf.p_z.append(float(z[0]))
     sf.p_leave.append(math.inf)
     sf.p_exit.append(0)
     sf.seat_person[seat] = pid
@@ -70,6 +76,15 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     sf.est_ratio[seat] = 1.0
     sf.episode_start[seat] = np.nan
     sf.episode_seen[seat] = False
+    if settled is not None:
+        sf.gain[seat] = settled[3]
+        sf.burnout[seat] = settled[4]
+        sf.behind[seat] = int(settled[5])
+        if not math.isnan(settled[2]):  # on a streak of flagged formal reviews
+            sf.flag[seat] = True
+            sf.flag_since[seat] = -settled[2]
+    elif start:
+        sf.gain[seat] = stationary_gain(sf, seat, -float(sf.hire_time[seat]))
     sf._refresh_theta()
     sf.p_theta_hire.append(float(sf.theta_eff[seat]))
     sf.p_theta_leave.append(math.nan)

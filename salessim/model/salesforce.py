@@ -52,7 +52,8 @@ class SalesForce:
 
     def __init__(self, scenario: Scenario, seed: int, replication: int,
                  funnel_plan: Plan | None = None, warmup: Any = None,
-                 hazard_scale: float | None = None) -> None:
+                 hazard_scale: float | None = None,
+                 population: steady.Population | None = None) -> None:
         # in transition mode the warm-up runs under the warm-up policy (`warmup`'s driver
         # sections, by default the library baseline's); the scenario's own takes over at its end
         self.target = scenario
@@ -152,10 +153,14 @@ class SalesForce:
         self.pulled = 0
         self.pushed = 0
         # voluntary leaving: the scale solved so the baseline realises attrition.voluntary_annual
+        # and who holds the seats at the start: the reps a running sales force keeps
         if hazard_scale is None:
-            hazard_scale = (hazard.hazard_scale(self.target)
-                            if scenario.attrition.voluntary_annual > 0 else 0.0)
+            if scenario.attrition.voluntary_annual > 0:
+                hazard_scale, population = hazard.solve(self.target)
+            else:
+                hazard_scale = 0.0
         self.hazard_scale = float(hazard_scale)
+        self.population = population
         self.keep_multipliers = False
         self.multipliers: list[np.ndarray] = []
         self.pipe_value: np.ndarray = np.zeros(self.N)
@@ -170,6 +175,7 @@ class SalesForce:
         self.p_seat: list[int] = []
         self.p_manager: list[int] = []
         self.p_hire: list[float] = []
+        self.p_z: list[float] = []
         self.p_leave: list[float] = []
         self.p_exit: list[int] = []
         self.p_theta_hire: list[float] = []

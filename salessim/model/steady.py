@@ -10,9 +10,16 @@ A replication starts as a going concern, not as a new sales force with empty pip
   length-biased (a deal found in a stage is more likely one with a long stay) and it is a uniform
   share of the way through it, so the time it has left is the stage's residual life. Its earlier
   stages took their own gamma durations, which date its creation before time 0.
-* **Tenure.** A starting rep has been in the seat for a draw from the stationary tenure
-  distribution (:func:`stationary_tenure`) at the voluntary hazard the model applies to an on-pace
-  rep in the starting culture (:func:`salessim.model.people.attrition`).
+* **Who holds the seats.** A sales force that has run for years keeps the reps who stay:
+  strugglers are let go or leave, stars are poached or promoted, the coaching they have had has
+  built their skill, and some are on a performance plan. The starting rep of a seat is a rep
+  found in a seat of the settled sales force (:class:`Population`: the reps at the end of the
+  hazard solve's pilot runs, which start from the previous pilot's reps) — with their skill
+  (ranked by the rep's own skill draw, so common random numbers hold), tenure, review streak and
+  coached skill; everything else about them is their own. Without it (a hazard scale given by
+  hand) skill is the hiring distribution, the tenure is drawn (:func:`stationary_tenure`) at the
+  voluntary hazard of an on-pace rep in the starting culture, and coached skill is what an even
+  share of the team's coaching has built over it (:func:`stationary_gain`).
 
 Every seeded deal uses its seat's own ``seed_pipeline`` stream, so the deals rep *k* holds at time
 0 are the same in every scenario (common random numbers), and no other stream moves.
@@ -21,7 +28,8 @@ Every seeded deal uses its seat's own ``seed_pipeline`` stream, so the deals rep
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from scipy import special
@@ -34,10 +42,67 @@ from salessim.rng import stream
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["MAX_TENURE_YEARS", "seed_pipelines", "stationary_tenure", "tenure_hazard"]
+__all__ = ["MAX_TENURE_YEARS", "Population", "seed_pipelines", "stationary_gain",
+           "stationary_tenure", "tenure_hazard"]
 
 #: Longest tenure a starting rep may have: a working life in sales (assumption).
 MAX_TENURE_YEARS = 40.0
+
+
+@dataclass(frozen=True)
+class Population:
+    """The reps a settled sales force has in its seats.
+
+    One row per rep seen at the end of the hazard solve's pilot runs (:mod:`salessim.model.hazard`),
+    sorted by skill.
+
+    Columns: skill z-score, days in the seat, days since a formal review first flagged them in
+    the current streak (NaN: not flagged), coached skill gained, burnout, consecutive quarters
+    far behind.
+    """
+
+    COLUMNS: ClassVar[int] = 6
+    rows: tuple[tuple[float, ...], ...]
+
+    def draw(self, u: float) -> tuple[float, ...]:
+        """The row at quantile ``u`` of skill (the same draw finds a rep of the same rank)."""
+        return self.rows[min(int(u * len(self.rows)), len(self.rows) - 1)]
+
+    @classmethod
+    def of(cls, table: np.ndarray) -> Population | None:
+        """From an (n, :attr:`COLUMNS`) table, or None if it is empty."""
+        if table.size == 0:
+            return None
+        table = table[np.argsort(table[:, 0], kind="stable")]
+        return cls(tuple(tuple(float(v) for v in row) for row in table))
+
+
+def stationary_gain(sf: SalesForce, seat: int, tenure_days: float) -> float:
+    """Coached skill a starting rep has built in ``tenure_days`` under the policy in force.
+
+    Their manager's promised joint-call hours, spread evenly over the team, at the manager's
+    quality, the policy's transfer and the rep's responsiveness, give a steady weekly dose *h*;
+    :func:`salessim.drivers.coaching.skill_step` then grows the gain toward its fixed point
+    g* = a·h ÷ (d + a·h ÷ C) at the weekly rate 1 − d − a·h ÷ C. Policies that concentrate the calls
+    (on gaps, on top performers, on big deals) spread the same hours unevenly; the warm-up moves
+    each rep from this even-spread start.
+    """
+    from salessim.drivers.coaching import responsiveness
+
+    c = sf.sc.coaching
+    if c.targeting == "none" or c.joint_call_hours_per_week <= 0:
+        return 0.0
+    transfer = c.reactive_transfer if c.targeting == "reactive" else 1.0
+    # an unselected sales force: the hiring distribution is where the rep stands among peers
+    resp = float(responsiveness(np.array([sf.zskill[seat]]), c.responsiveness_width)[0])
+    h = (c.joint_call_hours_per_week / sf.sc.organisation.span
+         * float(sf.quality[sf.seat_manager[seat]]) * transfer * resp)
+    ah = c.skill_gain_per_hour * h
+    if ah <= 0:
+        return 0.0
+    g_star = ah / (c.skill_decay_per_week + ah / c.skill_ceiling)
+    rate = min(max(1.0 - c.skill_decay_per_week - ah / c.skill_ceiling, 0.0), 1.0)
+    return min(g_star * (1.0 - rate ** (tenure_days / 7.0)), c.skill_ceiling)
 
 
 def stationary_tenure(u: float, rate: float) -> float:
