@@ -36,6 +36,7 @@ __all__ = [
     "Effect",
     "Findings",
     "assumptions_section",
+    "capacity_table",
     "effect_chart",
     "escape_markdown",
     "figure_note",
@@ -63,6 +64,8 @@ __all__ = [
     "show_metadata",
     "show_preformatted",
     "show_table",
+    "show_time_frame",
+    "time_frame",
     "wilson",
     "year_rows",
 ]
@@ -378,15 +381,23 @@ class Effect:
                 for k, v in asdict(self).items()}
 
 
-def year_rows(periods: pd.DataFrame) -> pd.DataFrame:
-    """The whole-year rows of a ``periods`` table."""
-    return periods[periods["period"] == "year"]
+def year_rows(periods: pd.DataFrame, year: int = 1) -> pd.DataFrame:
+    """The whole-year rows of a ``periods`` table for one reported year (default the first).
+
+    One row per scenario and replication, whatever the horizon, so paired effects stay paired.
+    """
+    rows = periods[periods["period"] == "year"]
+    if "year" in rows.columns:
+        rows = rows[rows["year"] == year]
+    return rows
 
 
 def per_replication(reps: pd.DataFrame, column: str, full_period: bool = True,
-                    by: Sequence[str] = ("scenario", "replication")) -> pd.DataFrame:
-    """Mean of a ``reps`` column per scenario and replication (year rows, full-period reps)."""
+                    by: Sequence[str] = ("scenario", "replication"), year: int = 1) -> pd.DataFrame:
+    """Mean of a ``reps`` column per scenario and replication (one year's rows, full-period reps)."""
     r = reps[reps["period"] == "year"]
+    if "year" in r.columns:
+        r = r[r["year"] == year]
     if full_period:
         r = r[r["full_period"]]
     return r.groupby(list(by), observed=True)[column].mean().reset_index()
@@ -408,6 +419,128 @@ def paired(frame: pd.DataFrame, column: str, baseline: str, variant: str,
     d = both["b"] / both["a"] - 1.0 if kind == "rel" else both["b"] - both["a"]
     m, lo, hi, n = mean_ci(d.to_numpy())
     return Effect(m, lo, hi, n, kind)
+
+
+# ------------------------------------------------------------------------------------------
+# what a report shows: year 1 after a change, or the steady state
+# ------------------------------------------------------------------------------------------
+#: The two ways a report can show the simulated sales force, in a sales leader's words.
+TRANSITION_LABEL = "Year 1 after the change, starting from today's way of working"
+STEADY_LABEL = "The steady state, after the sales force has settled under the new way of working"
+
+
+def _days_text(days: int) -> str:
+    """``a year``, ``two years``, ``180 days``: a warm-up or horizon in words."""
+    if days and days % 365 == 0:
+        n = days // 365
+        return "a year" if n == 1 else f"{number_word(n)} years"
+    return f"{days:,} days"
+
+
+def _horizon_text(days: int) -> str:
+    if days == 365:
+        return "one year, in four quarters"
+    if days > 365:
+        n = days // 365
+        return (f"{number_word(n)} years, each in four quarters; the tables and charts show year 1 "
+                "unless they say otherwise")
+    return f"the first {days:,} days of a year, in quarters"
+
+
+def _policy(sc: Scenario) -> dict[str, Any]:
+    """The management policy of a scenario (what a change changes), without its name."""
+    from salessim.model.policy import DRIVER_SECTIONS, MANAGER_LEVERS
+
+    d = sc.to_dict()
+    out = {k: d[k] for k in DRIVER_SECTIONS}
+    out["managers"] = {k: d["managers"][k] for k in MANAGER_LEVERS}
+    out["quota"] = d["organisation"]["quota"]
+    return out
+
+
+def time_frame(scenarios: Scenario | Iterable[Scenario],
+               baseline: Scenario | None = None) -> dict[str, Any]:
+    """Which simulated time a report shows, in plain words, from the scenarios it runs.
+
+    In ``simulation.mode: transition`` each scenario first runs its warm-up under the baseline's
+    way of working (the comparison's baseline, as :func:`salessim.compare` does) and its own levers
+    start with the reported horizon: the figures are year 1 after the change. In ``steady_state``
+    each scenario's way of working runs from the start, so they show where it settles. A transition
+    in which no scenario's way of working differs from the baseline's (a report on one scenario)
+    changes nothing, so it shows that way of working's steady state, and says so.
+
+    Args:
+        scenarios: the scenarios the report simulates (one or several).
+        baseline: the scenario every warm-up runs under in transition mode (default the first).
+
+    Returns:
+        ``mode`` (``transition`` or ``steady_state``: what the figures show), ``label`` (the
+        one-line statement), ``detail`` (a sentence or two on how), ``horizon`` (in words),
+        ``horizon_days``, ``warmup_days`` and ``scenario_modes`` (each scenario's own setting).
+    """
+    scs = [scenarios] if isinstance(scenarios, Scenario) else list(scenarios)
+    if not scs:
+        raise ValueError("time_frame needs at least one scenario")
+    base = baseline if baseline is not None else scs[0]
+    sims = {(s.simulation.mode, s.simulation.warmup_days, s.simulation.horizon_days) for s in scs}
+    mixed = len(sims) > 1
+    changed = [s for s in scs if _policy(s) != _policy(base)]
+    changes = bool(changed)
+    lead = (changed or [base])[0].simulation  # a mixed set is described by its first change
+    mode, warm, horizon = lead.mode, lead.warmup_days, lead.horizon_days
+    if mode == "transition" and warm > 0 and changes:
+        shown, label = "transition", TRANSITION_LABEL
+        detail = (f"Each simulated sales force first works for {_days_text(warm)} the way it is run "
+                  f"today (scenario “{base.name}”); the change starts on the first day of the reported "
+                  "period, so the figures include the ramp-in: training takes time, coaching "
+                  "builds skill slowly and culture moves slowly.")
+    elif mode == "transition" and warm > 0:
+        shown = "steady_state"
+        label = "The steady state, after the sales force has settled under its way of working"
+        detail = (f"The simulated sales force works for {_days_text(warm)} before anything is "
+                  "reported, under the same way of working as in the reported period: nothing "
+                  "changes when it starts, so the figures show where this way of working settles.")
+    else:
+        shown, label = "steady_state", STEADY_LABEL
+        detail = ("Each way of working runs from the start" + (
+            f" and the simulated sales force works for {_days_text(warm)} under it before "
+            "anything is reported, so the figures show where it settles, not the first year's "
+            "ramp-in." if warm > 0 else
+            ", with no settling period before the reported one (the sales force starts from "
+            "pipelines and tenures as they are when settled)."))
+    if mixed:
+        detail += (" The scenarios do not all share this setting: "
+                   + "; ".join(f"{s.name}: {s.simulation.mode.replace('_', ' ')} mode, "
+                               f"{_days_text(s.simulation.warmup_days)} of warm-up, "
+                               f"{_days_text(s.simulation.horizon_days)} reported" for s in scs)
+                   + ".")
+    return {"mode": shown, "label": label, "detail": detail, "horizon": _horizon_text(horizon),
+            "horizon_days": int(horizon), "warmup_days": int(warm),
+            "scenario_modes": {s.name: s.simulation.mode for s in scs}}
+
+
+def show_time_frame(scenarios: Scenario | Iterable[Scenario], output_dir: Path | None = None,
+                    baseline: Scenario | None = None) -> dict[str, Any]:
+    """Say near a report's top which simulated time it shows (see :func:`time_frame`).
+
+    Displays the statement as a highlighted paragraph (every string HTML-escaped) and, given an
+    ``output_dir``, writes it to ``time_frame.json`` there, for the index page.
+
+    Returns:
+        The :func:`time_frame` dictionary.
+    """
+    from IPython.display import HTML, display
+
+    tf = time_frame(scenarios, baseline)
+    display(HTML(
+        "<div class='salessim-time-frame' style='border-left:4px solid #264653;background:#f3f6f8;"
+        "padding:10px 14px;margin:4px 0 12px 0;font-size:15px;line-height:1.5'>"
+        f"<b>What these figures show: {html.escape(tf['label'])}.</b> "
+        f"{html.escape(tf['detail'])} <b>Reported:</b> {html.escape(tf['horizon'])}.</div>"))
+    if output_dir is not None:
+        atomic_write_text(Path(output_dir) / "time_frame.json",
+                          json.dumps(tf, indent=2, ensure_ascii=False) + "\n")
+    return tf
 
 
 # ------------------------------------------------------------------------------------------
@@ -784,6 +917,39 @@ def rep_coverage(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
         m["scenario"] = scenario.name
         rows.append(m)
     return pd.concat(rows, ignore_index=True)
+
+
+def capacity_table(plan: Any) -> pd.DataFrame:
+    """Whether a plan fits a rep's week, as ``salessim plan`` prints it: one formatted row per item.
+
+    Args:
+        plan: a :class:`salessim.funnel.Plan`.
+
+    Returns:
+        Columns ``item`` (indented where it is a part of the row above) and ``per rep`` (text:
+        hours a week, opportunities a week, yes/no, dollars or a percentage).
+    """
+    taken = {"non-selling time (admin, meetings, travel)", "CRM logging", "switching between goals"}
+    rows = []
+    for label, v in plan.capacity_summary()["per rep"].items():
+        name = str(label)
+        if isinstance(v, bool | np.bool_):
+            cell = "yes" if v else "no"
+        elif name == "utilisation":
+            cell = f"{100 * v:.0f}{NBSP}% of the hours available" if np.isfinite(v) else "no hours left"
+        elif name == "supported quota ÷ quota":
+            cell = fmt_pct(v, 0)
+        elif "quota" in name:
+            cell = fmt_money(v)
+        elif "/ week" in name:
+            cell = f"{v:.2f}"
+        elif not np.isfinite(v):
+            cell = "beyond the territory"
+        else:
+            cell = f"−{v:.1f}{NBSP}h" if name in taken else f"{v:.1f}{NBSP}h"
+        indent = name in taken or name.startswith("from ")
+        rows.append({"item": (NBSP * 4 + name) if indent else name, "per rep": cell})
+    return pd.DataFrame(rows)
 
 
 def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:

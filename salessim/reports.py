@@ -52,8 +52,8 @@ REPORTS: dict[str, tuple[str, str]] = {
                      "If we cut our goals from four to two, what happens to attainment, revenue "
                      "and the share of reps at quota?"),
     "pipeline_benchmark": ("Pipeline benchmark: the tactical prescription",
-                           "What pipeline does quota require, how likely is quota at a given "
-                           "coverage, and how early do managers see gaps?"),
+                           "What pipeline does quota require, does it fit a rep's week, how likely "
+                           "is quota at a given coverage, and how early do managers see gaps?"),
     "coaching": ("Coaching: how much, by whom, aimed at whom?",
                  "What are joint-call hours, manager training, targeting and review cadence "
                  "worth — and what does manager time cost?"),
@@ -645,6 +645,7 @@ h1{font-size:28px;margin-bottom:4px} p.lead{color:#444;font-size:15px;margin-top
 .card{border:1px solid #e3e6ea;border-radius:8px;padding:14px 18px;margin:16px 0}
 .card h2{font-size:19px;margin:0 0 4px 0} .card h2 a{color:#1f4e79;text-decoration:none}
 .card h2 a:hover{text-decoration:underline} .q{color:#444;margin:2px 0 10px 0}
+.shows{font-size:14px;color:#264653;margin:0 0 8px 0}
 .finding{background:#f4f8f7;border-left:4px solid #2a9d8f;padding:8px 12px;margin:8px 0;
 font-size:14.5px;line-height:1.5}
 .meta{font-size:12.5px;color:#555;line-height:1.9}
@@ -681,6 +682,15 @@ def write_index(out: Path) -> Path:
                                 f" {html.escape(items[0].get('meaning', ''))}</div>")
             except (ValueError, KeyError):
                 headline = ""
+        shows = ""
+        tpath = out / name / "time_frame.json"
+        if tpath.exists():
+            try:
+                tf = json.loads(tpath.read_text(encoding="utf-8"))
+                shows = (f"<p class='shows'><b>Shows:</b> {html.escape(str(tf['label']))} "
+                         f"({html.escape(str(tf.get('horizon', '')).split(';')[0])}).</p>")
+            except (ValueError, KeyError, TypeError):
+                shows = ""
         params = info.get("parameters", {})
         given = set(info.get("given_parameters", {}))
         ptxt = ", ".join(f"<code>{html.escape(k)}={html.escape(str(v) if v != '' else '“”')}</code>"
@@ -690,7 +700,7 @@ def write_index(out: Path) -> Path:
             when = datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M UTC")
         cards.append(
             f"<div class='card'><h2><a href='{html.escape(name)}.html'>{html.escape(title)}</a></h2>"
-            f"<p class='q'>{html.escape(question)}</p>{headline}{fail_note}"
+            f"<p class='q'>{html.escape(question)}</p>{shows}{headline}{fail_note}"
             f"<p class='meta'>Built {html.escape(when)} in {info.get('runtime_seconds', '?')} s "
             f"with salessim {html.escape(str(info.get('salessim_version', '')))}. "
             f"Parameters: {ptxt}</p></div>")
@@ -702,7 +712,9 @@ def write_index(out: Path) -> Path:
             "<h1>Sales performance reports</h1>"
             "<p class='lead'>Each report tries a change in how the sales force is run on a "
             "simulated sales force first, and gives the effect with its 95&nbsp;% confidence "
-            "interval. Start with the drivers overview.</p>"
+            "interval, and says whether it shows the first year after the change (while it "
+            "ramps in) or the steady state once the sales force has settled. Start with the "
+            "drivers overview.</p>"
             + "\n".join(cards)
             + f"<p class='meta'>Index written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by salessim "
               f"{__version__}. Rebuild with <code>make report</code>.</p></body></html>")

@@ -30,15 +30,22 @@ PROMPT = re.compile(r"(In|Out)\s*(&nbsp;|\s)?\[\s*\d*\s*\]:|class=\"[^\"]*jp-(In
 #: What each notebook writes to its output_dir (besides findings.json), with a check per table.
 WRITES = {
     "goal_designs": ["plans.csv", "summary.csv", "goal_attainment.csv", "prospecting_mix.csv",
-                     "periods.parquet"],
+                     "periods.parquet", "time_frame.json"],
     "coaching": ["response_curves.csv", "targeting_by_cadence.csv", "gain_by_skill_band.csv",
-                 "manager_time_cost.csv"],
-    "pipeline_benchmark": ["reverse_funnel.csv", "benchmark_stages.csv", "coverage_and_quota.csv",
-                           "gap_detection.csv"],
+                 "manager_time_cost.csv", "time_frame.json"],
+    "pipeline_benchmark": ["reverse_funnel.csv", "benchmark_stages.csv", "capacity.csv",
+                           "coverage_and_quota.csv", "gap_detection.csv", "time_frame.json"],
     "crm_calibration": ["data_quality.csv", "simulated_years.csv", "deal_size_fit.csv",
-                        "stage_conversion_fit.csv", "observed_vs_simulated.csv"],
-    "drivers_overview": ["swings.csv", "summary.csv", "ranking_sensitivity.csv"],
+                        "stage_conversion_fit.csv", "observed_vs_simulated.csv", "time_frame.json"],
+    "drivers_overview": ["swings.csv", "summary.csv", "ranking_sensitivity.csv", "time_use.csv",
+                         "time_frame.json"],
 }
+#: What each report shows with its default scenarios (all in ``simulation.mode: transition``):
+#: a change from today's way of working, or — the CRM check runs one scenario, so nothing
+#: changes — where today's way of working settles.
+SHOWS = {"drivers_overview": "transition", "goal_designs": "transition",
+         "pipeline_benchmark": "transition", "coaching": "transition",
+         "crm_calibration": "steady_state"}
 
 
 def run_cli(*args, env=None, timeout=900):
@@ -293,6 +300,31 @@ def test_html_has_no_code_and_embeds_its_figures(built, name):
     assert not REMOTE_SCRIPT.search(page)
     assert "Traceback" not in page and 'data-mime-type="application/vnd.jupyter.stderr"' not in page
     assert "Findings" in page and "Run metadata" in page and "assumptions register" in page
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("reports")
+@pytest.mark.parametrize("name", NAMES)
+def test_each_report_says_near_its_top_what_it_shows(built, name):
+    """Year 1 after the change, or the steady state, and the horizon: above the findings."""
+    import html
+
+    from salessim.notebook_helpers import STEADY_LABEL, TRANSITION_LABEL
+
+    tf = json.loads((built / name / "time_frame.json").read_text())
+    assert tf["mode"] == SHOWS[name] and tf["horizon_days"] == 365
+    if SHOWS[name] == "transition":
+        assert tf["label"] == TRANSITION_LABEL
+    else:
+        assert tf["label"] != STEADY_LABEL and tf["label"].startswith("The steady state")
+    # quotes may reach the page as entities or as characters; markup never does
+    page = (built / f"{name}.html").read_text(encoding="utf-8").replace("&#x27;", "'")
+    statement = f"What these figures show: {html.escape(tf['label'], quote=False)}."
+    assert page.count(statement) == 1
+    assert f"<b>Reported:</b> {html.escape(tf['horizon'], quote=False)}." in page
+    assert page.index(statement) < page.index(">Findings<"), "the statement is not near the top"
+    index = (built / "index.html").read_text(encoding="utf-8")
+    assert f"<b>Shows:</b> {html.escape(tf['label'])} (one year, in four quarters)." in index
 
 
 @pytest.mark.slow
