@@ -211,7 +211,9 @@ class SalesForce:
         self.coach_delivered = np.zeros(self.clock.slots)
         self.ledgers = managers.start(self)  # each manager's week: a ledger and its process
 
-        self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv)
+        # room for 1.5× the deals a rep is expected to prospect over the run
+        self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv,
+                               rows_hint=int(1.5 * self.plan.new_per_week * self.T / 7))
         self.book = DealBook(self.S, capacity=max(4096, int(self.N * self.plan.new_per_week
                                                              * self.T / 7 * 1.3)))
 
