@@ -45,13 +45,12 @@ def own_outlook(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
 
     y0, y1 = sf.clock.year_window(now)
     rem = y1 - now
-    ytd = outlook.closed_revenue(sf, y0, now)
+    ytd, pw = outlook.year_so_far(sf, now)
     b = sf.book
     o = b.open_idx
     expected = ytd.copy()
     var = np.zeros(sf.N)
     if o.size:
-        pw = outlook.true_win_prob(sf, o) * sf.plan.p_close_within(b.stage[o], rem)
         expected += np.bincount(b.seat[o], weights=b.amount[o] * pw, minlength=sf.N)
         var += np.bincount(b.seat[o], weights=b.amount[o] ** 2 * pw * (1 - pw), minlength=sf.N)
     x = (sf.theta_eff - sf.penalty)[:, None, None]

@@ -262,6 +262,10 @@ class DealBook:
 # ==========================================================================================
 # the flow of deals through one sales force
 # ==========================================================================================
+_WINDOW = 16  # rows of each seat's stream looked at a time for this week's arrivals
+_STEPS = np.arange(_WINDOW)
+
+
 def create(sf: SalesForce, t0: float) -> None:
     """Deals created by this week's prospecting, at exact times within [t0, t0 + 7)."""
     d = sf.draws
@@ -271,13 +275,19 @@ def create(sf: SalesForce, t0: float) -> None:
     sf.week_lam = lam
     cnt = np.zeros(sf.N, dtype=np.int64)
     ar = np.arange(sf.N)
-    while True:
+    prospecting = (lam > 0)[:, None]
+    while True:  # each seat's arrivals this week: its next rows up to the week's operational time
         idx = sf.next_row + cnt
-        d.ensure(int(idx.max()) + 1)
-        hit = (d.cum_gap[ar, idx] <= new_op) & (lam > 0)
-        if not hit.any():
+        top = int(idx.max())
+        d.ensure(top + 1)
+        # a window of each seat's next rows (arrival times increase along a row, so the hits are
+        # a run from the window's start); a seat that fills its window looks on
+        w = min(_WINDOW, d.rows - top)
+        hits = ((d.cum_gap[ar[:, None], idx[:, None] + _STEPS[:w]] <= new_op[:, None])
+                & prospecting).sum(axis=1)
+        cnt += hits
+        if not (hits == w).any():
             break
-        cnt += hit
     total = int(cnt.sum())
     if total:
         seats = np.repeat(ar, cnt)

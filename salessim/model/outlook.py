@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
 __all__ = ["closed_revenue", "forecast", "observed_to_won", "outlook", "prorated_quota",
-           "true_win_prob", "visible_estimate", "won"]
+           "true_win_prob", "visible_estimate", "won", "year_so_far"]
 
 
 def won(sf: SalesForce) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,6 +56,26 @@ def true_win_prob(sf: SalesForce, o: np.ndarray) -> np.ndarray:
     return p.prod(axis=1)
 
 
+def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray]:
+    """Won revenue per seat in the fiscal year so far, and each open deal's chance of a win by year end.
+
+    The chances are in ``book.open_idx`` order, at each holder's real odds. The true outlook and
+    each rep's own view read these at the same instant of a week; they are computed once (a new
+    open index or a new skill array — any deal resolved, handed over or created, anyone hired or
+    gone — means something changed, and they are computed again). Callers must not change them.
+    """
+    o = sf.book.open_idx
+    c = sf.year_cache
+    if c is not None and c[0] == now and c[1] is o and c[2] is sf.theta_eff:
+        return c[3], c[4]
+    y0, y1 = sf.clock.year_window(now)
+    ytd = closed_revenue(sf, y0, now)
+    pw = (true_win_prob(sf, o) * sf.plan.p_close_within(sf.book.stage[o], y1 - now) if o.size
+          else np.zeros(0))
+    sf.year_cache = (now, o, sf.theta_eff, ytd, pw)
+    return ytd, pw
+
+
 def prorated_quota(sf: SalesForce, y0: float, y1: float) -> np.ndarray:
     """Each seat's quota for [y0, y1], prorated by its rep's time in seat."""
     in_seat = np.clip(y1 - np.maximum(sf.hire_time, y0), 0.0, y1 - y0)
@@ -74,9 +94,9 @@ def outlook(sf: SalesForce, now: float) -> None:
     rem = y1 - now
     b = sf.book
     o = b.open_idx
-    expected = closed_revenue(sf, y0, now)
+    ytd, pw = year_so_far(sf, now)
+    expected = ytd.copy()
     if o.size:
-        pw = true_win_prob(sf, o) * sf.plan.p_close_within(b.stage[o], rem)
         expected += np.bincount(b.seat[o], weights=b.amount[o] * pw, minlength=sf.N)
     # future deals at this rep's own rate, mix and skill
     x = (sf.theta_eff - sf.penalty)[:, None, None]

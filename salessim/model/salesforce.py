@@ -165,6 +165,7 @@ class SalesForce:
         self.recent_calls = np.zeros(self.N)
         self.won_parts: list[np.ndarray] = []
         self._won_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.year_cache: tuple[Any, ...] | None = None  # salessim.model.outlook.year_so_far
 
         # --- persons (grown lists → arrays at the end) --------------------------------------
         self.p_seat: list[int] = []
