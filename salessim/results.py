@@ -101,6 +101,12 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
     ramp = sc.attrition.ramp_days
     prod_names = list(sc.funnel.products)
     seg_new = np.array([s == "new_logo" for s in sc.funnel.segments])[b.segment[:n]]
+    product = b.product[:n]
+    if bounds:  # only deals created or closed in the reported periods count (the same, in order)
+        first = min(per.t0 for per in bounds)
+        sel = np.flatnonzero((closed >= first) | (created >= first))
+        status, closed, created, amount, person, creator, seg_new, product = (
+            a[sel] for a in (status, closed, created, amount, person, creator, seg_new, product))
 
     rep_frames = []
     period_rows = []
@@ -130,7 +136,7 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             "expansion_revenue": per_person(won & ~seg_new, amount),
         }
         for i, pname in enumerate(prod_names):
-            metrics[f"product_revenue:{pname}"] = per_person(won & (b.product[:n] == i), amount)
+            metrics[f"product_revenue:{pname}"] = per_person(won & (product == i), amount)
         year_frac = in_seat / 365.0
         quota = quota_year * year_frac
         attainment = np.divide(revenue, quota, out=np.full(n_p, np.nan), where=quota > 0)

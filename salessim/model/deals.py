@@ -335,33 +335,37 @@ def advance(sf: SalesForce, now: float) -> None:
     while o.size:
         s = b.stage[o]
         seat = b.seat[o]
+        ends = b.next_time[o]
         lo = np.clip(sf.base_logit[s] + sf.theta_eff[seat] + b.offset[o]
                      - sf.penalty[seat] + b.boost[o] + sf.overload * np.log(b.att[o]),
                      -LOGIT_LIMIT, LOGIT_LIMIT)
         adv = b.u_stage[o, s] < special.expit(lo)
-        vis = o[b.visible[o]]
-        if vis.size:  # a logged deal's stage change is one more CRM update
-            sf.log_events += np.bincount(b.seat[vis], minlength=sf.N)
-        fail = o[~adv]
-        b.status[fail] = LOST
-        b.closed[fail] = b.next_time[fail]
+        vis = b.visible[o]
+        if vis.any():  # a logged deal's stage change is one more CRM update
+            sf.log_events += np.bincount(seat[vis], minlength=sf.N)
+        fail = ~adv
+        b.status[o[fail]] = LOST
+        b.closed[o[fail]] = ends[fail]
         up = o[adv]
-        ns = b.stage[up] + 1
+        ns = s[adv] + 1
         b.stage[up] = ns
         b.boost[up] = 0.0
         won = ns >= sf.S
         w = up[won]
         b.status[w] = WON
-        b.closed[w] = b.next_time[w]
+        b.closed[w] = ends[adv][won]
         if w.size:
             sf.won_parts.append(w)
             sf._won_cache = None
-        go = up[~won]
+        on = ~won
+        go = up[on]
         if go.size:
-            gs = b.stage[go]
-            b.stage_t[go, gs] = b.next_time[go]
-            b.next_time[go] += b.dur_unit[go, gs] * sf.stage_mean[gs] / b.att[go]
-            go = go[b.next_time[go] <= now]
+            gs = ns[on]
+            start = ends[adv][on]
+            b.stage_t[go, gs] = start
+            nxt = start + b.dur_unit[go, gs] * sf.stage_mean[gs] / b.att[go]
+            b.next_time[go] = nxt
+            go = go[nxt <= now]
         o = go
     b.compact()
 

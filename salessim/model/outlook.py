@@ -50,10 +50,14 @@ def true_win_prob(sf: SalesForce, o: np.ndarray) -> np.ndarray:
     """The real chance that each of the open deals ``o`` is won, at its holder's odds."""
     b = sf.book
     seat = b.seat[o]
-    x = (sf.theta_eff[seat] + b.offset[o] - sf.penalty[seat])[:, None]
-    p = special.expit(np.clip(sf.base_logit[None, :] + x, -LOGIT_LIMIT, LOGIT_LIMIT))
-    p = np.where(np.arange(sf.S)[None, :] < b.stage[o][:, None], 1.0, p)
-    return p.prod(axis=1)
+    x = sf.theta_eff[seat] + b.offset[o] - sf.penalty[seat]
+    stage = b.stage[o]
+    # the product of the odds of the stages still ahead, taken stage by stage in order
+    won = np.ones(o.size)
+    for j in range(sf.S):
+        p = special.expit(np.clip(sf.base_logit[j] + x, -LOGIT_LIMIT, LOGIT_LIMIT))
+        won = np.where(stage <= j, won * p, won)
+    return won
 
 
 def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray]:

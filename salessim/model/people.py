@@ -113,7 +113,15 @@ def ramp(sf: SalesForce) -> np.ndarray:
     days = sf.sc.attrition.ramp_days
     if days <= 0:
         return np.ones(sf.N)
-    return np.clip((sf.env.now - sf.hire_time) / days, 0.0, 1.0)
+    # read many times an instant: kept until time moves or someone is hired (hire_time's only
+    # writer), read-only so no caller can change it
+    key = (sf.env.now, len(sf.p_seat), days)
+    if sf.ramp_cache is not None and sf.ramp_cache[0] == key:
+        return sf.ramp_cache[1]
+    r = np.clip((sf.env.now - sf.hire_time) / days, 0.0, 1.0)
+    r.flags.writeable = False
+    sf.ramp_cache = (key, r)
+    return r
 
 
 def refresh_theta(sf: SalesForce) -> None:

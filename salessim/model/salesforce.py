@@ -166,6 +166,7 @@ class SalesForce:
         self.won_parts: list[np.ndarray] = []
         self._won_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.year_cache: tuple[Any, ...] | None = None  # salessim.model.outlook.year_so_far
+        self.ramp_cache: tuple[Any, np.ndarray] | None = None  # salessim.model.people.ramp
 
         # --- persons (grown lists → arrays at the end) --------------------------------------
         self.p_seat: list[int] = []
@@ -300,8 +301,9 @@ class SalesForce:
             return
         pid = self.seat_person
         has = pid >= 0
+        who, v = pid[has], values[has]  # each seated person once: a plain indexed add
         for k in self.clock.slot_of(q):
-            np.add.at(arr[:, k], pid[has], values[has])
+            arr[who, k] += v
 
     def book_hours(self, selling: np.ndarray, worked: np.ndarray, extra: np.ndarray) -> None:
         """Record the week's selling, worked and extra hours of every seated rep."""
