@@ -63,3 +63,19 @@ def test_removing_a_run_or_scattered_deals_keeps_every_array_aligned(gone: np.nd
     np.testing.assert_array_equal(b.open_idx, want[want >= 0])  # the open index keeps its order
     assert np.all(b.status[b.open_idx] == OPEN)
     assert b.batch_start == 8 - int((gone < 8).sum())  # the latest batch's first deal, moved
+
+
+@pytest.mark.parametrize("cv", [0.3, 0.7, 1.0, 1.6])
+def test_gamma_quantiles_by_arithmetic_lookup_equal_the_searched_ones(cv: float) -> None:
+    """The evenly spaced knots are found by arithmetic, value for value what ``np.interp`` gives:
+    at the knots, next to them, in the body and past both ends."""
+    from scipy import special
+
+    from salessim.funnel import _GAMMA
+
+    knots = _GAMMA.X
+    x = np.concatenate([special.logit(np.random.default_rng(5).random(100_000)), knots,
+                        np.nextafter(knots, np.inf), np.nextafter(knots, -np.inf),
+                        [-12.5, 12.5, -np.inf, np.inf]])
+    table = _GAMMA.table(cv)
+    np.testing.assert_array_equal(_GAMMA._interp(x, table), np.interp(x, knots, table))
