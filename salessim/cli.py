@@ -171,7 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replications", "-r", type=_replications(), default=8,
                    help="replications per scenario (at most 10,000)")
     s.add_argument("--no-parallel", action="store_true",
-                   help="skip the parallel-efficiency and cache measurements")
+                   help="skip the process-pool measurements (8 replications on all cores, parallel "
+                        "efficiency, cache)")
+    s.add_argument("--quick", action="store_true",
+                   help="skip the slow parts: the 4,000-rep run of the scaling section and the "
+                        "2-scenario comparison with its cache rerun")
     s.add_argument("--seed", "-s", type=_bench_seed, default=1)
 
     s = sub.add_parser("report", help="run one report notebook and export it as code-free HTML")
@@ -573,10 +577,12 @@ def cmd_assumptions(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from salessim.bench import print_bench, run_bench
+    from salessim.bench import SCALE_REPS, print_bench, run_bench
 
     print_bench(run_bench(replications=args.replications, seed=args.seed,
-                          parallel=not args.no_parallel))
+                          parallel=not args.no_parallel,
+                          scaling=SCALE_REPS[:2] if args.quick else SCALE_REPS,
+                          compare_pair=not args.quick))
     return EXIT_OK
 
 

@@ -101,8 +101,14 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
     ramp = sc.attrition.ramp_days
     prod_names = list(sc.funnel.products)
     seg_new = np.array([s == "new_logo" for s in sc.funnel.segments])[b.segment[:n]]
+    product = b.product[:n]
+    if bounds:  # only deals created or closed in the reported periods count (the same, in order)
+        first = min(per.t0 for per in bounds)
+        sel = np.flatnonzero((closed >= first) | (created >= first))
+        status, closed, created, amount, person, creator, seg_new, product = (
+            a[sel] for a in (status, closed, created, amount, person, creator, seg_new, product))
 
-    rep_frames = []
+    rep_parts: list[dict[str, np.ndarray]] = []  # each period's columns, one frame at the end
     period_rows = []
     for per in bounds:
         t0, t1, k = per.t0, per.t1, per.slot
@@ -130,7 +136,7 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             "expansion_revenue": per_person(won & ~seg_new, amount),
         }
         for i, pname in enumerate(prod_names):
-            metrics[f"product_revenue:{pname}"] = per_person(won & (b.product[:n] == i), amount)
+            metrics[f"product_revenue:{pname}"] = per_person(won & (product == i), amount)
         year_frac = in_seat / 365.0
         quota = quota_year * year_frac
         attainment = np.divide(revenue, quota, out=np.full(n_p, np.nan), where=quota > 0)
@@ -144,8 +150,9 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         tenure = np.minimum(rec.person_leave, t1) - rec.person_hire
         period = per.period
         idx = np.flatnonzero(present)
-        rep_frames.append(pd.DataFrame({
-            "rep_id": idx, "manager_id": rec.person_manager[idx], "year": per.year, "period": period,
+        rep_parts.append({
+            "rep_id": idx, "manager_id": rec.person_manager[idx],
+            "year": np.full(idx.size, per.year), "period": np.full(idx.size, period, dtype=object),
             "full_period": full[idx], "quota": quota[idx], "revenue": revenue[idx],
             "attainment": attainment[idx], "composite_attainment": composite[idx],
             "opportunities": opps[idx].astype(np.int64), "wins": wins[idx].astype(np.int64),
@@ -159,7 +166,7 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             # discretionary hours per week in seat
             "extra_hours": _ratio(rec.hours_extra[idx, k], rec.p_make_n[idx, k]),
             "p_make_quota": _ratio(rec.p_make_sum[idx, k], rec.p_make_n[idx, k]),
-        }))
+        })
         att_full = attainment[full & present]
         n_won = int(won.sum())
         n_closed = n_won + int(lost.sum())
@@ -188,9 +195,11 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         })
 
     ctx = {"scenario": sc.name, "replication": rec.replication, "seed": rec.seed}
-    reps = pd.concat(rep_frames, ignore_index=True)
-    for key, v in reversed(ctx.items()):
-        reps.insert(0, key, v)
+    m = sum(part["rep_id"].size for part in rep_parts)
+    reps = pd.DataFrame({
+        "scenario": np.full(m, sc.name, dtype=object), "replication": np.full(m, rec.replication),
+        "seed": np.full(m, rec.seed),
+        **{name: np.concatenate([part[name] for part in rep_parts]) for name in rep_parts[0]}})
     periods = pd.DataFrame(period_rows)
     for key, v in reversed(ctx.items()):
         periods.insert(0, key, v)

@@ -210,9 +210,11 @@ def coach_week(sf: SalesForce, now: float) -> None:
                      if c.targeting == "gap_targeted" else 1.0)
             resp = responsiveness(peer_z(sf.zskill, sf.active, sf.seat_manager)[seats],
                                   c.responsiveness_width)
-            np.add.at(sf.week_hours, seats, c.hours_per_call)
-            np.add.at(sf.week_effective, seats,
-                      c.hours_per_call * qm * transfer * focus * resp)
+            # the week's records start at zero: summing each seat's calls in order is the same
+            sf.week_hours += np.bincount(seats, weights=np.full(seats.size, c.hours_per_call),
+                                         minlength=sf.N)
+            sf.week_effective += np.bincount(
+                seats, weights=c.hours_per_call * qm * transfer * focus * resp, minlength=sf.N)
     sf.recent_calls = 0.8 * sf.recent_calls + sf.week_hours / c.hours_per_call
     delivered = np.bincount(sf.seat_manager, weights=sf.week_hours, minlength=sf.M)
     reps = np.maximum(np.bincount(sf.seat_manager, weights=sf.active, minlength=sf.M), 1)

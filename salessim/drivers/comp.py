@@ -27,7 +27,6 @@ import numpy as np
 from scipy import special
 
 from salessim.drivers import culture
-from salessim.model.deals import LOGIT_LIMIT
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
@@ -45,18 +44,14 @@ def own_outlook(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
 
     y0, y1 = sf.clock.year_window(now)
     rem = y1 - now
-    ytd = outlook.closed_revenue(sf, y0, now)
+    ytd, pw, cellp = outlook.year_so_far(sf, now)
     b = sf.book
     o = b.open_idx
     expected = ytd.copy()
     var = np.zeros(sf.N)
     if o.size:
-        pw = outlook.true_win_prob(sf, o) * sf.plan.p_close_within(b.stage[o], rem)
         expected += np.bincount(b.seat[o], weights=b.amount[o] * pw, minlength=sf.N)
         var += np.bincount(b.seat[o], weights=b.amount[o] ** 2 * pw * (1 - pw), minlength=sf.N)
-    x = (sf.theta_eff - sf.penalty)[:, None, None]
-    cellp = special.expit(np.clip(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
-                                  + x, -LOGIT_LIMIT, LOGIT_LIMIT)).prod(axis=2)
     vnew = (sf.mix * cellp * sf.cell_amount[None, :]).sum(axis=1)
     v2new = (sf.mix * cellp * sf.cell_amount[None, :] ** 2).sum(axis=1) * _SECOND_MOMENT
     n_future = sf.rate * max(0.0, rem - sf.plan.cycle_days)

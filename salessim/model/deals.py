@@ -43,50 +43,97 @@ FIXED_COLS = 6
 
 
 class SeatDeals:
-    """Pre-drawn deal randomness for every seat, extended in blocks from each seat's own stream.
+    """Pre-drawn deal randomness for every seat, extended in chunks from each seat's own stream.
 
     ``cum_gap[k, j]`` is the operational time (cumulative prospecting intensity) at which seat ``k``
     creates its ``j``-th deal: arrivals are a Poisson process in operational time, so a busier rep
     meets the same deals sooner.
     """
 
-    BLOCK = 320
+    BLOCK = 320  # rows summed as one block: cum_gap is the block's start + a running sum within it
+    CHUNK = 64  # rows drawn at a time after the first block (BLOCK is a multiple of it)
 
     def __init__(self, seed: int, replication: int, seats: int, stages: int,
-                 stage_cv: np.ndarray | None = None) -> None:
+                 stage_cv: np.ndarray | None = None, rows_hint: int = 0) -> None:
+        """Draw the first block of every seat's deal stream.
+
+        ``rows_hint``: rows a seat is expected to need; room for them is reserved up front (memory
+        is only touched as blocks are drawn), so a run within it never copies its draws to grow.
+        """
         self.stages = stages
         self.cols = FIXED_COLS + 2 * stages
         self.stage_cv = (np.full(stages, 0.7) if stage_cv is None
                          else np.asarray(stage_cv, dtype=float))
         self.gens = [stream(seed, replication, "deals", k) for k in range(seats)]
-        self.draws = np.empty((seats, 0, self.cols))
-        self.cum_gap = np.empty((seats, 0))
-        self.dur_unit = np.empty((seats, 0, stages))  # unit-mean gamma stage-duration shapes
-        self.z_amount = np.empty((seats, 0))  # standard-normal deal-size draws
+        self.rows = 0
+        # row-major buffers (row, seat, …) with room for more rows: rows not drawn yet are never
+        # touched, so reserved room costs no resident memory; the public arrays are (seat, row, …)
+        # views of the rows drawn so far
+        self._draws = np.empty((0, seats, self.cols))
+        self._cum_gap = np.empty((0, seats))
+        self._dur_unit = np.empty((0, seats, stages))
+        self._z_amount = np.empty((0, seats))
+        self._run = np.zeros(seats)  # the running sum of gaps within the current block
+        self._views()
+        self._grow(max(self.BLOCK, self.CHUNK * -(-int(rows_hint) // self.CHUNK)))
         self._extend()
+
+    def _views(self) -> None:
+        r = self.rows
+        self.draws = self._draws[:r].transpose(1, 0, 2)
+        self.cum_gap = self._cum_gap[:r].T
+        self.dur_unit = self._dur_unit[:r].transpose(1, 0, 2)  # unit-mean gamma stage-duration shapes
+        self.z_amount = self._z_amount[:r].T  # standard-normal deal-size draws
+
+    def _grow(self, rows: int) -> None:
+        """Room for ``rows`` rows: each buffer is replaced by one twice as long (or ``rows``)."""
+        cap = max(rows, 2 * self._cum_gap.shape[0])
+        for name in ("_draws", "_cum_gap", "_dur_unit", "_z_amount"):
+            old = getattr(self, name)
+            new = np.empty((cap, *old.shape[1:]))
+            new[: self.rows] = old[: self.rows]
+            setattr(self, name, new)
+            del old, new
 
     def _extend(self) -> None:
         from salessim.funnel import gamma_quantile
 
-        block = np.stack([g.random((self.BLOCK, self.cols)) for g in self.gens])
+        r0 = self.rows
+        r1 = r0 + (self.CHUNK if r0 else self.BLOCK)
+        if r1 > self._cum_gap.shape[0]:
+            self._grow(r1)
+        block = np.empty((len(self.gens), r1 - r0, self.cols))
+        for k, g in enumerate(self.gens):  # each seat's next rows
+            g.random(out=block[k])
         # guard the inverse-CDF transforms against exact 0
         np.maximum(block, 1e-12, out=block)
         gaps = -np.log(block[:, :, C_GAP])
-        start = self.cum_gap[:, -1:] if self.cum_gap.shape[1] else 0.0
-        # the transforms every deal needs, done once per block rather than once per week
+        b0 = r0 - r0 % self.BLOCK  # the first row of this chunk's block
+        start = self._cum_gap[b0 - 1][:, None] if b0 else 0.0
+        if r0 == b0:
+            run = np.cumsum(gaps, axis=1)
+        else:  # the block's running sum goes on, added in the same order as in one piece
+            run = np.cumsum(np.concatenate([self._run[:, None], gaps], axis=1), axis=1)[:, 1:]
+        self._run = run[:, -1].copy()
+        self._cum_gap[r0:r1] = (start + run).T
+        # the transforms every deal needs, done once per chunk rather than once per week
         u_dur = block[:, :, FIXED_COLS + self.stages:]
-        dur = np.stack([gamma_quantile(u_dur[:, :, s].ravel(), 1.0, self.stage_cv[s]).reshape(
-            u_dur.shape[:2]) for s in range(self.stages)], axis=2)
-        self.draws = np.concatenate([self.draws, block], axis=1)
-        self.cum_gap = np.concatenate([self.cum_gap, start + np.cumsum(gaps, axis=1)], axis=1)
-        self.dur_unit = np.concatenate([self.dur_unit, dur], axis=1)
-        self.z_amount = np.concatenate([self.z_amount, special.ndtri(block[:, :, C_AMOUNT])],
-                                       axis=1)
+        for s in range(self.stages):
+            self._dur_unit[r0:r1, :, s] = gamma_quantile(u_dur[:, :, s].ravel(), 1.0,
+                                                        self.stage_cv[s]).reshape(u_dur.shape[:2]).T
+        self._z_amount[r0:r1] = special.ndtri(block[:, :, C_AMOUNT]).T
+        self._draws[r0:r1] = block.transpose(1, 0, 2)
+        self.rows = r1
+        self._views()
 
     def ensure(self, upto: int) -> None:
         """Make rows up to ``upto`` (exclusive) available for every seat."""
-        while self.cum_gap.shape[1] < upto:
+        while self.rows < upto:
             self._extend()
+
+
+def _ascending(a: np.ndarray) -> bool:
+    return bool(a.size < 2 or (a[1:] > a[:-1]).all())
 
 
 class DealBook:
@@ -132,6 +179,7 @@ class DealBook:
         self.u_reassign = np.zeros(capacity)
         self.stage_t = np.full((capacity, stages), np.nan)  # time each stage was entered
         self.open_idx = np.zeros(0, dtype=np.int64)
+        self.batch_start = 0  # first deal of the latest batch :func:`create` added
 
     def _grow(self, need: int) -> None:
         new = self.cap
@@ -163,26 +211,44 @@ class DealBook:
         return idx
 
     def remove(self, idx: np.ndarray) -> np.ndarray:
-        """Delete open deals that never happened; returns each old index's new one (-1: removed).
+        """Delete open deals that never happened; returns each old index's new one (-1: removed)."""
+        lo, tail = self.remove_tail(idx)
+        return np.concatenate([np.arange(lo), tail])
 
-        Only the tail from the first removed deal on is moved (removed deals are recent), so the
-        cost is that of one week's batch, not of the whole book.
+    def remove_tail(self, idx: np.ndarray) -> tuple[int, np.ndarray]:
+        """Delete open deals that never happened; returns ``(lo, tail)``.
+
+        Indices below ``lo`` (the first removed deal) are unchanged; old index ``lo + i`` is now
+        ``tail[i]`` (-1: removed). Only the tail from the first removed deal on is moved (removed
+        deals are recent), so the cost is that of one week's batch, not of the whole book.
         """
+        idx = np.asarray(idx)
         lo = int(np.min(idx))
         keep = np.ones(self.n - lo, dtype=bool)
-        keep[np.asarray(idx) - lo] = False
-        new_index = np.arange(self.n)
+        keep[idx - lo] = False
         tail = np.cumsum(keep) - 1 + lo
         tail[~keep] = -1
-        new_index[lo:] = tail
         m = lo + int(keep.sum())
+        hi = lo + idx.size  # one run of deals [lo, hi) (a leaver's deals of one batch): shift the rest
+        run = self.n - m == idx.size and int(np.max(idx)) == hi - 1
         for name, arr in vars(self).items():  # every per-deal array, whatever gets added later
             if name != "open_idx" and isinstance(arr, np.ndarray) and arr.shape[:1] == (self.cap,):
-                arr[lo:m] = arr[lo: self.n][keep]
+                if run:
+                    arr[lo:m] = arr[hi: self.n]
+                else:
+                    arr[lo:m] = arr[lo: self.n][keep]
+        if self.batch_start > lo:
+            self.batch_start = lo + int(keep[: self.batch_start - lo].sum())
         self.n = m
-        moved = new_index[self.open_idx]
-        self.open_idx = moved[moved >= 0]
-        return new_index
+        o = self.open_idx
+        at = int(np.searchsorted(o, lo)) if _ascending(o) else None
+        if at is not None:  # the open deals below lo keep their indices
+            moved = tail[o[at:] - lo]
+            self.open_idx = np.concatenate([o[:at], moved[moved >= 0]])
+        else:
+            moved = np.where(o >= lo, tail[np.maximum(o - lo, 0)], o)
+            self.open_idx = moved[moved >= 0]
+        return lo, tail
 
     def compact(self) -> None:
         """Drop closed deals from the open index."""
@@ -196,6 +262,10 @@ class DealBook:
 # ==========================================================================================
 # the flow of deals through one sales force
 # ==========================================================================================
+_WINDOW = 16  # rows of each seat's stream looked at a time for this week's arrivals
+_STEPS = np.arange(_WINDOW)
+
+
 def create(sf: SalesForce, t0: float) -> None:
     """Deals created by this week's prospecting, at exact times within [t0, t0 + 7)."""
     d = sf.draws
@@ -205,13 +275,19 @@ def create(sf: SalesForce, t0: float) -> None:
     sf.week_lam = lam
     cnt = np.zeros(sf.N, dtype=np.int64)
     ar = np.arange(sf.N)
-    while True:
+    prospecting = (lam > 0)[:, None]
+    while True:  # each seat's arrivals this week: its next rows up to the week's operational time
         idx = sf.next_row + cnt
-        d.ensure(int(idx.max()) + 1)
-        hit = (d.cum_gap[ar, idx] <= new_op) & (lam > 0)
-        if not hit.any():
+        top = int(idx.max())
+        d.ensure(top + 1)
+        # a window of each seat's next rows (arrival times increase along a row, so the hits are
+        # a run from the window's start); a seat that fills its window looks on
+        w = min(_WINDOW, d.rows - top)
+        hits = ((d.cum_gap[ar[:, None], idx[:, None] + _STEPS[:w]] <= new_op[:, None])
+                & prospecting).sum(axis=1)
+        cnt += hits
+        if not (hits == w).any():
             break
-        cnt += hit
     total = int(cnt.sum())
     if total:
         seats = np.repeat(ar, cnt)
@@ -236,6 +312,7 @@ def create(sf: SalesForce, t0: float) -> None:
         first = dur_unit[:, 0] * sf.stage_mean[0] / att
         visible = logged(dr[:, C_VISIBLE], sf.sc.crm_adoption)
         sf.log_events += np.bincount(seats[visible], minlength=sf.N)
+        sf.book.batch_start = sf.book.n
         sf.book.add(
             seat=seats, creator=sf.seat_person[seats], person=sf.seat_person[seats],
             manager=sf.seat_manager[seats], segment=seg, product=prod, stage=0,
@@ -258,33 +335,37 @@ def advance(sf: SalesForce, now: float) -> None:
     while o.size:
         s = b.stage[o]
         seat = b.seat[o]
+        ends = b.next_time[o]
         lo = np.clip(sf.base_logit[s] + sf.theta_eff[seat] + b.offset[o]
                      - sf.penalty[seat] + b.boost[o] + sf.overload * np.log(b.att[o]),
                      -LOGIT_LIMIT, LOGIT_LIMIT)
         adv = b.u_stage[o, s] < special.expit(lo)
-        vis = o[b.visible[o]]
-        if vis.size:  # a logged deal's stage change is one more CRM update
-            sf.log_events += np.bincount(b.seat[vis], minlength=sf.N)
-        fail = o[~adv]
-        b.status[fail] = LOST
-        b.closed[fail] = b.next_time[fail]
+        vis = b.visible[o]
+        if vis.any():  # a logged deal's stage change is one more CRM update
+            sf.log_events += np.bincount(seat[vis], minlength=sf.N)
+        fail = ~adv
+        b.status[o[fail]] = LOST
+        b.closed[o[fail]] = ends[fail]
         up = o[adv]
-        ns = b.stage[up] + 1
+        ns = s[adv] + 1
         b.stage[up] = ns
         b.boost[up] = 0.0
         won = ns >= sf.S
         w = up[won]
         b.status[w] = WON
-        b.closed[w] = b.next_time[w]
+        b.closed[w] = ends[adv][won]
         if w.size:
             sf.won_parts.append(w)
             sf._won_cache = None
-        go = up[~won]
+        on = ~won
+        go = up[on]
         if go.size:
-            gs = b.stage[go]
-            b.stage_t[go, gs] = b.next_time[go]
-            b.next_time[go] += b.dur_unit[go, gs] * sf.stage_mean[gs] / b.att[go]
-            go = go[b.next_time[go] <= now]
+            gs = ns[on]
+            start = ends[adv][on]
+            b.stage_t[go, gs] = start
+            nxt = start + b.dur_unit[go, gs] * sf.stage_mean[gs] / b.att[go]
+            b.next_time[go] = nxt
+            go = go[nxt <= now]
         o = go
     b.compact()
 

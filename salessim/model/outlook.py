@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
 __all__ = ["closed_revenue", "forecast", "observed_to_won", "outlook", "prorated_quota",
-           "true_win_prob", "visible_estimate", "won"]
+           "true_win_prob", "visible_estimate", "won", "year_so_far"]
 
 
 def won(sf: SalesForce) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,10 +50,39 @@ def true_win_prob(sf: SalesForce, o: np.ndarray) -> np.ndarray:
     """The real chance that each of the open deals ``o`` is won, at its holder's odds."""
     b = sf.book
     seat = b.seat[o]
-    x = (sf.theta_eff[seat] + b.offset[o] - sf.penalty[seat])[:, None]
-    p = special.expit(np.clip(sf.base_logit[None, :] + x, -LOGIT_LIMIT, LOGIT_LIMIT))
-    p = np.where(np.arange(sf.S)[None, :] < b.stage[o][:, None], 1.0, p)
-    return p.prod(axis=1)
+    x = sf.theta_eff[seat] + b.offset[o] - sf.penalty[seat]
+    stage = b.stage[o]
+    # the product of the odds of the stages still ahead, taken stage by stage in order
+    won = np.ones(o.size)
+    for j in range(sf.S):
+        p = special.expit(np.clip(sf.base_logit[j] + x, -LOGIT_LIMIT, LOGIT_LIMIT))
+        won = np.where(stage <= j, won * p, won)
+    return won
+
+
+def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The year so far and what it holds: the true outlook's and each rep's own shared inputs.
+
+    Returns won revenue per seat in the fiscal year so far; each open deal's chance of a win by
+    the year's end (``book.open_idx`` order, at its holder's real odds); each seat's chance of
+    winning a new deal of each market cell. The true outlook and each rep's own view read these
+    at the same instant of a week; they are computed once (a new open index or a new skill array
+    — any deal resolved, handed over or created, anyone hired or gone — means something changed,
+    and they are computed again). Callers must not change them.
+    """
+    o = sf.book.open_idx
+    c = sf.year_cache
+    if c is not None and c[0] == now and c[1] is o and c[2] is sf.theta_eff:
+        return c[3], c[4], c[5]
+    y0, y1 = sf.clock.year_window(now)
+    ytd = closed_revenue(sf, y0, now)
+    pw = (true_win_prob(sf, o) * sf.plan.p_close_within(sf.book.stage[o], y1 - now) if o.size
+          else np.zeros(0))
+    x = (sf.theta_eff - sf.penalty)[:, None, None]
+    cell_win = special.expit(np.clip(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
+                                     + x, -LOGIT_LIMIT, LOGIT_LIMIT)).prod(axis=2)
+    sf.year_cache = (now, o, sf.theta_eff, ytd, pw, cell_win)
+    return ytd, pw, cell_win
 
 
 def prorated_quota(sf: SalesForce, y0: float, y1: float) -> np.ndarray:
@@ -74,15 +103,12 @@ def outlook(sf: SalesForce, now: float) -> None:
     rem = y1 - now
     b = sf.book
     o = b.open_idx
-    expected = closed_revenue(sf, y0, now)
+    ytd, pw, cell_win = year_so_far(sf, now)
+    expected = ytd.copy()
     if o.size:
-        pw = true_win_prob(sf, o) * sf.plan.p_close_within(b.stage[o], rem)
         expected += np.bincount(b.seat[o], weights=b.amount[o] * pw, minlength=sf.N)
     # future deals at this rep's own rate, mix and skill
-    x = (sf.theta_eff - sf.penalty)[:, None, None]
-    cellp = special.expit(np.clip(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
-                                  + x, -LOGIT_LIMIT, LOGIT_LIMIT))
-    vnew = (sf.mix * cellp.prod(axis=2) * sf.cell_amount[None, :]).sum(axis=1)
+    vnew = (sf.mix * cell_win * sf.cell_amount[None, :]).sum(axis=1)
     expected += sf.rate * max(0.0, rem - sf.plan.cycle_days) * vnew
     quota = prorated_quota(sf, y0, y1)
     eligible = sf.active & (sf._ramp() >= 1.0)

@@ -128,7 +128,15 @@ def ramp(sf: SalesForce) -> np.ndarray:
     days = sf.sc.attrition.ramp_days
     if days <= 0:
         return np.ones(sf.N)
-    return np.clip((sf.env.now - sf.hire_time) / days, 0.0, 1.0)
+    # read many times an instant: kept until time moves or someone is hired (hire_time's only
+    # writer), read-only so no caller can change it
+    key = (sf.env.now, len(sf.p_seat), days)
+    if sf.ramp_cache is not None and sf.ramp_cache[0] == key:
+        return sf.ramp_cache[1]
+    r = np.clip((sf.env.now - sf.hire_time) / days, 0.0, 1.0)
+    r.flags.writeable = False
+    sf.ramp_cache = (key, r)
+    return r
 
 
 def refresh_theta(sf: SalesForce) -> None:
@@ -166,16 +174,19 @@ def _forgo_prospecting(sf: SalesForce, seat: int, pid: int) -> None:
     frac = min(max((now - sf.week_start) / WEEK, 0.0), 1.0)
     op_now = sf.op_time[seat] - sf.week_lam[seat] * (1.0 - frac)
     sf.week_lam[seat] = 0.0
-    o = b.open_idx
-    late = o[(b.creator[o] == pid) & (b.created[o] > now)]
+    # only the latest week's batch holds deals created after now (earlier batches and the seeded
+    # pipelines were all created by its start)
+    lo = b.batch_start
+    late = lo + np.flatnonzero((b.creator[lo:b.n] == pid) & (b.created[lo:b.n] > now))
     if late.size == 0:
         sf.op_time[seat] = op_now
         return
     first = int(b.seat_row[late].min())
     sf.next_row[seat] = first
     sf.op_time[seat] = min(op_now, np.nextafter(sf.draws.cum_gap[seat, first], -np.inf))
-    new_index = b.remove(late)
-    sf.won_parts = [new_index[w] for w in sf.won_parts]
+    lo, tail = b.remove_tail(late)
+    sf.won_parts = [w if w.size == 0 or w.max() < lo else np.where(w >= lo, tail[np.maximum(w - lo, 0)], w)
+                    for w in sf.won_parts]
     sf._won_cache = None
 
 
@@ -188,16 +199,21 @@ def reassign(sf: SalesForce, seat: int) -> None:
     """Hand a leaver's open deals to teammates (fewest open deals first); some are lost."""
     b = sf.book
     sf._advance(sf.env.now)
-    o = b.open_idx[(b.seat[b.open_idx] == seat) & (b.status[b.open_idx] == OPEN)]
-    if o.size == 0:
+    oi = b.open_idx
+    held = b.seat[oi]
+    is_open = b.status[oi] == OPEN
+    pos = np.flatnonzero((held == seat) & is_open)
+    if pos.size == 0:
         return
+    o = oi[pos]
     lost = b.u_reassign[o] < sf.sc.attrition.reassignment_loss
     lo = o[lost]
     b.status[lo] = LOST
     b.closed[lo] = sf.env.now
     keep = o[~lost]
     if keep.size == 0:
-        b.compact()
+        is_open[pos] = False
+        b.open_idx = oi[is_open]  # what compact() leaves, without reading the book again
         return
     m = sf.seat_manager[seat]
     mates = np.flatnonzero(sf.active & (sf.seat_manager == m))
@@ -206,15 +222,17 @@ def reassign(sf: SalesForce, seat: int) -> None:
     if mates.size == 0:  # nobody left to take them: they are lost
         b.status[keep] = LOST
         b.closed[keep] = sf.env.now
-        b.compact()
+        is_open[pos] = False
+        b.open_idx = oi[is_open]
         return
-    counts = np.bincount(b.seat[b.open_idx][b.status[b.open_idx] == OPEN], minlength=sf.N)[mates]
+    is_open[pos[lost]] = False
+    counts = np.bincount(held[is_open], minlength=sf.N)[mates]
     order = handover_order(mates, counts)
     to = order[np.arange(keep.size) % order.size]
     b.seat[keep] = to
     b.person[keep] = sf.seat_person[to]
     b.manager[keep] = sf.seat_manager[to]
-    b.compact()
+    b.open_idx = oi[is_open]
 
 
 def backfill(sf: SalesForce, seat: int) -> Iterator[Any]:

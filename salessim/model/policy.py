@@ -112,9 +112,14 @@ def apply(sf: SalesForce, sc: Scenario) -> None:
         sf.plan = plan(sc)
         sf.bench_value = sf.plan.pipeline_value
     p = sf.plan
-    sf.goalm = GoalModel(sc, p)
-    for k in np.flatnonzero(sf.seat_person >= 0):
-        perceive(sf, int(k))
+    # the goal model and what each rep perceives depend only on the goals, the plan and the
+    # prescription: when those are what they were (at construction, or a switch to the same
+    # goals), the reps' perceptions already stand
+    if not (sf.goalm.cfg == sc.goals and sf.goalm.cells is p.cells
+            and sc.prescription == before.prescription):
+        sf.goalm = GoalModel(sc, p)
+        for k in np.flatnonzero(sf.seat_person >= 0):
+            perceive(sf, int(k))
     pr = sc.prescription
     sf.prescribed = prescription.prescribed_rate(p, pr)
     sf.targets = prescription.Targets(

@@ -170,6 +170,8 @@ class SalesForce:
         self.recent_calls = np.zeros(self.N)
         self.won_parts: list[np.ndarray] = []
         self._won_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.year_cache: tuple[Any, ...] | None = None  # salessim.model.outlook.year_so_far
+        self.ramp_cache: tuple[Any, np.ndarray] | None = None  # salessim.model.people.ramp
 
         # --- persons (grown lists → arrays at the end) --------------------------------------
         self.p_seat: list[int] = []
@@ -217,7 +219,9 @@ class SalesForce:
         self.coach_delivered = np.zeros(self.clock.slots)
         self.ledgers = managers.start(self)  # each manager's week: a ledger and its process
 
-        self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv)
+        # room for 1.5× the deals a rep is expected to prospect over the run
+        self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv,
+                               rows_hint=int(1.5 * self.plan.new_per_week * self.T / 7))
         self.book = DealBook(self.S, capacity=max(4096, int(self.N * self.plan.new_per_week
                                                              * self.T / 7 * 1.3)))
 
@@ -303,8 +307,9 @@ class SalesForce:
             return
         pid = self.seat_person
         has = pid >= 0
+        who, v = pid[has], values[has]  # each seated person once: a plain indexed add
         for k in self.clock.slot_of(q):
-            np.add.at(arr[:, k], pid[has], values[has])
+            arr[who, k] += v
 
     def book_hours(self, selling: np.ndarray, worked: np.ndarray, extra: np.ndarray) -> None:
         """Record the week's selling, worked and extra hours of every seated rep."""
