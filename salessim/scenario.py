@@ -536,8 +536,7 @@ class Coaching(Frozen):
                                 le=5.0)
     skill_decay_per_week: Share = A(0.01, "coached skill fades without practice, per week")
     responsiveness_width: Positive = S(
-        0.7, "bell-shaped responsiveness over a rep's rank within their team (as a normal "
-        "quantile): middle 60 % gain most, top and bottom 20 % little "
+        0.7, "bell-shaped responsiveness: middle 60 % gain most, top and bottom 20 % little "
         "(Sales Executive Council; Dixon & Adamson, HBR 2011)", le=5)
     reactive_transfer: Share = A(
         0.75, "skill a rep takes from a reactive call, relative to a coaching call: the manager "

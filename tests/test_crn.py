@@ -11,7 +11,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from salessim.drivers import training
-from salessim.model import PROMOTED, SalesForce
+from salessim.model import PROMOTED, SalesForce, hazard
 from salessim.scenario import Scenario, load_scenario
 from salessim.simulate import simulate
 
@@ -48,9 +48,14 @@ def test_starting_reps_are_the_same_people_in_every_scenario(replication: int) -
         z_ref = (ref.quality - ref.sc.managers.quality_untrained) / ref.sc.managers.quality_sd
         inside = (sf.quality > 0.05) & (sf.quality < 1.0) & (ref.quality > 0.05)
         np.testing.assert_allclose(z[inside], z_ref[inside], atol=1e-12, err_msg=name)
-    # a wider skill spread stretches the same people; another replication is other people
+    # a wider skill spread settles into another sales force, but each seat's rep keeps their rank;
+    # drawn as hires (no settled sales force), they are the same people stretched
     wide = SalesForce(small("baseline", **{"reps.skill_sd": 0.9}), SEED, replication)
-    np.testing.assert_allclose(wide.theta0, 2 * ref.theta0, rtol=1e-12)
+    assert np.array_equal(np.argsort(wide.zskill, kind="stable"),
+                          np.argsort(ref.zskill, kind="stable"))
+    hires = [SalesForce(small("baseline", **{"reps.skill_sd": sd}), SEED, replication,
+                        hazard_scale=0.05) for sd in (0.45, 0.9)]
+    np.testing.assert_allclose(hires[1].theta0, 2 * hires[0].theta0, rtol=1e-12)
     other = SalesForce(small("baseline"), SEED, replication + 1)
     assert not np.any(other.zskill == ref.zskill)
 
@@ -153,10 +158,12 @@ def test_a_seats_deal_stream_does_not_shift_when_other_processes_draw_more() -> 
              "comp.period_end_days": 0.0, "motivation.give_up_below": 0.0,
              "attrition.ramp_days": 0, "simulation.mode": "steady_state"}
     a = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.0}), SEED, 2)
-    # a harsh culture makes reps leave far more often than the baseline's realised rate
-    b = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.9,
-                                                 "culture.attrition_sensitivity": 10.0,
-                                                 "managers.promotion": True}), SEED, 2)
+    # a harsh culture makes reps leave far more often than the baseline's realised rate (both start
+    # from a fresh draw of the same hires, not from their own settled sales forces)
+    harsh = small("baseline", **quiet, **{"attrition.voluntary_annual": 0.9,
+                                          "culture.attrition_sensitivity": 10.0,
+                                          "managers.promotion": True})
+    b = SalesForce(harsh, SEED, 2, hazard_scale=hazard.hazard_scale(harsh))
     rec_a, rec_b = a.run(), b.run()
     assert len(rec_b.person_seat) > 2 * len(rec_a.person_seat)  # b drew many more people
     rows = min(a.draws.draws.shape[1], b.draws.draws.shape[1])

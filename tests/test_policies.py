@@ -205,23 +205,3 @@ def test_handover_goes_to_the_teammates_with_fewest_open_deals_first() -> None:
     np.testing.assert_array_equal(handover_order(np.array([3, 5, 7]), np.array([4, 1, 1])),
                                   [5, 7, 3])
 
-
-def test_coaching_tiers_are_tiers_of_the_managers_own_team() -> None:
-    """A rep's place for coaching responsiveness is their skill rank within their team: the same
-    team gives the same places whatever other teams hold, and empty seats count for nothing."""
-    z = np.array([0.5, -1.0, 2.0, 0.1, 3.0, -2.0, 0.0, -3.0])
-    active = np.array([True, True, True, True, True, True, True, False])
-    manager = np.array([0, 0, 0, 1, 1, 1, 1, 0])
-    got = coaching.peer_z(z, active, manager)
-    third = float(coaching.special.ndtri(0.5 / 3))
-    assert np.allclose(got[[1, 0, 2]], [third, 0.0, -third])  # team 0: ranks of −1, 0.5, 2
-    assert got[7] == 0.0
-    quarter = [float(coaching.special.ndtri((k + 0.5) / 4)) for k in range(4)]
-    assert np.allclose(got[[5, 6, 3, 4]], quarter)  # team 1: −2, 0, 0.1, 3
-    # another team's reps change nothing for team 0
-    z2, a2, m2 = z.copy(), active.copy(), manager.copy()
-    z2[3:7] = [-5.0, 5.0, 0.2, 0.3]
-    assert np.array_equal(coaching.peer_z(z2, a2, m2)[:3], got[:3])
-    # the middle of a team responds fully, its extremes little
-    resp = coaching.responsiveness(got, 0.7)
-    assert resp[0] == 1.0 and resp[1] < 0.5 and resp[2] < 0.5

@@ -5,9 +5,9 @@ joint calls, chosen by the scenario's ``coaching.targeting`` policy (:data:`TARG
 
 A joint call does two things: it lifts the odds of the deal's current stage *now* (× the manager's
 quality), and it transfers skill to the rep *for later*. Skill transfer follows a bell-shaped
-responsiveness over the rep's position among their manager's reps now (:func:`peer_z`) — the
-middle 60 % of the team's performers gain most, its top and bottom 20 % little (Sales Executive
-Council; Dixon & Adamson 2011) — with diminishing returns toward a ceiling and slow forgetting.
+responsiveness over the rep's position in the skill distribution — the middle 60 % gain most, the
+top and bottom 20 % little (Sales Executive Council; Dixon & Adamson 2011) — with diminishing
+returns toward a ceiling and slow forgetting.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special
 
 from salessim.model.clock import MONTH, WEEK
 from salessim.scenario import Scenario
@@ -25,7 +24,7 @@ from salessim.scenario import Scenario
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["TARGETING", "OpenDeals", "Team", "coach_week", "gap_targeted", "peer_z", "reactive",
+__all__ = ["TARGETING", "OpenDeals", "Team", "coach_week", "gap_targeted", "reactive",
            "responsiveness", "round_robin", "skill_step", "top_performers"]
 
 
@@ -134,26 +133,6 @@ TARGETING: dict[str, Targeting] = {
 }
 
 
-def peer_z(zskill: np.ndarray, active: np.ndarray, manager: np.ndarray) -> np.ndarray:
-    """Each seated rep's skill rank within their manager's team, as a standard-normal quantile.
-
-    The tiers of the coaching research are tiers of a manager's own people: a rep is in the
-    bottom 20 % by where they stand among the reps the manager coaches now, not among everyone ever
-    hired (and not among other teams, so a team's story does not depend on how many teams there
-    are). Empty seats get 0.
-    """
-    out = np.zeros(zskill.size)
-    idx = np.flatnonzero(active)
-    if idx.size:
-        order = idx[np.lexsort((zskill[idx], manager[idx]))]
-        team = manager[order]
-        start = np.searchsorted(team, team, side="left")
-        size = np.searchsorted(team, team, side="right") - start
-        rank = np.arange(order.size) - start
-        out[order] = special.ndtri((rank + 0.5) / size)
-    return out
-
-
 def responsiveness(z_skill: np.ndarray, width: float) -> np.ndarray:
     """How much a rep gains from coaching, by their skill z-score: flat-topped bell, peak 1.
 
@@ -208,8 +187,7 @@ def coach_week(sf: SalesForce, now: float) -> None:
             transfer = c.reactive_transfer if c.targeting == "reactive" else 1.0
             focus = (np.where(sf.flag[seats], c.gap_focus, 1.0)
                      if c.targeting == "gap_targeted" else 1.0)
-            resp = responsiveness(peer_z(sf.zskill, sf.active, sf.seat_manager)[seats],
-                                  c.responsiveness_width)
+            resp = responsiveness(sf.zskill[seats], c.responsiveness_width)
             # the week's records start at zero: summing each seat's calls in order is the same
             sf.week_hours += np.bincount(seats, weights=np.full(seats.size, c.hours_per_call),
                                          minlength=sf.N)
