@@ -92,7 +92,9 @@ def allocate(sf: SalesForce, now: float) -> None:
     if o.size:
         key = prescription.DEAL_PRIORITY[r.deal_priority](
             stage=stage, amount=b.amount[o], created=b.created[o], stages=sf.S)
-        order = np.lexsort((o, key, seat))
+        # ties keep book order: lexsort is stable, so an ascending book needs no third key
+        order = (np.lexsort((key, seat)) if o.size < 2 or bool(np.all(o[1:] > o[:-1]))
+                 else np.lexsort((o, key, seat)))
         s_seat = seat[order]
         s_need = need[order]
         cum = np.cumsum(s_need)
