@@ -136,63 +136,53 @@ def seed_pipelines(sf: SalesForce) -> None:
     reach = np.cumprod(np.hstack([np.ones((len(cells), 1)), stage_p[:, :-1]]), axis=1)
     cv = sf.stage_cv
     k_shape = 1.0 / (cv * cv)
-    cols: dict[str, list[np.ndarray]] = {n: [] for n in (
-        "seat", "segment", "product", "stage", "amount", "created", "next_time", "offset",
-        "visible", "u_stage", "u_dur", "dur_unit", "u_reassign", "stage_t")}
+    # each seat's own stream gives its counts and uniforms; the arithmetic is done for all at once
+    seats_l, stage_l, u_l = [], [], []
     for k in np.flatnonzero(sf.seat_person >= 0):
         rng = stream(sf.seed, sf.rep, "seed_pipeline", int(k))
         counts = rng.poisson(inventory)
-        stage = np.repeat(np.arange(S), counts)
-        n = stage.size
-        if n == 0:
+        stage_k = np.repeat(np.arange(S), counts)
+        if stage_k.size == 0:
             continue
-        u = np.maximum(rng.random((n, 7 + 2 * S)), 1e-12)
-        u_cell, z_amt, u_vis, u_reas, u_len, u_at = (u[:, 0], special.ndtri(u[:, 1]), u[:, 2],
-                                                      u[:, 3], u[:, 4], u[:, 5])
-        u_stage, u_dur = u[:, 7:7 + S], u[:, 7 + S:]
-        # the cell of a deal found in stage s: the rep's mix × the chance a deal of that cell gets there
-        w = sf.mix[k][:, None] * reach  # cells × stages
-        cdf = np.cumsum(w, axis=0) / w.sum(axis=0)
-        cell = np.minimum((u_cell[:, None] > cdf[:, stage].T).sum(axis=1), len(cells) - 1)
-        seg, prod = sf.cell_seg[cell], sf.cell_prod[cell]
-        amount = sf.prod_median[prod] * sf.seg_factor[seg] * np.exp(sf.prod_sigma[prod] * z_amt)
-        dur_unit = np.column_stack([gamma_quantile(u_dur[:, j], 1.0, cv[j]) for j in range(S)])
-        # the current stage: a length-biased duration (gamma of shape k + 1), u_at of the way through
-        mean_s, k_s = sf.stage_mean[stage], k_shape[stage]
-        length = gamma_quantile(u_len, mean_s * (k_s + 1) / k_s, 1.0 / np.sqrt(k_s + 1))
-        age = u_at * length
-        dur_unit[np.arange(n), stage] = length / mean_s
-        earlier = dur_unit * sf.stage_mean[None, :] * (np.arange(S)[None, :] < stage[:, None])
-        entered = -age[:, None] - np.cumsum(earlier[:, ::-1], axis=1)[:, ::-1]
-        entered = np.where(np.arange(S)[None, :] <= stage[:, None], entered, np.nan)
-        # entered[:, j] for j ≤ stage: −age − the durations of stages j … stage − 1.
-        # A rep holds only deals opened since they were hired: a recent hire's pipeline is short.
-        own = entered[:, 0] >= sf.hire_time[k]
-        if not own.all():
-            stage, entered, dur_unit, length, age = (stage[own], entered[own], dur_unit[own],
-                                                     length[own], age[own])
-            seg, prod, amount, cell = seg[own], prod[own], amount[own], cell[own]
-            u_vis, u_reas, u_stage, u_dur = u_vis[own], u_reas[own], u_stage[own], u_dur[own]
-            n = stage.size
-        cols["seat"].append(np.full(n, k))
-        cols["segment"].append(seg)
-        cols["product"].append(prod)
-        cols["stage"].append(stage)
-        cols["amount"].append(amount)
-        cols["created"].append(entered[:, 0])
-        cols["next_time"].append(length - age)
-        cols["offset"].append(sf.cell_offset[cell])
-        cols["visible"].append(logged(u_vis, sf.sc.crm_adoption))
-        cols["u_stage"].append(u_stage)
-        cols["u_dur"].append(u_dur)
-        cols["dur_unit"].append(dur_unit)
-        cols["u_reassign"].append(u_reas)
-        cols["stage_t"].append(entered)
-    if not cols["seat"]:
+        seats_l.append(np.full(stage_k.size, k))
+        stage_l.append(stage_k)
+        u_l.append(rng.random((stage_k.size, 7 + 2 * S)))
+    if not seats_l:
         return
-    c = {name: np.concatenate(v) for name, v in cols.items()}
-    seat = c.pop("seat")
-    stage_t = c.pop("stage_t")
+    seat = np.concatenate(seats_l)
+    stage = np.concatenate(stage_l)
+    u = np.maximum(np.concatenate(u_l), 1e-12)
+    n = stage.size
+    u_cell, z_amt, u_vis, u_reas, u_len, u_at = (u[:, 0], special.ndtri(u[:, 1]), u[:, 2],
+                                                  u[:, 3], u[:, 4], u[:, 5])
+    u_stage, u_dur = u[:, 7:7 + S], u[:, 7 + S:]
+    # the cell of a deal found in stage s: the rep's mix × the chance a deal of that cell gets there
+    w = sf.mix[:, :, None] * reach[None, :, :]  # seats × cells × stages
+    cdf = np.cumsum(w, axis=1) / w.sum(axis=1)[:, None, :]
+    cell = np.minimum((u_cell[:, None] > cdf[seat, :, stage]).sum(axis=1), len(cells) - 1)
+    seg, prod = sf.cell_seg[cell], sf.cell_prod[cell]
+    amount = sf.prod_median[prod] * sf.seg_factor[seg] * np.exp(sf.prod_sigma[prod] * z_amt)
+    dur_unit = np.column_stack([gamma_quantile(u_dur[:, j], 1.0, cv[j]) for j in range(S)])
+    # the current stage: a length-biased duration (gamma of shape k + 1), u_at of the way through
+    mean_s, k_s = sf.stage_mean[stage], k_shape[stage]
+    length = gamma_quantile(u_len, mean_s * (k_s + 1) / k_s, 1.0 / np.sqrt(k_s + 1))
+    age = u_at * length
+    dur_unit[np.arange(n), stage] = length / mean_s
+    earlier = dur_unit * sf.stage_mean[None, :] * (np.arange(S)[None, :] < stage[:, None])
+    entered = -age[:, None] - np.cumsum(earlier[:, ::-1], axis=1)[:, ::-1]
+    entered = np.where(np.arange(S)[None, :] <= stage[:, None], entered, np.nan)
+    # entered[:, j] for j ≤ stage: −age − the durations of stages j … stage − 1.
+    # A rep holds only deals opened since they were hired: a recent hire's pipeline is short.
+    own = entered[:, 0] >= sf.hire_time[seat]
+    seat, stage, entered, dur_unit, length, age = (seat[own], stage[own], entered[own],
+                                                   dur_unit[own], length[own], age[own])
+    seg, prod, amount, cell = seg[own], prod[own], amount[own], cell[own]
+    u_vis, u_reas, u_stage, u_dur = u_vis[own], u_reas[own], u_stage[own], u_dur[own]
+    stage_t = entered
+    c = {"segment": seg, "product": prod, "stage": stage, "amount": amount,
+         "created": entered[:, 0], "next_time": length - age, "offset": sf.cell_offset[cell],
+         "visible": logged(u_vis, sf.sc.crm_adoption), "u_stage": u_stage, "u_dur": u_dur,
+         "dur_unit": dur_unit, "u_reassign": u_reas}
     idx = sf.book.add(seat=seat, creator=sf.seat_person[seat], person=sf.seat_person[seat],
                       manager=sf.seat_manager[seat], joint_calls=0, seat_row=-1, boost=0.0,
                       att=1.0, gamed=0, list_amount=c["amount"], **c)
