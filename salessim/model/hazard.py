@@ -9,10 +9,13 @@ funnel and territory), so a lever that changes what reps live through — a high
 reviews — changes attrition, while the baseline reproduces the rate it was given.
 
 The scale is found by short pilot runs of that baseline-policy twin (fixed seed, ``PILOT_REPS``
-reps at the scenario's span): a first pilot measures the multipliers, the scale is solved on them,
-and a larger second pilot at that scale corrects for the feedback (a higher scale means more new
-hires, who leave more). The twin does not depend on the scenario's driver levers, so every variant
-of one sales force shares one solve. It is deterministic, remembered for the process and, once
+reps at the scenario's span), in rounds: each measures the multipliers at the scale the round before
+solved (a higher scale means more new hires, who leave more) and starts from the reps the round
+before ended with, so the last, largest round runs a sales force that has settled under the policy
+for years — the reps it ends with are the settled sales force every replication starts from
+(:class:`salessim.model.steady.Population`). The twin does not depend on the scenario's driver
+levers, so every variant of one sales force shares one solve. It is deterministic, remembered for
+the process and, once
 the result cache's directory exists, kept there (``hazard-*.json``, keyed by the twin and
 salessim's own code; ``salessim cache clear`` removes them).
 """
@@ -39,8 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["PILOT_REPS", "baseline_policy", "hazard_scale", "scale_for", "seated", "solve"]
 
 PILOT_REPS = 80
-#: replications of the first and second pilot (the second sets the precision: ±0.5 points of
-#: realised attrition at the baseline, measured over pilot seeds)
+#: replications of each pilot round (two years each, the first from a fresh draw of hires); the
+#: last, largest round sets the precision of the scale and the size of the settled sales force
 PILOT_REPLICATIONS = (4, 4, 4, 4, 12)
 PILOT_SEED = 0
 
