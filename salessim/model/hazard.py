@@ -15,9 +15,8 @@ before ended with, so the last, largest round runs a sales force that has settle
 for years — the reps it ends with are the settled sales force every replication starts from
 (:class:`salessim.model.steady.Population`). The twin does not depend on the scenario's driver
 levers, so every variant of one sales force shares one solve. It is deterministic, remembered for
-the process and, once
-the result cache's directory exists, kept there (``hazard-*.json``, keyed by the twin and
-salessim's own code; ``salessim cache clear`` removes them).
+the process and, once the result cache's directory exists, kept there (``hazard-*.json``, keyed by
+the twin and salessim's own code; ``salessim cache clear`` removes them).
 """
 
 from __future__ import annotations
