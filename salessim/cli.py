@@ -508,24 +508,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
               title_justify="left")
     w.add_column("")
     w.add_column("per rep", justify="right")
-    taken = {"non-selling time (admin, meetings, travel)", "CRM logging", "switching between goals"}
-    for label, v in p.capacity_summary()["per rep"].items():
-        name = str(label)
-        if isinstance(v, bool):
-            cell = "yes" if v else "no"
-        elif name == "utilisation":
-            cell = f"{100 * v:.0f} % of the hours available" if np.isfinite(v) else "no hours left"
-        elif name == "supported quota ÷ quota":
-            cell = f"{100 * v:.0f} %"
-        elif "quota" in name:
-            cell = f"${v:,.0f}"
-        elif "/ week" in name:
-            cell = f"{v:.2f}"
-        elif not np.isfinite(v):
-            cell = "beyond the territory"
-        else:
-            cell = f"−{v:.1f} h" if name in taken else f"{v:.1f} h"
-        w.add_row(f"  {name}" if name in taken or name.startswith("from ") else name, cell)
+    for name, cell, part in p.capacity_cells(lambda v: f"${v:,.0f}", lambda v: f"{100 * v:.0f} %"):
+        w.add_row(f"  {name}" if part else name, cell)
     con.print(w)
     verdict = "fits in" if cap.fits else "does not fit in"
     if np.isfinite(cap.prospecting_hours):

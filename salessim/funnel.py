@@ -13,6 +13,7 @@ the hours left for selling — and gives the quota the week supports.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import product as cartesian
@@ -380,6 +381,38 @@ class Plan:
             "supported quota ÷ quota": c.supported_quota / self.quota,
         }
         return pd.DataFrame({"per rep": pd.Series(rows, dtype=object)})
+
+    def capacity_cells(self, money: Callable[[float], str], share: Callable[[float], str],
+                       space: str = " ") -> list[tuple[str, str, bool]]:
+        """:meth:`capacity_summary` as words: (row, value, whether it is a part of the row above).
+
+        Args:
+            money: formats a dollar amount.
+            share: formats a ratio as a percentage.
+            space: the space between a number and its unit.
+        """
+        taken = {"non-selling time (admin, meetings, travel)", "CRM logging",
+                 "switching between goals"}
+        out = []
+        for label, v in self.capacity_summary()["per rep"].items():
+            name = str(label)
+            if isinstance(v, bool | np.bool_):
+                cell = "yes" if v else "no"
+            elif name == "utilisation":
+                cell = (f"{100 * v:.0f}{space}% of the hours available" if np.isfinite(v)
+                        else "no hours left")
+            elif name == "supported quota ÷ quota":
+                cell = share(v)
+            elif "quota" in name:
+                cell = money(v)
+            elif "/ week" in name:
+                cell = f"{v:.2f}"
+            elif not np.isfinite(v):
+                cell = "beyond the territory"
+            else:
+                cell = f"−{v:.1f}{space}h" if name in taken else f"{v:.1f}{space}h"
+            out.append((name, cell, name in taken or name.startswith("from ")))
+        return out
 
 
 def plan(scenario: Scenario | str) -> Plan:

@@ -929,26 +929,8 @@ def capacity_table(plan: Any) -> pd.DataFrame:
         Columns ``item`` (indented where it is a part of the row above) and ``per rep`` (text:
         hours a week, opportunities a week, yes/no, dollars or a percentage).
     """
-    taken = {"non-selling time (admin, meetings, travel)", "CRM logging", "switching between goals"}
-    rows = []
-    for label, v in plan.capacity_summary()["per rep"].items():
-        name = str(label)
-        if isinstance(v, bool | np.bool_):
-            cell = "yes" if v else "no"
-        elif name == "utilisation":
-            cell = f"{100 * v:.0f}{NBSP}% of the hours available" if np.isfinite(v) else "no hours left"
-        elif name == "supported quota ÷ quota":
-            cell = fmt_pct(v, 0)
-        elif "quota" in name:
-            cell = fmt_money(v)
-        elif "/ week" in name:
-            cell = f"{v:.2f}"
-        elif not np.isfinite(v):
-            cell = "beyond the territory"
-        else:
-            cell = f"−{v:.1f}{NBSP}h" if name in taken else f"{v:.1f}{NBSP}h"
-        indent = name in taken or name.startswith("from ")
-        rows.append({"item": (NBSP * 4 + name) if indent else name, "per rep": cell})
+    rows = [{"item": (NBSP * 4 + name) if part else name, "per rep": cell}
+            for name, cell, part in plan.capacity_cells(fmt_money, lambda v: fmt_pct(v, 0), NBSP)]
     return pd.DataFrame(rows)
 
 

@@ -204,4 +204,3 @@ def test_crm_logs_deals_below_adoption_and_grosses_up() -> None:
 def test_handover_goes_to_the_teammates_with_fewest_open_deals_first() -> None:
     np.testing.assert_array_equal(handover_order(np.array([3, 5, 7]), np.array([4, 1, 1])),
                                   [5, 7, 3])
-
