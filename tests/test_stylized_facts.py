@@ -64,20 +64,57 @@ def test_doubling_quota_gains_under_25pct_revenue_and_raises_voluntary_attrition
     assert lo > 0, (m, lo, hi)
 
 
+@pytest.fixture(scope="module")
+def inbound_sweep() -> list[pd.DataFrame]:
+    """The reported year at marketing's leads 1×, 2× and 4×, with each replication's
+    opportunities (inbound and self-sourced, created in the year) beside its revenue."""
+    lead = BASE.territory.inbound_per_week
+    runs = []
+    for f in (1, 2, 4):
+        res = simulate(BASE.replace(**{"territory.inbound_per_week": lead * f}),
+                       replications=REPLICATIONS, seed=SEED)
+        year = res.periods[res.periods["period"] == "year"].set_index("replication")
+        reps = res.reps[res.reps["period"] == "year"]
+        year["opportunities"] = reps.groupby("replication")["opportunities"].sum()
+        runs.append(year.sort_index().reset_index())
+    return runs
+
+
 @pytest.mark.xfail(strict=True, reason=(
     "does not emerge at 1×→2×: self-planning reps count marketing's leads toward their plan and "
-    "prospect less, so the first added leads mostly replace outbound opportunities, and the later "
-    "ones free prospecting hours for deal work (seed 4242, 32 replications: +$6.4M per added "
-    "lead a rep-week at 1×→2× (CI 5.9 … 6.9), +$11.1M at 2×→4× (CI 10.8 … 11.5); win rate "
-    "0.219 → 0.212 → 0.164, falling at each step)"))
-def test_more_inbound_leads_give_diminishing_revenue_per_lead_and_a_falling_win_rate() -> None:
+    "prospect less (6.4 → 2.4 h a week), so the 1.5 leads a rep-week the first step adds bring "
+    "only +0.50 opportunities (two thirds replace outbound ones); past the plan (2×→4×) 80 % of "
+    "added leads are new opportunities, and overloaded reps work the biggest first (mean won "
+    "amount +19 %). Seed 4242, 32 replications: +$6.4M per added lead a rep-week at 1×→2× (CI "
+    "5.9 … 6.9), +$11.1M at 2×→4× (CI 10.8 … 11.5); win rate 0.219 → 0.212 → 0.164"))
+def test_more_inbound_leads_give_diminishing_revenue_per_lead_and_a_falling_win_rate(
+        inbound_sweep) -> None:
     """Inbound 1× → 2× → 4×: each added lead brings less revenue than the one before, and the win
     rate falls as deals outrun the reps' hours."""
     lead = BASE.territory.inbound_per_week
-    runs = [_year(BASE.replace(**{"territory.inbound_per_week": lead * f})) for f in (1, 2, 4)]
+    runs = inbound_sweep
     per_lead_first = (runs[1]["revenue"] - runs[0]["revenue"]) / (lead * 1)
     per_lead_second = (runs[2]["revenue"] - runs[1]["revenue"]) / (lead * 2)
     m, lo, hi = _ci(per_lead_second - per_lead_first)
+    assert hi < 0, (m, lo, hi)
+    for a, b in ((runs[0], runs[1]), (runs[1], runs[2])):
+        m, lo, hi = _ci(b["win_rate"] - a["win_rate"])
+        assert hi < 0, (m, lo, hi)
+
+
+def test_more_inbound_leads_give_diminishing_revenue_per_added_opportunity(inbound_sweep) -> None:
+    """Inbound 1× → 2× → 4×, counted in what reaches the reps' books: each opportunity the 2×→4×
+    step adds brings less revenue than each one the 1×→2× step added, and the win rate falls at
+    each step — the reps' hours, not the leads, bind. (Counted per *lead*, the first step is
+    smaller still, because reps prospect less when marketing fills their plan; see the expected
+    failure above.)"""
+    runs = inbound_sweep
+    added_first = runs[1]["opportunities"] - runs[0]["opportunities"]
+    added_second = runs[2]["opportunities"] - runs[1]["opportunities"]
+    assert (added_first > 0).all() and (added_second > 0).all()
+    per_opp_first = (runs[1]["revenue"] - runs[0]["revenue"]) / added_first
+    per_opp_second = (runs[2]["revenue"] - runs[1]["revenue"]) / added_second
+    m, lo, hi = _ci(per_opp_second - per_opp_first)
     assert hi < 0, (m, lo, hi)
     for a, b in ((runs[0], runs[1]), (runs[1], runs[2])):
         m, lo, hi = _ci(b["win_rate"] - a["win_rate"])
