@@ -131,12 +131,13 @@ def dependency_versions() -> dict[str, str]:
     return out
 
 
-def key_fields(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None
-               ) -> dict[str, Any]:
+def key_fields(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None,
+               culture_from: Scenario | None = None) -> dict[str, Any]:
     """Everything a batch's numbers depend on besides its replication indices.
 
     ``warmup``: the policy the warm-up runs under (:func:`salessim.model.policy.warmup_policy`),
-    None when the scenario's own policy runs from time 0.
+    None when the scenario's own policy runs from time 0. ``culture_from``: the scenario whose
+    culture path the runs hold (None: their own culture).
     """
     from salessim import __version__
 
@@ -144,12 +145,19 @@ def key_fields(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = N
            "code": code_fingerprint(), "libraries": dependency_versions()}
     if warmup is not None:
         out["warmup"] = warmup.hash
+    if culture_from is not None:
+        out["culture_from"] = culture_from.hash
     return out
 
 
-def run_key(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None) -> str:
-    """The cache key of (scenario content, seed, deals, warm-up) under this code and libraries."""
-    blob = json.dumps(key_fields(sc, seed, deals, warmup), sort_keys=True)
+def run_key(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None,
+            culture_from: Scenario | None = None) -> str:
+    """The cache key of a run under this code and libraries.
+
+    Its scenario content, seed, deals setting, warm-up and the scenario whose culture path it
+    holds.
+    """
+    blob = json.dumps(key_fields(sc, seed, deals, warmup, culture_from), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -210,11 +218,11 @@ class Cache:
         self._tally: int | None = None  # bytes under the eviction scope, as last counted
 
     # -- a run's view ----------------------------------------------------------------------
-    def for_run(self, sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None
-                ) -> RunCache:
-        """The batches of one scenario, seed, deals setting and warm-up policy."""
-        return RunCache(self, key_fields(sc, seed, deals, warmup),
-                        run_key(sc, seed, deals, warmup), sc.name)
+    def for_run(self, sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None,
+                culture_from: Scenario | None = None) -> RunCache:
+        """The batches of one scenario, seed, deals setting, warm-up policy and held culture."""
+        return RunCache(self, key_fields(sc, seed, deals, warmup, culture_from),
+                        run_key(sc, seed, deals, warmup, culture_from), sc.name)
 
     # -- problems --------------------------------------------------------------------------
     def disable(self, err: OSError) -> None:

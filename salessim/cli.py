@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("scenarios", nargs="+", metavar="SCENARIO")
             s.add_argument("--baseline", "-b", default=None,
                            help="scenario name to pair against (default: the first)")
+            s.add_argument("--culture-split", action=argparse.BooleanOptionalAction, default=True,
+                           help="split each effect into its direct part (the variant with "
+                                "culture held on the baseline's path) and the part culture "
+                                "carries; costs two more runs per variant replication "
+                                "(default: on)")
         else:
             s = sub.add_parser("sweep", help="vary one or two scenario fields over values")
             s.add_argument("scenario")
@@ -320,8 +325,11 @@ def _experiment_out(out: Any, comp, command: str, runtime: float) -> None:
     from salessim.io import manifest, write_tables
 
     meta = manifest(command=command, **comp.meta, runtime_seconds=round(runtime, 3))
+    tables = {"reps": comp.results.reps, "periods": comp.results.periods}
+    if getattr(comp, "direct", None) is not None:
+        tables["periods_direct"] = comp.direct  # the variants with the baseline's culture path
     with out.staging() as tmp:
-        write_tables(tmp, {"reps": comp.results.reps, "periods": comp.results.periods}, meta)
+        write_tables(tmp, tables, meta)
         comp.summary.to_csv(tmp / "summary.csv", index=False)
 
 
@@ -334,10 +342,13 @@ def print_comparison(comp, title: str) -> None:
              "win_rate": "pct", "turnover": "pct", "detection_lag_days": "num",
              "forecast_error": "pct", "coaching_hours": "num"}
     t = Table(title=title, title_justify="left")
-    for c in ("metric", "scenario", "mean [95 % CI]", f"vs {comp.baseline} [95 % CI]",
-              "P(better)"):
-        t.add_column(c, justify="left" if c in ("metric", "scenario") else "right")
     sm = comp.summary
+    split = "direct" in sm
+    cols = ["metric", "scenario", "mean [95 % CI]", f"vs {comp.baseline} [95 % CI]", "P(better)"]
+    if split:
+        cols += ["direct [95 % CI]", "via culture [95 % CI]"]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("metric", "scenario") else "right")
     for metric, g in sm.groupby("metric", sort=False):
         kind = kinds.get(str(metric), "num")
         first = True
@@ -351,7 +362,13 @@ def print_comparison(comp, title: str) -> None:
                 pb = f"{100 * r['p_better']:.0f} %" if np.isfinite(r["p_better"]) else "–"
             who = (str(r["scenario"]) if sm["year"].nunique() == 1
                    else f"{r['scenario']} · year {r['year']}")
-            t.add_row(str(r["label"]) if first else "", who, mean, diff, pb)
+            cells = [str(r["label"]) if first else "", who, mean, diff, pb]
+            if split:
+                for part in ("direct", "mediated"):
+                    cells.append("" if not np.isfinite(r[part]) else (
+                        f"{_fmt(r[part], kind, True)} [{_fmt(r[part + '_ci_low'], kind, True)}, "
+                        f"{_fmt(r[part + '_ci_high'], kind, True)}]"))
+            t.add_row(*cells)
             first = False
         t.add_section()
     Console(width=140).print(t)
@@ -377,7 +394,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from salessim.experiments import compare
 
     _experiment(args, "compare",
-                lambda **kw: compare(args.scenarios, baseline=args.baseline, **kw),
+                lambda **kw: compare(args.scenarios, baseline=args.baseline,
+                                     culture_split=args.culture_split, **kw),
                 lambda comp: f"against {comp.baseline}")
     return EXIT_OK
 

@@ -172,6 +172,7 @@ class Batch:
     replications: tuple[int, ...]
     deals: bool
     warmup: dict[str, Any] | None = None  # the warm-up policy's source scenario (None: library's)
+    culture_from: dict[str, Any] | None = None  # hold culture on this scenario's path (direct part)
 
 
 def run_batch(batch: Batch) -> BatchResult:
@@ -183,9 +184,11 @@ def run_batch(batch: Batch) -> BatchResult:
     sc = Scenario.model_validate(batch.scenario)
     fp = plan(sc)
     warm = Scenario.model_validate(batch.warmup) if batch.warmup is not None else None
+    held = (Scenario.model_validate(batch.culture_from) if batch.culture_from is not None
+            else None)
     reps, periods, deals = [], [], []
     for r in batch.replications:
-        a, b, c, _ = run_replication(sc, r, batch.seed, batch.deals, fp, warm)
+        a, b, c, _ = run_replication(sc, r, batch.seed, batch.deals, fp, warm, culture_from=held)
         reps.append(a)
         periods.append(b)
         if c is not None:
@@ -459,20 +462,22 @@ def make_executor(workers: int | None = None, scheduler: str | None = None,
 
 
 def batches_for(scenarios: Sequence[dict[str, Any]], replications: Sequence[Sequence[int]],
-                seed: int, deals: bool, workers: int, warmup: dict[str, Any] | None = None
-                ) -> list[Batch]:
+                seed: int, deals: bool, workers: int, warmup: dict[str, Any] | None = None,
+                culture_from: Sequence[dict[str, Any] | None] | None = None) -> list[Batch]:
     """Cut each scenario's replications into batches: about four per worker, for balance.
 
     ``warmup``: the scenario every batch's warm-up policy comes from (None: the library baseline).
+    ``culture_from``: per scenario, the scenario whose culture path its runs hold (None: their own).
     """
+    held = list(culture_from) if culture_from is not None else [None] * len(scenarios)
     out: list[Batch] = []
     total = sum(len(r) for r in replications)
     size = max(1, -(-total // max(1, 4 * workers)))
     key = 0
-    for sc, reps in zip(scenarios, replications, strict=True):
+    for sc, reps, hold in zip(scenarios, replications, held, strict=True):
         reps = list(reps)
         for i in range(0, len(reps), size):
-            out.append(Batch(key, sc, seed, tuple(reps[i:i + size]), deals, warmup))
+            out.append(Batch(key, sc, seed, tuple(reps[i:i + size]), deals, warmup, hold))
             key += 1
     return out
 

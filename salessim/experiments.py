@@ -32,7 +32,7 @@ from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
 from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
 
-__all__ = ["METRICS", "Comparison", "compare", "library_swings", "parse_vary", "sweep"]
+__all__ = ["METRICS", "SPLIT_COLUMNS", "Comparison", "compare", "library_swings", "parse_vary", "sweep"]
 
 #: Summary metrics: column of the ``periods`` year row, label, and which direction is better.
 METRICS: dict[str, tuple[str, int]] = {
@@ -56,6 +56,8 @@ class Comparison:
     baseline: str
     scenarios: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: periods of each variant run with the baseline's culture path (None: not split)
+    direct: pd.DataFrame | None = None
 
     def paired(self, metric: str, scenario: str, year: int = 1) -> pd.DataFrame:
         """Per-replication values of a year metric for the baseline and a variant, side by side."""
@@ -115,7 +117,8 @@ def _resolve(scenarios: Sequence[Any]) -> list[Scenario]:
 def compare(scenarios: Sequence[Any], baseline: str | None = None, replications: int = 16,
             seed: int = 1, executor: Any = None, workers: int | None = None,
             scheduler: str | None = None, deals: bool = False, cache: bool | Path = True,
-            progress: bool | None = None, warmup: Any = None) -> Comparison:
+            progress: bool | None = None, warmup: Any = None,
+            culture_split: bool = False) -> Comparison:
     """Compare scenarios under common random numbers.
 
     Args:
@@ -133,25 +136,38 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         warmup: in ``simulation.mode: transition``, the scenario whose driver sections every
             scenario's warm-up runs under; default the baseline scenario, so each variant's first
             reported year shows its change from the baseline's policy.
+        culture_split: also run every variant with each team's culture held on the path it takes
+            in the baseline (the same replication), and split each effect in the summary into its
+            **direct** part (variant with the baseline's culture − baseline) and its
+            **culture-mediated** part (variant − variant with the baseline's culture). A variant
+            with a different number of teams has no baseline path to hold: its split is left
+            empty. Costs two more runs per variant replication (the baseline's path is rerun).
 
     Returns:
-        A Comparison with tidy ``results`` and the paired ``summary``.
+        A Comparison with tidy ``results``, the paired ``summary`` and, when split, the held runs'
+        ``direct`` periods.
     """
     replications, seed = check_replications(replications), check_seed(seed)  # ValueError if out of range
-    check_run_size(len(scenarios), replications)
     scs = _resolve(scenarios)
     names = [s.name for s in scs]
     base = baseline or names[0]
     if base not in names:
         raise ScenarioError(f"--baseline {base!r} is not one of the scenarios: {names}")
+    base_sc = scs[names.index(base)]
+    # the runs: every scenario, then each variant that can hold the baseline's culture path
+    runs: list[tuple[Scenario, Scenario | None]] = [(s, None) for s in scs]
+    if culture_split:
+        runs += [(s, base_sc) for s in scs if s.name != base
+                 and s.organisation.managers == base_sc.organisation.managers]
+    check_run_size(len(runs), replications)
     R = int(replications)
-    warm = scs[names.index(base)] if warmup is None else load_scenario(warmup)
+    warm = base_sc if warmup is None else load_scenario(warmup)
     store = Cache(Path(cache) if isinstance(cache, str | Path) else None) if cache else None
-    caches: list[RunCache | None] = ([store.for_run(s, seed, deals, warmup_policy(s, warm))
-                                      for s in scs] if store else [None] * len(scs))
+    caches: list[RunCache | None] = ([store.for_run(s, seed, deals, warmup_policy(s, warm), held)
+                                      for s, held in runs] if store else [None] * len(runs))
 
     # what is already done
-    parts: dict[tuple[int, int], tuple] = {}  # (scenario index, first replication) → result
+    parts: dict[tuple[int, int], tuple] = {}  # (run index, first replication) → result
     needed: list[list[int]] = []
     for i, c in enumerate(caches):
         have: set[int] = set()
@@ -160,7 +176,7 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
                 if set(reps) <= set(range(R)) and not (set(reps) & have):
                     part = c.load(reps, path)  # None: it failed its checks and is recomputed
                     if part is not None:
-                        parts[(i, reps[0])] = _relabel(part, scs[i].name)
+                        parts[(i, reps[0])] = _relabel(part, runs[i][0].name)
                         have |= set(reps)
         needed.append([r for r in range(R) if r not in have])
 
@@ -171,12 +187,19 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         ex = make_executor(workers, scheduler)
     try:
         if todo:
-            batches = batches_for([s.model_dump(mode="json") for s in scs], needed, seed, deals,
-                                  ex.workers, warm.model_dump(mode="json"))
+            batches = batches_for([s.model_dump(mode="json") for s, _ in runs], needed, seed,
+                                  deals, ex.workers, warm.model_dump(mode="json"),
+                                  [None if h is None else h.model_dump(mode="json")
+                                   for _, h in runs])
+            run_of = {}  # batch key → run index (a held run shares its scenario's name)
+            for b in batches:
+                run_of[b.key] = next(i for i, (s, h) in enumerate(runs)
+                                     if s.name == b.scenario["name"]
+                                     and (h is None) == (b.culture_from is None))
             advance, stop = _progress(todo, progress)
             try:
                 for b, res in ex.map(batches):
-                    i = names.index(b.scenario["name"])
+                    i = run_of[b.key]
                     parts[(i, b.replications[0])] = res
                     cache_i = caches[i]
                     if cache_i is not None:
@@ -188,10 +211,12 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         if own_executor and ex is not None:
             ex.close()
 
-    order = sorted(parts)
-    reps = pd.concat([parts[k][0] for k in order], ignore_index=True)
-    periods = pd.concat([parts[k][1] for k in order], ignore_index=True)
-    deal_df = (pd.concat([parts[k][2] for k in order if parts[k][2] is not None],
+    n_own = len(scs)
+    own = sorted(k for k in parts if k[0] < n_own)
+    held_keys = sorted(k for k in parts if k[0] >= n_own)
+    reps = pd.concat([parts[k][0] for k in own], ignore_index=True)
+    periods = pd.concat([parts[k][1] for k in own], ignore_index=True)
+    deal_df = (pd.concat([parts[k][2] for k in own if parts[k][2] is not None],
                          ignore_index=True) if deals else None)
     # deterministic row order whatever the executor
     reps = reps.sort_values(["scenario", "replication", "year", "period", "rep_id"],
@@ -201,14 +226,20 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     if deal_df is not None:
         deal_df = deal_df.sort_values(["scenario", "replication", "opportunity_id"],
                                       key=_scenario_key(names)).reset_index(drop=True)
+    direct = None
+    if culture_split:
+        direct = (pd.concat([parts[k][1] for k in held_keys], ignore_index=True)
+                  if held_keys else periods.iloc[0:0].copy())
+        direct = direct.sort_values(["scenario", "replication", "year", "period"],
+                                    key=_scenario_key(names)).reset_index(drop=True)
     res = Results(reps=reps, periods=periods, deals=deal_df)
     meta = {"baseline": base, "seed": int(seed), "replications": R,
             "scenarios": {s.name: s.hash for s in scs},
             "scenario_yaml": {s.name: s.to_yaml() for s in scs},
             "executor": getattr(ex, "name", "cache") if todo else "cache",
-            "computed_replications": todo}
-    return Comparison(results=res, summary=summarize(res.periods, base, names), baseline=base,
-                      scenarios=names, meta=meta)
+            "computed_replications": todo, "culture_split": bool(culture_split)}
+    return Comparison(results=res, summary=summarize(res.periods, base, names, direct),
+                      baseline=base, scenarios=names, meta=meta, direct=direct)
 
 
 def _relabel(part: tuple, name: str) -> tuple:
@@ -241,7 +272,8 @@ def _t_ci(x: np.ndarray) -> tuple[float, float, float, float]:
     return r.mean, r.low, r.high, r.se
 
 
-def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.DataFrame:
+def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str],
+              direct: pd.DataFrame | None = None) -> pd.DataFrame:
     """The paired summary of a comparison (intervals from :mod:`salessim.stats`).
 
     Per scenario and metric: mean and 95 % Student-t CI; against the baseline the paired difference
@@ -249,26 +281,44 @@ def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str]) -> pd.
     contrast, and P(better) — the probability that the variant's true mean is on the better side of
     the baseline's, NaN where it is undefined (one replication, or every paired difference equal).
     Each reported year (``year`` 1, 2, …) is summarised on its own.
+
+    ``direct``: periods of the variants run with the baseline's culture path
+    (:func:`compare` with ``culture_split``). Each difference is then split, replication by
+    replication, into ``direct`` (held run − baseline) and ``mediated`` (variant − held run), each
+    with its paired 95 % CI; they add up to ``diff``. Empty where a variant has no held run.
     """
     rows = []
     if "year" not in periods:  # tables written before horizons could pass a year: one year
         periods = periods.assign(year=1)
     for fy in sorted(periods["year"].unique()):
         year = periods[(periods["period"] == "year") & (periods["year"] == fy)]
-        rows += _summary_rows(year, baseline, names, int(fy))
+        held = None
+        if direct is not None and len(direct):
+            d = direct.assign(year=1) if "year" not in direct else direct
+            held = d[(d["period"] == "year") & (d["year"] == fy)]
+        rows += _summary_rows(year, baseline, names, int(fy), held)
     cols = ["scenario", "year", "metric", "label", "n", "mean", "ci_low", "ci_high", "diff",
             "diff_ci_low", "diff_ci_high", "diff_rel", "diff_ci_low_unpaired",
             "diff_ci_high_unpaired", "p_better"]
+    if direct is not None:
+        cols += list(SPLIT_COLUMNS)
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
-def _summary_rows(year: pd.DataFrame, baseline: str, names: Sequence[str], fy: int
-                  ) -> list[dict[str, Any]]:
+#: the summary's columns for the split of an effect into its direct and culture-mediated parts
+SPLIT_COLUMNS = ("direct", "direct_ci_low", "direct_ci_high", "mediated", "mediated_ci_low",
+                 "mediated_ci_high")
+
+
+def _summary_rows(year: pd.DataFrame, baseline: str, names: Sequence[str], fy: int,
+                  held: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """The summary rows of one reported year (its ``year`` rows of every scenario)."""
     rows = []
     base = year[year["scenario"] == baseline].set_index("replication")
     for name in names:
         y = year[year["scenario"] == name].set_index("replication")
+        h = (held[held["scenario"] == name].set_index("replication")
+             if held is not None and name != baseline else None)
         for metric, (label, better) in METRICS.items():
             v = y[metric].to_numpy(dtype=float)
             m, lo, hi, _ = _t_ci(v)
@@ -286,6 +336,15 @@ def _summary_rows(year: pd.DataFrame, baseline: str, names: Sequence[str], fy: i
                     "diff_ci_low_unpaired": unpaired.low, "diff_ci_high_unpaired": unpaired.high,
                     "p_better": p_better(va, vb, better),
                 })
+                if h is not None and len(h):
+                    trio = pd.concat([y[metric], h[metric], base[metric]], axis=1,
+                                     keys=["v", "h", "b"]).dropna()
+                    if len(trio):
+                        tv, th, tb = (trio[c].to_numpy(float) for c in ("v", "h", "b"))
+                        dd, dm = paired_diff_ci(th, tb), paired_diff_ci(tv, th)
+                        row.update({"direct": dd.mean, "direct_ci_low": dd.low,
+                                    "direct_ci_high": dd.high, "mediated": dm.mean,
+                                    "mediated_ci_low": dm.low, "mediated_ci_high": dm.high})
             rows.append(row)
     return rows
 

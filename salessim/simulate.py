@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from salessim.executors import check_replications, check_seed
@@ -14,18 +15,32 @@ from salessim.model import SalesForce
 from salessim.results import Results, tables
 from salessim.scenario import Scenario, load_scenario
 
-__all__ = ["run_replication", "simulate"]
+__all__ = ["culture_path", "run_replication", "simulate"]
+
+
+def culture_path(scenario: Scenario, replication: int, seed: int,
+                 warmup: Scenario | None = None) -> np.ndarray:
+    """Each team's culture, week by week (weeks × teams), in one replication of ``scenario``."""
+    sf = SalesForce(scenario, seed, replication, warmup=warmup)
+    sf.run()
+    return np.array(sf.culture_trace)
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int, deals: bool = False,
-                    funnel_plan: Plan | None = None, warmup: Scenario | None = None
+                    funnel_plan: Plan | None = None, warmup: Scenario | None = None,
+                    culture_from: Scenario | None = None
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, int]:
     """One replication: its ``reps``, ``periods`` and optional ``deals`` rows, and event count.
 
     ``warmup``: the scenario whose driver sections the warm-up runs under in transition mode
-    (None: the library baseline's).
+    (None: the library baseline's). ``culture_from``: hold every team's culture on the path it
+    takes in the same replication of this scenario (the direct part of an effect; it must have
+    as many teams).
     """
-    rec = SalesForce(scenario, seed, replication, funnel_plan, warmup=warmup).run()
+    path = (culture_path(culture_from, replication, seed, warmup) if culture_from is not None
+            else None)
+    rec = SalesForce(scenario, seed, replication, funnel_plan, warmup=warmup,
+                     culture_path=path).run()
     reps, periods, deal_df = tables(rec, deals=deals)
     return reps, periods, deal_df, rec.events
 

@@ -50,9 +50,11 @@ def test_starting_reps_are_the_same_people_in_every_scenario(replication: int) -
         np.testing.assert_allclose(z[inside], z_ref[inside], atol=1e-12, err_msg=name)
     # a wider skill spread settles into another sales force, but each seat's rep keeps their rank;
     # drawn as hires (no settled sales force), they are the same people stretched
+    # (two seats may draw the same settled rep, a tie in one sales force and not in the other:
+    # the order holds weakly both ways)
     wide = SalesForce(small("baseline", **{"reps.skill_sd": 0.9}), SEED, replication)
-    assert np.array_equal(np.argsort(wide.zskill, kind="stable"),
-                          np.argsort(ref.zskill, kind="stable"))
+    assert np.all(np.diff(wide.zskill[np.lexsort((wide.zskill, ref.zskill))]) >= 0)
+    assert np.all(np.diff(ref.zskill[np.lexsort((ref.zskill, wide.zskill))]) >= 0)
     hires = [SalesForce(small("baseline", **{"reps.skill_sd": sd}), SEED, replication,
                         hazard_scale=0.05) for sd in (0.45, 0.9)]
     np.testing.assert_allclose(hires[1].theta0, 2 * hires[0].theta0, rtol=1e-12)
@@ -162,6 +164,7 @@ def test_a_seats_deal_stream_does_not_shift_when_other_processes_draw_more() -> 
     # from a fresh draw of the same hires, not from their own settled sales forces)
     harsh = small("baseline", **quiet, **{"attrition.voluntary_annual": 0.9,
                                           "culture.attrition_sensitivity": 10.0,
+                                          "culture.initial": 0.3, "culture.enabled": False,
                                           "managers.promotion": True})
     b = SalesForce(harsh, SEED, 2, hazard_scale=hazard.hazard_scale(harsh))
     rec_a, rec_b = a.run(), b.run()
@@ -189,10 +192,8 @@ def test_the_nth_person_in_a_seat_is_the_same_whatever_the_attrition() -> None:
     """Backfills draw from the seat's own people stream: the n-th person hired into seat k has the
     same skill however often other seats turn over."""
     hires = []
-    for rate in (0.5, 0.9):
-        rec = SalesForce(small("baseline", **{"attrition.voluntary_annual": rate,
-                                              "culture.attrition_sensitivity": 10.0}),
-                         SEED, 0).run()
+    for scale in (2.0, 4.0):  # leaving hazards set by hand: most seats turn over at least once
+        rec = SalesForce(small("baseline"), SEED, 0, hazard_scale=scale).run()
         df = pd.DataFrame({"seat": rec.person_seat, "theta": rec.person_theta_hire,
                            "hire": rec.person_hire})
         df["nth"] = df.sort_values("hire").groupby("seat").cumcount()

@@ -19,7 +19,8 @@ def _population() -> Population:
     rng = np.random.default_rng(3)
     table = np.column_stack([rng.normal(size=20), rng.uniform(0, 2000, 20),
                              np.where(rng.random(20) < 0.3, 365.0, np.nan), rng.uniform(0, .1, 20),
-                             rng.uniform(0, 1, 20), rng.integers(0, 3, 20)])
+                             rng.uniform(0, 1, 20), rng.integers(0, 3, 20),
+                             rng.uniform(0.3, 0.7, 20)])
     pop = Population.of(table)
     assert pop is not None
     return pop
@@ -47,7 +48,7 @@ def test_nothing_is_remembered_outside_an_existing_cache_directory(tmp_path: Pat
     {"scale": -1.0, "population": None},
     {"scale": float("nan"), "population": None},
     {"scale": 0.05, "population": [[0.1, 2.0, 3.0]]},                       # too few columns
-    {"scale": 0.05, "population": [[float("nan"), 2.0, 3.0, 0.0, 0.0, 0.0]]},  # a skill that is NaN
+    {"scale": 0.05, "population": [[float("nan"), 2.0, 3.0, 0.0, 0.0, 0.0, 0.5]]},  # NaN skill
     {"scale": 0.05, "population": "rows"},
     {"scale": 0.05},
     {"scale": 1},

@@ -73,7 +73,7 @@ def test_skill_snapshots_chain_across_years(two_years) -> None:
     y1 = stay[stay["year"] == 1].set_index(["replication", "rep_id"])["skill_end"]
     y2 = stay[stay["year"] == 2].set_index(["replication", "rep_id"])["skill_start"]
     both = pd.concat([y1, y2], axis=1, keys=["end1", "start2"]).dropna()
-    assert len(both) >= 8
+    assert len(both) >= 5  # several reps stay in seat across the year end (16 seats × 2 runs)
     np.testing.assert_array_equal(both["end1"], both["start2"])
 
 

@@ -109,12 +109,13 @@ def seated(sf: SalesForce) -> np.ndarray:
     """The seated reps as :class:`salessim.model.steady.Population` rows.
 
     (skill z, days in seat, days on a flagged streak or NaN, coached skill, burnout, quarters far
-    behind).
+    behind, their team's culture).
     """
     k = np.flatnonzero(sf.active)
     now = sf.env.now
     return np.column_stack([sf.zskill[k], now - sf.hire_time[k], now - sf.flag_since[k],
-                            sf.gain[k], sf.burnout[k], sf.behind[k]])
+                            sf.gain[k], sf.burnout[k], sf.behind[k],
+                            sf.culture[sf.seat_manager[k]]])
 
 
 def _disk(twin_json: str) -> Path | None:

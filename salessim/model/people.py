@@ -80,6 +80,7 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
         sf.gain[seat] = settled[3]
         sf.burnout[seat] = settled[4]
         sf.behind[seat] = int(settled[5])
+        sf.start_culture[seat] = settled[6]
         if not math.isnan(settled[2]):  # on a streak of flagged formal reviews
             sf.flag[seat] = True
             sf.flag_since[seat] = -settled[2]
@@ -152,6 +153,8 @@ def leave(sf: SalesForce, seat: int, kind: int) -> None:
     sf._refresh_theta()
     sf.p_leave[pid] = now
     sf.p_exit[pid] = kind
+    if kind == INVOLUNTARY:  # the team sees a peer let go
+        sf.dismissed[sf.seat_manager[seat]] += 1.0
     sf.p_theta_leave[pid] = float(sf.theta_eff[seat])
     sf.active[seat] = False
     sf.seat_person[seat] = -1

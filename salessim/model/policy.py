@@ -10,7 +10,7 @@ else stay) and the scenario's own policy takes over when the reported horizon st
 
 :func:`apply` puts a policy in force — at construction and at the switch — and re-derives
 everything that depends on it from the same stored draws: the goal model and each seated rep's
-perceived goals and planning bias, the prescription's targets, the culture signal, managers'
+perceived goals and planning bias, the prescription's targets, managers'
 coaching quality (the same managers, trained or not), the involuntary-exit chance of a review;
 coaching targeting, metrics and CRM logging of new deals are read live. Review dates follow the
 cadence in force (:func:`review_calendar`), and forecast calls look for gaps whenever the metrics in
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from salessim.drivers import culture, prescription, reviews, training
+from salessim.drivers import prescription, reviews, training
 from salessim.drivers.goals import GoalModel
 from salessim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -125,7 +125,6 @@ def apply(sf: SalesForce, sc: Scenario) -> None:
     sf.targets = prescription.Targets(
         new_per_day=p.new_per_day, prescribed=sf.prescribed, pipeline_value=sf.bench_value,
         feast_or_famine=pr.feast_or_famine, corrective_raise=pr.corrective_raise)
-    sf.signal_static = culture.static_signal(sc, sf.goalm)
     sf.p_invol = reviews.involuntary_probability(sc.reviews)
     # managers: the same people (the same quality draws), trained or not under this policy
     if sf.env.now > 0:

@@ -53,7 +53,8 @@ class SalesForce:
     def __init__(self, scenario: Scenario, seed: int, replication: int,
                  funnel_plan: Plan | None = None, warmup: Any = None,
                  hazard_scale: float | None = None,
-                 population: steady.Population | None = None) -> None:
+                 population: steady.Population | None = None,
+                 culture_path: np.ndarray | None = None) -> None:
         # in transition mode the warm-up runs under the warm-up policy (`warmup`'s driver
         # sections, by default the library baseline's); the scenario's own takes over at its end
         self.target = scenario
@@ -212,7 +213,15 @@ class SalesForce:
         self.quality_after = np.full(self.M, np.nan)  # quality once a programme ends (NaN: none)
         self.programme = np.full((self.M, 2), np.nan)  # each manager's programme (start, end)
         training.start_quality(self)
-        self.culture = np.full(self.M, scenario.culture.initial)
+        self.culture = np.full(self.M, scenario.culture.initial)  # settled below, with the reps
+        self.dismissed = np.zeros(self.M)  # peers let go lately, per team (decaying count)
+        self.culture_trace: list[np.ndarray] = []  # each team's culture, week by week
+        # a run whose culture follows another's (weeks × teams): the direct part of an effect
+        self.culture_path = None if culture_path is None else np.asarray(culture_path, dtype=float)
+        if self.culture_path is not None and (self.culture_path.ndim != 2
+                                              or self.culture_path.shape[1] != self.M):
+            raise ValueError(f"culture_path must be weeks × {self.M} teams, got shape "
+                             f"{self.culture_path.shape}")
         self.delivered = np.full(self.M, 0.0)
         self.carry = np.zeros(self.M)
         self.coach_promised = np.zeros(self.clock.slots)  # joint-call hours promised, delivered
@@ -246,14 +255,18 @@ class SalesForce:
         self.ratio_pipeline = float((p.stages["inventory_value"] * p.stage_win_prob).sum()
                                     / p.stages["inventory_value"].sum())
         self.value_per_new = p.win_rate * p.avg_won_amount
-        self.signal_static = culture.static_signal(scenario, self.goalm)
         # expected in-quarter revenue from deals not yet created, per unit of arrival rate
         grid = np.linspace(0, self.Q, 27)
         self.in_quarter_factor = float(np.trapezoid(
             p.p_close_within(np.zeros(grid.size, dtype=int), self.Q - grid), grid))
 
+        self.start_culture = np.full(self.N, np.nan)  # the culture each settled rep's team had
         for k in range(self.N):
             self._hire(k, start=True)
+        if population is not None:  # each team starts where its reps' settled teams stood
+            self.culture = (np.bincount(self.seat_manager, weights=self.start_culture,
+                                        minlength=self.M)
+                            / np.bincount(self.seat_manager, minlength=self.M))
         steady.seed_pipelines(self)
         self.apply_policy(scenario)
 

@@ -58,10 +58,10 @@ class Population:
 
     Columns: skill z-score, days in the seat, days since a formal review first flagged them in
     the current streak (NaN: not flagged), coached skill gained, burnout, consecutive quarters
-    far behind.
+    far behind, and the culture of the team they were in.
     """
 
-    COLUMNS: ClassVar[int] = 6
+    COLUMNS: ClassVar[int] = 7
     rows: tuple[tuple[float, ...], ...]
 
     def draw(self, u: float) -> tuple[float, ...]:
