@@ -231,7 +231,9 @@ SUMMARY = [
     ("pipeline_coverage", "pipeline coverage (next quarter)", "x"),
     ("turnover", "annual turnover", "pct"),
     ("detection_lag_days", "gap detection lag (days)", "num"),
+    ("false_flag_rate", "false-flag rate (flags on reps on track)", "pct"),
     ("forecast_error", "forecast error (abs. % per quarter)", "pct"),
+    ("forecast_bias", "forecast bias (signed % per quarter)", "pct"),
     ("coaching_hours", "joint-call hours", "num"),
     ("culture", "culture index (year end)", "num"),
 ]
@@ -326,7 +328,7 @@ def _experiment_out(out: Any, comp, command: str, runtime: float) -> None:
 
     meta = manifest(command=command, **comp.meta, runtime_seconds=round(runtime, 3))
     tables = {"reps": comp.results.reps, "periods": comp.results.periods}
-    if getattr(comp, "direct", None) is not None:
+    if getattr(comp, "direct", None) is not None and len(comp.direct):
         tables["periods_direct"] = comp.direct  # the variants with the baseline's culture path
     with out.staging() as tmp:
         write_tables(tmp, tables, meta)
@@ -340,6 +342,7 @@ def print_comparison(comp, title: str) -> None:
 
     kinds = {"revenue": "money", "attainment_p50": "pct", "pct_at_quota": "pct",
              "win_rate": "pct", "turnover": "pct", "detection_lag_days": "num",
+             "false_flag_rate": "pct",
              "forecast_error": "pct", "coaching_hours": "num"}
     t = Table(title=title, title_justify="left")
     sm = comp.summary

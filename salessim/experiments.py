@@ -42,6 +42,7 @@ METRICS: dict[str, tuple[str, int]] = {
     "win_rate": ("win rate", +1),
     "turnover": ("annual turnover", -1),
     "detection_lag_days": ("gap detection lag (days)", -1),
+    "false_flag_rate": ("false-flag rate", -1),
     "forecast_error": ("forecast error", -1),
     "coaching_hours": ("joint-call hours (manager time)", -1),
 }
@@ -148,6 +149,7 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         ``direct`` periods.
     """
     replications, seed = check_replications(replications), check_seed(seed)  # ValueError if out of range
+    check_run_size(len(scenarios), replications)
     scs = _resolve(scenarios)
     names = [s.name for s in scs]
     base = baseline or names[0]

@@ -113,7 +113,7 @@ class Capacity:
     The week is the model's (:mod:`salessim.model.reptime`) for an average, fully ramped rep on
     the contracted week: non-selling time comes off the top, then CRM logging (a minute cost per
     logged stage event: each logged deal's creation and each stage it resolves, logged at
-    ``crm_adoption``), and what is left is scaled by the share of effort left after switching
+    ``crm.adoption``), and what is left is scaled by the share of effort left after switching
     between goals (a rep with three or more goals may drop one). Reviews and coaching received
     cost the rep no hours in the model, and discretionary extra hours are left out (see
     ``fits_with_extra_hours``).
@@ -201,8 +201,8 @@ def _capacity(scenario: Scenario, plan: Plan) -> Capacity:
     work = np.array([s.work_hours for s in scenario.funnel.stages])
     deal_per_opp = float((reach * st["mean_days"].to_numpy() / 7.0) @ work)
     # a logged deal is one update when created and one when each stage it reaches resolves
-    events_per_opp = scenario.crm_adoption * (1.0 + float(reach.sum()))
-    log_per_opp = events_per_opp * r.crm_minutes_per_update / 60.0
+    events_per_opp = scenario.crm.adoption * (1.0 + float(reach.sum()))
+    log_per_opp = events_per_opp * scenario.crm.minutes_per_update / 60.0
     focus = _focus(scenario, plan)
     inbound = t.inbound_per_week
 

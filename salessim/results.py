@@ -31,9 +31,10 @@ REP_COLUMNS = [
 PERIOD_COLUMNS = [
     "scenario", "replication", "seed", "year", "period", "headcount", "revenue", "quota",
     "attainment_p10", "attainment_p50", "attainment_p90", "pct_at_quota", "win_rate",
-    "cycle_days", "pipeline_coverage", "forecast_error", "turnover", "voluntary_turnover",
+    "cycle_days", "pipeline_coverage", "forecast_error", "forecast_bias", "turnover",
+    "voluntary_turnover",
     "coaching_hours", "coaching_delivered_share", "culture", "detection_lag_days",
-    "selling_time_share",
+    "false_flag_rate", "selling_time_share",
 ]
 DEAL_COLUMNS = [
     "scenario", "replication", "opportunity_id", "rep_id", "manager_id", "segment", "product",
@@ -175,6 +176,8 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         vol = left & (rec.person_exit == VOLUNTARY)
         det = rec.detections
         det_in = det[(det[:, 0] >= t0) & ((det[:, 0] < t1) | (per.closes_horizon & (det[:, 0] <= t1)))]
+        fl = rec.flag_log
+        fl_in = fl[(fl[:, 0] >= t0) & ((fl[:, 0] < t1) | (per.closes_horizon & (fl[:, 0] <= t1)))]
         period_rows.append({
             "year": per.year, "period": period, "headcount": hc, "revenue": float(revenue.sum()),
             "quota": float(quota.sum()),
@@ -184,12 +187,14 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             "win_rate": n_won / n_closed if n_closed else np.nan,
             "cycle_days": float(np.median(closed[won] - created[won])) if n_won else np.nan,
             "pipeline_coverage": rec.coverage[k], "forecast_error": rec.forecast_error[k],
+            "forecast_bias": rec.forecast_bias[k],
             "turnover": leavers.sum() / hc if hc else np.nan,
             "voluntary_turnover": vol.sum() / hc if hc else np.nan,
             "coaching_hours": float(rec.coaching_hours[:, k].sum()),
             "coaching_delivered_share": rec.coaching_delivered_share[k],
             "culture": rec.culture[k],
             "detection_lag_days": float(det_in[:, 1].mean()) if det_in.size else np.nan,
+            "false_flag_rate": float(fl_in[:, 1].mean()) if fl_in.size else np.nan,
             "selling_time_share": float(_ratio(rec.hours_selling[:, k].sum(),
                                                rec.hours_worked[:, k].sum())),
         })

@@ -448,6 +448,39 @@ class Prescription(Frozen):
         0.5, "a flagged rep's plan moves this share of the way to the prescribed rate")
 
 
+class Crm(Frozen):
+    """Driver 4 — the CRM: which deals reps log, what logging costs them, what managers see.
+
+    A rep logs a deal with a propensity that rises with its stage and size and with how closely
+    the manager inspects the CRM; once logged it stays logged. Reviews, diagnosis, coaching
+    targets and forecasts see only logged deals.
+    """
+
+    adoption: float = S(
+        0.7, "share of deals a rep logs (a deal midway through the funnel, of median size, under "
+        "a manager who does not inspect the CRM); typical adoption, an assumption for its size",
+        gt=0.0, le=1.0)
+    minutes_per_update: NonNeg = A(
+        6.0, "rep minutes to log one stage change of a deal kept in the CRM", le=120)
+    stage_lift: NonNeg = A(
+        1.0, "log-odds of logging gained from the first stage to the last: reps log a deal once it "
+        "looks real", le=5)
+    size_lift: NonNeg = A(
+        0.5, "log-odds of logging per unit of log(amount ÷ its product's median): big deals get "
+        "logged", le=5)
+    rep_sd: NonNeg = A(
+        1.0, "spread (sd, log-odds) of reps' own logging habits: adoption is uneven, some reps log "
+        "nearly everything and some little", le=5)
+    inspection_lift: NonNeg = A(
+        1.0, "log-odds of logging gained once the manager inspects the CRM at every forecast call "
+        "(pipeline or stage metrics)", le=5)
+    inspection_weeks: Positive = A(
+        26.0, "weeks for a manager's habit of inspecting the CRM to build up or fade", le=260)
+    forecast_bias_sd: NonNeg = A(
+        0.15, "spread of reps' forecast calls: a rep calls each logged deal's value × "
+        "exp(this × their optimism), sandbaggers below, optimists above", le=2)
+
+
 class Managers(Frozen):
     """Driver 5 — manager training, unified coaching approach, promotion, and the manager's week.
 
@@ -618,8 +651,6 @@ class Reps(Frozen):
         0.6, "share of the contracted week lost to admin, internal meetings, travel and training "
         "(calibrated: share of time selling 30–45 %, CSO Insights 2011 41 %, Sales & Marketing "
         "Management 2006 38 %, a HubSpot survey 34 %)")
-    crm_minutes_per_update: NonNeg = A(
-        6.0, "rep minutes to log one stage change of a deal kept in the CRM", le=120)
     overload_penalty: NonNeg = A(
         0.5, "log-odds a deal loses per unit of −ln(attention) when its rep gives it less than "
         "its stage's work_hours", le=5)
@@ -702,9 +733,7 @@ class Scenario(Frozen):
     prescription: Prescription = Prescription()
     metrics: Literal["outcomes", "pipeline", "stage"] = S(
         "outcomes", "if metrics are poor you wait for outcomes (the source article)")
-    crm_adoption: float = S(
-        0.7, "share of deals logged in the CRM (typical adoption; assumption for its size)",
-        gt=0.0, le=1.0)
+    crm: Crm = Crm()
     managers: Managers = Managers()
     coaching: Coaching = Coaching()
     reviews: Reviews = Reviews()
@@ -1074,6 +1103,10 @@ def _clean_loc(err: Mapping[str, Any]) -> list[str]:
 MAX_PROBLEMS_SHOWN = 20
 
 
+#: keys of earlier versions → where they live now
+MOVED = {"crm_adoption": "crm.adoption", "reps.crm_minutes_per_update": "crm.minutes_per_update"}
+
+
 def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> str:
     errors = e.errors()
     locs = [_clean_loc(err) for err in errors]
@@ -1092,6 +1125,10 @@ def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> 
             if m:
                 lines.append(f"  field `{m['path']}`: {m['msg']}")
                 continue
+        if err["type"] == "extra_forbidden" and path in MOVED:
+            lines.append(f"  field `{path}` = {safe_repr(err.get('input'))}: has moved to "
+                         f"`{MOVED[path]}`")
+            continue
         if err["type"] == "extra_forbidden":
             parent = _lookup_model(loc[:-1])
             allowed = sorted(parent.model_fields) if parent is not None else []

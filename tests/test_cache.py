@@ -290,7 +290,8 @@ def test_crash_leftovers_are_removed(tmp_path):
 def test_cli_cache_info_and_clear_older_than(tmp_path, files):
     base, var = files
     cache = tmp_path / "cache"
-    r = cli("compare", base, var, "-r", "2", "-w", "1", cache=cache, cwd=tmp_path)
+    r = cli("compare", base, var, "-r", "2", "-w", "1", "--no-culture-split", cache=cache,
+            cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(batches(cache)) == 4
     old_key = {batch_scenario(b): b.parent for b in batches(cache)}["variant"]

@@ -26,8 +26,9 @@ DOCUMENTED_REPS = ("scenario, replication, rep_id, manager_id, year, period, ful
                "selling_time_share, extra_hours, p_make_quota")
 DOCUMENTED_PERIODS = ("scenario, replication, year, period, headcount, revenue, quota, attainment_p10, "
                   "attainment_p50, attainment_p90, pct_at_quota, win_rate, cycle_days, "
-                  "pipeline_coverage, forecast_error, turnover, voluntary_turnover, coaching_hours, "
-                  "coaching_delivered_share, culture, detection_lag_days, selling_time_share")
+                  "pipeline_coverage, forecast_error, forecast_bias, turnover, voluntary_turnover, "
+                  "coaching_hours, coaching_delivered_share, culture, detection_lag_days, "
+                  "false_flag_rate, selling_time_share")
 DOCUMENTED_DEALS = ("scenario, replication, opportunity_id, rep_id, manager_id, segment, product, amount, "
                 "created_at, closed_at, stage_reached, outcome, joint_calls")
 
@@ -345,7 +346,7 @@ def test_plan_of_a_file(cli, small_scenario_file):
 def test_assumptions_prints_the_register(cli):
     res = cli("assumptions")
     assert res.returncode == 0, res.stderr
-    for name in ("reviews.cadence", "organisation.span", "crm_adoption", "assumption", "sourced"):
+    for name in ("reviews.cadence", "organisation.span", "crm.adoption", "assumption", "sourced"):
         assert name in res.stdout
     row = next(line for line in res.stdout.splitlines() if "reviews.cadence" in line)
     assert "annual" in row

@@ -112,7 +112,7 @@ def _deals_by_seat_row(sf: SalesForce) -> pd.DataFrame:
     df = pd.DataFrame({
         "seat": np.array(sf.p_seat)[creator], "row": b.seat_row[:n], "creator": creator,
         "created": b.created[:n], "amount": b.list_amount[:n], "segment": b.segment[:n],
-        "product": b.product[:n], "visible": b.visible[:n], "u_reassign": b.u_reassign[:n],
+        "product": b.product[:n], "u_visible": b.u_visible[:n], "u_reassign": b.u_reassign[:n],
         "status": b.status[:n], "closed": b.closed[:n],
     })
     for s in range(b.stages):
@@ -121,7 +121,7 @@ def _deals_by_seat_row(sf: SalesForce) -> pd.DataFrame:
     return df[df["row"] >= 0].set_index(["seat", "row"]).sort_index()
 
 
-DRAW_COLS = ["amount", "segment", "product", "visible", "u_reassign", "u_stage0", "u_stage1",
+DRAW_COLS = ["amount", "segment", "product", "u_visible", "u_reassign", "u_stage0", "u_stage1",
              "u_stage2", "u_dur0", "u_dur1", "u_dur2"]
 
 

@@ -24,7 +24,7 @@ EIGHT_DRIVERS = ("1. Goal design", "2. Tactical prescription", "3. Pipeline and 
                  "4. CRM data", "5. Manager training and selection", "6. Coaching and joint calls",
                  "7. Review cadence", "8. Culture")
 #: The scenario section(s) of each driver: every field in them must be named in its guide section.
-DRIVER_FIELDS = {"1": ("goals",), "2": ("prescription",), "3": ("metrics",), "4": ("crm_adoption",),
+DRIVER_FIELDS = {"1": ("goals",), "2": ("prescription",), "3": ("metrics",), "4": ("crm",),
                  "5": ("managers",), "6": ("coaching",), "7": ("reviews",), "8": ("culture",)}
 
 
@@ -101,7 +101,7 @@ def test_scenario_reference_names_every_field_with_its_default_range_and_source(
         assert f"| `{path}` |" in text, path
     # a range and a default, as the schema has them
     rows = {ln.split(" | ")[0]: ln for ln in text.splitlines() if ln.startswith("| `")}
-    assert "| `0.7` | (0, 1] |" in rows["| `crm_adoption`"]
+    assert "| `0.7` | (0, 1] |" in rows["| `crm.adoption`"]
     assert "| `365` | [0, 1,095] |" in rows["| `simulation.warmup_days`"]
     assert "(0, 1)" in rows["| `funnel.stages[i].conversion`"]
     assert "1–8 items" in rows["| `funnel.stages`"]

@@ -157,7 +157,7 @@ def test_common_random_numbers_pair_tightly():
 def test_summary_has_every_metric_and_baseline_has_no_difference(serial_pair):
     s = serial_pair.summary
     assert set(s["metric"]) == {"revenue", "attainment_p50", "pct_at_quota", "win_rate",
-                                "turnover", "detection_lag_days", "forecast_error",
+                                "turnover", "detection_lag_days", "false_flag_rate", "forecast_error",
                                 "coaching_hours"}
     base = s[s["scenario"] == "baseline"]
     assert base["diff"].isna().all()
@@ -193,7 +193,7 @@ def test_cache_serves_identical_rerun_and_resumes(tmp_path):
 
 def test_cache_key_changes_with_scenario_content(tmp_path):
     compare([small("baseline")], replications=2, seed=1, executor=SerialExecutor(), cache=tmp_path)
-    changed = compare([small("baseline", **{"crm_adoption": 0.9})], replications=2, seed=1,
+    changed = compare([small("baseline", **{"crm.adoption": 0.9})], replications=2, seed=1,
                       executor=SerialExecutor(), cache=tmp_path)
     assert changed.meta["computed_replications"] == 2
 
@@ -261,9 +261,15 @@ def test_cli_compare_writes_tables_and_summary(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "vs b" in r.stdout and "team revenue" in r.stdout
     assert {p.name for p in out.iterdir()} == {"reps.parquet", "periods.parquet", "summary.csv",
-                                               "manifest.json"}
+                                               "manifest.json", "periods_direct.parquet"}
     s = pd.read_csv(out / "summary.csv")
     assert set(s["scenario"]) == {"b", "v"}
+    # split by default: the variant's effect in its direct part and the part culture carries
+    assert "direct [95 % CI]" in r.stdout
+    v = s[s["scenario"] == "v"].set_index("metric")
+    assert abs(v.loc["revenue", "direct"] + v.loc["revenue", "mediated"]
+               - v.loc["revenue", "diff"]) < 1e-6 * abs(v.loc["revenue", "diff"]) + 1e-6
+    assert set(pd.read_parquet(out / "periods_direct.parquet")["scenario"]) == {"v"}
 
 
 def test_cli_unreachable_scheduler_exits_2_quickly():

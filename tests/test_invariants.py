@@ -65,7 +65,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         "goals.interwoven": draw(st.booleans()),
         "prescription.enabled": draw(st.booleans()),
         "metrics": draw(st.sampled_from(["outcomes", "pipeline", "stage"])),
-        "crm_adoption": draw(st.sampled_from([0.05, 0.4, 0.7, 1.0])),
+        "crm.adoption": draw(st.sampled_from([0.05, 0.4, 0.7, 1.0])),
         "coaching.targeting": draw(st.sampled_from(
             ["none", "reactive", "round_robin", "gap_targeted", "top_performers"])),
         "coaching.joint_call_hours_per_week": draw(st.sampled_from([0.0, 2.0, 6.0, 12.0])),

@@ -92,8 +92,8 @@ def test_baseline_week_is_computed_from_its_inputs() -> None:
     st = p.stages
     work = np.array([s.work_hours for s in BASE.funnel.stages])
     # every new deal is logged when created and when each stage it reaches resolves
-    events = BASE.crm_adoption * (p.new_per_week + st["arrivals_per_week"].sum())
-    logging = events * r.crm_minutes_per_update / 60
+    events = BASE.crm.adoption * (p.new_per_week + st["arrivals_per_week"].sum())
+    logging = events * BASE.crm.minutes_per_update / 60
     # four goals: a rep may drop the lowest-weight one and switch among three
     loss = BASE.goals.effort_loss_per_goal
     d = BASE.goals.drop_probability
@@ -143,8 +143,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "baseline": {},
     "no marketing leads": {"territory.inbound_per_week": 0.0},
     "many leads, small book": {"territory.inbound_per_week": 3.0, "territory.accounts": 150},
-    "one goal, full CRM": {"goals": [{"metric": "revenue", "weight": 1.0}], "crm_adoption": 1.0},
-    "long week, no logging": {"reps.hours_per_week": 60.0, "reps.crm_minutes_per_update": 0.0},
+    "one goal, full CRM": {"goals": [{"metric": "revenue", "weight": 1.0}], "crm.adoption": 1.0},
+    "long week, no logging": {"reps.hours_per_week": 60.0, "crm.minutes_per_update": 0.0},
     "no deal work": {"funnel.stages": [
         {"name": "pitch", "conversion": 0.3, "mean_days": 30, "work_hours": 0.0}]},
 }
@@ -182,7 +182,7 @@ def test_fits_is_monotone_in_quota() -> None:
     ("territory.accounts", [200, 350, 500, 1000, 5000], +1),
     ("territory.requalify_days", [30.0, 60.0, 90.0, 180.0], -1),
     ("territory.inbound_per_week", [0.0, 0.5, 1.5, 3.0], +1),
-    ("reps.crm_minutes_per_update", [0.0, 6.0, 20.0], -1),
+    ("crm.minutes_per_update", [0.0, 6.0, 20.0], -1),
     ("funnel.stages.1.work_hours", [0.5, 1.0, 2.0, 4.0], -1),
 ])
 def test_supported_quota_moves_with_the_week_and_the_territory(field: str, values: list[float],

@@ -160,7 +160,7 @@ def test_register_note_and_literal_blocks_escape(monkeypatch):
     from salessim.scenario import Scenario
 
     shown = _captured(monkeypatch)
-    nh.assumptions_section(Scenario(), ["crm_adoption"], note=f"Assumes {payload('note')}")
+    nh.assumptions_section(Scenario(), ["crm.adoption"], note=f"Assumes {payload('note')}")
     nh.show_preformatted(f"funnel:\n  products:\n    B{payload('yaml')}: {{}}\n```\n</pre>",
                          f"The file {payload('intro')}:")
     page = _render(shown)

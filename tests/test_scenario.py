@@ -27,14 +27,14 @@ VARIANT_SECTIONS = {
     "goals_many": {"goals"},
     "prescription": {"prescription", "metrics"},  # prescription on *with* stage metrics
     "metrics_stage": {"metrics"},
-    "crm_full": {"crm_adoption"},
+    "crm_full": {"crm"},
     "managers_trained": {"managers"},
     "coaching_none": {"coaching"},
     "coaching_high": {"coaching", "managers"},  # gap-targeted hours by *trained* managers
     "reviews_quarterly": {"reviews"},
     "reviews_monthly": {"reviews"},
 }
-DRIVER_SECTIONS = {"goals", "prescription", "metrics", "crm_adoption", "managers", "coaching",
+DRIVER_SECTIONS = {"goals", "prescription", "metrics", "crm", "managers", "coaching",
                    "reviews", "culture"}
 LIBRARY = {"baseline", "best_practice", *VARIANT_SECTIONS}
 
@@ -314,7 +314,8 @@ BAD_VALUES = [
     ("unknown-product", "goals:\n  items:\n    - {metric: revenue, weight: 0.5}\n"
      "    - {metric: product_revenue, product: Z, weight: 0.5}\n", "goals.items.1.product", "'Z'"),
     ("cadence-literal", "reviews: {cadence: weekly}\n", "reviews.cadence", "weekly"),
-    ("crm-adoption", "crm_adoption: 1.5\n", "crm_adoption", "1.5"),
+    ("crm-adoption", "crm: {adoption: 1.5}\n", "crm.adoption", "1.5"),
+    ("crm-adoption-moved", "crm_adoption: 0.9\n", "crm_adoption", "0.9"),
     ("span-not-a-number", "organisation: {span: eight}\n", "organisation.span", "eight"),
     ("metrics-literal", "metrics: vibes\n", "metrics", "vibes"),
     ("start-date", "start_date: tomorrow\n", "start_date", "tomorrow"),
@@ -496,7 +497,7 @@ def test_variant_values_are_what_their_names_say():
     p = load_scenario("prescription")
     assert p.prescription.enabled and p.metrics == "stage"
     assert load_scenario("metrics_stage").metrics == "stage"
-    assert load_scenario("crm_full").crm_adoption == 1.0
+    assert load_scenario("crm_full").crm.adoption == 1.0
     assert load_scenario("managers_trained").managers.training == "trained"
     assert load_scenario("coaching_none").coaching.joint_call_hours_per_week == 0
     ch = load_scenario("coaching_high")

@@ -312,7 +312,7 @@ NESTED_NUMERIC = ["funnel.stages.0.conversion", "funnel.stages.0.mean_days", "fu
 
 
 def test_the_schema_walk_found_the_fields():
-    assert "simulation.warmup_days" in NUMERIC and "crm_adoption" in FLOATS
+    assert "simulation.warmup_days" in NUMERIC and "crm.adoption" in FLOATS
     assert "goals.interwoven" in BOOLS and len(NUMERIC) > 50
 
 

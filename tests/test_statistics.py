@@ -44,7 +44,7 @@ NEUTRAL: Scenario = load_scenario("baseline").replace(**{
     "attrition.voluntary_annual": 0.0,
     "reviews.involuntary_annual": 0.0,
     "managers.promotion": False,
-    "crm_adoption": 1.0,
+    "crm.adoption": 1.0,
     "culture.effort_sensitivity": 0.0,
     "funnel.segments.new_logo.logit_offset": 0.0,
     "funnel.segments.expansion.logit_offset": 0.0,

@@ -32,7 +32,7 @@ BUSY = {**TINY, "name": "busy", "reviews": {"cadence": "monthly"}, "metrics": "s
         "coaching": {"targeting": "gap_targeted", "joint_call_hours_per_week": 8},
         "prescription": {"enabled": True}, "goals": [{"metric": "revenue", "weight": 1.0}],
         "managers": {"promotion": True, "training": "trained", "unified_approach": True},
-        "crm_adoption": 1.0}
+        "crm": {"adoption": 1.0}}
 
 
 def _forces(sc: dict, replications: int, seed: int = 7) -> list[SalesForce]:

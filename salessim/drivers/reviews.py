@@ -105,6 +105,8 @@ def assess(sf: SalesForce, managers: int | np.ndarray, formal: bool) -> None:
                     sf.detections.append((now, now - start))
             elif np.isnan(start) and in_horizon:
                 sf.false_flags += 1
+            if in_horizon:  # every flag raised: false when the rep's year is not off track
+                sf.flag_log.append((now, float(np.isnan(start))))
             if np.isnan(sf.flag_since[k]):
                 sf.flag_since[k] = now
             # (a pilot run lets go at its last review too: its end is the next run's start)

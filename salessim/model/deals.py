@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special
 
-from salessim.drivers.crm import logged
+from salessim.drivers.crm import logged, propensity
 from salessim.model.clock import WEEK
 from salessim.rng import stream
 
@@ -141,7 +141,8 @@ class DealBook:
 
     INT = ("seat", "creator", "person", "manager", "segment", "product", "stage", "status",
            "joint_calls", "seat_row", "gamed")
-    FLOAT = ("amount", "list_amount", "created", "next_time", "closed", "boost", "offset", "att")
+    FLOAT = ("amount", "list_amount", "created", "next_time", "closed", "boost", "offset", "att",
+             "u_visible")
 
     # per-deal columns (set in __init__ from INT and FLOAT)
     seat: np.ndarray  # the seat holding the deal now
@@ -163,6 +164,7 @@ class DealBook:
     list_amount: np.ndarray  # its value when opened (``amount`` is what it books: less any discount)
     att: np.ndarray  # attention its rep gives it this week (hours given ÷ hours needed, ≤ 1)
     gamed: np.ndarray  # 0, or 1 when pulled into a period's end, 2 when pushed past it
+    u_visible: np.ndarray  # its CRM visibility uniform: logged once below the logging propensity
 
     def __init__(self, stages: int, capacity: int = 4096) -> None:
         self.n = 0
@@ -310,7 +312,11 @@ def create(sf: SalesForce, t0: float) -> None:
         dur_unit = d.dur_unit[seats, rows]
         att = sf.new_att[seats]
         first = dur_unit[:, 0] * sf.stage_mean[0] / att
-        visible = logged(dr[:, C_VISIBLE], sf.sc.crm_adoption)
+        u_vis = dr[:, C_VISIBLE]
+        visible = logged(u_vis, propensity(sf.sc.crm, np.zeros(total), sf.S,
+                                           np.log(amount / sf.prod_median[prod]),
+                                           sf.inspection[sf.seat_manager[seats]],
+                                           sf.log_habit[seats]))
         sf.log_events += np.bincount(seats[visible], minlength=sf.N)
         sf.book.batch_start = sf.book.n
         sf.book.add(
@@ -318,7 +324,7 @@ def create(sf: SalesForce, t0: float) -> None:
             manager=sf.seat_manager[seats], segment=seg, product=prod, stage=0,
             joint_calls=0, seat_row=rows, amount=amount, list_amount=amount, created=created,
             next_time=created + first, boost=0.0, offset=sf.cell_offset[cell], att=att, gamed=0,
-            visible=visible, u_stage=u_stage, u_dur=u_dur,
+            visible=visible, u_visible=u_vis, u_stage=u_stage, u_dur=u_dur,
             dur_unit=dur_unit,
             u_reassign=dr[:, C_REASSIGN])
     sf.next_row += cnt
@@ -349,6 +355,15 @@ def advance(sf: SalesForce, now: float) -> None:
         up = o[adv]
         ns = s[adv] + 1
         b.stage[up] = ns
+        hidden = ~b.visible[up] & (ns < sf.S)
+        if hidden.any():  # a deal that moves on may now look real enough to log
+            h = up[hidden]
+            seen = logged(b.u_visible[h], propensity(
+                sf.sc.crm, ns[hidden], sf.S, np.log(b.list_amount[h] / sf.prod_median[b.product[h]]),
+                sf.inspection[b.manager[h]], sf.log_habit[b.seat[h]]))
+            if seen.any():
+                b.visible[h[seen]] = True
+                sf.log_events += np.bincount(b.seat[h[seen]], minlength=sf.N)
         b.boost[up] = 0.0
         won = ns >= sf.S
         w = up[won]

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import special
 
 from salessim.drivers import metrics
+from salessim.drivers.crm import called_value
 from salessim.model.clock import WEEK
 from salessim.model.deals import LOGIT_LIMIT, OPEN, WON
 
@@ -33,6 +34,23 @@ def won(sf: SalesForce) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         b = sf.book
         sf._won_cache = (b.person[idx], b.amount[idx], b.closed[idx])
     return sf._won_cache
+
+
+def crm_coverage(sf: SalesForce, now: float) -> float:
+    """The share of won revenue the CRM holds, over the trailing year (clipped at time 0).
+
+    Every win is booked, logged or not, so reconciling the CRM against bookings tells managers how
+    much of the book the CRM shows; they gross up what they count by it
+    (:func:`salessim.drivers.crm.gross_up`). The nominal ``crm.adoption`` stands in before any win.
+    """
+    idx = sf.won_parts[0] if len(sf.won_parts) == 1 else (
+        np.concatenate(sf.won_parts) if sf.won_parts else np.zeros(0, dtype=np.int64))
+    b = sf.book
+    recent = idx[(b.closed[idx] >= max(now - 365.0, 0.0)) & (b.closed[idx] <= now)]
+    total = float(b.amount[recent].sum())
+    if total <= 0:
+        return float(sf.sc.crm.adoption)
+    return max(float(b.amount[recent][b.visible[recent]].sum()) / total, 1e-3)
 
 
 def closed_revenue(sf: SalesForce, t0: float, t1: float) -> np.ndarray:
@@ -155,7 +173,8 @@ def visible_estimate(sf: SalesForce, now: float, seats: np.ndarray) -> np.ndarra
     view = metrics.RepView(
         plan=sf.plan, rem=rem, ytd=ytd,
         crm=metrics.CrmDeals(unit=np.searchsorted(seats, b.seat[o]), amount=b.amount[o],
-                             stage=b.stage[o], units=seats.size, adoption=sf.sc.crm_adoption),
+                             stage=b.stage[o], units=seats.size,
+                             adoption=crm_coverage(sf, now)),
         ratio_pipeline=sf.ratio_pipeline, value_per_new=sf.value_per_new,
         trailing_rate=trailing_rate,
         to_won=lambda: observed_to_won(sf, now, sf.seat_person[seats], by="person"))
@@ -178,8 +197,9 @@ def forecast(sf: SalesForce, t: float) -> np.ndarray:
 
     view = metrics.TeamView(
         plan=sf.plan, horizon=sf.Q,
-        crm=metrics.CrmDeals(unit=b.manager[o], amount=b.amount[o], stage=b.stage[o],
-                             units=sf.M, adoption=sf.sc.crm_adoption),
+        crm=metrics.CrmDeals(unit=b.manager[o],
+                             amount=called_value(b.amount[o], sf.optimism[b.seat[o]], sf.sc.crm),
+                             stage=b.stage[o], units=sf.M, adoption=crm_coverage(sf, t)),
         reps=np.bincount(sf.seat_manager, weights=sf.active, minlength=sf.M),
         ratio_pipeline=sf.ratio_pipeline, value_per_new=sf.value_per_new,
         in_quarter_factor=sf.in_quarter_factor, last_quarter=last_quarter,

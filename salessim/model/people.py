@@ -49,6 +49,7 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     sf.theta0[seat] = sc.reps.skill_sd * z[0]
     sf.gain[seat] = 0.0
     sf.optimism[seat] = z[13]
+    sf.log_habit[seat] = z[14]
     sf.burnout[seat] = 0.0
     sf.behind[seat] = 0
     sf.extra[seat] = 0.0

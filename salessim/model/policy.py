@@ -37,7 +37,7 @@ __all__ = ["DRIVER_SECTIONS", "MANAGER_LEVERS", "apply", "forecast_calls", "revi
            "switch", "warmup_policy"]
 
 #: The scenario sections that make up a management policy (besides the managers' levers).
-DRIVER_SECTIONS = ("goals", "prescription", "metrics", "crm_adoption", "coaching", "reviews",
+DRIVER_SECTIONS = ("goals", "prescription", "metrics", "crm", "coaching", "reviews",
                    "culture", "comp")
 #: The fields of ``managers`` that are policy levers (the rest describe the managers' job).
 MANAGER_LEVERS = ("training", "unified_approach", "promotion")

@@ -50,13 +50,18 @@ class ReplicationRecord:
     coverage: np.ndarray  # pipeline coverage at each quarter's start (see _quarters); year: their mean
     culture: np.ndarray  # slots: mean team culture at period end
     forecast_error: np.ndarray  # slots
+    forecast_bias: np.ndarray  # slots
     detections: np.ndarray  # rows of (time, lag_days)
     false_flags: int
+    flag_log: np.ndarray  # rows of (time, 1 if the flag was false else 0)
     events: int
 
 
-def forecast_error(sf: SalesForce) -> np.ndarray:
-    """Each quarter's forecast error: mean absolute % error over teams; a year's is their mean."""
+def forecast_error(sf: SalesForce, signed: bool = False) -> np.ndarray:
+    """Each quarter's forecast error: mean absolute % error over teams; a year's is their mean.
+
+    ``signed``: the mean signed % error instead (the forecast's bias: above 0, forecasts ran high).
+    """
     b = sf.book
     n = b.n
     fe = np.full(sf.clock.slots, np.nan)
@@ -65,7 +70,8 @@ def forecast_error(sf: SalesForce) -> np.ndarray:
         won = (b.status[:n] == WON) & (b.closed[:n] >= t0) & (b.closed[:n] < t0 + sf.Q)
         actual = np.bincount(b.manager[:n][won], weights=b.amount[:n][won], minlength=sf.M)
         ok = actual > 0
-        fe[sf.clock.slot_of(q)[0]] = (float(np.mean(np.abs(fc[ok] - actual[ok]) / actual[ok]))
+        err = (fc[ok] - actual[ok]) / actual[ok]
+        fe[sf.clock.slot_of(q)[0]] = (float(np.mean(err if signed else np.abs(err)))
                                       if ok.any() else np.nan)
     for y in range(sf.clock.years):
         quarters = fe[5 * y:5 * y + 4]
@@ -95,6 +101,8 @@ def record(sf: SalesForce, events: int) -> ReplicationRecord:
                                            where=sf.coach_promised > 0),
         headcount=sf.headcount_sum / np.maximum(sf.headcount_n, 1),
         coverage=sf.coverage, culture=sf.culture_end, forecast_error=forecast_error(sf),
+        forecast_bias=forecast_error(sf, signed=True),
         detections=np.array(sf.detections, dtype=float).reshape(-1, 2),
         false_flags=sf.false_flags, events=events,
+        flag_log=np.array(sf.flag_log, dtype=float).reshape(-1, 2),
     )

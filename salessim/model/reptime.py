@@ -62,7 +62,7 @@ def allocate(sf: SalesForce, now: float) -> None:
     # --- the hours there are ------------------------------------------------------------------
     total = np.where(act, r.hours_per_week + sf.extra, 0.0)
     fixed = r.hours_per_week * r.non_selling_share
-    logging = sf.log_events * r.crm_minutes_per_update / 60.0
+    logging = sf.log_events * sc.crm.minutes_per_update / 60.0
     sf.log_events[:] = 0.0
     selling = np.maximum(total - fixed - logging, 0.0) * sf.focus
     selling = np.where(act, selling, 0.0)

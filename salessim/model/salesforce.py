@@ -34,7 +34,7 @@ import numpy as np
 import simpy
 from scipy import special
 
-from salessim.drivers import coaching, comp, culture, prescription, reviews, training
+from salessim.drivers import coaching, comp, crm, culture, prescription, reviews, training
 from salessim.drivers.goals import GoalModel
 from salessim.funnel import Plan, plan
 from salessim.model import deals, hazard, managers, outlook, people, policy, reptime, steady
@@ -141,6 +141,7 @@ class SalesForce:
         self.extra = np.zeros(self.N)
         self.burnout = np.zeros(self.N)
         self.optimism = np.zeros(self.N)
+        self.log_habit = np.zeros(self.N)  # each rep's own CRM logging habit (standard normal)
         self.p_make = np.full(self.N, np.nan)
         self.gave_up = np.zeros(self.N, dtype=bool)
         self.behind = np.zeros(self.N, dtype=np.int64)
@@ -214,6 +215,8 @@ class SalesForce:
         self.programme = np.full((self.M, 2), np.nan)  # each manager's programme (start, end)
         training.start_quality(self)
         self.culture = np.full(self.M, scenario.culture.initial)  # settled below, with the reps
+        # how closely each manager inspects the CRM: where the policy in force settles it
+        self.inspection = np.full(self.M, crm.inspection_target(scenario.metrics))
         self.dismissed = np.zeros(self.M)  # peers let go lately, per team (decaying count)
         self.culture_trace: list[np.ndarray] = []  # each team's culture, week by week
         # a run whose culture follows another's (weeks × teams): the direct part of an effect
@@ -242,6 +245,7 @@ class SalesForce:
         self.forecasts: dict[int, np.ndarray] = {}
         self.detections: list[tuple[float, float]] = []
         self.false_flags = 0
+        self.flag_log: list[tuple[float, float]] = []  # (time, 1 if false) of every flag raised
         self.p_invol = reviews.involuntary_probability(scenario.reviews)
 
         # prescribed plan and signals that do not change during a run
@@ -353,6 +357,7 @@ class SalesForce:
             self._seat_state()
             coaching.coach_week(self, now)
             culture.culture_step(self)
+            crm.inspect_week(self)
             outlook.outlook(self, now)
             if now >= self.next_quarter_end - 1e-9:
                 comp.quarter_close(self, self.next_quarter_end - comp.QUARTER,

@@ -35,7 +35,7 @@ import numpy as np
 from scipy import special
 
 from salessim.drivers import culture
-from salessim.drivers.crm import logged
+from salessim.drivers.crm import logged, propensity
 from salessim.funnel import gamma_quantile
 from salessim.rng import stream
 
@@ -181,7 +181,10 @@ def seed_pipelines(sf: SalesForce) -> None:
     stage_t = entered
     c = {"segment": seg, "product": prod, "stage": stage, "amount": amount,
          "created": entered[:, 0], "next_time": length - age, "offset": sf.cell_offset[cell],
-         "visible": logged(u_vis, sf.sc.crm_adoption), "u_stage": u_stage, "u_dur": u_dur,
+         "visible": logged(u_vis, propensity(sf.sc.crm, stage, S, np.log(amount / sf.prod_median[prod]),
+                                             sf.inspection[sf.seat_manager[seat]],
+                                             sf.log_habit[seat])),
+         "u_visible": u_vis, "u_stage": u_stage, "u_dur": u_dur,
          "dur_unit": dur_unit, "u_reassign": u_reas}
     idx = sf.book.add(seat=seat, creator=sf.seat_person[seat], person=sf.seat_person[seat],
                       manager=sf.seat_manager[seat], joint_calls=0, seat_row=-1, boost=0.0,
