@@ -139,7 +139,7 @@ def _ascending(a: np.ndarray) -> bool:
 class DealBook:
     """All deals of one replication, one array per attribute (grown by doubling)."""
 
-    INT = ("seat", "creator", "person", "manager", "segment", "product", "stage", "status",
+    INT = ("seat", "creator", "person", "manager", "segment", "product", "cell", "stage", "status",
            "joint_calls", "seat_row", "gamed")
     FLOAT = ("amount", "list_amount", "created", "next_time", "closed", "boost", "offset", "att")
 
@@ -150,6 +150,7 @@ class DealBook:
     manager: np.ndarray
     segment: np.ndarray
     product: np.ndarray
+    cell: np.ndarray  # its market cell (segment × product), a row of the plan's cells
     stage: np.ndarray  # current stage; at close, where it was lost (or S when won)
     status: np.ndarray  # OPEN, WON or LOST
     joint_calls: np.ndarray
@@ -315,7 +316,7 @@ def create(sf: SalesForce, t0: float) -> None:
         sf.book.batch_start = sf.book.n
         sf.book.add(
             seat=seats, creator=sf.seat_person[seats], person=sf.seat_person[seats],
-            manager=sf.seat_manager[seats], segment=seg, product=prod, stage=0,
+            manager=sf.seat_manager[seats], segment=seg, product=prod, cell=cell, stage=0,
             joint_calls=0, seat_row=rows, amount=amount, list_amount=amount, created=created,
             next_time=created + first, boost=0.0, offset=sf.cell_offset[cell], att=att, gamed=0,
             visible=visible, u_stage=u_stage, u_dur=u_dur,
