@@ -345,16 +345,18 @@ def advance(sf: SalesForce, now: float) -> None:
         if vis.any():  # a logged deal's stage change is one more CRM update
             sf.log_events += np.bincount(seat[vis], minlength=sf.N)
         fail = ~adv
-        b.status[o[fail]] = LOST
-        b.closed[o[fail]] = ends[fail]
+        lost = o[fail]
+        b.status[lost] = LOST
+        b.closed[lost] = ends[fail]
         up = o[adv]
+        up_ends = ends[adv]
         ns = s[adv] + 1
         b.stage[up] = ns
         b.boost[up] = 0.0
         won = ns >= sf.S
         w = up[won]
         b.status[w] = WON
-        b.closed[w] = ends[adv][won]
+        b.closed[w] = up_ends[won]
         if w.size:
             sf.won_parts.append(w)
             sf._won_cache = None
@@ -362,7 +364,7 @@ def advance(sf: SalesForce, now: float) -> None:
         go = up[on]
         if go.size:
             gs = ns[on]
-            start = ends[adv][on]
+            start = up_ends[on]
             b.stage_t[go, gs] = start
             nxt = start + b.dur_unit[go, gs] * sf.stage_mean[gs] / b.att[go]
             b.next_time[go] = nxt
