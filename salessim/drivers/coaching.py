@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from salessim.model.clock import MONTH, WEEK
+from salessim.model.sorting import stable_argsort
 from salessim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def reactive(deals: OpenDeals, team: Team, n_calls: np.ndarray) -> tuple[np.ndar
     o, mgr_o, seat_o = deals.idx[sel], deals.manager[sel], deals.seat[sel]
     # one sort on a packed key: manager, then stage (descending), then amount (descending)
     key = (mgr_o * 1e9 - deals.stage[sel] * 1e7 - np.minimum(deals.amount[sel], 9.99e6))
-    order = np.argsort(key, kind="stable")
+    order = stable_argsort(key)
     ordered = o[order]
     mgr = mgr_o[order]
     start = np.searchsorted(mgr, np.arange(n_calls.size))

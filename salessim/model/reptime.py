@@ -28,6 +28,7 @@ import numpy as np
 
 from salessim.drivers import prescription
 from salessim.model.clock import WEEK
+from salessim.model.sorting import stable_argsort
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
@@ -45,19 +46,6 @@ def fresh_yield(sf: SalesForce) -> np.ndarray:
     return t.contacts_per_hour * t.opportunity_rate * sf.uncontacted / t.accounts
 
 
-def _stable_argsort(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")``, by the faster default sort when no two keys tie.
-
-    Distinct keys have one sorted order, whichever sort finds it; with a tie (or a NaN) the
-    stable sort is run.
-    """
-    order = np.argsort(key)
-    k = key[order]
-    if bool((k[1:] == k[:-1]).any()) or bool(np.isnan(k[-1])):
-        order = np.argsort(key, kind="stable")
-    return order
-
-
 def seat_order(seat: np.ndarray, key: np.ndarray, o: np.ndarray, seats: int) -> np.ndarray:
     """The order of the open deals ``o`` by seat, then ``key``, ties in book order.
 
@@ -68,7 +56,7 @@ def seat_order(seat: np.ndarray, key: np.ndarray, o: np.ndarray, seats: int) -> 
     if o.size < 2:
         return np.zeros(o.size, dtype=np.intp)
     if bool((o[1:] > o[:-1]).all()):  # ascending: book order is the order as it stands
-        order = _stable_argsort(key)
+        order = stable_argsort(key)
     else:
         order = np.argsort(o, kind="stable")
         order = order[np.argsort(key[order], kind="stable")]
