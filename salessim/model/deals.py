@@ -137,7 +137,11 @@ def _ascending(a: np.ndarray) -> bool:
 
 
 class DealBook:
-    """All deals of one replication, one array per attribute (grown by doubling)."""
+    """All deals of one replication, one array per attribute (grown by doubling).
+
+    Integer columns are ``np.intp``: they index per-seat and per-stage arrays every week, and
+    numpy indexes with its own index type without converting first.
+    """
 
     INT = ("seat", "creator", "person", "manager", "segment", "product", "cell", "stage", "status",
            "joint_calls", "seat_row", "gamed")
@@ -170,7 +174,7 @@ class DealBook:
         self.stages = stages
         self.cap = capacity
         for name in self.INT:
-            setattr(self, name, np.zeros(capacity, dtype=np.int32))
+            setattr(self, name, np.zeros(capacity, dtype=np.intp))
         for name in self.FLOAT:
             setattr(self, name, np.zeros(capacity, dtype=np.float64))
         self.visible = np.zeros(capacity, dtype=bool)
@@ -298,7 +302,7 @@ def create(sf: SalesForce, t0: float) -> None:
         created = t0 + WEEK * (d.cum_gap[seats, rows] - sf.op_time[seats]) / lam[seats]
         # segment by the rep's mix, then product within the segment
         mass = sf.seg_mass[seats]
-        seg = (dr[:, C_SEG] * mass.sum(axis=1) > mass[:, 0]).astype(np.int32)
+        seg = (dr[:, C_SEG] * mass.sum(axis=1) > mass[:, 0]).astype(np.intp)
         cdf = sf.cell_cdf[seats, seg]
         cell = np.minimum((dr[:, C_PROD, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
         prod = sf.cell_prod[cell]
