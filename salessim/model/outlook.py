@@ -54,10 +54,10 @@ def win_table(sf: SalesForce) -> np.ndarray:
     in a stage has this chance, so it is worked out once per seat, cell and stage, not per deal.
     """
     x = sf.theta_eff[:, None] + sf.cell_offset[None, :] - sf.penalty[:, None]
-    won = np.ones((*x.shape, sf.S))
+    p = special.expit(np.clip(sf.base_logit + x[:, :, None], -LOGIT_LIMIT, LOGIT_LIMIT))
+    won = np.ones(p.shape)
     for j in range(sf.S):
-        p = special.expit(np.clip(sf.base_logit[j] + x, -LOGIT_LIMIT, LOGIT_LIMIT))
-        won[:, :, : j + 1] *= p[:, :, None]  # the deals in stage j or before still face stage j
+        won[:, :, : j + 1] *= p[:, :, j, None]  # the deals in stage j or before still face stage j
     return won
 
 
