@@ -126,6 +126,19 @@ class SeatDeals:
         self.rows = r1
         self._views()
 
+    def take(self, seats: np.ndarray, rows: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Row ``rows[i]`` of seat ``seats[i]``'s stream: (draws, cum_gap, dur_unit, z_amount).
+
+        The same values as ``draws[seats, rows]`` and so on, read from the row-major buffers
+        by one flat index.
+        """
+        flat = rows * self._cum_gap.shape[1] + seats
+        return (self._draws.reshape(-1, self.cols).take(flat, axis=0),
+                self._cum_gap.reshape(-1).take(flat),
+                self._dur_unit.reshape(-1, self.stages).take(flat, axis=0),
+                self._z_amount.reshape(-1).take(flat))
+
     def ensure(self, upto: int) -> None:
         """Make rows up to ``upto`` (exclusive) available for every seat."""
         while self.rows < upto:
@@ -298,8 +311,8 @@ def create(sf: SalesForce, t0: float) -> None:
         seats = np.repeat(ar, cnt)
         offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         rows = sf.next_row[seats] + offs
-        dr = d.draws[seats, rows]
-        created = t0 + WEEK * (d.cum_gap[seats, rows] - sf.op_time[seats]) / lam[seats]
+        dr, cum_gap, dur_unit, z_amount = d.take(seats, rows)
+        created = t0 + WEEK * (cum_gap - sf.op_time[seats]) / lam[seats]
         # segment by the rep's mix, then product within the segment
         mass = sf.seg_mass[seats]
         seg = (dr[:, C_SEG] * mass.sum(axis=1) > mass[:, 0]).astype(np.intp)
@@ -307,12 +320,11 @@ def create(sf: SalesForce, t0: float) -> None:
         cell = np.minimum((dr[:, C_PROD, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
         prod = sf.cell_prod[cell]
         amount = (sf.prod_median[prod] * sf.seg_factor[seg]
-                  * np.exp(sf.prod_sigma[prod] * d.z_amount[seats, rows]))
+                  * np.exp(sf.prod_sigma[prod] * z_amount))
         u_stage = dr[:, FIXED_COLS:FIXED_COLS + sf.S]
         u_dur = dr[:, FIXED_COLS + sf.S:]
         # every stage's duration shape (pre-computed per block); the stage's mean applies when
         # the stage starts, stretched by the attention the rep can give it
-        dur_unit = d.dur_unit[seats, rows]
         att = sf.new_att[seats]
         first = dur_unit[:, 0] * sf.stage_mean[0] / att
         visible = logged(dr[:, C_VISIBLE], sf.sc.crm_adoption)
