@@ -15,7 +15,7 @@ from scipy import special
 
 from salessim.drivers import metrics
 from salessim.model.clock import WEEK
-from salessim.model.deals import LOGIT_LIMIT, OPEN, WON
+from salessim.model.deals import OPEN, WON, clip_logit
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
@@ -54,7 +54,7 @@ def win_table(sf: SalesForce) -> np.ndarray:
     in a stage has this chance, so it is worked out once per seat, cell and stage, not per deal.
     """
     x = sf.theta_eff[:, None] + sf.cell_offset[None, :] - sf.penalty[:, None]
-    p = special.expit(np.clip(sf.base_logit + x[:, :, None], -LOGIT_LIMIT, LOGIT_LIMIT))
+    p = special.expit(clip_logit(sf.base_logit + x[:, :, None]))
     won = np.ones(p.shape)
     for j in range(sf.S):
         won[:, :, : j + 1] *= p[:, :, j, None]  # the deals in stage j or before still face stage j
@@ -90,8 +90,8 @@ def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
     else:
         pw = np.zeros(0)
     x = (sf.theta_eff - sf.penalty)[:, None, None]
-    cell_win = special.expit(np.clip(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
-                                     + x, -LOGIT_LIMIT, LOGIT_LIMIT)).prod(axis=2)
+    cell_win = special.expit(clip_logit(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
+                                        + x)).prod(axis=2)
     sf.year_cache = (now, o, sf.theta_eff, ytd, pw, cell_win)
     return ytd, pw, cell_win
 
