@@ -503,6 +503,7 @@ class _GammaQuantiles:
 
     def __init__(self) -> None:
         self._tables: dict[float, np.ndarray] = {}
+        self._slopes: dict[float, np.ndarray] = {}
 
     def table(self, cv: float) -> np.ndarray:
         t = self._tables.get(cv)
@@ -512,9 +513,19 @@ class _GammaQuantiles:
             self._tables[cv] = t
         return t
 
+    def slopes(self, cv: float) -> np.ndarray:
+        """Each interval's slope, ``(fp[j + 1] − fp[j]) / (X[j + 1] − X[j])`` as np.interp takes it."""
+        s = self._slopes.get(cv)
+        if s is None:
+            t = self.table(cv)
+            s = (t[1:] - t[:-1]) / (self.X[1:] - self.X[:-1])
+            self._slopes[cv] = s
+        return s
+
     def __call__(self, u: np.ndarray, cv: float) -> np.ndarray:
         x = special.logit(u)
-        out = self._interp(x, self.table(cv)) if x.size >= 256 else np.interp(x, self.X, self.table(cv))
+        out = (self._interp(x, self.table(cv), self.slopes(cv)) if x.size >= 256
+               else np.interp(x, self.X, self.table(cv)))
         tail = np.abs(x) > 12.0
         if tail.any():
             k = 1.0 / (cv * cv)
@@ -522,12 +533,13 @@ class _GammaQuantiles:
         return out
 
 
-    def _interp(self, x: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    def _interp(self, x: np.ndarray, fp: np.ndarray, slope: np.ndarray) -> np.ndarray:
         """``np.interp(x, X, fp)``, value for value, finding each knot by arithmetic.
 
         The knots are evenly spaced, so each x's interval is read off directly (then nudged so
         that ``X[j] <= x < X[j + 1]``, as the binary search finds it) instead of searched for;
-        the interpolation is numpy's own formula.
+        the interpolation is numpy's own formula, with each interval's slope (``slope``, from
+        :meth:`slopes`) worked out once per table.
         """
         xp = self.X
         last = xp.size - 1
@@ -537,10 +549,9 @@ class _GammaQuantiles:
         j = np.maximum(j, 0)
         j += xp[j + 1] <= x
         j = np.minimum(j, last - 1)
-        lo, hi = fp[j], fp[j + 1]
-        slope = (hi - lo) / (xp[j + 1] - xp[j])
-        out = slope * (x - xp[j]) + lo
-        out = np.where(xp[j] == x, lo, out)
+        lo, xj = fp[j], xp[j]
+        out = slope[j] * (x - xj) + lo
+        out = np.where(xj == x, lo, out)
         out = np.where(x < xp[0], fp[0], out)
         return np.where(x >= xp[-1], fp[-1], out)
 

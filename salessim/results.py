@@ -205,11 +205,14 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         "scenario": np.full(m, sc.name, dtype=object), "replication": np.full(m, rec.replication),
         "seed": np.full(m, rec.seed),
         **{name: np.concatenate([part[name] for part in rep_parts]) for name in rep_parts[0]}})
-    periods = pd.DataFrame(period_rows)
-    for key, v in reversed(ctx.items()):
-        periods.insert(0, key, v)
+    periods = pd.DataFrame([{**ctx, **row} for row in period_rows])
     deal_df = _deals_table(rec) if deals else None
-    return reps[REP_COLUMNS], periods[PERIOD_COLUMNS], deal_df
+    return _in_order(reps, REP_COLUMNS), _in_order(periods, PERIOD_COLUMNS), deal_df
+
+
+def _in_order(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``df`` with exactly ``columns``, in that order (as built, it needs no copy)."""
+    return df if list(df.columns) == columns else df[columns]
 
 
 def _ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:

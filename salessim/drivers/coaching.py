@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from salessim.model.clock import MONTH, WEEK
+from salessim.model.sorting import stable_argsort
 from salessim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -61,11 +62,12 @@ Targeting = Callable[[OpenDeals, Team, np.ndarray], tuple[np.ndarray, np.ndarray
 
 def reactive(deals: OpenDeals, team: Team, n_calls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Managers jump on their team's most advanced, then largest, open deals (last two stages)."""
-    sel = deals.stage >= team.stages - 2 if team.stages >= 2 else np.ones(deals.idx.size, dtype=bool)
+    sel = (np.flatnonzero(deals.stage >= team.stages - 2) if team.stages >= 2
+           else np.arange(deals.idx.size))
     o, mgr_o, seat_o = deals.idx[sel], deals.manager[sel], deals.seat[sel]
     # one sort on a packed key: manager, then stage (descending), then amount (descending)
     key = (mgr_o * 1e9 - deals.stage[sel] * 1e7 - np.minimum(deals.amount[sel], 9.99e6))
-    order = np.argsort(key, kind="stable")
+    order = stable_argsort(key)
     ordered = o[order]
     mgr = mgr_o[order]
     start = np.searchsorted(mgr, np.arange(n_calls.size))

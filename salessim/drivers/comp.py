@@ -50,10 +50,12 @@ def own_outlook(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
     expected = ytd.copy()
     var = np.zeros(sf.N)
     if o.size:
-        expected += np.bincount(b.seat[o], weights=b.amount[o] * pw, minlength=sf.N)
-        var += np.bincount(b.seat[o], weights=b.amount[o] ** 2 * pw * (1 - pw), minlength=sf.N)
-    vnew = (sf.mix * cellp * sf.cell_amount[None, :]).sum(axis=1)
-    v2new = (sf.mix * cellp * sf.cell_amount[None, :] ** 2).sum(axis=1) * _SECOND_MOMENT
+        seat, amount = b.seat[o], b.amount[o]
+        expected += np.bincount(seat, weights=amount * pw, minlength=sf.N)
+        var += np.bincount(seat, weights=amount ** 2 * pw * (1 - pw), minlength=sf.N)
+    mix_win = sf.mix * cellp
+    vnew = (mix_win * sf.cell_amount[None, :]).sum(axis=1)
+    v2new = (mix_win * sf.cell_amount[None, :] ** 2).sum(axis=1) * _SECOND_MOMENT
     n_future = sf.rate * max(0.0, rem - sf.plan.cycle_days)
     expected += n_future * vnew
     var += n_future * v2new

@@ -124,7 +124,8 @@ class GoalModel:
 
     def focus_effort(self, n_goals: np.ndarray | int) -> np.ndarray:
         """Share of selling effort left after switching between ``n_goals`` goals."""
-        return np.clip(1 - self.cfg.effort_loss_per_goal * (np.asarray(n_goals) - 1), 0.3, 1.0)
+        left = 1 - self.cfg.effort_loss_per_goal * (np.asarray(n_goals) - 1)
+        return np.minimum(np.maximum(left, 0.3), 1.0)  # np.clip's values, without its overhead
 
     def clarity(self) -> float:
         """How clear the goal plan is to the field, in [0, 1] (a culture signal)."""

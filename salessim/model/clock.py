@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = ["MONTH", "WEEK", "YEAR", "Clock"]
 
@@ -24,37 +25,40 @@ YEAR = 365.0  # days
 
 @dataclass(frozen=True)
 class Clock:
-    """The run's calendar: ``W`` days of warm-up, then the reported ``H`` days."""
+    """The run's calendar: ``W`` days of warm-up, then the reported ``H`` days.
+
+    Its derived lengths are worked out once, on first use (they are read every simulated week).
+    """
 
     W: float  # warm-up, days
     H: float  # reported horizon, days
 
-    @property
+    @cached_property
     def T(self) -> float:
         """The end of the run, days."""
         return self.W + self.H
 
-    @property
+    @cached_property
     def years(self) -> int:
         """Reported fiscal years (a horizon of up to a year is one, possibly short, year)."""
         return max(1, round(self.H / YEAR))
 
-    @property
+    @cached_property
     def year_days(self) -> float:
         """The length of a reported year, days."""
         return self.H / self.years
 
-    @property
+    @cached_property
     def Q(self) -> float:
         """The length of a reported quarter, days."""
         return self.year_days / 4.0
 
-    @property
+    @cached_property
     def quarters(self) -> int:
         """Reported quarters, every year together."""
         return 4 * self.years
 
-    @property
+    @cached_property
     def slots(self) -> int:
         """Per-period slots: four quarters and the year, for every year."""
         return 5 * self.years

@@ -29,13 +29,23 @@ from salessim.rng import stream
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["LOGIT_LIMIT", "LOST", "OPEN", "WON", "DealBook", "SeatDeals", "advance", "create",
-           "seat_state"]
+__all__ = ["LOGIT_LIMIT", "LOST", "OPEN", "WON", "DealBook", "SeatDeals", "advance", "clip_logit",
+           "create", "seat_state"]
 
 OPEN, WON, LOST = 0, 1, 2
 #: Stage log-odds are held within ±LOGIT_LIMIT so that every probability stays strictly inside
 #: (0, 1) in float64 (expit rounds to exactly 1.0 beyond ≈ 36.7); realistic runs never come near it.
 LOGIT_LIMIT = 30.0
+
+
+
+def clip_logit(x: np.ndarray) -> np.ndarray:
+    """``np.clip(x, -LOGIT_LIMIT, LOGIT_LIMIT)``, without np.clip's per-call overhead.
+
+    The same values: neither bound is zero, so no signed zero can come out differently.
+    """
+    return np.minimum(np.maximum(x, -LOGIT_LIMIT), LOGIT_LIMIT)
+
 
 # columns of a seat's deal-draw block
 C_GAP, C_SEG, C_PROD, C_AMOUNT, C_VISIBLE, C_REASSIGN = range(6)
@@ -126,6 +136,19 @@ class SeatDeals:
         self.rows = r1
         self._views()
 
+    def take(self, seats: np.ndarray, rows: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Row ``rows[i]`` of seat ``seats[i]``'s stream: (draws, cum_gap, dur_unit, z_amount).
+
+        The same values as ``draws[seats, rows]`` and so on, read from the row-major buffers
+        by one flat index.
+        """
+        flat = rows * self._cum_gap.shape[1] + seats
+        return (self._draws.reshape(-1, self.cols).take(flat, axis=0),
+                self._cum_gap.reshape(-1).take(flat),
+                self._dur_unit.reshape(-1, self.stages).take(flat, axis=0),
+                self._z_amount.reshape(-1).take(flat))
+
     def ensure(self, upto: int) -> None:
         """Make rows up to ``upto`` (exclusive) available for every seat."""
         while self.rows < upto:
@@ -137,9 +160,13 @@ def _ascending(a: np.ndarray) -> bool:
 
 
 class DealBook:
-    """All deals of one replication, one array per attribute (grown by doubling)."""
+    """All deals of one replication, one array per attribute (grown by doubling).
 
-    INT = ("seat", "creator", "person", "manager", "segment", "product", "stage", "status",
+    Integer columns are ``np.intp``: they index per-seat and per-stage arrays every week, and
+    numpy indexes with its own index type without converting first.
+    """
+
+    INT = ("seat", "creator", "person", "manager", "segment", "product", "cell", "stage", "status",
            "joint_calls", "seat_row", "gamed")
     FLOAT = ("amount", "list_amount", "created", "next_time", "closed", "boost", "offset", "att",
              "u_visible")
@@ -151,6 +178,7 @@ class DealBook:
     manager: np.ndarray
     segment: np.ndarray
     product: np.ndarray
+    cell: np.ndarray  # its market cell (segment × product), a row of the plan's cells
     stage: np.ndarray  # current stage; at close, where it was lost (or S when won)
     status: np.ndarray  # OPEN, WON or LOST
     joint_calls: np.ndarray
@@ -171,7 +199,7 @@ class DealBook:
         self.stages = stages
         self.cap = capacity
         for name in self.INT:
-            setattr(self, name, np.zeros(capacity, dtype=np.int32))
+            setattr(self, name, np.zeros(capacity, dtype=np.intp))
         for name in self.FLOAT:
             setattr(self, name, np.zeros(capacity, dtype=np.float64))
         self.visible = np.zeros(capacity, dtype=bool)
@@ -295,21 +323,20 @@ def create(sf: SalesForce, t0: float) -> None:
         seats = np.repeat(ar, cnt)
         offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         rows = sf.next_row[seats] + offs
-        dr = d.draws[seats, rows]
-        created = t0 + WEEK * (d.cum_gap[seats, rows] - sf.op_time[seats]) / lam[seats]
+        dr, cum_gap, dur_unit, z_amount = d.take(seats, rows)
+        created = t0 + WEEK * (cum_gap - sf.op_time[seats]) / lam[seats]
         # segment by the rep's mix, then product within the segment
         mass = sf.seg_mass[seats]
-        seg = (dr[:, C_SEG] * mass.sum(axis=1) > mass[:, 0]).astype(np.int32)
+        seg = (dr[:, C_SEG] * mass.sum(axis=1) > mass[:, 0]).astype(np.intp)
         cdf = sf.cell_cdf[seats, seg]
         cell = np.minimum((dr[:, C_PROD, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
         prod = sf.cell_prod[cell]
         amount = (sf.prod_median[prod] * sf.seg_factor[seg]
-                  * np.exp(sf.prod_sigma[prod] * d.z_amount[seats, rows]))
+                  * np.exp(sf.prod_sigma[prod] * z_amount))
         u_stage = dr[:, FIXED_COLS:FIXED_COLS + sf.S]
         u_dur = dr[:, FIXED_COLS + sf.S:]
         # every stage's duration shape (pre-computed per block); the stage's mean applies when
         # the stage starts, stretched by the attention the rep can give it
-        dur_unit = d.dur_unit[seats, rows]
         att = sf.new_att[seats]
         first = dur_unit[:, 0] * sf.stage_mean[0] / att
         u_vis = dr[:, C_VISIBLE]
@@ -321,7 +348,7 @@ def create(sf: SalesForce, t0: float) -> None:
         sf.book.batch_start = sf.book.n
         sf.book.add(
             seat=seats, creator=sf.seat_person[seats], person=sf.seat_person[seats],
-            manager=sf.seat_manager[seats], segment=seg, product=prod, stage=0,
+            manager=sf.seat_manager[seats], segment=seg, product=prod, cell=cell, stage=0,
             joint_calls=0, seat_row=rows, amount=amount, list_amount=amount, created=created,
             next_time=created + first, boost=0.0, offset=sf.cell_offset[cell], att=att, gamed=0,
             visible=visible, u_visible=u_vis, u_stage=u_stage, u_dur=u_dur,
@@ -342,17 +369,18 @@ def advance(sf: SalesForce, now: float) -> None:
         s = b.stage[o]
         seat = b.seat[o]
         ends = b.next_time[o]
-        lo = np.clip(sf.base_logit[s] + sf.theta_eff[seat] + b.offset[o]
-                     - sf.penalty[seat] + b.boost[o] + sf.overload * np.log(b.att[o]),
-                     -LOGIT_LIMIT, LOGIT_LIMIT)
+        lo = clip_logit(sf.base_logit[s] + sf.theta_eff[seat] + b.offset[o]
+                        - sf.penalty[seat] + b.boost[o] + sf.overload * np.log(b.att[o]))
         adv = b.u_stage[o, s] < special.expit(lo)
         vis = b.visible[o]
         if vis.any():  # a logged deal's stage change is one more CRM update
             sf.log_events += np.bincount(seat[vis], minlength=sf.N)
         fail = ~adv
-        b.status[o[fail]] = LOST
-        b.closed[o[fail]] = ends[fail]
+        lost = o[fail]
+        b.status[lost] = LOST
+        b.closed[lost] = ends[fail]
         up = o[adv]
+        up_ends = ends[adv]
         ns = s[adv] + 1
         b.stage[up] = ns
         hidden = ~b.visible[up] & (ns < sf.S)
@@ -368,7 +396,7 @@ def advance(sf: SalesForce, now: float) -> None:
         won = ns >= sf.S
         w = up[won]
         b.status[w] = WON
-        b.closed[w] = ends[adv][won]
+        b.closed[w] = up_ends[won]
         if w.size:
             sf.won_parts.append(w)
             sf._won_cache = None
@@ -376,7 +404,7 @@ def advance(sf: SalesForce, now: float) -> None:
         go = up[on]
         if go.size:
             gs = ns[on]
-            start = ends[adv][on]
+            start = up_ends[on]
             b.stage_t[go, gs] = start
             nxt = start + b.dur_unit[go, gs] * sf.stage_mean[gs] / b.att[go]
             b.next_time[go] = nxt

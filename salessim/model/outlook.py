@@ -16,13 +16,13 @@ from scipy import special
 from salessim.drivers import metrics
 from salessim.drivers.crm import called_value
 from salessim.model.clock import WEEK
-from salessim.model.deals import LOGIT_LIMIT, OPEN, WON
+from salessim.model.deals import OPEN, WON, clip_logit
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
 __all__ = ["closed_revenue", "forecast", "observed_to_won", "outlook", "prorated_quota",
-           "true_win_prob", "visible_estimate", "won", "year_so_far"]
+           "true_win_prob", "visible_estimate", "win_table", "won", "year_so_far"]
 
 
 def won(sf: SalesForce) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,18 +64,25 @@ def closed_revenue(sf: SalesForce, t0: float, t1: float) -> np.ndarray:
     return out
 
 
+def win_table(sf: SalesForce) -> np.ndarray:
+    """The real chance of a win of a deal held by each seat, of each market cell, in each stage.
+
+    ``win_table(sf)[k, c, s]``: the product of the odds of stages ``s`` … S−1 at the odds of seat
+    ``k``'s rep for cell ``c``, taken stage by stage in order. Every open deal of a seat and cell
+    in a stage has this chance, so it is worked out once per seat, cell and stage, not per deal.
+    """
+    x = sf.theta_eff[:, None] + sf.cell_offset[None, :] - sf.penalty[:, None]
+    p = special.expit(clip_logit(sf.base_logit + x[:, :, None]))
+    won = np.ones(p.shape)
+    for j in range(sf.S):
+        won[:, :, : j + 1] *= p[:, :, j, None]  # the deals in stage j or before still face stage j
+    return won
+
+
 def true_win_prob(sf: SalesForce, o: np.ndarray) -> np.ndarray:
     """The real chance that each of the open deals ``o`` is won, at its holder's odds."""
     b = sf.book
-    seat = b.seat[o]
-    x = sf.theta_eff[seat] + b.offset[o] - sf.penalty[seat]
-    stage = b.stage[o]
-    # the product of the odds of the stages still ahead, taken stage by stage in order
-    won = np.ones(o.size)
-    for j in range(sf.S):
-        p = special.expit(np.clip(sf.base_logit[j] + x, -LOGIT_LIMIT, LOGIT_LIMIT))
-        won = np.where(stage <= j, won * p, won)
-    return won
+    return win_table(sf)[b.seat[o], b.cell[o], b.stage[o]]
 
 
 def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,17 +95,21 @@ def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
     — any deal resolved, handed over or created, anyone hired or gone — means something changed,
     and they are computed again). Callers must not change them.
     """
-    o = sf.book.open_idx
+    b = sf.book
+    o = b.open_idx
     c = sf.year_cache
     if c is not None and c[0] == now and c[1] is o and c[2] is sf.theta_eff:
         return c[3], c[4], c[5]
     y0, y1 = sf.clock.year_window(now)
     ytd = closed_revenue(sf, y0, now)
-    pw = (true_win_prob(sf, o) * sf.plan.p_close_within(sf.book.stage[o], y1 - now) if o.size
-          else np.zeros(0))
+    if o.size:  # a win by the year's end: won at all × closed in time, by seat, cell and stage
+        by_year_end = win_table(sf) * sf.plan.p_close_within(np.arange(sf.S), y1 - now)
+        pw = by_year_end[b.seat[o], b.cell[o], b.stage[o]]
+    else:
+        pw = np.zeros(0)
     x = (sf.theta_eff - sf.penalty)[:, None, None]
-    cell_win = special.expit(np.clip(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
-                                     + x, -LOGIT_LIMIT, LOGIT_LIMIT)).prod(axis=2)
+    cell_win = special.expit(clip_logit(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
+                                        + x)).prod(axis=2)
     sf.year_cache = (now, o, sf.theta_eff, ytd, pw, cell_win)
     return ytd, pw, cell_win
 

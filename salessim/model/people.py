@@ -111,8 +111,9 @@ def perceive(sf: SalesForce, seat: int) -> None:
     sf.mix[seat] = mix
     for g in range(2):
         cond = np.where(sf.cell_seg == g, mix, 0.0)
-        sf.seg_mass[seat, g] = cond.sum()
-        sf.cell_cdf[seat, g] = np.cumsum(cond) / max(cond.sum(), 1e-300)
+        mass = cond.sum()
+        sf.seg_mass[seat, g] = mass
+        sf.cell_cdf[seat, g] = np.cumsum(cond) / max(mass, 1e-300)
 
 
 def _grow_persons(sf: SalesForce) -> None:

@@ -28,20 +28,42 @@ import numpy as np
 
 from salessim.drivers import prescription
 from salessim.model.clock import WEEK
+from salessim.model.sorting import stable_argsort
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["MIN_ATTENTION", "allocate", "fresh_yield"]
+__all__ = ["MIN_ATTENTION", "allocate", "fresh_yield", "seat_order"]
 
 #: Attention never falls below this (a deal nobody works still moves, very slowly).
 MIN_ATTENTION = 0.05
+_INT16_MAX = int(np.iinfo(np.int16).max)
 
 
 def fresh_yield(sf: SalesForce) -> np.ndarray:
     """Opportunities per prospecting hour for each seat now: contacts × fresh share × rate."""
     t = sf.sc.territory
     return t.contacts_per_hour * t.opportunity_rate * sf.uncontacted / t.accounts
+
+
+def seat_order(seat: np.ndarray, key: np.ndarray, o: np.ndarray, seats: int) -> np.ndarray:
+    """The order of the open deals ``o`` by seat, then ``key``, ties in book order.
+
+    What ``np.lexsort((o, key, seat))`` gives, as stable sorts from the last key to the first
+    (lexsort's own method, cheaper this way): an ascending book needs no sort by ``o``, and the
+    seat numbers sort as 16-bit integers when they fit (numpy sorts those by radix).
+    """
+    if o.size < 2:
+        return np.zeros(o.size, dtype=np.intp)
+    if bool((o[1:] > o[:-1]).all()):  # ascending: book order is the order as it stands
+        order = stable_argsort(key)
+    else:
+        order = np.argsort(o, kind="stable")
+        order = order[np.argsort(key[order], kind="stable")]
+    s = seat[order]
+    if seats <= _INT16_MAX:
+        s = s.astype(np.int16)
+    return order[np.argsort(s, kind="stable")]
 
 
 def allocate(sf: SalesForce, now: float) -> None:
@@ -92,9 +114,7 @@ def allocate(sf: SalesForce, now: float) -> None:
     if o.size:
         key = prescription.DEAL_PRIORITY[r.deal_priority](
             stage=stage, amount=b.amount[o], created=b.created[o], stages=sf.S)
-        # ties keep book order: lexsort is stable, so an ascending book needs no third key
-        order = (np.lexsort((key, seat)) if o.size < 2 or bool(np.all(o[1:] > o[:-1]))
-                 else np.lexsort((o, key, seat)))
+        order = seat_order(seat, key, o, n)
         s_seat = seat[order]
         s_need = need[order]
         cum = np.cumsum(s_need)

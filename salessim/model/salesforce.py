@@ -317,28 +317,32 @@ class SalesForce:
         comp.period_end(self, now)
         reptime.allocate(self, now)
 
-    def _book(self, arr: np.ndarray, values: np.ndarray) -> None:
-        """Add per-seat ``values`` to a persons × periods record for this week's period."""
+    def _book(self, *records: tuple[np.ndarray, np.ndarray]) -> None:
+        """Add per-seat values to persons × periods records for this week's period.
+
+        ``records``: ``(record, values)`` pairs, each record added its seat's values.
+        """
         q = self.clock.period(self.env.now)
         if q < 0:
             return
         pid = self.seat_person
         has = pid >= 0
-        who, v = pid[has], values[has]  # each seated person once: a plain indexed add
-        for k in self.clock.slot_of(q):
-            arr[who, k] += v
+        who = pid[has]  # each seated person once: a plain indexed add
+        slots = self.clock.slot_of(q)
+        for arr, values in records:
+            v = values[has]
+            for k in slots:
+                arr[who, k] += v
 
     def book_hours(self, selling: np.ndarray, worked: np.ndarray, extra: np.ndarray) -> None:
         """Record the week's selling, worked and extra hours of every seated rep."""
-        self._book(self.hours_selling, selling)
-        self._book(self.hours_worked, worked)
-        self._book(self.hours_extra, extra)
+        self._book((self.hours_selling, selling), (self.hours_worked, worked),
+                   (self.hours_extra, extra))
 
     def book_motivation(self, p_make: np.ndarray) -> None:
         """Record each seated rep's own chance of making quota this week."""
         ok = np.isfinite(p_make)
-        self._book(self.p_make_sum, np.where(ok, p_make, 0.0))
-        self._book(self.p_make_n, ok.astype(float))
+        self._book((self.p_make_sum, np.where(ok, p_make, 0.0)), (self.p_make_n, ok.astype(float)))
 
     def _spawn(self, gen: Any) -> None:
         """Start a SimPy process, remembering its generator so a finished run can close it."""

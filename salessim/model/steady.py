@@ -179,7 +179,7 @@ def seed_pipelines(sf: SalesForce) -> None:
     seg, prod, amount, cell = seg[own], prod[own], amount[own], cell[own]
     u_vis, u_reas, u_stage, u_dur = u_vis[own], u_reas[own], u_stage[own], u_dur[own]
     stage_t = entered
-    c = {"segment": seg, "product": prod, "stage": stage, "amount": amount,
+    c = {"segment": seg, "product": prod, "cell": cell, "stage": stage, "amount": amount,
          "created": entered[:, 0], "next_time": length - age, "offset": sf.cell_offset[cell],
          "visible": logged(u_vis, propensity(sf.sc.crm, stage, S, np.log(amount / sf.prod_median[prod]),
                                              sf.inspection[sf.seat_manager[seat]],
