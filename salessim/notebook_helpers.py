@@ -1017,9 +1017,13 @@ def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
 
 
 def wrap_title(text: str, width: int = 100) -> str:
-    """A chart title broken into lines of at most ``width`` characters (a long one stays on the figure)."""
+    """A chart title broken into lines of at most ``width`` characters (a long one stays on the figure).
+
+    A number keeps its unit: ``20 %`` never breaks before the ``%``.
+    """
     import textwrap
 
+    text = text.replace(" %", NBSP + "%")
     return "\n".join(textwrap.wrap(text, width)) or text
 
 

@@ -140,6 +140,8 @@ def test_long_titles_wrap():
     title = wrap_title("word " * 40, 50)
     assert all(len(line) <= 50 for line in title.splitlines()) and title.count("\n") >= 3
     assert wrap_title("short") == "short"
+    kept = wrap_title("x" * 46 + " 20 % of reps", 50)
+    assert kept.splitlines()[-1].startswith("20" + NBSP + "%")
 
 
 # ------------------------------------------------------------------------------------------
