@@ -37,6 +37,7 @@ __all__ = [
     "Findings",
     "assumptions_section",
     "capacity_table",
+    "direction_sentence",
     "effect_chart",
     "escape_markdown",
     "figure_note",
@@ -67,6 +68,7 @@ __all__ = [
     "show_time_frame",
     "time_frame",
     "wilson",
+    "wrap_title",
     "year_rows",
 ]
 
@@ -244,10 +246,11 @@ def fmt_days(v: float, signed: bool = False) -> str:
     """Days, rounded: ``45 days`` (``−38 days`` when signed)."""
     if v is None or not np.isfinite(v):
         return "–"
+    unit = "day" if round(abs(v)) == 1 else "days"
     if signed:
         sign = "+" if round(v) > 0 else "−" if round(v) < 0 else "±"
-        return f"{sign}{abs(v):.0f}{NBSP}days"
-    return f"{v:.0f}{NBSP}days"
+        return f"{sign}{abs(v):.0f}{NBSP}{unit}"
+    return f"{v:.0f}{NBSP}{unit}"
 
 
 # ------------------------------------------------------------------------------------------
@@ -290,6 +293,43 @@ class Effect:
     def clear(self) -> bool:
         """The 95 % CI excludes zero: the direction of the effect is not in doubt."""
         return bool(np.isfinite(self.low) and (self.low > 0 or self.high < 0))
+
+    @property
+    def direction(self) -> int | None:
+        """+1 or −1 when the 95 % CI lies above or below zero, 0 when it includes zero.
+
+        ``None`` when the data cannot tell: fewer than two replications, or no finite interval.
+        """
+        if self.n < 2 or not (np.isfinite(self.mean) and np.isfinite(self.low)
+                              and np.isfinite(self.high)):
+            return None
+        if self.low > 0:
+            return 1
+        if self.high < 0:
+            return -1
+        return 0
+
+    def _replications(self) -> str:
+        return f"{self.n:,} replication" + ("" if self.n == 1 else "s")
+
+    def undecided(self, interval: bool = True) -> str:
+        """Why no direction is claimed, as a clause.
+
+        ``the difference (+1.2 %; 95 % CI −0.5 % to +2.9 %) is not distinguishable from zero with
+        4 replications``; with one replication or none, that they cannot tell a direction.
+
+        Args:
+            interval: give the difference and its interval (leave out in chart titles).
+        """
+        if self.n < 1 or not np.isfinite(self.mean):
+            return "no replication had the data to measure the difference"
+        if self.direction is None:
+            value = fmt_pts(self.mean) if self.kind == "pts" else self.fmt(self.mean, True)
+            return (f"the difference ({value}) comes from {self._replications()}, too few to tell "
+                    "a direction" if interval else
+                    f"{self._replications()} cannot tell a direction")
+        what = f"the difference ({self.brief()})" if interval else "the difference"
+        return f"{what} is not distinguishable from zero with {self._replications()}"
 
     @property
     def half_width(self) -> float:
@@ -363,13 +403,22 @@ class Effect:
         return f"{value} ({self.ci()})"
 
     def phrase(self, what: str = "", up: str = "raised", down: str = "lowered") -> str:
-        """``raised team revenue by 6.1 % (95 % CI 5.2 % to 7.0 %)``, or says it did not move.
+        """``raised team revenue by 6.1 % (95 % CI 5.2 % to 7.0 %)``: a direction only if the CI excludes 0.
 
-        With ``what`` empty: ``rose by 3.8 points (…)`` given ``up="rose"``.
+        Otherwise it says that the change is not distinguishable from zero with these replications
+        (with the interval), or that there are too few replications to tell. With ``what`` empty:
+        ``rose by 3.8 points (…)`` given ``up="rose"``.
         """
         obj = f" {what}" if what else ""
-        if not self.clear:
-            return f"did not change{obj} measurably ({self.brief()})"
+        if self.n < 1 or not np.isfinite(self.mean):
+            return f"could not be measured{' for ' + what if what else ''} (no replication had the data)"
+        if self.direction is None:
+            value = fmt_pts(self.mean) if self.kind == "pts" else self.fmt(self.mean, True)
+            return (f"changed{obj} by {value} in {self._replications()}, too few to tell a "
+                    "direction")
+        if self.direction == 0:
+            return (f"did not change{obj} distinguishably from zero with {self._replications()} "
+                    f"({self.brief()})")
         verb = up if self.mean > 0 else down
         amount = (fmt_pts(abs(self.mean), signed=False) if self.kind == "pts"
                   else self.fmt(abs(self.mean)))
@@ -379,6 +428,32 @@ class Effect:
         """Plain numbers for ``findings.json``."""
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                 for k, v in asdict(self).items()}
+
+
+def direction_sentence(effect: Effect, up: str, down: str, unclear: str = "",
+                       interval: bool = True) -> str:
+    """The sentence a paired effect supports: a direction only when its 95 % CI excludes zero.
+
+    Args:
+        effect: the paired effect (variant − baseline) the sentence rests on.
+        up: the sentence (without its full stop) when the CI lies above zero.
+        down: the sentence when the CI lies below zero.
+        unclear: what to say otherwise (``Gaps were not found sooner``); it is followed by why no
+            direction is stated: ``…: the difference (+3 days; 95 % CI −5 to +11 days) is not
+            distinguishable from zero with 4 replications``, or that one replication cannot tell.
+            Empty: the reason alone, as a sentence.
+        interval: give the difference and its interval in that reason (leave out in chart
+            titles, whose chart shows the interval).
+
+    Returns:
+        One sentence without its full stop.
+    """
+    if effect.direction == 1:
+        return up
+    if effect.direction == -1:
+        return down
+    why = effect.undecided(interval)
+    return f"{unclear}: {why}" if unclear else why[0].upper() + why[1:]
 
 
 def year_rows(periods: pd.DataFrame, year: int = 1) -> pd.DataFrame:
@@ -939,6 +1014,17 @@ def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
     from salessim import stats as sstats
 
     return sstats.wilson(k, n, level=float(2 * stats.norm.cdf(z) - 1))
+
+
+def wrap_title(text: str, width: int = 100) -> str:
+    """A chart title broken into lines of at most ``width`` characters (a long one stays on the figure).
+
+    A number keeps its unit: ``20 %`` never breaks before the ``%``.
+    """
+    import textwrap
+
+    text = text.replace(" %", NBSP + "%")
+    return "\n".join(textwrap.wrap(text, width)) or text
 
 
 def figure_note(fig: Any, text: str, y: float = -0.02) -> None:

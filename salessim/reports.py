@@ -39,7 +39,8 @@ from salessim.io import atomic_dir, atomic_write_text, check_out_dir, check_targ
 from salessim.notebook_helpers import ROOT, input_path
 
 __all__ = ["REPORTS", "ReportError", "ReportFailed", "active_content", "build_all", "export_html",
-           "notebook_parameters", "parse_value", "run_report", "validate_parameters", "write_index"]
+           "notebook_parameters", "parse_value", "quick_run_banner", "run_report",
+           "validate_parameters", "with_banner", "write_index"]
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 KERNEL = "salessim"
@@ -424,6 +425,72 @@ def export_html(notebook: Path | Any, title: str | None = None) -> str:
     return _REMOTE_SCRIPT.sub("", body)
 
 
+#: The quick-run warning: at the top of the page, kept in view while reading (sticky), in colours
+#: no other part of a report uses.
+_BANNER_STYLE = ("position:sticky;top:0;z-index:1000;background:#fff3cd;color:#4a2600;"
+                 "border:2px solid #b45309;border-left:12px solid #b45309;border-radius:4px;"
+                 "padding:12px 18px;margin:0 0 18px 0;font-size:17px;font-weight:600;"
+                 "line-height:1.45;box-shadow:0 2px 8px rgba(0,0,0,0.18)")
+
+
+def quick_run_text(replications: int, default: int) -> str:
+    """The quick-run warning in words (empty when the run has at least the default replications)."""
+    if replications >= default:
+        return ""
+    noun = "replication" if replications == 1 else "replications"
+    return (f"Quick run: {replications:,} {noun} instead of the default {default:,} — the "
+            "confidence intervals are wide and directions may not show; not for decisions.")
+
+
+def quick_run_banner(replications: int | None, default: Any) -> str:
+    """The banner a report run with fewer replications than its notebook's default carries.
+
+    Args:
+        replications: replications the report ran with (after any quick-mode cut).
+        default: the default of the notebook's ``replications`` parameter.
+
+    Returns:
+        An HTML ``<div>`` (its text escaped), or an empty string when the run is not a quick one
+        (or either number is unknown).
+    """
+    if not isinstance(replications, int) or not isinstance(default, int) or isinstance(
+            replications, bool) or isinstance(default, bool):
+        return ""
+    text = quick_run_text(replications, default)
+    if not text:
+        return ""
+    return (f"<div class='salessim-quick-run' role='note' style='{_BANNER_STYLE}'>"
+            f"&#9888; {html.escape(text)}</div>")
+
+
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+
+
+def with_banner(page: str, banner: str) -> str:
+    """``page`` with ``banner`` as the first thing in its body (unchanged when there is none)."""
+    if not banner:
+        return page
+    m = _BODY_TAG.search(page)
+    if m is None:
+        return banner + page
+    return page[:m.end()] + "\n" + banner + page[m.end():]
+
+
+def _replications_used(data: Path, typed: Mapping[str, Any], default: Any) -> int | None:
+    """Replications the report ran with.
+
+    As its run metadata records them (after a quick-mode cut), else the parameter given, else
+    the notebook's default.
+    """
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        meta = json.loads((data / "findings.json").read_text(encoding="utf-8")).get("metadata")
+        used = meta.get("replications") if isinstance(meta, dict) else None
+        if isinstance(used, int) and not isinstance(used, bool):
+            return used
+    value = typed.get("replications", default)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 # ------------------------------------------------------------------------------------------
 # running one report
 # ------------------------------------------------------------------------------------------
@@ -532,7 +599,10 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
                        "kernel inside .venv)")
             raise ReportFailed(f"report {name}: {rel_nb} could not run: {type(e).__name__}: "
                                f"{msg}; the last good report is untouched") from None
-        page = export_html(executed, title=REPORTS[name][0])
+        default_reps = _defaults(name).get("replications")
+        used_reps = _replications_used(tmp, typed, default_reps)
+        page = with_banner(export_html(executed, title=REPORTS[name][0]),
+                           quick_run_banner(used_reps, default_reps))
         active = active_content(page)
         if active:
             # text from the data must show as text: a page that would run anything is not
@@ -548,6 +618,7 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
                 "created_utc": started.isoformat(timespec="seconds"),
                 "parameters": {**_defaults(name), **typed},
                 "given_parameters": typed, "runtime_seconds": round(runtime, 1),
+                "replications_used": used_reps, "replications_default": default_reps,
                 "salessim_version": __version__, "notebook": str(rel_nb)}
         (tmp / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n",
                                       encoding="utf-8")
@@ -652,6 +723,8 @@ font-size:14.5px;line-height:1.5}
 .meta code{font-size:12px;background:#f3f5f7;padding:1px 4px;border-radius:3px}
 .failed{border-left:4px solid #e76f51;background:#fdf3f0;padding:8px 12px;font-size:14px}
 .missing{color:#888}
+.quick{background:#fff3cd;border-left:6px solid #b45309;color:#4a2600;font-weight:600;
+padding:8px 12px;margin:8px 0;font-size:14.5px}
 """
 
 
@@ -691,6 +764,10 @@ def write_index(out: Path) -> Path:
                          f"({html.escape(str(tf.get('horizon', '')).split(';')[0])}).</p>")
             except (ValueError, KeyError, TypeError):
                 shows = ""
+        quick = ""
+        used, default = info.get("replications_used"), info.get("replications_default")
+        if isinstance(used, int) and isinstance(default, int) and quick_run_text(used, default):
+            quick = f"<div class='quick'>{html.escape(quick_run_text(used, default))}</div>"
         params = info.get("parameters", {})
         given = set(info.get("given_parameters", {}))
         ptxt = ", ".join(f"<code>{html.escape(k)}={html.escape(str(v) if v != '' else '“”')}</code>"
@@ -700,7 +777,7 @@ def write_index(out: Path) -> Path:
             when = datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M UTC")
         cards.append(
             f"<div class='card'><h2><a href='{html.escape(name)}.html'>{html.escape(title)}</a></h2>"
-            f"<p class='q'>{html.escape(question)}</p>{shows}{headline}{fail_note}"
+            f"<p class='q'>{html.escape(question)}</p>{quick}{shows}{headline}{fail_note}"
             f"<p class='meta'>Built {html.escape(when)} in {info.get('runtime_seconds', '?')} s "
             f"with salessim {html.escape(str(info.get('salessim_version', '')))}. "
             f"Parameters: {ptxt}</p></div>")
