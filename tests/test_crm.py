@@ -533,10 +533,10 @@ def test_sample_export_with_history(tmp_path: Path) -> None:
     assert o.stage_order == SAMPLE_STAGES
     lines = o.summary_lines()
     # make_sample writes 3 close-before-create deals and 4 stale open deals on purpose
-    assert lines[0] == first_line(SAMPLE_OPP, 12676, 12669)
+    assert lines[0] == first_line(SAMPLE_OPP, 12617, 12610)
     assert "  dropped 4: stale open deal, older than every closed deal" in lines
     assert "  dropped 3: closes before it was created" in lines
-    assert "  outcomes: 2473 won, 8969 lost, 1227 open" in lines
+    assert "  outcomes: 2550 won, 8827 lost, 1233 open" in lines
     assert o.roles["is_won"] == "IsWon" and o.roles["is_closed"] == "IsClosed"
     assert o.roles["product"] == "Product__c" and o.roles["segment"] == "Type"
     t = o.table
@@ -822,7 +822,12 @@ def test_round_trip_simulate_export_calibrate_simulate(sim_deals: Path, tmp_path
     assert cal.cycle_fit["chosen"] in {"gamma", "lognormal", "weibull"}
     assert cal.skill["indistinguishable"] is False
     lo, hi = cal.skill["ci"]
-    assert lo < load_scenario("baseline").reps.skill_sd < hi  # configured 0.45
+    # the spread of the sellers' effective skill over the year (the settled sales force has let
+    # go of its weakest hires, and coaching and ramp move skill), from the run's own reps table
+    reps = pd.read_parquet(sim_deals.parent / "reps.parquet")
+    year = reps[reps["period"] == "year"]
+    realised = float(((year["skill_start"] + year["skill_end"]) / 2).std())
+    assert lo < realised < hi, (lo, realised, hi)
     for product, configured in (("A", 26000.0), ("B", 20000.0)):
         assert est.loc[f"deal size median, product {product}", "value"] == pytest.approx(
             configured, rel=0.10)
@@ -846,7 +851,7 @@ def test_cli_calibrate_on_the_sample(tmp_path: Path, cli, monkeypatch) -> None:
         assert " ".join(line.split()) in flat, line
         if len(line) <= 120:  # the console is 120 wide: longer lines wrap
             assert line in printed, line
-    assert "data/crm_sample/Opportunity.csv: 12676 rows read, 12669 kept" in printed
+    assert "data/crm_sample/Opportunity.csv: 12617 rows read, 12610 kept" in printed
     assert "  dropped 3: closes before it was created" in printed
     assert out.exists() and f"wrote {out}" in flat
     text = out.read_text(encoding="utf-8")
@@ -859,7 +864,7 @@ def test_cli_calibrate_on_the_sample(tmp_path: Path, cli, monkeypatch) -> None:
     obs = funnel_stats(data.table, data.stage_order)
     sim = _simulated(sc, SAMPLE_STAGES)
     print(f"sample: win rate observed {obs.win_rate:.4f}, simulated {sim.win_rate:.4f}")
-    assert obs.win_rate == pytest.approx(2473 / (2473 + 8969))
+    assert obs.win_rate == pytest.approx(2550 / (2550 + 8827))
     assert abs(sim.win_rate - obs.win_rate) <= 0.02
 
 
