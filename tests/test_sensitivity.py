@@ -255,3 +255,28 @@ def test_the_command_end_to_end(tmp_path, capsys, cache_dir, tiny, monkeypatch):
     assert meta["command"] == "sensitivity" and meta["key"] == tiny.meta["key"]
     assert meta["trajectories"] == 2 and meta["replications"] == 2
     assert "coaching_high" in printed and ACTIVE in printed and "Run time" in printed
+
+
+@pytest.mark.slow
+def test_the_drivers_report_shows_a_screening_as_text_or_says_how_to_make_one(tmp_path, tiny,
+                                                                             monkeypatch):
+    from salessim.reports import run_report
+
+    monkeypatch.setenv("SALESSIM_QUICK", "1")
+    monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache"))
+    params = {"replications": 1, "sensitivity_replications": 1, "workers": 1}
+    # none yet: one sentence saying how to produce it
+    page = run_report("drivers_overview", tmp_path / "a", params).html.read_text(encoding="utf-8")
+    assert "Which assumptions the ranking hangs on" in page
+    assert "salessim sensitivity --out reports/sensitivity" in page
+    # a screening whose names carry markup: shown, as text
+    hostile = "<img src=x onerror=alert(1)>"
+    table = tiny.table.copy()
+    table.loc[table["parameter"] == ACTIVE, "parameter"] = hostile
+    folder = tmp_path / "b" / "sensitivity"
+    folder.mkdir(parents=True)
+    table.to_parquet(folder / "sensitivity.parquet", index=False)
+    page = run_report("drivers_overview", tmp_path / "b", params).html.read_text(encoding="utf-8")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and hostile not in page
+    assert "The three assumptions each driver" in page
+    assert "salessim sensitivity --out reports/sensitivity" not in page
