@@ -562,6 +562,10 @@ class Plan:
     size: int
     fields: dict[str, Any]
     key: str
+    #: the Morris design (one row per design point)
+    X: np.ndarray
+    #: per design point (−1: the defaults), its baseline and the variants laid over it
+    points: list[tuple[int, list[Scenario]]]
 
 
 def plan(baseline: Any = "baseline", replications: int = 4, trajectories: int = 4, levels: int = 4,
@@ -614,8 +618,17 @@ def plan(baseline: Any = "baseline", replications: int = 4, trajectories: int = 
             ptable.loc[i, "note"] = f"{ptable.loc[i, 'note']}; {note}" if ptable.loc[i, "note"] else note
     fields = _key_fields(base, {n: load_scenario(n) for n in names}, params, replications,
                          trajectories, levels, seed)
+    X = morris_design([q.path for q in params], [(q.low, q.high) for q in params], trajectories,
+                      levels, seed)
+    # every point's scenarios are built (and validated) before anything runs
+    base_data = base.to_dict()
+    points: list[tuple[int, list[Scenario]]] = []
+    for i in range(-1, X.shape[0]):
+        sc = base if i < 0 else _point_scenario(base_data, params, X[i], i)
+        sc = sc.model_copy(update={"name": "baseline"})
+        points.append((i, [sc, *_variants_over(sc, changes)]))
     return Plan(base, params, ptable, names, changes, replications, trajectories, levels, seed,
-                size, fields, _key(fields))
+                size, fields, _key(fields), X, points)
 
 
 def sensitivity(baseline: Any = "baseline", replications: int = 4, trajectories: int = 4,
@@ -667,23 +680,14 @@ def run(p: Plan, workers: int | None = None, cache: bool | Path | str = True,
         if hit is not None:
             return hit
     t0 = time.perf_counter()
-    params, k, names, R = p.params, len(p.params), p.variants, p.replications
-    X = morris_design([q.path for q in params], [(q.low, q.high) for q in params], p.trajectories,
-                      p.levels, p.seed)
-    base_data = p.baseline.to_dict()
-    # every point's scenarios are built (and validated) before anything runs
-    points: list[tuple[int, list[Scenario]]] = []
-    for i in range(-1, X.shape[0]):
-        sc = p.baseline if i < 0 else _point_scenario(base_data, params, X[i], i)
-        sc = sc.model_copy(update={"name": "baseline"})
-        points.append((i, [sc, *_variants_over(sc, p.changes)]))
+    params, k, names, R, X = p.params, len(p.params), p.variants, p.replications, p.X
     effects = []
     own = executor is None
     ex = executor if executor is not None else make_executor(workers)
     advance, stop = _progress(p.size, progress)
     compare_cache: bool | Path = cache if isinstance(cache, bool) else Path(cache)
     try:
-        for i, scs in points:
+        for i, scs in p.points:
             comp = compare(scs, baseline="baseline", replications=R, seed=p.seed, executor=ex,
                            cache=compare_cache, progress=False)
             sm = comp.summary[(comp.summary["metric"] == METRIC) & (comp.summary["year"] == 1)]

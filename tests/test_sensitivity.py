@@ -143,8 +143,8 @@ def test_bad_arguments_name_the_field_and_value():
         with pytest.raises(SensitivityError, match=needle):
             plan(**kw)
     with pytest.raises(RunTooLarge, match="scenario-replications"):
-        plan(trajectories=100, replications=100)
-    assert plan(trajectories=100, replications=100, force=True).size > 20_000
+        plan(trajectories=1, replications=100)
+    assert plan(trajectories=1, replications=100, force=True).size > 20_000
 
 
 # ------------------------------------------------------------------------------------------
@@ -280,3 +280,13 @@ def test_the_drivers_report_shows_a_screening_as_text_or_says_how_to_make_one(tm
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and hostile not in page
     assert "The three assumptions each driver" in page
     assert "salessim sensitivity --out reports/sensitivity" not in page
+
+
+def test_a_design_point_that_breaks_a_joint_constraint_is_refused_before_running():
+    from salessim.sensitivity import SensitivityError
+
+    # admin 23 h + forecast up to 6 h do not fit a 28-hour manager week
+    tight = {"extends": "baseline", "managers": {"hours_per_week": 28.0}}
+    with pytest.raises(SensitivityError, match=r"design point \d+ is not a valid scenario "
+                                               r"\(managers\.forecast_hours_per_week=6\)"):
+        plan(tight, parameters=["managers.forecast_hours_per_week"], trajectories=8)
