@@ -78,6 +78,21 @@ def _bench_seed(text: str) -> int:
     return _int_at_least("seed", 0, MAX_SEED - 1, " (the bench also runs seed + 1)")(text)
 
 
+def _trajectories(text: str) -> int:
+    from salessim.sensitivity import MAX_TRAJECTORIES
+
+    return _positive_int("trajectories", MAX_TRAJECTORIES)(text)
+
+
+def _levels(text: str) -> int:
+    from salessim.sensitivity import LEVELS_RANGE
+
+    v = _int_at_least("levels", LEVELS_RANGE[0], LEVELS_RANGE[1])(text)
+    if v % 2:
+        raise argparse.ArgumentTypeError(f"levels must be an even number, got {_shown(text)}")
+    return v
+
+
 def _days(text: str) -> float:
     try:
         v = float(text)
@@ -145,6 +160,33 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--out", "-o", type=_path, default=None,
                        help="directory for reps/periods Parquet, summary.csv and manifest.json")
         s.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+
+    s = sub.add_parser("sensitivity", help="screen every modelling assumption for its influence "
+                                           "on each driver's revenue effect (Morris elementary "
+                                           "effects): which assumptions the ranking hangs on")
+    s.add_argument("--baseline", "-b", default="baseline", metavar="FILE_OR_NAME",
+                   help="scenario the assumptions are perturbed around (default: baseline); the "
+                        "library's driver variants are laid over it at every design point")
+    s.add_argument("--replications", "-r", type=_replications(), default=4,
+                   help="replications per scenario at each design point (at most 10,000)")
+    s.add_argument("--trajectories", "-t", type=_trajectories, default=4,
+                   help="Morris trajectories; each costs (parameters + 1) design points")
+    s.add_argument("--levels", type=_levels, default=4,
+                   help="levels of the Morris grid (an even number, 2 … 20)")
+    s.add_argument("--seed", "-s", type=_seed, default=1)
+    s.add_argument("--workers", "-w", type=_workers(), default=None,
+                   help="local worker processes (default: all cores; 1 = serial)")
+    s.add_argument("--variants", default=None, metavar="NAME,…",
+                   help="library variants whose revenue effects are screened (default: the "
+                        "driver done well, one per driver: the drivers' ranking)")
+    s.add_argument("--parameters", default=None, metavar="FIELD,…",
+                   help="screen only these assumptions (default: every numeric one)")
+    s.add_argument("--out", "-o", type=_path, default=None,
+                   help="directory for sensitivity.parquet/.csv, parameters, design, effects and "
+                        "manifest.json")
+    s.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    s.add_argument("--force", action="store_true",
+                   help="run a screening of more than 20,000 scenario-replications")
 
     s = sub.add_parser("calibrate", help="calibrate a scenario to a CRM opportunity export")
     s.add_argument("crm", type=_path, metavar="CRM.csv")
@@ -429,6 +471,87 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from salessim.io import manifest, write_tables
+    from salessim.sensitivity import SensitivityError, plan, run
+
+    try:  # every input is checked, and the size refused, before anything is written
+        p = plan(args.baseline, replications=args.replications, trajectories=args.trajectories,
+                 levels=args.levels, seed=args.seed, variants=_names(args.variants),
+                 parameters=_names(args.parameters), force=args.force)
+    except SensitivityError as e:
+        raise BadInput(str(e)) from None
+    print(f"screening {len(p.params)} assumptions × {p.trajectories} trajectories × "
+          f"{len(p.variants) + 1} scenarios × {p.replications} replications = {p.size:,} "
+          "scenario-replications", file=sys.stderr)
+    with _output(args.out, "dir", "--out") as out:
+        t0 = time.perf_counter()
+        s = run(p, workers=args.workers, cache=not args.no_cache)
+        runtime = time.perf_counter() - t0
+        print_screening(s, runtime)
+        if out is not None:
+            meta = manifest(command="sensitivity", **s.meta, baseline_source=str(args.baseline),
+                            baseline_yaml=p.baseline.to_yaml(),
+                            wall_seconds=round(runtime, 3))
+            with out.staging() as tmp:
+                write_tables(tmp, {"sensitivity": s.table, "parameters": s.parameters,
+                                   "design": s.design, "effects": s.effects}, meta,
+                             csv=("sensitivity", "parameters"))
+            print(f"wrote {args.out}/ (sensitivity.parquet/.csv, parameters, design, effects, "
+                  "manifest.json)")
+    return EXIT_OK
+
+
+def _short(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def print_screening(s: Any, runtime: float, top: int = 5) -> None:
+    """The top parameters per driver, those that moved the leading driver, and the run time."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    con = Console(width=140)
+    m = s.meta
+    t = Table(title=f"Which assumptions each driver's revenue effect hangs on — {m['parameters']} "
+                    f"assumptions, {m['trajectories']} trajectories × {m['design_points']} design "
+                    f"points, {m['replications']} replications, seed {m['seed']} (mu*: change in "
+                    "the effect across the parameter's range, percentage points of revenue)",
+              title_justify="left")
+    for c in ("driver", "parameter", "mu*", "± 95 %", "sigma", "noise mu*", "range"):
+        t.add_column(c, justify="left" if c in ("driver", "parameter", "range") else "right")
+    for driver, g in s.table.groupby("driver", sort=False):
+        for j, r in enumerate(g.head(top).itertuples()):
+            t.add_row(Text(str(driver) if j == 0 else ""), Text(str(r.parameter)),
+                      _fmt(100 * r.mu_star, "num"), _fmt(100 * r.mu_star_conf, "num"),
+                      _fmt(100 * r.sigma, "num"), _fmt(100 * r.noise_mu_star, "num"),
+                      Text(f"{_short(r.low)} … {_short(r.high)}"))
+        t.add_section()
+    con.print(t)
+    share = ", ".join(f"{n} {100 * v:.0f} %" for n, v in
+                      sorted(m["leader_share"].items(), key=lambda kv: -kv[1]) if v > 0)
+    con.print(f"Leading driver at the defaults: {m['leader_at_defaults']}; across the design "
+              f"points: {share}.", highlight=False, markup=False)
+    movers = s.top_movers()
+    if len(movers):
+        con.print("Parameters whose step changed the leading driver (steps that did / steps; "
+                  "clear: beyond the noise at both ends): " + ", ".join(
+                      f"{r.parameter} ({r.top_changes}/{r.steps}, clear {r.clear_top_changes})"
+                      for r in movers.itertuples()) + ".", highlight=False, markup=False)
+    else:
+        con.print("No parameter's step changed the leading driver.", highlight=False, markup=False)
+    n_skip = int((~s.parameters["screened"]).sum())
+    con.print(f"{n_skip} assumptions not screened here (switches, choices, run settings, unset "
+              "options, or left out; the parameters table says why). "
+              f"Run time {runtime:.1f} s{' (from the cache)' if m.get('cached') else ''}.",
+              highlight=False, markup=False)
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     cols = {}
     for spec in args.column:
@@ -659,7 +782,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep,
-            "swings": cmd_swings,
+            "swings": cmd_swings, "sensitivity": cmd_sensitivity,
             "calibrate": cmd_calibrate,
             "plan": cmd_plan, "validate": cmd_validate,
             "assumptions": cmd_assumptions, "bench": cmd_bench, "report": cmd_report,

@@ -161,6 +161,7 @@ RULES: dict[str, Rule] = {
     "sensitivity_parameters": Rule(str, check=_param_list),
     "sensitivity_low": Rule(float, 0.0, 1.0, note="multiplier of the default (≤ 1)"),
     "sensitivity_high": Rule(float, 1.0, 100.0, note="multiplier of the default (≥ 1)"),
+    "screening_file": Rule(str, check=_optional_csv),
 }
 
 _TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
