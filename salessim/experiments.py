@@ -322,6 +322,8 @@ def _summary_rows(year: pd.DataFrame, baseline: str, names: Sequence[str], fy: i
         h = (held[held["scenario"] == name].set_index("replication")
              if held is not None and name != baseline else None)
         for metric, (label, better) in METRICS.items():
+            if metric not in y:  # tables written before the metric existed
+                continue
             v = y[metric].to_numpy(dtype=float)
             m, lo, hi, _ = _t_ci(v)
             row = {"scenario": name, "year": fy, "metric": metric, "label": label, "mean": m,

@@ -150,7 +150,9 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         s_end = np.where(left, rec.person_theta_leave, rec.skill_snap[:, per.snap_end])
         tenure = np.minimum(rec.person_leave, t1) - rec.person_hire
         period = per.period
-        idx = np.flatnonzero(present)
+        # a rep who leaves at a period's first instant is listed for it when their handed-over
+        # deals are lost then, so the period's rows still add up to it
+        idx = np.flatnonzero(present | (wins + losses + opps > 0))
         rep_parts.append({
             "rep_id": idx, "manager_id": rec.person_manager[idx],
             "year": np.full(idx.size, per.year), "period": np.full(idx.size, period, dtype=object),
