@@ -39,6 +39,8 @@ QUANTITIES = [
     "monthly vs annual reviews: detection lag (days)",
     "stage metrics vs outcomes: detection lag (days)",
     "stage metrics vs outcomes: forecast error (points)",
+    "CRM 0.7 → 1.0 under stage metrics: forecast error (points)",
+    "CRM 0.7 → 1.0 under stage metrics: detection lag (days)",
 ]
 
 
@@ -47,14 +49,15 @@ QUANTITIES = [
 #: starts to hold fails here until it is moved back.
 WAITING = {
     "prescription (+ stage metrics) vs off: revenue": (
-        "−5.3 % (CI −5.8 … −4.8): prescribed reps protect the reverse funnel's prospecting hours "
+        "−6.9 % (CI −7.4 … −6.4): prescribed reps protect the reverse funnel's prospecting hours "
         "before working their deals, and the baseline's week does not fit that plan, so deals "
         "lose attention; the benefit waits for stage reviews that diagnose (the manager's plan "
         "aimed at the weak stage)"),
     "monthly vs annual reviews: voluntary attrition": (
-        "−17.3 % (CI −19.7 … −14.8): monthly reviews act on attrition only through the culture "
-        "signal of the cadence and earlier corrective plans; waits for culture built from what "
-        "reps experience"),
+        "−0.8 % (CI −2.7 … +1.1): with culture built from what reps experience, a monthly flag "
+        "changes little of what reps live through — it orders more prospecting and, after 180 "
+        "days, may end in dismissal; the check-in's coaching on the diagnosed stage is still to "
+        "come"),
 }
 
 #: Rows the model does not reproduce from its mechanisms as they stand, with what it measures (64
@@ -62,13 +65,21 @@ WAITING = {
 #: (strugglers let go, stars poached, coaching built up), not as a fresh draw of hires.
 MISSES = {
     "attainment mean − median (right skew)": (
-        "−0.030 (CI −0.041 … −0.018): the settled sales force's median rep is above quota, where "
+        "−0.024 (CI −0.037 … −0.011): the settled sales force's median rep is above quota, where "
         "reps pull deals in to make 100 %, coast past it on a 1.5× accelerator and are poached at "
         "150 % of pace, which thins the upper tail; lognormal deal sizes alone do not outweigh it"),
     "coaching_high: bottom 20% gain ÷ middle-60 % gain": (
-        "1.17 (CI 0.98 … 1.36): responsiveness is a bell over a rep's skill among all hires, and "
+        "1.23 (CI 1.04 … 1.42): responsiveness is a bell over a rep's skill among all hires, and "
         "the settled sales force's bottom fifth — its weakest reps let go over the years — lies "
         "mostly inside the bell"),
+    "CRM 0.7 → 1.0 under stage metrics: forecast error (points)": (
+        "+11.3 points (CI +10.7 … +12.0), worse: in year 1 of the change managers still gross "
+        "the now complete CRM up by last year's share of bookings logged; in steady state "
+        "(seed 1, 16 replications) +0.2 points (CI −0.8 … +1.2) — under stage metrics managers "
+        "inspect the CRM, so reps already log most deals"),
+    "CRM 0.7 → 1.0 under stage metrics: detection lag (days)": (
+        "+13.0 days (CI +10.8 … +15.3), later, for the same gross-up in year 1; in steady state "
+        "+0.4 days (CI −5.3 … +6.2): the stage estimate already sees most of a rep's pipeline"),
 }
 
 
@@ -99,7 +110,9 @@ UNRESOLVED: dict[str, str] = {}
 
 #: One-sided rows that miss decisively: their interval lies wholly on the wrong side of the bound.
 DECISIVE_MISSES = {q: MISSES[q] for q in ("attainment mean − median (right skew)",
-                                          "coaching_high: bottom 20% gain ÷ middle-60 % gain")}
+                                          "coaching_high: bottom 20% gain ÷ middle-60 % gain",
+                                          "CRM 0.7 → 1.0 under stage metrics: forecast error (points)",
+                                          "CRM 0.7 → 1.0 under stage metrics: detection lag (days)")}
 
 
 @pytest.mark.parametrize("quantity", [_expected_to_fail(q, {**UNRESOLVED, **DECISIVE_MISSES})
