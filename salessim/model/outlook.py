@@ -43,8 +43,8 @@ def crm_coverage(sf: SalesForce, now: float) -> float:
     much of the book the CRM shows; they gross up what they count by it
     (:func:`salessim.drivers.crm.gross_up`). The nominal ``crm.adoption`` stands in before any win.
     """
-    idx = sf.won_parts[0] if len(sf.won_parts) == 1 else (
-        np.concatenate(sf.won_parts) if sf.won_parts else np.zeros(0, dtype=np.int64))
+    won(sf)  # gathers the won deals' indices into one array
+    idx = sf.won_parts[0] if sf.won_parts else np.zeros(0, dtype=np.int64)
     b = sf.book
     recent = idx[(b.closed[idx] >= max(now - 365.0, 0.0)) & (b.closed[idx] <= now)]
     total = float(b.amount[recent].sum())
