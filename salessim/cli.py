@@ -72,6 +72,10 @@ def _seed(text: str) -> int:
     return _int_at_least("seed", 0, MAX_SEED, " (2**63 − 1)")(text)
 
 
+def _warmup_days(text: str) -> int:
+    return _int_at_least("warm-up days", 0, 1095, "")(text)
+
+
 def _bench_seed(text: str) -> int:
     from salessim.executors import MAX_SEED
 
@@ -210,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replications", "-r", type=_replications(), default=64,
                    help="replications per scenario (at most 10,000)")
     s.add_argument("--seed", "-s", type=_seed, default=20261127)
+    s.add_argument("--mode", choices=["transition", "steady_state"], default=None,
+                   help="simulation.mode for every scenario (default: each keeps its own, the "
+                        "library's year 1 of each change)")
+    s.add_argument("--warmup-days", type=_warmup_days, default=None,
+                   help="simulation.warmup_days for every scenario (0 … 1095)")
 
     s = sub.add_parser("assumptions", help="print every parameter with its source or assumption")
     s.add_argument("scenario", nargs="?", default="baseline")
@@ -274,6 +283,7 @@ SUMMARY = [
     ("turnover", "annual turnover", "pct"),
     ("detection_lag_days", "gap detection lag (days)", "num"),
     ("false_flag_rate", "false-flag rate (flags on reps on track)", "pct"),
+    ("diagnosis_accuracy", "diagnosis accuracy (plans coaching the weakest stage)", "pct"),
     ("forecast_error", "forecast error (abs. % per quarter)", "pct"),
     ("forecast_bias", "forecast bias (signed % per quarter)", "pct"),
     ("coaching_hours", "joint-call hours", "num"),
@@ -384,7 +394,7 @@ def print_comparison(comp, title: str) -> None:
 
     kinds = {"revenue": "money", "attainment_p50": "pct", "pct_at_quota": "pct",
              "win_rate": "pct", "turnover": "pct", "detection_lag_days": "num",
-             "false_flag_rate": "pct",
+             "false_flag_rate": "pct", "diagnosis_accuracy": "pct",
              "forecast_error": "pct", "coaching_hours": "num"}
     t = Table(title=title, title_justify="left")
     sm = comp.summary
@@ -676,9 +686,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from salessim.validation import validation_table
 
-    rows = validation_table(args.replications, args.seed)
+    rows = validation_table(args.replications, args.seed, mode=args.mode,
+                            warmup_days=args.warmup_days)
+    clock = "".join(f", {k} {v}" for k, v in (("mode", args.mode), ("warm-up days", args.warmup_days))
+                    if v is not None)
     t = Table(title=f"Validation table — {args.replications} replications, "
-              f"seed {args.seed}", title_justify="left")
+              f"seed {args.seed}{clock}", title_justify="left")
     for c in ("quantity", "target", "estimate", "95 % CI", "in range"):
         t.add_column(c)
     for r in rows:

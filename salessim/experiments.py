@@ -43,6 +43,7 @@ METRICS: dict[str, tuple[str, int]] = {
     "turnover": ("annual turnover", -1),
     "detection_lag_days": ("gap detection lag (days)", -1),
     "false_flag_rate": ("false-flag rate", -1),
+    "diagnosis_accuracy": ("diagnosis accuracy", +1),
     "forecast_error": ("forecast error", -1),
     "coaching_hours": ("joint-call hours (manager time)", -1),
 }

@@ -34,7 +34,7 @@ PERIOD_COLUMNS = [
     "cycle_days", "pipeline_coverage", "forecast_error", "forecast_bias", "turnover",
     "voluntary_turnover",
     "coaching_hours", "coaching_delivered_share", "culture", "detection_lag_days",
-    "false_flag_rate", "selling_time_share",
+    "false_flag_rate", "diagnosis_accuracy", "selling_time_share",
 ]
 DEAL_COLUMNS = [
     "scenario", "replication", "opportunity_id", "rep_id", "manager_id", "segment", "product",
@@ -180,6 +180,8 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         det_in = det[(det[:, 0] >= t0) & ((det[:, 0] < t1) | (per.closes_horizon & (det[:, 0] <= t1)))]
         fl = rec.flag_log
         fl_in = fl[(fl[:, 0] >= t0) & ((fl[:, 0] < t1) | (per.closes_horizon & (fl[:, 0] <= t1)))]
+        dg = rec.diag_log
+        dg_in = dg[(dg[:, 0] >= t0) & ((dg[:, 0] < t1) | (per.closes_horizon & (dg[:, 0] <= t1)))]
         period_rows.append({
             "year": per.year, "period": period, "headcount": hc, "revenue": float(revenue.sum()),
             "quota": float(quota.sum()),
@@ -197,6 +199,7 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             "culture": rec.culture[k],
             "detection_lag_days": float(det_in[:, 1].mean()) if det_in.size else np.nan,
             "false_flag_rate": float(fl_in[:, 1].mean()) if fl_in.size else np.nan,
+            "diagnosis_accuracy": float(dg_in[:, 1].mean()) if dg_in.size else np.nan,
             "selling_time_share": float(_ratio(rec.hours_selling[:, k].sum(),
                                                rec.hours_worked[:, k].sum())),
         })

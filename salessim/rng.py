@@ -21,6 +21,7 @@ STREAMS: dict[str, int] = {
     "backfill": 5,  # per seat: vacancy durations, the seat's n-th vacancy taking the n-th
     "involuntary": 6,  # per seat: the n-th formal let-go decision about the seat's rep takes the n-th
     "seed_pipeline": 7,  # per seat: the open deals its starting rep holds at time 0 (steady state)
+    "stage_skill": 8,  # per seat: successive persons' skill deviations by stage
 }
 
 

@@ -440,7 +440,8 @@ class Prescription(Frozen):
     enabled: bool = A(False, "baseline: reps self-plan (the article: 'the step most often omitted')")
     coverage_margin: float = A(0.10, "plan above the reverse funnel by this margin", ge=0.0, le=2.0)
     self_plan_median: Positive = A(
-        1.0, "self-planned prospecting ÷ what the funnel needs; most reps under-plan", le=3.0)
+        1.0, "self-planned prospecting ÷ what the funnel needs, for the median rep (each rep's "
+        "own bias is spread around it)", le=3.0)
     self_plan_sigma: NonNeg = A(0.30, "spread (lognormal sigma) of self-planning bias", le=2.0)
     feast_or_famine: NonNeg = A(
         0.5, "self-planners cut prospecting by this elasticity when the pipeline is full", le=3.0)
@@ -574,8 +575,9 @@ class Coaching(Frozen):
     reactive_transfer: Share = A(
         0.75, "skill a rep takes from a reactive call, relative to a coaching call: the manager "
         "closes the deal instead of teaching")
-    gap_focus: float = A(1.2, "extra effect of coaching aimed at a flagged rep's weakest stage",
-                         ge=1.0, le=5.0)
+    stage_fix_per_hour: Share = A(
+        0.03, "share of a rep's shortfall in a stage (below their own overall skill) that a "
+        "coaching hour on a deal in that stage closes, at full quality and responsiveness")
 
 
 class Reviews(Frozen):
@@ -585,8 +587,14 @@ class Reviews(Frozen):
         "annual", "too many companies use annual evaluations (the source article)")
     threshold: Share = A(0.85, "a rep is off track when the expected year falls below this × quota")
     involuntary_after_days: float = A(
-        180.0, "a rep flagged at every review for this long is on a performance plan", ge=0,
-        le=1095)
+        90.0, "the least time on a performance plan (flagged at every assessment since) before "
+        "a formal review may let the rep go", ge=0, le=1095)
+    consecutive_flags: int = A(
+        2, "flags in a row (formal reviews and forecast-call checks) that put a rep on a "
+        "performance plan", ge=1, le=24)
+    plan_hours: NonNeg = A(
+        1.0, "hours a new flag costs the manager and the rep each (the corrective-plan meeting); "
+        "a false flag's are wasted", le=20)
     involuntary_annual: Share = A(
         0.35, "yearly probability that a rep on a performance plan is let go (spread over the "
         "reviews of a year, so cadence changes when, not how often)")
@@ -646,6 +654,9 @@ class Reps(Frozen):
 
     skill_sd: NonNeg = A(0.45, "sd of latent skill (log-odds); gives the right-skewed attainment "
                          "of Ebsta 2024 (top 17 % deliver most)", le=3)
+    stage_skill_sd: NonNeg = A(
+        0.3, "sd of a rep's skill in each stage around their overall skill (log-odds): a rep "
+        "strong at discovery may be weak at negotiation", le=3)
     hours_per_week: Positive = A(45.0, "a full-time quota carrier's contracted week", le=80)
     non_selling_share: Share = S(
         0.6, "share of the contracted week lost to admin, internal meetings, travel and training "
@@ -1105,6 +1116,9 @@ MAX_PROBLEMS_SHOWN = 20
 
 #: keys of earlier versions → where they live now
 MOVED = {"crm_adoption": "crm.adoption", "reps.crm_minutes_per_update": "crm.minutes_per_update"}
+#: keys of earlier versions that no longer exist → what replaced them
+REMOVED = {"coaching.gap_focus": "stage metrics now name a flagged rep's weakest stage and "
+           "joint calls aimed there close it (`coaching.stage_fix_per_hour`)"}
 
 
 def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> str:
@@ -1128,6 +1142,10 @@ def _format_errors(e: ValidationError, source: str, data: Mapping[str, Any]) -> 
         if err["type"] == "extra_forbidden" and path in MOVED:
             lines.append(f"  field `{path}` = {safe_repr(err.get('input'))}: has moved to "
                          f"`{MOVED[path]}`")
+            continue
+        if err["type"] == "extra_forbidden" and path in REMOVED:
+            lines.append(f"  field `{path}` = {safe_repr(err.get('input'))}: no longer exists; "
+                         f"{REMOVED[path]}")
             continue
         if err["type"] == "extra_forbidden":
             parent = _lookup_model(loc[:-1])

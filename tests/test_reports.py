@@ -37,8 +37,8 @@ WRITES = {
                            "coverage_and_quota.csv", "gap_detection.csv", "time_frame.json"],
     "crm_calibration": ["data_quality.csv", "simulated_years.csv", "deal_size_fit.csv",
                         "stage_conversion_fit.csv", "observed_vs_simulated.csv", "time_frame.json"],
-    "drivers_overview": ["swings.csv", "summary.csv", "ranking_sensitivity.csv", "time_use.csv",
-                         "time_frame.json"],
+    "drivers_overview": ["swings.csv", "summary.csv", "culture_split.csv", "ranking_sensitivity.csv",
+                         "time_use.csv", "time_frame.json"],
 }
 #: What each report shows with its default scenarios (all in ``simulation.mode: transition``):
 #: a change from today's way of working, or — the CRM check runs one scenario, so nothing

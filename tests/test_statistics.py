@@ -32,6 +32,7 @@ NEUTRAL: Scenario = load_scenario("baseline").replace(**{
     "prescription.enabled": True,
     "prescription.coverage_margin": 0.0,
     "reps.skill_sd": 0.0,
+    "reps.stage_skill_sd": 0.0,
     "reps.hours_per_week": 80.0,
     "reps.non_selling_share": 0.0,
     "reps.max_extra_hours": 0.0,

@@ -87,22 +87,25 @@ def test_seeded_deals_are_at_stationary_ages(started) -> None:
 
 
 def test_starting_reps_are_reps_of_the_settled_sales_force(started) -> None:
-    """Each seat's starting rep carries the skill, tenure, review streak, coached skill, burnout and
-    quarters behind of the row of the settled sales force its own skill draw ranks it at; each
-    team starts at the mean culture its reps' teams had."""
+    """Each seat's starting rep carries the skill, tenure, review streak, coached skill, burnout,
+    quarters behind, flags in a row and skill by stage of the row of the settled sales force its
+    own skill draw ranks it at; each team starts at the mean culture its reps' teams had."""
     sf = started[0]
     pop = sf.population
     assert pop is not None and len(pop.rows) > 500
     cultures = np.zeros(sf.N)
     for k in range(sf.N):
-        z, tenure, streak, gain, burnout, behind, cultures[k] = pop.draw(float(sf.person_u[k][0]))
+        row = pop.draw(float(sf.person_u[k][0]))
+        z, tenure, streak, gain, burnout, behind, cultures[k], flags = row[:8]
         assert sf.zskill[k] == z and sf.theta0[k] == sf.sc.reps.skill_sd * z
         assert sf.hire_time[k] == -tenure
         assert sf.gain[k] == gain and sf.burnout[k] == burnout and sf.behind[k] == int(behind)
+        np.testing.assert_array_equal(sf.stage_dev[k], row[8:])
+        assert len(row) == 8 + sf.S
         if np.isnan(streak):
             assert not sf.flag[k] and np.isnan(sf.flag_since[k])
         else:
-            assert sf.flag[k] and sf.flag_since[k] == -streak
+            assert sf.flag[k] and sf.flag_since[k] == -streak and sf.flag_streak[k] == flags
     team = np.bincount(sf.seat_manager, weights=cultures) / np.bincount(sf.seat_manager)
     np.testing.assert_allclose(sf.culture, team,
                                rtol=1e-12)

@@ -4,10 +4,16 @@ Each week a manager spends up to ``coaching.joint_call_hours_per_week`` of their
 joint calls, chosen by the scenario's ``coaching.targeting`` policy (:data:`TARGETING`).
 
 A joint call does two things: it lifts the odds of the deal's current stage *now* (× the manager's
-quality), and it transfers skill to the rep *for later*. Skill transfer follows a bell-shaped
-responsiveness over the rep's position in the skill distribution — the middle 60 % gain most, the
-top and bottom 20 % little (Sales Executive Council; Dixon & Adamson 2011) — with diminishing
-returns toward a ceiling and slow forgetting.
+quality), and it transfers skill to the rep *for later*: selling craft that helps in every stage,
+with diminishing returns toward a ceiling and slow forgetting, and a share of the rep's shortfall
+in *the stage the call is on* (``coaching.stage_fix_per_hour``) — coaching a rep's weakest stage
+helps most. Both follow a bell-shaped responsiveness over the rep's position in the skill
+distribution — the middle 60 % gain most, the top and bottom 20 % little (Sales Executive Council;
+Dixon & Adamson 2011).
+
+When a manager visits a rep whose weakest stage they have diagnosed (stage metrics name one at
+every assessment, :mod:`salessim.drivers.reviews`), they join a deal of the rep's in that stage if
+there is one.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
 __all__ = ["TARGETING", "OpenDeals", "Team", "coach_week", "gap_targeted", "reactive",
-           "responsiveness", "round_robin", "skill_step", "top_performers"]
+           "responsiveness", "round_robin", "skill_step", "stage_fix", "top_performers"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Team:
     recent_calls: np.ndarray  # joint calls received lately (decaying count)
     est_ratio: np.ndarray  # the manager's estimate ÷ the flag threshold at the last assessment
     skill: np.ndarray  # the rep's effective skill (log-odds)
+    diag_stage: np.ndarray  # the stage the manager found the rep weakest at (-1: none named)
     rr_pointer: np.ndarray  # per manager: the round-robin rotation's position (advanced in place)
     span: int  # seats per manager
     stages: int  # stages of the funnel
@@ -76,9 +83,17 @@ def reactive(deals: OpenDeals, team: Team, n_calls: np.ndarray) -> tuple[np.ndar
     return ordered[pick], seat_o[order][pick]
 
 
-def best_deal_per_seat(deals: OpenDeals, seats: int) -> np.ndarray:
-    """Each seat's most advanced, then largest, open deal (the one a joint call joins); -1: none."""
-    order = np.lexsort((-deals.amount, -deals.stage, deals.seat))
+def best_deal_per_seat(deals: OpenDeals, seats: int, prefer: np.ndarray | None = None
+                       ) -> np.ndarray:
+    """Each seat's most advanced, then largest, open deal (the one a joint call joins); -1: none.
+
+    ``prefer`` (per seat, -1: none): a seat's deals in that stage come first.
+    """
+    if prefer is None:
+        order = np.lexsort((-deals.amount, -deals.stage, deals.seat))
+    else:
+        miss = deals.stage != prefer[deals.seat]
+        order = np.lexsort((-deals.amount, -deals.stage, miss, deals.seat))
     ordered = deals.idx[order]
     seats_sorted = deals.seat[order]
     first = np.ones(ordered.size, dtype=bool)
@@ -90,8 +105,12 @@ def best_deal_per_seat(deals: OpenDeals, seats: int) -> np.ndarray:
 
 def _visit_seats(deals: OpenDeals, team: Team, n_calls: np.ndarray, key: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Each manager visits the ``n_calls[m]`` seats of lowest ``key`` (ties: lower seat first)."""
-    best = best_deal_per_seat(deals, team.manager.size)
+    """Each manager visits the ``n_calls[m]`` seats of lowest ``key`` (ties: lower seat first).
+
+    A rep whose weakest stage the manager has diagnosed is joined on a deal in that stage.
+    """
+    prefer = team.diag_stage
+    best = best_deal_per_seat(deals, team.manager.size, prefer if (prefer >= 0).any() else None)
     ok = team.active & (best >= 0)
     cand = np.flatnonzero(ok)
     cand = cand[np.lexsort((cand, key[cand], team.manager[cand]))]
@@ -152,6 +171,17 @@ def skill_step(gain: np.ndarray, effective_hours: np.ndarray, scenario: Scenario
     return np.minimum(gain + grow, c.skill_ceiling) - c.skill_decay_per_week * gain
 
 
+def stage_fix(stage_dev: np.ndarray, effective_hours: np.ndarray, per_hour: float) -> np.ndarray:
+    """Coaching on a stage closes a share of the rep's shortfall there (never past their norm).
+
+    ``stage_dev``: reps × stages, skill in each stage less the rep's overall skill;
+    ``effective_hours``: the week's effective coaching hours on each stage. Each hour closes
+    ``per_hour`` of what is left of the shortfall; a stage the rep is good at gains nothing more.
+    """
+    closed = 1.0 - (1.0 - per_hour) ** effective_hours
+    return stage_dev + closed * np.maximum(-stage_dev, 0.0)
+
+
 def coach_week(sf: SalesForce, now: float) -> None:
     """Managers make the joint calls their week's ledger granted, by their targeting policy.
 
@@ -177,6 +207,7 @@ def coach_week(sf: SalesForce, now: float) -> None:
                           amount=b.amount[o]),
                 Team(manager=sf.seat_manager, active=sf.active, flag=sf.flag,
                      recent_calls=sf.recent_calls, est_ratio=sf.est_ratio, skill=sf.theta_eff,
+                     diag_stage=sf.diag_stage,
                      rr_pointer=sf.rr_pointer, span=sc.organisation.span, stages=sf.S),
                 n_calls)
         else:
@@ -187,14 +218,17 @@ def coach_week(sf: SalesForce, now: float) -> None:
             np.add.at(b.boost, deals, c.deal_boost * qm)
             np.add.at(b.joint_calls, deals, 1)
             transfer = c.reactive_transfer if c.targeting == "reactive" else 1.0
-            focus = (np.where(sf.flag[seats], c.gap_focus, 1.0)
-                     if c.targeting == "gap_targeted" else 1.0)
             resp = responsiveness(sf.zskill[seats], c.responsiveness_width)
+            effective = c.hours_per_call * qm * transfer * resp
             # the week's records start at zero: summing each seat's calls in order is the same
             sf.week_hours += np.bincount(seats, weights=np.full(seats.size, c.hours_per_call),
                                          minlength=sf.N)
-            sf.week_effective += np.bincount(
-                seats, weights=c.hours_per_call * qm * transfer * focus * resp, minlength=sf.N)
+            sf.week_effective += np.bincount(seats, weights=effective, minlength=sf.N)
+            # the stage each call was on: a share of the rep's shortfall there closes
+            on_stage = np.bincount(seats * sf.S + b.stage[deals], weights=effective,
+                                   minlength=sf.N * sf.S).reshape(sf.N, sf.S)
+            sf.stage_dev = stage_fix(sf.stage_dev, on_stage, c.stage_fix_per_hour)
+            sf.stage_theta = sf.theta_eff[:, None] + sf.stage_dev
     sf.recent_calls = 0.8 * sf.recent_calls + sf.week_hours / c.hours_per_call
     delivered = np.bincount(sf.seat_manager, weights=sf.week_hours, minlength=sf.M)
     reps = np.maximum(np.bincount(sf.seat_manager, weights=sf.active, minlength=sf.M), 1)

@@ -28,8 +28,8 @@ from salessim.funnel import Plan
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["ESTIMATES", "FORECASTS", "METRIC_SIGNAL", "CrmDeals", "RepView", "TeamView",
-           "pipeline_checks", "stage_to_won"]
+__all__ = ["DIAGNOSES", "ESTIMATES", "FORECASTS", "METRIC_SIGNAL", "CrmDeals", "RepView",
+           "TeamView", "pipeline_checks", "stage_counts", "stage_to_won", "weakest_stage"]
 
 #: how much each kind of metric shows of the selling process (a culture signal)
 METRIC_SIGNAL = {"outcomes": 0.0, "pipeline": 0.5, "stage": 1.0}
@@ -136,12 +136,51 @@ ESTIMATES: dict[str, Callable[[RepView], np.ndarray]] = {
     "pipeline": pipeline_estimate,
     "stage": stage_estimate,
 }
+#: ``metrics`` → whether a review names the stage a flagged rep is weakest at: only stage metrics
+#: show conversion by stage; without them a corrective plan names none, and the manager joins the
+#: rep's most advanced deal
+DIAGNOSES: dict[str, bool] = {"outcomes": False, "pipeline": False, "stage": True}
 #: ``metrics`` → a manager's forecast of the coming quarter's team revenue
 FORECASTS: dict[str, Callable[[TeamView], np.ndarray]] = {
     "outcomes": outcomes_forecast,
     "pipeline": pipeline_forecast,
     "stage": stage_forecast,
 }
+
+
+def stage_counts(key: np.ndarray, reached: np.ndarray, units: int, stages: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Resolved deals that reached each stage, and those that passed it (units × stages).
+
+    Args:
+        key: each resolved deal's unit (rep or team).
+        reached: the stage each was lost at (the number of stages when won).
+    """
+    attempts = np.zeros((units, stages))
+    passes = np.zeros((units, stages))
+    for s_ in range(stages):
+        attempts[:, s_] = np.bincount(key[reached >= s_], minlength=units)
+        passes[:, s_] = np.bincount(key[reached > s_], minlength=units)
+    return attempts, passes
+
+
+def weakest_stage(attempts: np.ndarray, passes: np.ndarray, team_attempts: np.ndarray,
+                  team_passes: np.ndarray, bench: np.ndarray, prior: float = PRIOR_DEALS
+                  ) -> np.ndarray:
+    """The stage where each rep's logged conversion falls furthest below their team's.
+
+    Each rep's pass rate per stage is shrunk toward the team's (itself shrunk toward the plan's
+    ``bench``) with a weight of ``prior`` deals, and compared on the log-odds scale: with few
+    logged deals the estimate stays near the team's and the named stage is close to a guess;
+    with many it finds the rep's real weak spot. Rows: reps; ``team_*`` rows: each rep's team.
+    """
+    team = (team_passes + prior * bench) / (team_attempts + prior)
+    rep = (passes + prior * team) / (attempts + prior)
+    eps = 1e-6
+    rep = np.clip(rep, eps, 1 - eps)
+    team = np.clip(team, eps, 1 - eps)
+    gap = np.log(rep / (1 - rep)) - np.log(team / (1 - team))
+    return np.argmin(gap, axis=1)
 
 
 def stage_to_won(key: np.ndarray, reached: np.ndarray, units: int, bench: np.ndarray,
@@ -155,12 +194,7 @@ def stage_to_won(key: np.ndarray, reached: np.ndarray, units: int, bench: np.nda
         bench: the plan's conversion of each stage, toward which each estimate is shrunk with a
             weight of ``prior`` deals.
     """
-    stages = bench.size
-    attempts = np.zeros((units, stages))
-    passes = np.zeros((units, stages))
-    for s_ in range(stages):
-        attempts[:, s_] = np.bincount(key[reached >= s_], minlength=units)
-        passes[:, s_] = np.bincount(key[reached > s_], minlength=units)
+    attempts, passes = stage_counts(key, reached, units, bench.size)
     rate = (passes + prior * bench) / (attempts + prior)
     return np.cumprod(rate[:, ::-1], axis=1)[:, ::-1]
 

@@ -1,11 +1,11 @@
 """Driver 2 — tactical prescription: how many new opportunities a rep sets out to create.
 
-With ``prescription.enabled`` every rep prospects at the reverse-funnel plan's rate plus
-``coverage_margin``, in protected hours, as far as the week and the territory allow
-(:mod:`salessim.model.reptime`). Without it reps plan for themselves: around the plan's rate times a personal
-bias (most under-plan), and feast or famine — prospecting less while the pipeline is full and more
-once it has run dry. A flagged rep who under-plans is told to close part of the gap
-(``corrective_raise``).
+With ``prescription.enabled`` every rep plans to prospect at the reverse-funnel plan's rate plus
+``coverage_margin``, week in, week out, as far as the hours their live deals leave and the
+territory allow (:mod:`salessim.model.reptime`). Without it reps plan for themselves: around the
+plan's rate times a personal bias (some under-plan, some over-plan), and feast or famine —
+prospecting less while the pipeline is full and more once it has run dry. A flagged rep who
+under-plans is told to close part of the gap (``corrective_raise``).
 """
 
 from __future__ import annotations

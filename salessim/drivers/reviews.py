@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from salessim.drivers import metrics
 from salessim.model import outlook, people
 from salessim.model.clock import MONTH
 from salessim.model.managers import REVIEW
@@ -23,8 +24,8 @@ from salessim.scenario import Reviews
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["REVIEW_INTERVAL", "REVIEW_SIGNAL", "assess", "involuntary_probability", "review_round",
-           "reviews"]
+__all__ = ["REVIEW_INTERVAL", "REVIEW_SIGNAL", "assess", "corrective_plans",
+           "involuntary_probability", "review_round", "reviews"]
 
 #: days between formal reviews
 REVIEW_INTERVAL = {"annual": 365.0, "semiannual": 182.5, "quarterly": 91.25, "monthly": MONTH}
@@ -92,9 +93,14 @@ def assess(sf: SalesForce, managers: int | np.ndarray, formal: bool) -> None:
     in_horizon = sf.W <= now <= sf.T
     slots = list(sf.clock.slot_of(sf.clock.period(now) if now < sf.T else sf.clock.quarters - 1))
     rv = sf.sc.reviews
+    if metrics.DIAGNOSES[sf.sc.metrics]:  # every rep's weakest stage, as the CRM shows it
+        sf.diag_stage[seats] = outlook.diagnose(sf, now, seats)
+    if flag.any():
+        corrective_plans(sf, now, seats[flag], in_horizon)
     for k, f in zip(seats, flag, strict=True):
         pid = sf.seat_person[k]
         if f:
+            sf.flag_streak[k] += 1
             if in_horizon:
                 sf.flagged[pid, slots] = True
             start = sf.episode_start[k]
@@ -111,10 +117,40 @@ def assess(sf: SalesForce, managers: int | np.ndarray, formal: bool) -> None:
                 sf.flag_since[k] = now
             # (a pilot run lets go at its last review too: its end is the next run's start)
             elif (formal and (now < sf.T or sf.keep_multipliers)
+                  and sf.flag_streak[k] >= rv.consecutive_flags
                   and now - sf.flag_since[k] >= rv.involuntary_after_days - 1e-9
                   and people.involuntary_draw(sf, int(k)) < sf.p_invol):  # the seat's next draw
                 sf._leave(int(k), people.INVOLUNTARY)
                 continue
         elif formal or not sf.flag[k]:
             sf.flag_since[k] = np.nan
+            sf.flag_streak[k] = 0
         sf.flag[k] = f
+
+
+def corrective_plans(sf: SalesForce, now: float, seats: np.ndarray, in_horizon: bool) -> None:
+    """Flagged reps get a corrective plan: a meeting, and the stage its coaching aims at.
+
+    A new flag costs the manager and the rep ``reviews.plan_hours`` each (the manager's from the
+    ledger, before the week's joint calls; the rep's from next week's selling) — hours a false
+    flag wastes. With stage metrics the plan coaches the stage the assessment found the rep
+    weakest at (:func:`salessim.model.outlook.diagnose`; the manager aims every visit to a rep
+    there, flagged or not); without them it names none and the manager's calls go to the rep's
+    most advanced deal, usually in the closing stage. Each plan records whether the stage it
+    coaches is the one the rep is truly weakest at (``diagnosis_accuracy``).
+    """
+    rv = sf.sc.reviews
+    new = seats[np.isnan(sf.flag_since[seats])]
+    if rv.plan_hours > 0 and new.size:
+        sf.plan_hours_due[new] += rv.plan_hours
+        started = np.bincount(sf.seat_manager[new], minlength=sf.M)
+        sf.plans_started += started
+        per_manager = started * rv.plan_hours
+        for m in np.flatnonzero(per_manager):
+            sf.ledgers[int(m)].spend(float(per_manager[m]), REVIEW, wait=True)
+    # without a stage view the calls go to the rep's most advanced deal: the closing stage
+    diagnosed = metrics.DIAGNOSES[sf.sc.metrics]
+    named = sf.diag_stage[seats] if diagnosed else np.full(seats.size, sf.S - 1)
+    if in_horizon:
+        right = named == np.argmin(sf.stage_dev[seats], axis=1)
+        sf.diag_log.extend((now, float(r)) for r in right)

@@ -369,7 +369,7 @@ def advance(sf: SalesForce, now: float) -> None:
         s = b.stage[o]
         seat = b.seat[o]
         ends = b.next_time[o]
-        lo = clip_logit(sf.base_logit[s] + sf.theta_eff[seat] + b.offset[o]
+        lo = clip_logit(sf.base_logit[s] + sf.stage_theta[seat, s] + b.offset[o]
                         - sf.penalty[seat] + b.boost[o] + sf.overload * np.log(b.att[o]))
         adv = b.u_stage[o, s] < special.expit(lo)
         vis = b.visible[o]

@@ -109,13 +109,13 @@ def seated(sf: SalesForce) -> np.ndarray:
     """The seated reps as :class:`salessim.model.steady.Population` rows.
 
     (skill z, days in seat, days on a flagged streak or NaN, coached skill, burnout, quarters far
-    behind, their team's culture).
+    behind, their team's culture, flags in a row, then their skill deviation in each stage).
     """
     k = np.flatnonzero(sf.active)
     now = sf.env.now
     return np.column_stack([sf.zskill[k], now - sf.hire_time[k], now - sf.flag_since[k],
                             sf.gain[k], sf.burnout[k], sf.behind[k],
-                            sf.culture[sf.seat_manager[k]]])
+                            sf.culture[sf.seat_manager[k]], sf.flag_streak[k], sf.stage_dev[k]])
 
 
 def _disk(twin_json: str) -> Path | None:
@@ -136,7 +136,7 @@ def _remembered(path: Path | None) -> tuple[float, Population | None] | None:
             if rows is None:
                 return value, None
             table = np.array(rows, dtype=float)
-            if (table.ndim == 2 and table.shape[1] == Population.COLUMNS
+            if (table.ndim == 2 and table.shape[1] >= Population.COLUMNS
                     and np.isfinite(np.delete(table, 2, axis=1)).all()):
                 return value, Population.of(table)
     except (OSError, ValueError, KeyError, TypeError):

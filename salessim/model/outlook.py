@@ -21,7 +21,7 @@ from salessim.model.deals import OPEN, WON, clip_logit
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["closed_revenue", "forecast", "observed_to_won", "outlook", "prorated_quota",
+__all__ = ["closed_revenue", "diagnose", "forecast", "observed_to_won", "outlook", "prorated_quota",
            "true_win_prob", "visible_estimate", "win_table", "won", "year_so_far"]
 
 
@@ -71,8 +71,8 @@ def win_table(sf: SalesForce) -> np.ndarray:
     ``k``'s rep for cell ``c``, taken stage by stage in order. Every open deal of a seat and cell
     in a stage has this chance, so it is worked out once per seat, cell and stage, not per deal.
     """
-    x = sf.theta_eff[:, None] + sf.cell_offset[None, :] - sf.penalty[:, None]
-    p = special.expit(clip_logit(sf.base_logit + x[:, :, None]))
+    x = (sf.stage_theta - sf.penalty[:, None])[:, None, :] + sf.cell_offset[None, :, None]
+    p = special.expit(clip_logit(sf.base_logit + x))
     won = np.ones(p.shape)
     for j in range(sf.S):
         won[:, :, : j + 1] *= p[:, :, j, None]  # the deals in stage j or before still face stage j
@@ -98,7 +98,7 @@ def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
     b = sf.book
     o = b.open_idx
     c = sf.year_cache
-    if c is not None and c[0] == now and c[1] is o and c[2] is sf.theta_eff:
+    if c is not None and c[0] == now and c[1] is o and c[2] is sf.stage_theta:
         return c[3], c[4], c[5]
     y0, y1 = sf.clock.year_window(now)
     ytd = closed_revenue(sf, y0, now)
@@ -107,10 +107,10 @@ def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
         pw = by_year_end[b.seat[o], b.cell[o], b.stage[o]]
     else:
         pw = np.zeros(0)
-    x = (sf.theta_eff - sf.penalty)[:, None, None]
+    x = (sf.stage_theta - sf.penalty[:, None])[:, None, :]
     cell_win = special.expit(clip_logit(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
                                         + x)).prod(axis=2)
-    sf.year_cache = (now, o, sf.theta_eff, ytd, pw, cell_win)
+    sf.year_cache = (now, o, sf.stage_theta, ytd, pw, cell_win)
     return ytd, pw, cell_win
 
 
@@ -164,6 +164,25 @@ def observed_to_won(sf: SalesForce, now: float, ids: np.ndarray, by: str) -> np.
     reached = b.stage[:n][done]  # stage lost at; S for won
     bench = sf.plan.stages["conversion"].to_numpy()
     return metrics.stage_to_won(key, reached, size, bench)[ids]
+
+
+def diagnose(sf: SalesForce, now: float, seats: np.ndarray) -> np.ndarray:
+    """The stage each rep in ``seats`` is weakest at, as the CRM shows it (stage metrics).
+
+    From the logged deals resolved in the trailing year (clipped at time 0): each rep's pass rate
+    per stage against their team's (:func:`salessim.drivers.metrics.weakest_stage`).
+    """
+    b = sf.book
+    n = b.n
+    done = (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= max(now - 365.0, 0.0)) & (
+        b.closed[:n] <= now)
+    reached = b.stage[:n][done]
+    bench = sf.plan.stages["conversion"].to_numpy()
+    att_p, pass_p = metrics.stage_counts(b.person[:n][done], reached, len(sf.p_seat), sf.S)
+    att_t, pass_t = metrics.stage_counts(b.manager[:n][done], reached, sf.M, sf.S)
+    pid = sf.seat_person[seats]
+    team = sf.seat_manager[seats]
+    return metrics.weakest_stage(att_p[pid], pass_p[pid], att_t[team], pass_t[team], bench)
 
 
 def visible_estimate(sf: SalesForce, now: float, seats: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INVOLUNTARY", "MAX_GOALS", "PERSON_DRAWS", "PROMOTED", "VOLUNTARY", "attrition",
            "backfill", "handover_order", "hire", "involuntary_draw", "leave", "perceive", "ramp",
-           "reassign", "refresh_theta"]
+           "reassign", "refresh_theta", "stage_deviations"]
 
 PERSON_DRAWS = 16  # uniforms per person from the seat's people stream (fixed: keeps CRN aligned)
 MAX_GOALS = 10
@@ -47,6 +47,8 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
         z[0] = settled[0]
     sf.zskill[seat] = z[0]
     sf.theta0[seat] = sc.reps.skill_sd * z[0]
+    sf.stage_dev[seat] = stage_deviations(sf.stage_rng[seat].standard_normal(sf.S),
+                                          sc.reps.stage_skill_sd)
     sf.gain[seat] = 0.0
     sf.optimism[seat] = z[13]
     sf.log_habit[seat] = z[14]
@@ -74,6 +76,9 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     sf.active[seat] = True
     sf.flag[seat] = False
     sf.flag_since[seat] = np.nan
+    sf.flag_streak[seat] = 0
+    sf.diag_stage[seat] = -1
+    sf.plan_hours_due[seat] = 0.0
     sf.est_ratio[seat] = 1.0
     sf.episode_start[seat] = np.nan
     sf.episode_seen[seat] = False
@@ -85,6 +90,9 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
         if not math.isnan(settled[2]):  # on a streak of flagged formal reviews
             sf.flag[seat] = True
             sf.flag_since[seat] = -settled[2]
+            sf.flag_streak[seat] = int(settled[7])
+        if len(settled) == 8 + sf.S:  # their stage skills as the settled sales force left them
+            sf.stage_dev[seat] = settled[8:]
     elif start:
         sf.gain[seat] = stationary_gain(sf, seat, -float(sf.hire_time[seat]))
     sf._refresh_theta()
@@ -142,10 +150,22 @@ def ramp(sf: SalesForce) -> np.ndarray:
     return r
 
 
+def stage_deviations(z: np.ndarray, sd: float) -> np.ndarray:
+    """A rep's skill by stage around their overall skill: sd ``sd`` each, summing to zero."""
+    n = z.size
+    if n < 2:
+        return np.zeros(n)
+    return sd * (z - z.mean()) * math.sqrt(n / (n - 1))
+
+
 def refresh_theta(sf: SalesForce) -> None:
-    """Each seat's effective skill now: own skill + coached gain − what a new hire still lacks."""
+    """Each seat's effective skill now: own skill + coached gain − what a new hire still lacks.
+
+    ``theta_eff`` is the overall skill; ``stage_theta`` adds the rep's deviation in each stage.
+    """
     r = sf._ramp()
     sf.theta_eff = sf.theta0 + sf.gain + sf.sc.attrition.new_hire_skill_offset * (1.0 - r)
+    sf.stage_theta = sf.theta_eff[:, None] + sf.stage_dev
 
 
 def leave(sf: SalesForce, seat: int, kind: int) -> None:

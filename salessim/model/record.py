@@ -54,6 +54,7 @@ class ReplicationRecord:
     detections: np.ndarray  # rows of (time, lag_days)
     false_flags: int
     flag_log: np.ndarray  # rows of (time, 1 if the flag was false else 0)
+    diag_log: np.ndarray  # rows of (time, 1 if the plan coaches the rep's weakest stage else 0)
     events: int
 
 
@@ -105,4 +106,5 @@ def record(sf: SalesForce, events: int) -> ReplicationRecord:
         detections=np.array(sf.detections, dtype=float).reshape(-1, 2),
         false_flags=sf.false_flags, events=events,
         flag_log=np.array(sf.flag_log, dtype=float).reshape(-1, 2),
+        diag_log=np.array(sf.diag_log, dtype=float).reshape(-1, 2),
     )

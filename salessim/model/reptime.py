@@ -2,7 +2,8 @@
 
 Time is what binds a rep. Each Monday every rep has ``reps.hours_per_week`` plus the discretionary
 hours their drive adds (:mod:`salessim.drivers.comp`). Fixed non-selling time, CRM logging and
-switching between goals come off the top; what is left is **selling time**, spent on:
+switching between goals come off the top, and so do the meetings of a corrective plan (a flag at a
+review); what is left is **selling time**, spent on:
 
 * **Deal work.** An open deal in stage *s* needs ``work_hours[s]`` a week to move at its base pace.
   Reps give their hours to deals in priority order (``reps.deal_priority``, a policy from
@@ -15,9 +16,8 @@ switching between goals come off the top; what is left is **selling time**, spen
   ``requalify_days``. So yield per hour falls as the book is worked and arrivals are bounded by the
   territory, not by the plan. Marketing's inbound opportunities cost no prospecting time.
 
-A prescribed rep's prospecting hours come first (protected time, from the reverse funnel); a
-self-planning rep works the deals in front of them first and prospects with what is left, up to
-their own plan.
+Every rep works the deals in front of them first and prospects with what is left, up to their
+plan: the prescribed rate (from the reverse funnel) or their own.
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def allocate(sf: SalesForce, now: float) -> None:
     fixed = r.hours_per_week * r.non_selling_share
     logging = sf.log_events * sc.crm.minutes_per_update / 60.0
     sf.log_events[:] = 0.0
-    selling = np.maximum(total - fixed - logging, 0.0) * sf.focus
+    meetings = sf.plan_hours_due  # corrective-plan meetings since last week (driver 7)
+    sf.plan_hours_due = np.zeros(n)
+    selling = np.maximum(total - fixed - logging - meetings, 0.0) * sf.focus
     selling = np.where(act, selling, 0.0)
 
     # --- what the deals need, and the prospecting the rep wants -------------------------------
@@ -102,12 +104,9 @@ def allocate(sf: SalesForce, now: float) -> None:
         sf.pipe_value, sf.bias, sf.flag, sf.targets) * WEEK
     want = np.maximum(planned - inbound, 0.0) / yield_h
     want = np.where(sf.gave_up, want * (1 - sc.motivation.give_up_cut), want)
-    if sc.prescription.enabled:  # protected prospecting time first, deals get the rest
-        prospect = np.minimum(want, selling)
-        for_deals = selling - prospect
-    else:  # the deals in front of the rep first, prospecting with what is left
-        for_deals = selling
-        prospect = np.minimum(want, np.maximum(selling - deal_need, 0.0))
+    # the deals in front of the rep first, prospecting up to the plan with what is left
+    for_deals = selling
+    prospect = np.minimum(want, np.maximum(selling - deal_need, 0.0))
 
     # --- deal attention, by the priority policy ----------------------------------------------
     given_total = np.minimum(for_deals, deal_need)

@@ -127,6 +127,14 @@ class SalesForce:
         self.flag = np.zeros(self.N, dtype=bool)
         self.flag_since = np.full(self.N, np.nan)
         self.est_ratio = np.ones(self.N)
+        self.flag_streak = np.zeros(self.N, dtype=np.int64)  # assessments flagged in a row
+        # skill by stage: the rep's deviation from their overall skill (a shortfall closes with
+        # coaching on that stage), and overall + deviation as the stage's log-odds skill
+        self.stage_dev = np.zeros((self.N, self.S))
+        self.stage_theta = np.zeros((self.N, self.S))
+        self.diag_stage = np.full(self.N, -1, dtype=np.int64)  # the weakest stage, as diagnosed
+        self.plan_hours_due = np.zeros(self.N)  # corrective-plan hours the rep owes next week
+        self.plans_started = np.zeros(self.M, dtype=np.int64)  # corrective plans, per manager
         self.episode_start = np.full(self.N, np.nan)
         self.episode_seen = np.zeros(self.N, dtype=bool)
         self.week_hours = np.zeros(self.N)
@@ -198,6 +206,7 @@ class SalesForce:
 
         # --- random streams ----------------------------------------------------------------
         self.people_rng = [stream(seed, replication, "people", k) for k in range(self.N)]
+        self.stage_rng = [stream(seed, replication, "stage_skill", k) for k in range(self.N)]
         self.backfill_rng: dict[int, np.random.Generator] = {}  # made when a seat first empties
         # exit draws per seat and per event: month m's voluntary-leave draw of seat k is the m-th
         # of seat k's attrition stream, and its n-th let-go decision takes the n-th of its
@@ -246,6 +255,8 @@ class SalesForce:
         self.detections: list[tuple[float, float]] = []
         self.false_flags = 0
         self.flag_log: list[tuple[float, float]] = []  # (time, 1 if false) of every flag raised
+        # (time, 1 if right) of every corrective plan: is the stage it coaches the rep's weakest?
+        self.diag_log: list[tuple[float, float]] = []
         self.p_invol = reviews.involuntary_probability(scenario.reviews)
 
         # prescribed plan and signals that do not change during a run

@@ -58,10 +58,11 @@ class Population:
 
     Columns: skill z-score, days in the seat, days since a formal review first flagged them in
     the current streak (NaN: not flagged), coached skill gained, burnout, consecutive quarters
-    far behind, and the culture of the team they were in.
+    far behind, the culture of the team they were in, flags in a row, then their skill deviation
+    in each stage.
     """
 
-    COLUMNS: ClassVar[int] = 7
+    COLUMNS: ClassVar[int] = 8  # and one per stage after these
     rows: tuple[tuple[float, ...], ...]
 
     def draw(self, u: float) -> tuple[float, ...]:
