@@ -28,7 +28,7 @@ from scipy import optimize, special, stats
 from salessim.crm import CRMError, Opportunities, read_crm, usable_name
 from salessim.scenario import MAX_AMOUNT, MAX_STAGE_DAYS, Scenario, load_scenario
 
-__all__ = ["Calibration", "FunnelStats", "calibrate", "funnel_stats"]
+__all__ = ["TOLERANCES", "Calibration", "FunnelStats", "calibrate", "funnel_stats"]
 
 #: Bounds of the organisation a calibration writes (the scenario's own limits).
 MAX_MANAGERS, MAX_SPAN = 500, 40
@@ -260,6 +260,16 @@ def _offset_for(win: float, base_logits: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------------------------------
+#: How far the calibrated scenario, simulated, may miss the export: quantity → (absolute or
+#: relative, tolerance). Beyond them `salessim calibrate` says which and exits 3.
+TOLERANCES: dict[str, tuple[str, float]] = {
+    "win rate": ("abs", 0.03),
+    "median won cycle (days)": ("rel", 0.15),
+    "median won amount": ("rel", 0.15),
+    "KS distance, won cycle": ("abs", 0.15),
+}
+
+
 @dataclass
 class Calibration:
     """A calibrated scenario, the estimates behind it, and how well it reproduces the data."""
@@ -289,6 +299,33 @@ class Calibration:
         df["difference"] = df["simulated"] - df["observed"]
         df["relative"] = df["difference"] / df["observed"]
         return df
+
+    def misses(self) -> list[str]:
+        """The verification figures the simulated scenario misses beyond :data:`TOLERANCES`.
+
+        Each says what was observed, what the simulation gave, by how much it misses and the
+        tolerance. Empty when every figure is within tolerance (or nothing was simulated).
+        """
+        if self.simulated is None:
+            return []
+        out = []
+        cmp = self.comparison().set_index("quantity")
+        for quantity, (kind, tol) in TOLERANCES.items():
+            if quantity.startswith("KS"):
+                d = self.ks().get("won_cycle", math.nan)
+                if math.isfinite(d) and d > tol:
+                    out.append(f"{quantity}: {d:.3f} (tolerance {tol:g})")
+                continue
+            obs, sim = cmp.loc[quantity, "observed"], cmp.loc[quantity, "simulated"]
+            if not (math.isfinite(obs) and math.isfinite(sim)):
+                continue
+            gap = sim - obs if kind == "abs" else (sim - obs) / obs if obs else math.inf
+            if abs(gap) > tol:
+                size = f"{gap:+.3f}" if kind == "abs" else f"{100 * gap:+.1f} %"
+                bound = f"±{tol:g}" if kind == "abs" else f"±{100 * tol:g} %"
+                out.append(f"{quantity}: observed {obs:,.4g}, simulated {sim:,.4g} ({size}; "
+                           f"tolerance {bound})")
+        return out
 
     def ks(self) -> dict[str, float]:
         """KS distances between observed and simulated won-cycle and won-amount distributions."""

@@ -293,6 +293,8 @@ EXIT_CODES = (
     ("1", "internal error (a bug, or a failing report cell), or `validate` with a row out of range"),
     ("2", "bad input: a scenario, file, option or parameter that cannot be used; the message names "
           "the file, the field and the value, and nothing is written"),
+    ("3", "`calibrate`: the scenario was written, but simulating it misses the export on a figure "
+          "beyond its tolerance (each named, with by how much); `--accept-unverified` exits 0"),
     ("130", "interrupted (Ctrl-C); the last good result is left in place"),
     ("141", "the reader of the output went away (`salessim … | head`)"),
 )
