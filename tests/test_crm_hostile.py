@@ -364,6 +364,21 @@ def test_cli_all_won_export_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert_exit_2(code, err, "only 0 won deals")
 
 
+def test_cli_won_and_open_export_without_a_lost_deal_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An export of won and open deals only (no lost outcome at all) is refused, saying why and
+    how to name the lost stages — not calibrated as if every deal closed were a win."""
+    rows = [[f"W{i}", f"R{i % 3}", "Closed Won", "1000", f"2025-01-{1 + i % 28:02d}",
+             f"2025-03-{1 + i % 28:02d}"] for i in range(30)]
+    rows += [[f"O{i}", f"R{i % 3}", "Proposal", "1000", f"2025-04-{1 + i % 28:02d}", ""]
+             for i in range(60)]
+    p = write_csv(tmp_path / "won_open.csv", rows)
+    out = tmp_path / "o.yaml"
+    code, _, err = run(capsys, "calibrate", p, "-o", out)
+    assert_exit_2(code, err, str(p), "all 30 closed deals are won, none lost", "--lost VALUE")
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------------------------
 # encodings: read, not refused with a wrong message
 # --------------------------------------------------------------------------------------------
