@@ -697,3 +697,30 @@ def test_a_calibration_that_misses_its_export_is_written_but_exits_3(tmp_path, c
     assert code == 0, err
     assert "not verified: KS distance, won cycle" in " ".join(stdout.split())
     assert again.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+
+
+def test_seven_products_with_awkward_shares_calibrate_verified_and_sum_to_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A generated export of seven products with awkward shares (mapped with --column): the
+    product shares written sum to exactly 1, the scenario loads, and simulating it reproduces the
+    export within the verification tolerances (exit 0 without --accept-unverified)."""
+    rng = np.random.default_rng(5)
+    start = np.datetime64("2024-01-01")
+    prods = [f"P{k}" for k in range(7)]
+    w = np.array([0.31, 0.23, 0.17, 0.13, 0.09, 0.05, 0.02])
+    rows = []
+    for i in range(1500):
+        c = start + np.timedelta64(int(rng.integers(0, 500)), "D")
+        rows.append([f"D{i}", f"R{i % 10}", "Closed Won" if rng.random() < 0.25 else "Closed Lost",
+                     f"{float(np.exp(rng.normal(9, 0.6))):.0f}", str(c),
+                     str(c + np.timedelta64(int(rng.gamma(4, 15)), "D")),
+                     prods[rng.choice(7, p=w / w.sum())]])
+    p = write_csv(tmp_path / "seven.csv", rows, header=[*HEADER, "Product"])
+    out = tmp_path / "o.yaml"
+    code, stdout, err = run(capsys, "calibrate", p, "--column", "product=Product", "-o", out)
+    assert code == 0, (stdout, err)
+    assert "not verified" not in stdout
+    shares = [v["share"] for v in yaml.safe_load(out.read_text(encoding="utf-8"))["funnel"]
+              ["products"].values()]
+    assert math.fsum(shares) == 1.0 and sum(shares) == 1.0, shares
+    assert set(load_scenario(out).funnel.products) >= set(prods)
