@@ -149,6 +149,14 @@ def outlook(sf: SalesForce, now: float) -> None:
     sf.episode_start[ended] = np.nan
 
 
+def _logged_resolved(sf: SalesForce, now: float) -> np.ndarray:
+    """Which deals of the book are logged and resolved in the trailing year (clipped at time 0)."""
+    b = sf.book
+    n = b.n
+    return (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= max(now - 365.0, 0.0)) & (
+        b.closed[:n] <= now)
+
+
 def observed_to_won(sf: SalesForce, now: float, ids: np.ndarray, by: str) -> np.ndarray:
     """Stage-to-won probabilities seen in the CRM over the last year, per person or team.
 
@@ -157,8 +165,7 @@ def observed_to_won(sf: SalesForce, now: float, ids: np.ndarray, by: str) -> np.
     """
     b = sf.book
     n = b.n
-    done = (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= max(now - 365.0, 0.0)) & (
-        b.closed[:n] <= now)
+    done = _logged_resolved(sf, now)
     key = (b.person if by == "person" else b.manager)[:n][done]
     size = (len(sf.p_seat) if by == "person" else sf.M)
     reached = b.stage[:n][done]  # stage lost at; S for won
@@ -174,8 +181,7 @@ def diagnose(sf: SalesForce, now: float, seats: np.ndarray) -> np.ndarray:
     """
     b = sf.book
     n = b.n
-    done = (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= max(now - 365.0, 0.0)) & (
-        b.closed[:n] <= now)
+    done = _logged_resolved(sf, now)
     reached = b.stage[:n][done]
     bench = sf.plan.stages["conversion"].to_numpy()
     att_p, pass_p = metrics.stage_counts(b.person[:n][done], reached, len(sf.p_seat), sf.S)
