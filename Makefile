@@ -5,16 +5,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install report test test-quick lab lint bench clean
+.PHONY: install report test test-quick lab lint lock bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exact versions come from requirements.lock (every dependency, tested together); the package itself
+# is installed on top without resolving again. Python 3.11.0–3.11.4 cannot take the lock (some locked
+# releases need 3.11.5+): there it installs from pyproject.toml's lower bounds instead, and says so.
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "salessim needs Python 3.11+ (found $$($(PYTHON) --version))"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,dask,lab]'
+	if $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11, 5))'; then \
+		$(BIN)/python -m pip install --quiet -r requirements.lock && \
+		$(BIN)/python -m pip install --quiet --no-deps -e .; \
+	else \
+		echo "Python $$($(BIN)/python --version) is older than 3.11.5: installing from pyproject.toml's lower bounds, not requirements.lock"; \
+		$(BIN)/python -m pip install --quiet -e '.[dev,dask,lab]'; \
+	fi
 	$(BIN)/python -m ipykernel install --sys-prefix --name salessim --display-name "salessim (.venv)"
 	touch $(STAMP)
 
@@ -37,6 +46,13 @@ lab: install
 lint: install
 	$(BIN)/ruff check salessim tests
 	$(BIN)/mypy salessim
+
+# Refresh requirements.lock to the newest releases pyproject.toml allows, for every platform and
+# Python 3.11.5+; then `make install` (it reinstalls from the new lock) and `make test` before committing.
+lock: install
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra dask --extra lab --universal \
+		--python-version 3.11.5 --no-annotate --custom-compile-command "make lock" -o requirements.lock
 
 bench: install
 	$(BIN)/salessim bench

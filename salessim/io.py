@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import platform
@@ -508,8 +509,32 @@ def _fill_and_replace(fd: int, tmp: str, text: str, path: Path, sync: bool = Fal
         raise
 
 
+@functools.cache
+def package_versions() -> dict[str, str]:
+    """The installed version of every package salessim depends on (runtime and the Dask extra)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    out: dict[str, str] = {}
+    try:
+        requires = metadata.requires("salessim") or []
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        requires = []
+    for line in requires:
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate({"extra": "dask"}):
+            continue  # the dev and lab extras do not shape results
+        for name in (req.name, *sorted(req.extras)):  # dask[distributed]: distributed too
+            try:
+                out[name.lower()] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+    return dict(sorted(out.items()))
+
+
 def manifest(**fields: Any) -> dict[str, Any]:
-    """Run metadata: what was run, with what, by which version."""
+    """Run metadata: what was run, with what, by which version (every dependency's)."""
     from salessim import __version__
 
     return {
@@ -518,6 +543,7 @@ def manifest(**fields: Any) -> dict[str, Any]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "pandas": pd.__version__,
+        "packages": package_versions(),
         **fields,
     }
 
