@@ -13,6 +13,7 @@ import pandas as pd
 
 from salessim.model import INVOLUNTARY, LOST, OPEN, VOLUNTARY, WON, ReplicationRecord
 from salessim.model.clock import Clock
+from salessim.model.managers import HIRING, REVIEW, TRAINING
 
 __all__ = ["DEAL_COLUMNS", "PERIODS", "PERIOD_COLUMNS", "REP_COLUMNS", "Results", "tables"]
 
@@ -35,6 +36,8 @@ PERIOD_COLUMNS = [
     "voluntary_turnover",
     "coaching_hours", "coaching_delivered_share", "culture", "detection_lag_days",
     "false_flag_rate", "diagnosis_accuracy", "selling_time_share",
+    "hires", "manager_review_hours", "manager_hiring_hours", "manager_training_hours",
+    "managers_trained", "crm_logging_hours",
 ]
 DEAL_COLUMNS = [
     "scenario", "replication", "opportunity_id", "rep_id", "manager_id", "segment", "product",
@@ -202,6 +205,13 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
             "diagnosis_accuracy": float(dg_in[:, 1].mean()) if dg_in.size else np.nan,
             "selling_time_share": float(_ratio(rec.hours_selling[:, k].sum(),
                                                rec.hours_worked[:, k].sum())),
+            # what the period's costs are priced from (salessim.costs)
+            "hires": int(hired.sum()),
+            "manager_review_hours": float(rec.manager_hours[k, REVIEW]),
+            "manager_hiring_hours": float(rec.manager_hours[k, HIRING]),
+            "manager_training_hours": float(rec.manager_hours[k, TRAINING]),
+            "managers_trained": int(rec.trained_started[k]),
+            "crm_logging_hours": float(rec.log_hours[k]),
         })
 
     ctx = {"scenario": sc.name, "replication": rec.replication, "seed": rec.seed}

@@ -728,6 +728,46 @@ class Comp(Frozen):
         14.0, "the last days of a period, when reps pull deals in or push them out", le=91)
 
 
+class Costs(Frozen):
+    """What a year of running the sales force costs, priced from what the simulation records.
+
+    Nothing here changes what is simulated: the costs of a year (:mod:`salessim.costs`) are priced
+    afterwards from its ``periods`` rows — reps' pay while in seat, recruiting per hire, CRM
+    licences, and manager hours on joint calls, reviews, hiring and training at an hourly rate —
+    so that experiments can rank levers by what they return per dollar, not by effect alone.
+    """
+
+    manager_hour_rate: NonNeg = A(
+        95.0, "fully loaded cost of a first-line manager's hour, USD (≈ 220,000 USD a year of pay, "
+        "benefits and overhead over 46 weeks of 50 hours): what an hour on a joint call, a review, "
+        "an interview or at training costs in the manager's other work", le=10_000)
+    training_per_manager: NonNeg = A(
+        6_000.0, "fee of the leadership programme per manager who starts it (tuition, materials, "
+        "travel), USD; the manager's days away are priced separately, as manager hours",
+        le=MAX_AMOUNT)
+    crm_seat_per_year: NonNeg = A(
+        1_800.0, "CRM licence per user and year, USD (a mid-tier sales CRM lists at about "
+        "100–175 USD a user a month); every rep seat and every manager holds one, filled or not",
+        le=MAX_AMOUNT)
+    rep_loaded_cost_per_year: NonNeg = A(
+        145_000.0, "a rep's yearly base pay, benefits and overhead while in seat, USD, commission "
+        "excluded (it comes out of `gross_margin`): the baseline's 50/50 pay mix on a 1.1 M USD "
+        "quota at a 10 % cost of sale is ≈ 110,000 USD of base pay, × 1.3 for benefits and "
+        "overhead", le=MAX_AMOUNT)
+    rep_working_weeks: Positive = A(
+        46.0, "weeks a year a rep works after holidays and leave: a rep hour costs "
+        "`rep_loaded_cost_per_year` ÷ (this × `reps.hours_per_week`), the price of CRM logging "
+        "time", le=52)
+    hiring_per_hire: NonNeg = A(
+        20_000.0, "recruiting cost per rep hired, USD: a recruiter's fee of ≈ 15–20 % of base pay "
+        "and onboarding. The manager's interview hours are priced as manager hours, and the "
+        "sales a ramping hire does not make are already in the simulated revenue", le=MAX_AMOUNT)
+    gross_margin: Share = A(
+        0.65, "share of revenue kept after the cost of delivering what was sold and the "
+        "commission paid on it (a software gross margin of ≈ 75 %, less ≈ 10 % commission): "
+        "what a change in revenue is worth against a change in cost")
+
+
 class Scenario(Frozen):
     """A whole scenario: the sales force and the eight levers."""
 
@@ -753,6 +793,7 @@ class Scenario(Frozen):
     territory: Territory = Territory()
     motivation: Motivation = Motivation()
     comp: Comp = Comp()
+    costs: Costs = Costs()
 
     @field_validator("goals", mode="before")
     @classmethod

@@ -28,7 +28,9 @@ DOCUMENTED_PERIODS = ("scenario, replication, year, period, headcount, revenue, 
                   "attainment_p50, attainment_p90, pct_at_quota, win_rate, cycle_days, "
                   "pipeline_coverage, forecast_error, forecast_bias, turnover, voluntary_turnover, "
                   "coaching_hours, coaching_delivered_share, culture, detection_lag_days, "
-                  "false_flag_rate, diagnosis_accuracy, selling_time_share")
+                  "false_flag_rate, diagnosis_accuracy, selling_time_share, hires, "
+                  "manager_review_hours, manager_hiring_hours, manager_training_hours, "
+                  "managers_trained, crm_logging_hours")
 DOCUMENTED_DEALS = ("scenario, replication, opportunity_id, rep_id, manager_id, segment, product, amount, "
                 "created_at, closed_at, stage_reached, outcome, joint_calls")
 

@@ -109,6 +109,7 @@ def switch_policy(sf: SalesForce, before: Scenario) -> None:
         sf.quality = manager_quality(sc, sf.q_z, trained=False)
         sf.quality_after = manager_quality(sc, sf.q_z, trained=True)
         sf.programme[:] = (now, now + _programme_days(sf) * WEEK / 5.0)
+        _count_trained(sf, now, sf.M)
     elif sc.managers.training != "trained":
         sf.quality = manager_quality(sc, sf.q_z, trained=False)
         sf.quality_after[:] = np.nan
@@ -121,6 +122,14 @@ def away_hours(window: np.ndarray, week_start: float, hours_per_week: float) -> 
         return 0.0
     overlap = min(week_start + WEEK, window[1]) - max(week_start, window[0])
     return hours_per_week * max(overlap, 0.0) / WEEK
+
+
+def _count_trained(sf: SalesForce, now: float, n: int) -> None:
+    """Record ``n`` managers starting the programme now (for the year's training costs)."""
+    q = sf.clock.period(now)
+    if q >= 0:
+        for k in sf.clock.slot_of(q):
+            sf.trained_started[k] += n
 
 
 def finish(sf: SalesForce, m: int) -> None:
@@ -164,6 +173,7 @@ def replace_manager(sf: SalesForce, m: int) -> None:
         start = now
         sf.quality_after[m] = float(manager_quality(sc, np.array([z]), trained=True)[0])
         sf.programme[m] = (start, start + _programme_days(sf) * WEEK / 5.0)
+        _count_trained(sf, now, 1)
         if sf.programme[m, 1] <= now:
             finish(sf, m)
     sf.carry[m] = 0.0

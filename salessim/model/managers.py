@@ -39,7 +39,7 @@ import simpy
 from simpy.events import URGENT
 
 from salessim.drivers import training
-from salessim.model.clock import WEEK
+from salessim.model.clock import WEEK, Clock
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
@@ -82,13 +82,18 @@ class Ledger:
     ``hours_per_week``.
     """
 
-    def __init__(self, env: simpy.Environment, hours_per_week: float, spent: np.ndarray) -> None:
+    def __init__(self, env: simpy.Environment, hours_per_week: float, spent: np.ndarray,
+                 clock: Clock | None = None, by_period: np.ndarray | None = None) -> None:
         self.env = env
         self.capacity = float(hours_per_week)
         self.level = 0.0
         self.queue: list[Spend] = []  # requests still waiting, in (priority, arrival) order
         self.seq = itertools.count()
         self.spent = spent  # hours spent per category (a row of Ledgers.spent, updated in place)
+        # hours spent per reported period and category (slots × categories, shared by the team's
+        # ledgers), booked to the period in which they are taken; None: not recorded
+        self.clock = clock
+        self.by_period = by_period
 
     def spend(self, hours: float, priority: int, wait: bool = False) -> Spend:
         """Request ``hours`` of this manager's week (see :class:`Spend`)."""
@@ -127,6 +132,11 @@ class Ledger:
             event.need -= take
             event.granted += take
             self.spent[event.priority] += take
+            if self.by_period is not None and self.clock is not None:
+                q = self.clock.period(self.env.now)
+                if q >= 0:
+                    for k in self.clock.slot_of(q):
+                        self.by_period[k, event.priority] += take
         if not event.wait or event.need <= _EPS:
             event.succeed(event.granted)
 
@@ -137,7 +147,10 @@ class Ledgers:
     def __init__(self, sf: SalesForce) -> None:
         mg = sf.sc.managers
         self.spent = np.zeros((sf.M, len(CATEGORIES)))  # hours per manager and category, whole run
-        self.books = [Ledger(sf.env, mg.hours_per_week, self.spent[m]) for m in range(sf.M)]
+        # every manager's hours per reported period (Clock.slots) and category
+        self.by_period = np.zeros((sf.clock.slots, len(CATEGORIES)))
+        self.books = [Ledger(sf.env, mg.hours_per_week, self.spent[m], sf.clock, self.by_period)
+                      for m in range(sf.M)]
         self.granted = np.zeros(sf.M)  # joint-call hours each ledger granted this week
         self._vacant_at = -np.inf
         self._vacant = np.zeros(sf.M, dtype=np.int64)

@@ -56,6 +56,9 @@ class ReplicationRecord:
     flag_log: np.ndarray  # rows of (time, 1 if the flag was false else 0)
     diag_log: np.ndarray  # rows of (time, 1 if the plan coaches the rep's weakest stage else 0)
     events: int
+    manager_hours: np.ndarray  # slots × managers.CATEGORIES: every manager's hours, by use
+    trained_started: np.ndarray  # slots: managers who started the leadership programme
+    log_hours: np.ndarray  # slots: seated reps' hours logging deals in the CRM
 
 
 def forecast_error(sf: SalesForce, signed: bool = False) -> np.ndarray:
@@ -107,4 +110,6 @@ def record(sf: SalesForce, events: int) -> ReplicationRecord:
         false_flags=sf.false_flags, events=events,
         flag_log=np.array(sf.flag_log, dtype=float).reshape(-1, 2),
         diag_log=np.array(sf.diag_log, dtype=float).reshape(-1, 2),
+        manager_hours=sf.ledgers.by_period.copy(), trained_started=sf.trained_started.copy(),
+        log_hours=sf.log_hours.copy(),
     )

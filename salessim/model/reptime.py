@@ -86,6 +86,11 @@ def allocate(sf: SalesForce, now: float) -> None:
     fixed = r.hours_per_week * r.non_selling_share
     logging = sf.log_events * sc.crm.minutes_per_update / 60.0
     sf.log_events[:] = 0.0
+    q = sf.clock.period(now)
+    if q >= 0:  # the seated reps' logging hours, for the year's costs
+        logged = float(logging[act].sum())
+        for k in sf.clock.slot_of(q):
+            sf.log_hours[k] += logged
     meetings = sf.plan_hours_due  # corrective-plan meetings since last week (driver 7)
     sf.plan_hours_due = np.zeros(n)
     selling = np.maximum(total - fixed - logging - meetings, 0.0) * sf.focus

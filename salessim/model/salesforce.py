@@ -238,6 +238,10 @@ class SalesForce:
         self.carry = np.zeros(self.M)
         self.coach_promised = np.zeros(self.clock.slots)  # joint-call hours promised, delivered
         self.coach_delivered = np.zeros(self.clock.slots)
+        # what the year's costs are priced from (salessim.costs): managers who start the
+        # leadership programme, and reps' hours logging in the CRM, per reported period
+        self.trained_started = np.zeros(self.clock.slots)
+        self.log_hours = np.zeros(self.clock.slots)
         self.ledgers = managers.start(self)  # each manager's week: a ledger and its process
 
         # room for 1.5× the deals a rep is expected to prospect over the run
