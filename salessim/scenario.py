@@ -122,6 +122,8 @@ MAX_STAGE_DAYS = 3650.0
 MAX_AMOUNT_FACTOR = 100.0
 #: First and last ``start_date`` accepted.
 DATE_RANGE = (dt.date(1990, 1, 1), dt.date(2100, 12, 31))
+#: Most seats a sales force may have, planned hires included (managers × span at their bounds).
+MAX_SEATS = 20_000
 
 
 class FrozenDict(dict):
@@ -649,6 +651,27 @@ class Attrition(Frozen):
                                      ge=-3, le=0)
 
 
+class Opening(Frozen):
+    """Planned new seats opened on one day of the reported horizon."""
+
+    day: int = Field(ge=0, le=1824, description="day of the reported horizon the seats open on "
+                     "(0: its first day); recruiting starts then, like a backfill")
+    reps: int = Field(ge=0, le=MAX_SEATS, description="new seats opened that day")
+
+
+class Hiring(Frozen):
+    """Planned hires: new seats opened during the reported horizon (headcount growth).
+
+    Each new seat is recruited like a backfill (``attrition.backfill_mean_days``), then its rep
+    ramps (``attrition.ramp_days``); new seats join the teams in turn (team 1, 2, …), so spans
+    grow. Leavers from new seats are backfilled like any other.
+    """
+
+    plan: tuple[Opening, ...] = A(
+        (), "no planned hires: the sales force keeps its seats, leavers backfilled",
+        max_length=1000)
+
+
 class Reps(Frozen):
     """The reps: skill spread and the working week that bounds what they can sell."""
 
@@ -794,6 +817,7 @@ class Scenario(Frozen):
     motivation: Motivation = Motivation()
     comp: Comp = Comp()
     costs: Costs = Costs()
+    hiring: Hiring = Hiring()
 
     @field_validator("goals", mode="before")
     @classmethod
@@ -812,6 +836,7 @@ class Scenario(Frozen):
                 raise ValueError(
                     f"goals.items.{i}.product: {g.product!r} is not a product "
                     f"(products: {sorted(self.funnel.products)})")
+        _check_hiring(self)
         return self
 
     # convenience ----------------------------------------------------------------------------
@@ -839,6 +864,20 @@ class Scenario(Frozen):
     def hash(self) -> str:
         """Short content hash of the resolved scenario (name excluded)."""
         return scenario_hash(self)
+
+
+def _check_hiring(sc: Scenario) -> None:
+    """Planned openings fall within the reported horizon and keep the seats bounded."""
+    horizon = sc.simulation.horizon_days
+    for i, o in enumerate(sc.hiring.plan):
+        if o.day >= horizon:
+            raise ValueError(f"hiring.plan.{i}.day: {o.day} is beyond the reported horizon "
+                             f"(simulation.horizon_days {horizon}): seats open on day 0 … "
+                             f"{horizon - 1}")
+    planned = sum(o.reps for o in sc.hiring.plan)
+    if sc.n_reps + planned > MAX_SEATS:
+        raise ValueError(f"hiring.plan: {planned:,} planned seats on top of {sc.n_reps:,} make "
+                         f"more than {MAX_SEATS:,} seats; plan fewer hires")
 
 
 # --------------------------------------------------------------------------------------------

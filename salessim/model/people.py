@@ -24,9 +24,10 @@ from salessim.rng import stream
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["INVOLUNTARY", "MAX_GOALS", "PERSON_DRAWS", "PROMOTED", "VOLUNTARY", "attrition",
-           "backfill", "handover_order", "hire", "involuntary_draw", "leave", "perceive", "ramp",
-           "reassign", "refresh_theta", "stage_deviations"]
+__all__ = ["INVOLUNTARY", "MAX_GOALS", "PERSON_DRAWS", "PROMOTED", "SEAT_ARRAYS", "VOLUNTARY",
+           "attrition", "backfill", "handover_order", "hire", "involuntary_draw", "leave",
+           "open_seats", "openings", "perceive", "ramp", "reassign", "refresh_theta",
+           "stage_deviations"]
 
 PERSON_DRAWS = 16  # uniforms per person from the seat's people stream (fixed: keeps CRN aligned)
 MAX_GOALS = 10
@@ -325,3 +326,73 @@ def attrition(sf: SalesForce) -> Iterator[Any]:
         leaving = sf.active & (sf.attr_u[month] < p_leave)
         for k in np.flatnonzero(leaving):
             sf._leave(int(k), VOLUNTARY)
+
+
+# ------------------------------------------------------------------------------------------
+# planned hires: new seats (scenario ``hiring.plan``)
+# ------------------------------------------------------------------------------------------
+#: Every per-seat array of a sales force (first axis: seats) and what an empty, never-held seat
+#: holds in it — the values :class:`salessim.model.salesforce.SalesForce` starts every seat with.
+#: A callable fill takes the sales force. Opening seats extends each of these.
+SEAT_ARRAYS: dict[str, Any] = {
+    "seat_person": -1, "theta0": 0.0, "zskill": 0.0, "gain": 0.0, "hire_time": 0.0,
+    "bias": 1.0, "n_goals": lambda sf: sf.goalm.n, "mix": lambda sf: sf.goalm.natural,
+    "seg_mass": 0.0, "cell_cdf": 0.0, "penalty": 0.0, "focus": 1.0, "active": False,
+    "person_u": 0.0, "op_time": 0.0, "week_lam": 0.0, "next_row": 0, "flag": False,
+    "flag_since": np.nan, "est_ratio": 1.0, "flag_streak": 0, "stage_dev": 0.0,
+    "stage_theta": 0.0, "diag_stage": -1, "plan_hours_due": 0.0, "episode_start": np.nan,
+    "episode_seen": False, "week_hours": 0.0, "week_effective": 0.0, "rate": 0.0,
+    "uncontacted": lambda sf: float(sf.sc.territory.accounts), "new_att": 1.0, "extra": 0.0,
+    "burnout": 0.0, "optimism": 0.0, "log_habit": 0.0, "p_make": np.nan, "gave_up": False,
+    "behind": 0, "log_events": 0.0, "week_total": 0.0, "week_selling": 0.0,
+    "week_prospect": 0.0, "pipe_value": 0.0, "open_count": 0.0, "theta_eff": 0.0,
+    "recent_calls": 0.0, "start_culture": np.nan,
+}
+
+
+def open_seats(sf: SalesForce, n: int) -> np.ndarray:
+    """Open ``n`` new, empty seats; returns their indices.
+
+    The ``j``-th planned seat of the run is seat ``N0 + j`` (``N0`` the starting seats) and joins
+    team ``j mod M``: the teams take new seats in turn and their spans grow. Each new seat has its
+    own random streams keyed by its index, like every seat, so the seats that were there keep every
+    draw (common random numbers) whatever is opened after them. A new seat's rep gets a fresh
+    book of accounts (a new territory) and its deal stream starts at its first row.
+    """
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    old = sf.N
+    new = np.arange(old, old + n)
+    for name, fill in SEAT_ARRAYS.items():
+        arr = getattr(sf, name)
+        value = fill(sf) if callable(fill) else fill
+        extra = np.empty((n, *arr.shape[1:]), dtype=arr.dtype)
+        extra[...] = value
+        setattr(sf, name, np.concatenate([arr, extra]))
+    sf.seat_manager = np.concatenate([sf.seat_manager, (new - sf.N0) % sf.M])
+    sf.people_rng += [stream(sf.seed, sf.rep, "people", int(k)) for k in new]
+    sf.stage_rng += [stream(sf.seed, sf.rep, "stage_skill", int(k)) for k in new]
+    months = sf.attr_u.shape[0]
+    sf.attr_u = np.concatenate(
+        [sf.attr_u, np.stack([stream(sf.seed, sf.rep, "attrition", int(k)).random(months)
+                              for k in new], axis=1)], axis=1)
+    sf.N = old + n
+    # caches of per-seat values computed before the seats existed
+    sf.ramp_cache = None
+    sf.year_cache = None
+    return new
+
+
+def openings(sf: SalesForce) -> Iterator[Any]:
+    """Process: planned seats open on their days of the reported horizon (``hiring.plan``).
+
+    Each opened seat is recruited like a backfill — vacant for the recruiting delay, with the
+    manager's interview hours — and its rep then ramps like any new hire.
+    """
+    plan = sorted(sf.target.hiring.plan, key=lambda o: o.day)  # stable: same-day order kept
+    for o in plan:
+        t = sf.W + float(o.day)
+        if t > sf.env.now:
+            yield sf.env.timeout(t - sf.env.now)
+        for k in open_seats(sf, o.reps):
+            sf._spawn(backfill(sf, int(k)))

@@ -80,6 +80,8 @@ class SalesForce:
         org = scenario.organisation
         self.M = org.managers
         self.N = org.managers * org.span
+        self.N0 = self.N  # the seats at the start; planned hires (hiring.plan) open more
+        self.planned_seats = sum(o.reps for o in self.target.hiring.plan)
         self.clock = Clock(float(scenario.simulation.warmup_days),
                            float(scenario.simulation.horizon_days))
         self.W = self.clock.W
@@ -166,7 +168,11 @@ class SalesForce:
         # and who holds the seats at the start: the reps a running sales force keeps
         if hazard_scale is None:
             if scenario.attrition.voluntary_annual > 0:
-                hazard_scale, population = hazard.solve(self.target)
+                # the settled sales force is the one that holds the starting seats: planned
+                # hires are not part of it
+                hazard_scale, population = hazard.solve(
+                    self.target.replace(**{"hiring.plan": []}) if self.target.hiring.plan
+                    else self.target)
             else:
                 hazard_scale = 0.0
         self.hazard_scale = float(hazard_scale)
@@ -245,7 +251,9 @@ class SalesForce:
         self.ledgers = managers.start(self)  # each manager's week: a ledger and its process
 
         # room for 1.5× the deals a rep is expected to prospect over the run
-        self.draws = SeatDeals(seed, replication, self.N, self.S, self.stage_cv,
+        # planned seats' deal streams are drawn with the others' (each seat's own stream)
+        self.draws = SeatDeals(seed, replication, self.N + self.planned_seats, self.S,
+                               self.stage_cv,
                                rows_hint=int(1.5 * self.plan.new_per_week * self.T / 7))
         self.book = DealBook(self.S, capacity=max(4096, int(self.N * self.plan.new_per_week
                                                              * self.T / 7 * 1.3)))
@@ -430,6 +438,8 @@ class SalesForce:
         for gen in (self._week(), policy.review_calendar(self), self._quarters(),
                     people.attrition(self), policy.forecast_calls(self, (self.sc, self.target))):
             self._spawn(gen)
+        if self.target.hiring.plan:  # planned new seats (none: the same run as before)
+            self._spawn(people.openings(self))
         events = 0
         while env.peek() <= self.T + 1e-6:
             env.step()
