@@ -241,7 +241,7 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
             "scenario_yaml": {s.name: s.to_yaml() for s in scs},
             "executor": getattr(ex, "name", "cache") if todo else "cache",
             "computed_replications": todo, "culture_split": bool(culture_split)}
-    return Comparison(results=res, summary=summarize(res.periods, base, names, direct),
+    return Comparison(results=res, summary=summarize(res.periods, base, names, direct, scs),
                       baseline=base, scenarios=names, meta=meta, direct=direct)
 
 
@@ -276,7 +276,9 @@ def _t_ci(x: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str],
-              direct: pd.DataFrame | None = None) -> pd.DataFrame:
+              direct: pd.DataFrame | None = None,
+              scenarios: Mapping[str, Scenario] | Sequence[Scenario] | None = None
+              ) -> pd.DataFrame:
     """The paired summary of a comparison (intervals from :mod:`salessim.stats`).
 
     Per scenario and metric: mean and 95 % Student-t CI; against the baseline the paired difference
@@ -289,23 +291,92 @@ def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str],
     (:func:`compare` with ``culture_split``). Each difference is then split, replication by
     replication, into ``direct`` (held run − baseline) and ``mediated`` (variant − held run), each
     with its paired 95 % CI; they add up to ``diff``. Empty where a variant has no held run.
+
+    ``scenarios``: the scenarios of the comparison (by name, or a list). Each year is then also
+    priced (:mod:`salessim.costs`): the metrics ``cost`` and ``margin_less_cost`` (USD a year)
+    are summarised like the others, and a variant's ``cost`` row carries its
+    ``return_on_cost`` — extra gross margin per extra dollar of cost, only where it clearly costs
+    more — and a ``cost_verdict`` in words (:func:`salessim.costs.return_on_cost`). Left out for
+    a table written before costs were recorded.
     """
     rows = []
     if "year" not in periods:  # tables written before horizons could pass a year: one year
         periods = periods.assign(year=1)
+    metrics = METRICS
+    priced = _with_costs(periods, direct, scenarios)
+    if priced is not None:
+        periods, direct = priced
+        metrics = {**METRICS, **COST_METRICS}
     for fy in sorted(periods["year"].unique()):
         year = periods[(periods["period"] == "year") & (periods["year"] == fy)]
         held = None
         if direct is not None and len(direct):
             d = direct.assign(year=1) if "year" not in direct else direct
             held = d[(d["period"] == "year") & (d["year"] == fy)]
-        rows += _summary_rows(year, baseline, names, int(fy), held)
+        rows += _summary_rows(year, baseline, names, int(fy), held, metrics)
     cols = ["scenario", "year", "metric", "label", "n", "mean", "ci_low", "ci_high", "diff",
             "diff_ci_low", "diff_ci_high", "diff_rel", "diff_ci_low_unpaired",
             "diff_ci_high_unpaired", "p_better"]
     if direct is not None:
         cols += list(SPLIT_COLUMNS)
+    if priced is not None:
+        cols += list(RETURN_COLUMNS)
+        rows = _returns(rows, periods, baseline)
     return pd.DataFrame(rows).reindex(columns=cols)
+
+
+#: Cost metrics of a summary whose scenarios are known (:mod:`salessim.costs`), USD a year.
+COST_METRICS: dict[str, tuple[str, int]] = {
+    "cost": ("cost (USD a year)", -1),
+    "margin_less_cost": ("gross margin less cost (USD a year)", +1),
+}
+#: the summary's columns for what a variant returns on what it costs (on its ``cost`` rows)
+RETURN_COLUMNS = ("margin_diff", "return_on_cost", "cost_verdict")
+
+
+def _with_costs(periods: pd.DataFrame, direct: pd.DataFrame | None,
+                scenarios: Mapping[str, Scenario] | Sequence[Scenario] | None
+                ) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
+    """The year rows with their cost columns (cost, margin, margin_less_cost), or None.
+
+    None without scenarios, or for a table written before costs were recorded.
+    """
+    from salessim.costs import cost_table
+
+    if scenarios is None:
+        return None
+    by_name = dict(scenarios) if isinstance(scenarios, Mapping) else {s.name: s for s in scenarios}
+    out = []
+    for frame in (periods, direct):
+        if frame is None or not len(frame):
+            out.append(frame)
+            continue
+        years = frame[frame["period"] == "year"]
+        try:
+            priced = cost_table(years, by_name)
+        except ValueError:
+            return None
+        out.append(years.assign(**{c: priced[c].to_numpy()
+                                   for c in ("cost", "margin", "margin_less_cost")}))
+    return out[0], out[1]
+
+
+def _returns(rows: list[dict[str, Any]], periods: pd.DataFrame,
+             baseline: str) -> list[dict[str, Any]]:
+    """Each variant's ``cost`` row with its margin gained (paired), return on cost and verdict."""
+    from salessim.costs import return_on_cost
+
+    for r in rows:
+        if r["metric"] != "cost" or r["scenario"] == baseline:
+            continue
+        year = periods[(periods["period"] == "year") & (periods["year"] == r["year"])]
+        v, b = (year[year["scenario"] == n].set_index("replication")["margin"]
+                for n in (r["scenario"], baseline))
+        pair = pd.concat([v, b], axis=1, keys=["v", "b"]).dropna()
+        gain = paired_diff_ci(pair["v"].to_numpy(float), pair["b"].to_numpy(float)).mean
+        ratio, verdict = return_on_cost(gain, r["diff"], r["diff_ci_low"], r["diff_ci_high"])
+        r.update({"margin_diff": gain, "return_on_cost": ratio, "cost_verdict": verdict})
+    return rows
 
 
 #: the summary's columns for the split of an effect into its direct and culture-mediated parts
@@ -314,7 +385,8 @@ SPLIT_COLUMNS = ("direct", "direct_ci_low", "direct_ci_high", "mediated", "media
 
 
 def _summary_rows(year: pd.DataFrame, baseline: str, names: Sequence[str], fy: int,
-                  held: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+                  held: pd.DataFrame | None = None,
+                  metrics: Mapping[str, tuple[str, int]] = METRICS) -> list[dict[str, Any]]:
     """The summary rows of one reported year (its ``year`` rows of every scenario)."""
     rows = []
     base = year[year["scenario"] == baseline].set_index("replication")
@@ -322,7 +394,7 @@ def _summary_rows(year: pd.DataFrame, baseline: str, names: Sequence[str], fy: i
         y = year[year["scenario"] == name].set_index("replication")
         h = (held[held["scenario"] == name].set_index("replication")
              if held is not None and name != baseline else None)
-        for metric, (label, better) in METRICS.items():
+        for metric, (label, better) in metrics.items():
             if metric not in y:  # tables written before the metric existed
                 continue
             v = y[metric].to_numpy(dtype=float)
