@@ -282,6 +282,30 @@ class Stage(Frozen):
     work_hours: float = Field(0.8, ge=0.0, le=40.0, description="rep hours a deal in this stage needs "
                               "each week to move at its base pace (below that, it stretches and "
                               "its odds fall)")
+    fast_share: float = A(
+        0.0, "no fast lane: every deal's time in the stage is one gamma around mean_days. Above 0 "
+        "(a calibration sets it when an export's cycles have a fast mode): the share of deals "
+        "that move through the stage fast (quick buys), with mean fast_mean_days; the others' "
+        "mean rises so the stage's mean stays mean_days; both gamma with the stage's cv; the "
+        "same deals are the fast ones in every stage", ge=0.0, lt=1.0)
+    fast_mean_days: float = A(
+        0.0, "mean days a fast deal spends in the stage (used when fast_share > 0; below "
+        "mean_days)", ge=0.0, le=MAX_STAGE_DAYS)
+
+    @model_validator(mode="after")
+    def _fast_lane(self) -> Stage:
+        if self.fast_share > 0 and not 0 < self.fast_mean_days < self.mean_days:
+            raise ValueError(f"fast_mean_days must be above 0 and below mean_days "
+                             f"({self.mean_days:g}) when fast_share is above 0, got "
+                             f"{self.fast_mean_days:g}")
+        return self
+
+    def fast_lane(self) -> tuple[float, float, float]:
+        """(share, fast mean, other deals' mean): the stage's two-lane duration mixture."""
+        f = self.fast_share
+        if f <= 0:
+            return 0.0, self.mean_days, self.mean_days
+        return f, self.fast_mean_days, (self.mean_days - f * self.fast_mean_days) / (1 - f)
 
 
 def _default_stages() -> tuple[Stage, ...]:

@@ -17,6 +17,7 @@ the week's tick.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,9 +29,10 @@ from salessim.rng import stream
 
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
+    from salessim.scenario import Stage
 
 __all__ = ["LOGIT_LIMIT", "LOST", "OPEN", "WON", "DealBook", "SeatDeals", "advance", "clip_logit",
-           "create", "seat_state"]
+           "create", "fast_lanes", "lane_durations", "seat_state"]
 
 OPEN, WON, LOST = 0, 1, 2
 #: Stage log-odds are held within ±LOGIT_LIMIT so that every probability stays strictly inside
@@ -153,6 +155,44 @@ class SeatDeals:
         """Make rows up to ``upto`` (exclusive) available for every seat."""
         while self.rows < upto:
             self._extend()
+
+
+def fast_lanes(stages: Sequence[Stage]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                np.ndarray] | None:
+    """Per stage: (fast share, fast deals' and other deals' mean ÷ the stage mean, cv); None
+    when no stage has a fast lane (every deal's durations are then the plain gamma draws)."""
+    if not any(s.fast_share > 0 for s in stages):
+        return None
+    lanes = np.array([s.fast_lane() for s in stages])
+    mean = np.array([s.mean_days for s in stages])
+    return (lanes[:, 0], lanes[:, 1] / mean, lanes[:, 2] / mean,
+            np.array([s.cv for s in stages]))
+
+
+def lane_durations(u_dur: np.ndarray, dur_unit: np.ndarray, share: np.ndarray,
+                   fast: np.ndarray, slow: np.ndarray, cv: np.ndarray) -> np.ndarray:
+    """Unit-mean stage durations of deals when some stages have a fast lane.
+
+    A deal is fast in every stage whose ``share`` exceeds its *lane draw* ``v`` (the deal's
+    duration uniform of the first stage with a fast lane), so the same deals are the quick buys
+    throughout. In that first stage the duration is the ``v`` re-scaled within its lane (uniform
+    again, independent of the lane); in later fast-lane stages the stage's own uniform. Each lane
+    is a gamma of the stage's ``cv`` with mean ``fast`` or ``slow`` (× the stage mean, which the
+    shares keep). Stages without a fast lane keep ``dur_unit``. No new random numbers: the
+    deal's own pre-drawn uniforms, so common random numbers hold.
+    """
+    from salessim.funnel import gamma_quantile
+
+    out = dur_unit.copy()
+    first = int(np.flatnonzero(share > 0)[0])
+    v = u_dur[:, first]
+    for s in np.flatnonzero(share > 0):
+        f = share[s]
+        is_fast = v < f
+        w = (np.where(is_fast, v / f, (v - f) / (1 - f)) if s == first else u_dur[:, s])
+        w = np.clip(w, 1e-12, 1 - 1e-12)
+        out[:, s] = gamma_quantile(w, 1.0, cv[s]) * np.where(is_fast, fast[s], slow[s])
+    return out
 
 
 def _ascending(a: np.ndarray) -> bool:
@@ -338,6 +378,9 @@ def create(sf: SalesForce, t0: float) -> None:
         # every stage's duration shape (pre-computed per block); the stage's mean applies when
         # the stage starts, stretched by the attention the rep can give it
         att = sf.new_att[seats]
+        lanes = fast_lanes(sf.sc.funnel.stages)
+        if lanes is not None:  # some deals move fast: their stage durations from the mixture
+            dur_unit = lane_durations(dr[:, FIXED_COLS + sf.S:], dur_unit, *lanes)
         first = dur_unit[:, 0] * sf.stage_mean[0] / att
         u_vis = dr[:, C_VISIBLE]
         visible = logged(u_vis, propensity(sf.sc.crm, np.zeros(total), sf.S,
