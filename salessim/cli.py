@@ -398,7 +398,8 @@ def print_comparison(comp, title: str) -> None:
     kinds = {"revenue": "money", "attainment_p50": "pct", "pct_at_quota": "pct",
              "win_rate": "pct", "turnover": "pct", "detection_lag_days": "num",
              "false_flag_rate": "pct", "diagnosis_accuracy": "pct",
-             "forecast_error": "pct", "coaching_hours": "num"}
+             "forecast_error": "pct", "coaching_hours": "num", "cost": "money",
+             "margin_less_cost": "money"}
     t = Table(title=title, title_justify="left")
     sm = comp.summary
     split = "direct" in sm
@@ -429,6 +430,46 @@ def print_comparison(comp, title: str) -> None:
             t.add_row(*cells)
             first = False
         t.add_section()
+    Console(width=140).print(t)
+    if "return_on_cost" in sm:
+        print_costs(comp)
+
+
+def _usd(v: float, signed: bool = False) -> str:
+    """USD for the terminal: thousands below a million, millions above."""
+    if not np.isfinite(v):
+        return "–"
+    sign = "+" if signed else ""
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:{sign},.2f}M"
+    return f"{v / 1e3:{sign},.0f}k"
+
+
+def print_costs(comp) -> None:
+    """What each variant costs against the baseline, what it earns, and its return on cost."""
+    from rich.console import Console
+    from rich.table import Table
+
+    sm = comp.summary
+    cost = sm[(sm["metric"] == "cost") & (sm["scenario"] != comp.baseline)]
+    net = sm[sm["metric"] == "margin_less_cost"].set_index(["scenario", "year"])
+    t = Table(title=f"What it costs, against {comp.baseline} (USD a year; return on cost: extra "
+                    "gross margin per extra dollar, only where it clearly costs more)",
+              title_justify="left")
+    for c in ("scenario", "Δ cost [95 % CI]", "Δ gross margin", "return on cost", "verdict",
+              "Δ margin less cost [95 % CI]"):
+        t.add_column(c, justify="left" if c in ("scenario", "verdict") else "right")
+    for _, r in cost.iterrows():
+        n = net.loc[(r["scenario"], r["year"])]
+        who = (str(r["scenario"]) if sm["year"].nunique() == 1
+               else f"{r['scenario']} · year {r['year']}")
+        ratio = r["return_on_cost"]
+        t.add_row(who, f"{_usd(r['diff'], True)} [{_usd(r['diff_ci_low'], True)}, "
+                       f"{_usd(r['diff_ci_high'], True)}]",
+                  _usd(r["margin_diff"], True),
+                  f"{ratio:,.2f}" if np.isfinite(ratio) else "–", str(r["cost_verdict"]),
+                  f"{_usd(n['diff'], True)} [{_usd(n['diff_ci_low'], True)}, "
+                  f"{_usd(n['diff_ci_high'], True)}]")
     Console(width=140).print(t)
 
 
@@ -468,7 +509,25 @@ def cmd_swings(args: argparse.Namespace) -> int:
                            "diff", ascending=False)
     print("ranked by team revenue: " + ", ".join(
         f"{r.scenario} ({100 * r.diff_rel:+.1f} %)" for r in rev.itertuples()))
+    _print_cost_ranking(comp)
     return EXIT_OK
+
+
+def _print_cost_ranking(comp) -> None:
+    """The variants by return on cost (year 1), those that save money first."""
+    sm = comp.summary
+    cost = sm[(sm["metric"] == "cost") & (sm["scenario"] != comp.baseline) & (sm["year"] == 1)]
+    if "return_on_cost" not in sm or cost.empty:
+        return
+    saves = cost[cost["cost_verdict"] == "saves money"].sort_values("margin_diff", ascending=False)
+    paid = cost[np.isfinite(cost["return_on_cost"].astype(float))].sort_values(
+        "return_on_cost", ascending=False)
+    flat = cost[cost["cost_verdict"] == "no clear change in cost"]
+    parts = [f"{r.scenario} (saves {_usd(-r.diff)})" for r in saves.itertuples()]
+    parts += [f"{r.scenario} ({r.return_on_cost:.2f} per dollar)" for r in paid.itertuples()]
+    parts += [f"{r.scenario} (no clear change in cost)" for r in flat.itertuples()]
+    print("ranked by return on cost (gross margin gained per extra dollar of cost): "
+          + ", ".join(parts))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
