@@ -138,11 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
         if cmd == "swings":
             s = sub.add_parser("swings", help="every one-driver variant of the scenario library "
                                               "against the baseline (which driver to fix first)")
+            s.add_argument("--baseline", "-b", default=None, metavar="FILE_OR_NAME",
+                           help="your sales force: a scenario file (e.g. one `salessim calibrate` "
+                                "wrote) or a library name; each library variant's changes (its "
+                                "fields that differ from the library baseline) are laid over it "
+                                "(default: the library baseline and its variant files)")
         elif cmd == "compare":
             s = sub.add_parser("compare", help="compare scenarios, paired on common random numbers")
             s.add_argument("scenarios", nargs="+", metavar="SCENARIO")
-            s.add_argument("--baseline", "-b", default=None,
-                           help="scenario name to pair against (default: the first)")
+            s.add_argument("--baseline", "-b", default=None, metavar="NAME_OR_FILE",
+                           help="scenario to pair against (default: the first): the name of one "
+                                "of the scenarios, one of them as given, or any other scenario "
+                                "file or library name (then added as the first scenario)")
             s.add_argument("--culture-split", action=argparse.BooleanOptionalAction, default=True,
                            help="split each effect into its direct part (the variant with "
                                 "culture held on the baseline's path) and the part culture "
@@ -256,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("reports", help="build the standard reports and index.html")
     s.add_argument("--out", "-o", type=_path, default=Path("reports"))
+    s.add_argument("--baseline", "-b", default=None, metavar="FILE_OR_NAME",
+                   help="build every report for this sales force: a scenario file (e.g. one "
+                        "`salessim calibrate` wrote) or a library name; the library variants' "
+                        "changes are laid over it (default: the library baseline)")
     s.add_argument("--replications", "-r", type=_replications(), default=None,
                    help="replications for every report (default: each notebook's own)")
 
@@ -502,12 +513,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_swings(args: argparse.Namespace) -> int:
     from salessim.experiments import library_swings
 
-    comp = _experiment(args, "swings", library_swings,
-                       lambda comp: f"one driver at a time against {comp.baseline}")
+    if args.baseline is not None:  # a bad file is refused before --out is touched
+        load_scenario(args.baseline)
+
+    def title(comp: Any) -> str:
+        m = comp.meta
+        src = m.get("baseline_source", "")
+        return (f"one driver at a time against {comp.baseline} ({src}, scenario hash "
+                f"{m.get('baseline_hash', '?')})")
+
+    comp = _experiment(args, "swings",
+                       lambda **kw: library_swings(baseline=args.baseline, **kw), title)
+    for name, why in comp.meta.get("skipped", {}).items():
+        print(f"left out: {name} (its changes are not valid over {comp.baseline}: {why})")
     rev = comp.summary[(comp.summary["metric"] == "revenue")
                        & (comp.summary["scenario"] != comp.baseline)].sort_values(
                            "diff", ascending=False)
-    print("ranked by team revenue: " + ", ".join(
+    print(f"ranked by team revenue, for {comp.baseline}: " + ", ".join(
         f"{r.scenario} ({100 * r.diff_rel:+.1f} %)" for r in rev.itertuples()))
     _print_cost_ranking(comp)
     return EXIT_OK

@@ -32,7 +32,8 @@ from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
 from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
 
-__all__ = ["METRICS", "SPLIT_COLUMNS", "Comparison", "compare", "library_swings", "parse_vary", "sweep"]
+__all__ = ["METRICS", "SPLIT_COLUMNS", "Comparison", "compare", "library_swings", "parse_vary", "sweep",
+           "variant_changes", "variants_over"]
 
 #: Summary metrics: column of the ``periods`` year row, label, and which direction is better.
 METRICS: dict[str, tuple[str, int]] = {
@@ -116,6 +117,60 @@ def _resolve(scenarios: Sequence[Any]) -> list[Scenario]:
     return out
 
 
+def _source(s: Any) -> str:
+    """Where a scenario argument came from, for the manifest (a path or name as given)."""
+    if isinstance(s, Scenario):
+        return f"<scenario {s.name}>"
+    if isinstance(s, Mapping):
+        return "<mapping>"
+    return str(s)
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    """Whether two scenario arguments name the same existing file."""
+    if not isinstance(a, str | Path) or not isinstance(b, str | Path):
+        return False
+    try:
+        pa, pb = Path(a), Path(b)
+        return pa.is_file() and pb.is_file() and pa.resolve() == pb.resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def _pick_baseline(sources: list[Any], scs: list[Scenario], baseline: Any) -> int | Scenario:
+    """The baseline of a comparison: an index into ``scs``, or a scenario to add in front.
+
+    The rule: ``baseline`` is (1) the name of one of the scenarios, else (2) one of the scenario
+    arguments as given (the same file), else (3) any other scenario (a YAML file or a library
+    name), which is added as the first scenario. A scenario added that way may not share its
+    name with a different scenario of the comparison.
+    """
+    names = [s.name for s in scs]
+    if isinstance(baseline, Scenario):
+        got = baseline
+    else:
+        if isinstance(baseline, str) and baseline in names:
+            return names.index(baseline)
+        for i, src in enumerate(sources):
+            if (isinstance(src, str | Path) and str(src) == str(baseline)) or _same_file(src, baseline):
+                return i
+        try:
+            got = load_scenario(baseline)
+        except ScenarioError as e:
+            raise ScenarioError(f"--baseline {safe_repr(str(baseline))} is not one of the "
+                                f"scenarios ({', '.join(names)}) and cannot be loaded as a "
+                                f"scenario file or library name: {str(e).splitlines()[0]}"
+                                ) from None
+    if got.name in names:
+        i = names.index(got.name)
+        if scs[i].hash == got.hash:
+            return i
+        raise ScenarioError(f"--baseline {safe_repr(_source(baseline))} is named {got.name!r}, "
+                            f"like another scenario of the comparison with different content; "
+                            "give it another `name:` in its file, or name that scenario")
+    return got
+
+
 def compare(scenarios: Sequence[Any], baseline: str | None = None, replications: int = 16,
             seed: int = 1, executor: Any = None, workers: int | None = None,
             scheduler: str | None = None, deals: bool = False, cache: bool | Path = True,
@@ -151,12 +206,20 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     """
     replications, seed = check_replications(replications), check_seed(seed)  # ValueError if out of range
     check_run_size(len(scenarios), replications)
-    scs = _resolve(scenarios)
+    sources = list(scenarios)
+    scs = _resolve(sources)
+    if baseline is not None and not (isinstance(baseline, str) and baseline == ""):
+        picked = _pick_baseline(sources, scs, baseline)
+        if isinstance(picked, Scenario):  # a scenario file given only as the baseline: in front
+            sources, scs = [baseline, *sources], [picked, *scs]
+            check_run_size(len(scs), replications)
+            picked = 0
+        base_i = picked
+    else:
+        base_i = 0
     names = [s.name for s in scs]
-    base = baseline or names[0]
-    if base not in names:
-        raise ScenarioError(f"--baseline {base!r} is not one of the scenarios: {names}")
-    base_sc = scs[names.index(base)]
+    base = names[base_i]
+    base_sc = scs[base_i]
     # the runs: every scenario, then each variant that can hold the baseline's culture path
     runs: list[tuple[Scenario, Scenario | None]] = [(s, None) for s in scs]
     if culture_split:
@@ -236,8 +299,11 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         direct = direct.sort_values(["scenario", "replication", "year", "period"],
                                     key=_scenario_key(names)).reset_index(drop=True)
     res = Results(reps=reps, periods=periods, deals=deal_df)
-    meta = {"baseline": base, "seed": int(seed), "replications": R,
+    meta = {"baseline": base, "baseline_hash": base_sc.hash,
+            "baseline_description": base_sc.description,
+            "baseline_source": _source(sources[base_i]), "seed": int(seed), "replications": R,
             "scenarios": {s.name: s.hash for s in scs},
+            "scenario_sources": {s.name: _source(src) for s, src in zip(scs, sources, strict=True)},
             "scenario_yaml": {s.name: s.to_yaml() for s in scs},
             "executor": getattr(ex, "name", "cache") if todo else "cache",
             "computed_replications": todo, "culture_split": bool(culture_split)}
@@ -551,14 +617,108 @@ DRIVER_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _diff(new: Any, old: Any) -> Any:
+    """The parts of ``new`` that differ from ``old`` (mappings recursively; None if none)."""
+    if isinstance(new, Mapping) and isinstance(old, Mapping):
+        out = {}
+        for k, v in new.items():
+            if k not in old:
+                out[k] = v
+            else:
+                d = _diff(v, old[k])
+                if d is not None:
+                    out[k] = d
+        return out or None
+    return None if new == old else new
+
+
+def variant_changes(name: str, directory: Path = SCENARIO_DIR) -> dict[str, Any]:
+    """What a library variant changes: its fields that differ from the library baseline's.
+
+    ``directory`` is the scenario library (its ``baseline.yaml`` and ``NAME.yaml``). Mappings
+    are compared field by field; a list (the goals) is one value, replaced whole.
+    """
+    directory = Path(directory)
+    lib = load_scenario(directory / "baseline.yaml").to_dict()
+    var = load_scenario(directory / f"{name}.yaml").to_dict()
+    for d in (lib, var):
+        d.pop("name", None)
+        d.pop("description", None)
+    return _diff(var, lib) or {}
+
+
+def variants_over(base: Scenario, changes: Mapping[str, Mapping[str, Any]],
+                  skip_invalid: bool = False) -> tuple[list[Scenario], dict[str, str]]:
+    """Each variant's changes laid over ``base``: the variant of *that* sales force.
+
+    Only the fields a variant changes are replaced; everything else (a calibrated funnel, deal
+    sizes, the organisation) stays as ``base`` has it. Each variant is named as in ``changes``.
+
+    Returns:
+        The variants, and those that are not a valid scenario over ``base`` with the reason
+        (e.g. a goal on a product ``base`` does not sell); with ``skip_invalid`` False such a
+        variant raises instead.
+
+    Raises:
+        ScenarioError: a variant that is not valid over ``base`` (naming it and the problem).
+    """
+    from salessim.scenario import deep_merge
+
+    data = base.to_dict()
+    out, skipped = [], {}
+    for name, ch in changes.items():
+        merged = deep_merge(data, dict(ch))
+        merged["name"] = name
+        merged["description"] = f"{name} laid over {base.name}"
+        try:
+            out.append(load_scenario(merged))
+        except ScenarioError as e:
+            why = str(e).splitlines()[0].removeprefix("<dict>: ")
+            if not skip_invalid:
+                raise ScenarioError(f"{name}'s changes cannot be laid over {base.name}: {why}"
+                                    ) from None
+            skipped[name] = why
+    return out, skipped
+
+
 def library_swings(replications: int = 16, seed: int = 1, directory: Path = SCENARIO_DIR,
-                   **kw: Any) -> Comparison:
-    """Every one-driver variant of the library against the baseline (for the tornado chart)."""
-    names = ["baseline", *[n for v in DRIVER_VARIANTS.values() for n in v], "best_practice"]
-    paths = [directory / f"{n}.yaml" for n in names]
-    comp = compare(paths, baseline="baseline", replications=replications, seed=seed, **kw)
+                   baseline: Any = None, **kw: Any) -> Comparison:
+    """Every one-driver variant of the library against a baseline (for the tornado chart).
+
+    Args:
+        replications, seed: as for :func:`compare` (common random numbers).
+        directory: the scenario library (``baseline.yaml`` and one file per variant).
+        baseline: the sales force the variants are tried on: a Scenario, a YAML file (e.g.
+            one ``salessim calibrate`` wrote) or a library name. Each variant's *changes* (its
+            fields that differ from the library's baseline, :func:`variant_changes`) are laid
+            over it (:func:`variants_over`); the rest of the baseline — its calibrated funnel,
+            deal sizes, organisation — stays. A variant that is not valid over it (a goal on a
+            product it does not sell) is left out and named in ``meta["skipped"]``. Default:
+            the library's own ``baseline.yaml`` and variant files.
+        **kw: passed to :func:`compare`.
+
+    The comparison's ``meta`` names the baseline (``baseline``, ``baseline_source``,
+    ``baseline_hash``, ``baseline_description``).
+    """
+    directory = Path(directory)
+    names = [*[n for v in DRIVER_VARIANTS.values() for n in v], "best_practice"]
+    skipped: dict[str, str] = {}
+    if baseline is None:
+        source: Any = directory / "baseline.yaml"
+        base_sc = load_scenario(source)
+        scs: list[Any] = [source, *[directory / f"{n}.yaml" for n in names]]
+    else:
+        source = baseline
+        base_sc = load_scenario(baseline)
+        if base_sc.name in names:  # a variant chosen as the baseline: its name is the variants'
+            base_sc = base_sc.model_copy(update={"name": "baseline"})
+        variants, skipped = variants_over(
+            base_sc, {n: variant_changes(n, directory) for n in names}, skip_invalid=True)
+        scs = [base_sc, *variants]
+    comp = compare(scs, baseline=base_sc.name, replications=replications, seed=seed, **kw)
+    comp.meta.update({"baseline_source": _source(source), "variants_from": str(directory),
+                      "skipped": skipped})
     driver = {n: d for d, v in DRIVER_VARIANTS.items() for n in v}
     driver["best_practice"] = "all eight"
     comp.summary["driver"] = comp.summary["scenario"].map(driver)
     return comp
-

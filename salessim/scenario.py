@@ -1153,7 +1153,7 @@ def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(parent, str) or not parent:
         raise ScenarioError(
             f"{path}: field `extends` = {safe_repr(parent)}: expected a scenario name or path")
-    ppath = _find_parent(parent, path.parent)
+    ppath = _find_parent(parent, path.parent, path)
     if ppath is None:
         raise ScenarioError(
             f"{path}: field `extends` = {safe_repr(parent)}: no such scenario (looked for "
@@ -1184,10 +1184,16 @@ def _full(data: dict[str, Any], source: Path) -> dict[str, Any]:
     return full
 
 
-def _find_parent(ref: str, here: Path) -> Path | None:
+def _find_parent(ref: str, here: Path, child: Path | None = None) -> Path | None:
+    """The file ``extends: ref`` names: beside the child, else in the library.
+
+    A file never extends itself: ``baseline.yaml`` in your folder with ``extends: baseline``
+    (a calibrated company saved under the library's name) extends the library's baseline.
+    """
     candidates = [here / ref, here / f"{ref}.yaml", here / f"{ref}.yml",
                   SCENARIO_DIR / f"{ref}.yaml"]
-    return next((c for c in candidates if _is_file(c)), None)
+    return next((c for c in candidates if _is_file(c)
+                 and (child is None or c.resolve() != child.resolve())), None)
 
 
 def _is_file(path: Path) -> bool:

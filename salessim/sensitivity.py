@@ -64,12 +64,12 @@ import pandas as pd
 
 from salessim.cache import cache_root, code_fingerprint, dependency_versions
 from salessim.executors import MAX_RUN_REPLICATIONS, RunTooLarge, check_replications, check_seed
+from salessim.experiments import variant_changes, variants_over
 from salessim.scenario import (
     Scenario,
     ScenarioError,
     _walk,
     assumptions_register,
-    deep_merge,
     load_scenario,
     safe_repr,
 )
@@ -360,31 +360,6 @@ def _steps(X: np.ndarray, k: int) -> list[tuple[int, int, int]]:
 # ------------------------------------------------------------------------------------------
 # the scenarios of a design point
 # ------------------------------------------------------------------------------------------
-def _diff(new: Any, old: Any) -> Any:
-    """The parts of ``new`` that differ from ``old`` (mappings recursively; None if none)."""
-    if isinstance(new, Mapping) and isinstance(old, Mapping):
-        out = {}
-        for k, v in new.items():
-            if k not in old:
-                out[k] = v
-            else:
-                d = _diff(v, old[k])
-                if d is not None:
-                    out[k] = d
-        return out or None
-    return None if new == old else new
-
-
-def variant_changes(name: str) -> dict[str, Any]:
-    """What a library variant changes: its fields that differ from the library baseline's."""
-    lib = load_scenario("baseline").to_dict()
-    var = load_scenario(name).to_dict()
-    for d in (lib, var):
-        d.pop("name", None)
-        d.pop("description", None)
-    return _diff(var, lib) or {}
-
-
 def _leaves(d: Mapping[str, Any], prefix: str = "") -> list[str]:
     out = []
     for k, v in d.items():
@@ -420,14 +395,7 @@ def _point_scenario(base: dict[str, Any], params: Sequence[_Param], x: np.ndarra
 
 
 def _variants_over(base: Scenario, changes: Mapping[str, dict[str, Any]]) -> list[Scenario]:
-    data = base.to_dict()
-    out = []
-    for name, ch in changes.items():
-        merged = deep_merge(data, ch)
-        merged["name"] = name
-        merged["description"] = f"{name} laid over {base.name}"
-        out.append(load_scenario(merged))
-    return out
+    return variants_over(base, changes)[0]
 
 
 # ------------------------------------------------------------------------------------------
