@@ -270,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replications", "-r", type=_replications(), default=None,
                    help="replications for every report (default: each notebook's own)")
 
+    from salessim.capacity import add_parsers as add_capacity_parsers
+
+    add_capacity_parsers(sub)  # capacity and quota (salessim.capacity)
+
     s = sub.add_parser("docs", help="write the generated reference pages of docs/ (scenario, CLI), "
                                     "or check that they are current")
     from salessim.docs import add_arguments
@@ -891,6 +895,7 @@ COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep
             "plan": cmd_plan, "validate": cmd_validate,
             "assumptions": cmd_assumptions, "bench": cmd_bench, "report": cmd_report,
             "reports": cmd_reports, "cache": cmd_cache, "docs": cmd_docs}
+COMMANDS["capacity"] = COMMANDS["quota"] = lambda args: args.func(args)  # salessim.capacity
 
 
 def main(argv: Sequence[str] | None = None) -> int:
