@@ -395,8 +395,8 @@ def what_if_widgets(session: WhatIfSession, settings: Mapping[str, Any] | None =
 
     current = {**lever_values(session.baseline), **dict(settings or {})}
     controls: dict[str, Any] = {}
-    style = {"description_width": "280px"}
-    layout = w.Layout(width="620px")
+    style = {"description_width": "360px"}
+    layout = w.Layout(width="760px")
     for lv in LEVERS:
         value = current[lv.path]
         desc = f"{lv.driver}: {lv.label}"
