@@ -38,7 +38,7 @@ from salessim.model.clock import Clock
 from salessim.scenario import Scenario
 from salessim.stats import paired_diff_ci
 
-__all__ = ["COMPONENTS", "COST_COLUMNS", "GROUPS", "component_diffs", "cost_table",
+__all__ = ["COMPONENTS", "COST_COLUMNS", "FOLLOWS", "GROUPS", "component_diffs", "cost_table",
            "rep_hour_cost", "return_on_cost"]
 
 #: Cost components: column → what it pays for (in tables and reports).
@@ -53,16 +53,20 @@ COMPONENTS: dict[str, str] = {
     "manager_hiring": "managers' hours interviewing",
     "manager_training": "managers' days away at training",
 }
-#: Components grouped as a reader buys them: rep time, hiring, CRM, training, manager time.
+#: Components grouped into the lines a reader sees: first what a lever buys (manager time, training,
+#: the CRM), then what follows from who stays and who leaves (:data:`FOLLOWS`).
 GROUPS: dict[str, tuple[str, ...]] = {
-    "rep pay": ("rep_pay",),
-    "CRM logging time": ("crm_logging",),
-    "hiring": ("hiring", "manager_hiring"),
-    "CRM licences": ("crm_licences",),
-    "training": ("training_fees", "manager_training"),
     "manager time on joint calls": ("manager_joint_calls",),
     "manager time on reviews": ("manager_reviews",),
+    "training (fees and days away)": ("training_fees", "manager_training"),
+    "CRM licences": ("crm_licences",),
+    "reps' time logging in the CRM": ("crm_logging",),
+    "reps' pay (seats filled)": ("rep_pay",),
+    "recruiting and interviews": ("hiring", "manager_hiring"),
 }
+#: Lines of :data:`GROUPS` that no lever buys: they follow from reps leaving and seats standing
+#: empty (fewer leavers: less recruiting, more seats filled and paid).
+FOLLOWS = ("reps' pay (seats filled)", "recruiting and interviews")
 #: Columns of :func:`cost_table` after the context columns.
 COST_COLUMNS = (*COMPONENTS, "cost", "revenue", "margin", "margin_less_cost")
 #: ``periods`` columns the costs are priced from.

@@ -1046,3 +1046,157 @@ def figure_note(fig: Any, text: str, y: float = -0.02) -> None:
     lines = textwrap.wrap(text, width)
     fig.text(x0, y - 0.035 * (len(lines) - 1), "\n".join(lines), fontsize=9.5, color="#555",
              ha="left", va="top")
+
+
+# ------------------------------------------------------------------------------------------
+# what each change costs, and what it returns (salessim.costs)
+# ------------------------------------------------------------------------------------------
+#: Colours of the cost lines of :data:`salessim.costs.GROUPS`, in that order: strong for what a
+#: lever buys, pale for what follows from who stays and who leaves.
+COST_COLOURS = ("#264653", "#2a9d8f", "#f4a261", "#b5838d", "#e9c46a", "#c3c9d3", "#e3e6eb")
+
+
+def comparison_scenarios(comp: Any) -> dict[str, Scenario]:
+    """The resolved scenarios of a comparison, by name (from the YAML its metadata keeps)."""
+    import yaml
+
+    return {n: load_scenario(yaml.safe_load(text))
+            for n, text in comp.meta["scenario_yaml"].items()}
+
+
+def cost_effects(comp: Any, year: int = 1) -> pd.DataFrame:
+    """Each variant's effect on revenue, cost and margin less cost, paired, in USD a year.
+
+    The numbers of the comparison's summary (its ``cost`` and ``margin_less_cost`` rows,
+    :func:`salessim.experiments.summarize`), so a report and ``summary.csv`` agree.
+
+    Returns:
+        One row per variant: ``scenario``; ``revenue``, ``cost`` and ``net`` (gross margin less
+        cost) as money :class:`Effect` s; ``margin`` (Δ gross margin, USD); ``return_on_cost``
+        (Δ gross margin ÷ Δ cost where the variant clearly costs more, else NaN) and ``verdict``
+        (:func:`salessim.costs.return_on_cost`).
+
+    Raises:
+        ValueError: the summary has no cost rows (a table written before costs were recorded).
+    """
+    sm = comp.summary
+    if "return_on_cost" not in sm:
+        raise ValueError("the comparison's summary has no costs: its periods table was written "
+                         "before salessim recorded what costs are priced from; run it again")
+    sm = sm[(sm["year"] == year) & (sm["scenario"] != comp.baseline)].set_index(
+        ["scenario", "metric"])
+
+    def effect(n: str, metric: str) -> Effect:
+        r = sm.loc[(n, metric)]
+        return Effect(float(r["diff"]), float(r["diff_ci_low"]), float(r["diff_ci_high"]),
+                      int(r["n"]), "money")
+
+    rows = []
+    for n in comp.scenarios:
+        if n == comp.baseline:
+            continue
+        c = sm.loc[(n, "cost")]
+        rows.append({"scenario": n, "revenue": effect(n, "revenue"), "cost": effect(n, "cost"),
+                     "net": effect(n, "margin_less_cost"), "margin": float(c["margin_diff"]),
+                     "return_on_cost": float(c["return_on_cost"]),
+                     "verdict": str(c["cost_verdict"])})
+    return pd.DataFrame(rows, columns=["scenario", "revenue", "cost", "net", "margin",
+                                       "return_on_cost", "verdict"])
+
+
+def cost_breakdown(comp: Any, year: int = 1,
+                   groups: Mapping[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """What each variant's change in cost is made of: one row per variant and cost line.
+
+    Unbundles a variant that changes several things at once (more joint calls *and* trained
+    managers): manager time on calls, training fees and days away, reps' logging time, hiring.
+
+    Args:
+        comp: a comparison (:func:`salessim.experiments.compare`).
+        year: the reported year.
+        groups: cost lines (default :data:`salessim.costs.GROUPS`).
+
+    Returns:
+        :func:`salessim.costs.component_diffs`: ``scenario``, ``component``, ``label``,
+        ``baseline``, ``diff`` and its paired 95 % CI, USD a year.
+    """
+    from salessim.costs import GROUPS, component_diffs, cost_table
+
+    costs = cost_table(comp.results.periods, comparison_scenarios(comp))
+    return component_diffs(costs, comp.baseline, year, GROUPS if groups is None else groups)
+
+
+def cost_components_chart(ax: Any, breakdown: pd.DataFrame, order: Sequence[str],
+                          labels: Sequence[str]) -> None:
+    """Each variant's change in cost, split by cost line: bars right for more, left for less.
+
+    A diamond marks the net change; USD a year.
+
+    Args:
+        ax: matplotlib axes.
+        breakdown: :func:`cost_breakdown`.
+        order: the variants, top to bottom.
+        labels: their labels.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    lines = list(dict.fromkeys(breakdown["component"]))
+    wide = breakdown.pivot(index="scenario", columns="component", values="diff").reindex(
+        index=list(order), columns=lines).fillna(0.0)
+    y = np.arange(len(order))[::-1]
+    right = np.zeros(len(order))
+    left = np.zeros(len(order))
+    for i, line in enumerate(lines):
+        v = wide[line].to_numpy()
+        colour = COST_COLOURS[i % len(COST_COLOURS)]
+        pos, neg = np.where(v > 0, v, 0.0), np.where(v < 0, v, 0.0)
+        ax.barh(y, pos, left=right, color=colour, height=0.62, label=line, zorder=2)
+        ax.barh(y, neg, left=left, color=colour, height=0.62, zorder=2)
+        right += pos
+        left += neg
+    net = wide.sum(axis=1).to_numpy()
+    ax.scatter(net, y, marker="D", color="black", s=28, zorder=3, label="net change in cost")
+    ax.axvline(0, color="#333333", lw=0.9, zorder=1)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_money(v).replace("$", r"\$")))
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("change in cost against today (USD a year)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.16), ncol=3, fontsize=9, frameon=False)
+
+
+def cost_story(breakdown: pd.DataFrame, scenario: str) -> tuple[str, str]:
+    """What a variant's change in cost is made of, in words: what it buys, and what follows.
+
+    ``("manager time on joint calls +$99K, training (fees and days away) +$67K",
+    "recruiting and interviews −$182K, reps' pay (seats filled) +$166K")``: the lines whose
+    paired 95 % CI excludes zero (with one replication, those not zero), largest first; the
+    second part holds the lines of :data:`salessim.costs.FOLLOWS`. A part with no such line is
+    empty.
+    """
+    from salessim.costs import FOLLOWS
+
+    b = breakdown[breakdown["scenario"] == scenario]
+    clear = b[(b["diff_ci_low"] > 0) | (b["diff_ci_high"] < 0)
+              | (b["diff_ci_low"].isna() & (b["diff"] != 0))]
+    clear = clear.reindex(clear["diff"].abs().sort_values(ascending=False).index)
+
+    def words(rows: pd.DataFrame) -> str:
+        return ", ".join(f"{r.component} {fmt_money(r.diff, signed=True)}"
+                         for r in rows.itertuples())
+
+    follows = clear["component"].isin(FOLLOWS)
+    return words(clear[~follows]), words(clear[follows])
+
+
+def return_text(ratio: float, verdict: str, chart: bool = False) -> str:
+    """A variant's return on cost in a few words: ``$3.20 of margin per extra $1``, else the verdict.
+
+    A negative return (it costs more and earns less) is said in words, not as a ratio.
+
+    ``chart``: for a matplotlib label (its dollar signs escaped, not read as mathematics).
+    """
+    if np.isfinite(ratio) and ratio >= 0:
+        text = f"${ratio:,.2f} of margin per extra $1"
+        return text.replace("$", r"\$") if chart else text
+    return verdict or "–"

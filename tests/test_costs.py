@@ -174,7 +174,7 @@ def test_a_trained_managers_variant_carries_the_training_cost(priced):
     assert (y.loc["trained", "manager_training"].to_numpy() > 0).all()
     assert (y.loc["base", "manager_training"].to_numpy() == 0).all()
     lines = component_diffs(costs, "base", groups=GROUPS).set_index(["scenario", "component"])
-    training = lines.loc[("trained", "training")]
+    training = lines.loc[("trained", "training (fees and days away)")]
     fees_and_days = (trained + y.loc["trained", "manager_training"].to_numpy()).mean()
     assert training["diff"] == pytest.approx(fees_and_days)
     assert lines.loc[("trained", "CRM licences"), "diff"] == 0.0
