@@ -25,13 +25,26 @@ import pandas as pd
 import yaml
 from scipy import optimize, special, stats
 
-from salessim.crm import CRMError, Opportunities, read_crm, usable_name
+from salessim.crm import (
+    CRMError,
+    Opportunities,
+    read_crm,
+    segment_map,
+    stage_durations,
+    usable_name,
+)
 from salessim.scenario import MAX_AMOUNT, MAX_STAGE_DAYS, Scenario, load_scenario
 
 __all__ = ["TOLERANCES", "Calibration", "FunnelStats", "calibrate", "funnel_stats"]
 
 #: Bounds of the organisation a calibration writes (the scenario's own limits).
 MAX_MANAGERS, MAX_SPAN = 500, 40
+#: The most reps ``--reps`` may name (managers × span at their bounds).
+MAX_REPS = MAX_MANAGERS * MAX_SPAN
+#: Fewest deals a segment needs before its share, win rate and deal size are calibrated.
+MIN_SEGMENT_DEALS = 30
+#: Fewest finished stage visits a stage needs before its time is read from the history.
+MIN_STAGE_VISITS = 10
 
 
 # ------------------------------------------------------------------------------------------
@@ -283,6 +296,9 @@ class Calibration:
     simulated: FunnelStats | None = None
     iterations: list[dict[str, float]] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: what the calibration did with the organisation, segments and stage times, and what it
+    #: left at the base and why (printed, and written as comments)
+    notes: list[str] = field(default_factory=list)
 
     def comparison(self) -> pd.DataFrame:
         """Observed vs simulated: win rate, median won cycle and amount, KS distances."""
@@ -355,6 +371,7 @@ class Calibration:
                          f"{ks['won_amount']:.3f}")
         lines.append(f"# Cycle time: {self.cycle_fit.get('chosen')} — {self.cycle_fit.get('why', '')}")
         lines.append(f"# Skill spread: {self.skill.get('note', '')}")
+        lines += [f"# {n}" for n in self.notes]
         # text from the data (file and product names) must not break out of its comment line
         lines = ["# " + _one_line(line[2:], width=300) for line in lines]
         return "\n".join(lines) + "\n" + yaml.safe_dump(self.overrides, sort_keys=False)
@@ -381,7 +398,7 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
               columns: Mapping[str, str] | None = None, won: Sequence[str] = (),
               lost: Sequence[str] = (), base: str | Scenario = "baseline",
               replications: int = 6, iterations: int = 5, seed: int = 7,
-              verify_replications: int = 8) -> Calibration:
+              verify_replications: int = 8, reps: int | None = None) -> Calibration:
     """Calibrate a scenario to a CRM export (simulation-based correction, then verification).
 
     Args:
@@ -394,18 +411,29 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
         seed: root seed of the calibration simulations.
         verify_replications: replications of the final check (0: no check; the calibration's
             ``simulated`` is then None).
+        reps: the number of reps (seats) the sales force has; default: estimated from the owner
+            column, or the base's when the export has none.
 
     Raises:
         CRMError: the data cannot be calibrated to (too few won deals, no lost deal).
+        ValueError: ``reps`` is not a whole number from 1 to :data:`MAX_REPS`.
     """
     from salessim.simulate import simulate
 
+    if reps is not None and (isinstance(reps, bool) or not isinstance(reps, int | np.integer)
+                             or not 1 <= reps <= MAX_REPS):
+        raise ValueError(f"reps: expected a whole number from 1 to {MAX_REPS:,}, got {reps!r}")
     data = crm if isinstance(crm, Opportunities) else read_crm(crm, history, columns, won, lost)
     base_sc = load_scenario(base)
     t = data.table
     base_names = [s.name for s in base_sc.funnel.stages]
     names = data.stage_order or base_names
     obs = funnel_stats(t, names)
+    notes: list[str] = []
+    has_owner = data.has_owner
+    if not has_owner:  # one "rep" holds every deal: its rate is the export's, per week
+        per_rep = obs.new_per_rep_week / reps if reps else math.nan
+        obs.new_per_rep_week, obs.seats = per_rep, float(reps) if reps else math.nan
     outcome_col = _outcome_columns(data)
     if obs.won < 10:
         raise CRMError(f"{data.source}: only {obs.won} won deals in {outcome_col}; at least 10 "
@@ -443,14 +471,31 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
         h = 1.2533 * sd / math.sqrt(n)  # se of a median on the log scale
         add(f"deal size median, product {p}", m, m * math.exp(-1.96 * h), m * math.exp(1.96 * h),
             n, f"lognormal sigma {sd:.2f}")
-    n_reps = t["rep_id"].nunique()
-    add("new opportunities per rep-week", obs.new_per_rep_week,
-        obs.new_per_rep_week * (1 - 1.96 / math.sqrt(max(obs.n, 1))),
-        obs.new_per_rep_week * (1 + 1.96 / math.sqrt(max(obs.n, 1))), obs.n,
-        f"{n_reps} reps, ≈{obs.seats:.0f} in seat at a time")
+    amounts = t["amount"].to_numpy(dtype=float)
+    amounts = amounts[np.isfinite(amounts) & (amounts > 0)]
+    overall_size = not obs.amount_by_product and amounts.size >= 10
+    if overall_size:  # no product column: one lognormal for every deal
+        m_all, sd_all = float(np.median(amounts)), float(np.std(np.log(amounts), ddof=1))
+        h = 1.2533 * sd_all / math.sqrt(amounts.size)
+        add("deal size median, all deals", m_all, m_all * math.exp(-1.96 * h),
+            m_all * math.exp(1.96 * h), amounts.size,
+            f"lognormal sigma {sd_all:.2f}; no product column: every product of the base gets "
+            "this deal size")
+    n_reps = t["rep_id"].nunique() if has_owner else 0
+    if np.isfinite(obs.new_per_rep_week):
+        add("new opportunities per rep-week", obs.new_per_rep_week,
+            obs.new_per_rep_week * (1 - 1.96 / math.sqrt(max(obs.n, 1))),
+            obs.new_per_rep_week * (1 + 1.96 / math.sqrt(max(obs.n, 1))), obs.n,
+            f"{n_reps} reps, ≈{obs.seats:.0f} in seat at a time" if has_owner
+            else f"the export's arrivals ÷ {reps} reps (--reps)")
     conv_for_sens = (obs.conversions if per_stage
                      else [s.conversion for s in base_sc.funnel.stages])
-    sk = skill_spread(t, conv_for_sens)
+    if has_owner:
+        sk = skill_spread(t, conv_for_sens)
+    else:
+        sk = {"reps": 0, "sd": math.nan, "indistinguishable": True,
+              "note": "not estimated: the export has no owner column, so rep-to-rep differences "
+                      "cannot be seen; skill spread left at the base"}
     if np.isfinite(sk.get("sd", math.nan)):
         add("skill spread (log-odds sd)", sk["sd"], sk["ci"][0], sk["ci"][1], sk["reps"],
             "indistinguishable from noise" if sk["indistinguishable"] else "shrinkage applied")
@@ -467,11 +512,52 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     else:
         bl = special.logit([s["conversion"] for s in base_stages])
         logits = bl + _offset_for(obs.win_rate, np.asarray(bl))
-    share = base_means / base_means.sum()
+    # stage times: from the history where every stage has enough finished visits, else the
+    # base's split of the cycle
+    dur = stage_durations(data) if data.history is not None else pd.DataFrame()
+    visits = (dur.groupby("stage")["days"].agg(["mean", "std", "size"])
+              if not dur.empty else pd.DataFrame())
+    from_history = (data.stage_order and not visits.empty
+                    and all(s in visits.index and visits.loc[s, "size"] >= MIN_STAGE_VISITS
+                            and visits.loc[s, "mean"] > 0 for s in names))
+    if from_history:
+        split = np.array([visits.loc[s, "mean"] for s in names], dtype=float)
+        split_cv = np.array([visits.loc[s, "std"] / visits.loc[s, "mean"] for s in names])
+        for s in names:
+            v = visits.loc[s]
+            add(f"mean days in {s}", float(v["mean"]),
+                float(v["mean"] - 1.96 * v["std"] / math.sqrt(v["size"])),
+                float(v["mean"] + 1.96 * v["std"] / math.sqrt(v["size"])), int(v["size"]),
+                f"from the stage history (cv {v['std'] / v['mean']:.2f}); scaled with the rest "
+                "to the won cycle")
+        notes.append("Stage times: each stage's share of the cycle and its spread from the "
+                     f"stage history ({len(dur):,} finished stage visits)")
+    else:
+        split, split_cv = base_means, np.full(len(names), math.nan)
+        if data.history is not None:
+            short = [s for s in names if visits.empty or s not in visits.index
+                     or visits.loc[s, "size"] < MIN_STAGE_VISITS]
+            notes.append("Stage times: the base's split of the cycle (the history has fewer "
+                         f"than {MIN_STAGE_VISITS} finished visits of "
+                         f"{', '.join(_one_line(x, 30) for x in short) or 'a stage'})")
+    share = split / split.sum()
     means = share * max(cyc.get("mean", base_means.sum()), 1.0)
     cv_total = cyc.get("cv", 0.6)
     cv = float(np.clip(cv_total * means.sum() / math.sqrt(np.sum(means**2)), 0.1, 2.5))
-    cvs = np.full(len(names), cv)
+    cvs = np.where(np.isfinite(split_cv), np.clip(split_cv, 0.1, 2.5), cv)
+    # a fast mode in the won cycle: a fast lane in every stage (the same deals fast throughout)
+    lanes = _fast_lane_start(cyc, obs.won_cycle, share, dur if from_history else None, t,
+                             names)
+    fast_f, fast_means, slow_means = 0.0, np.zeros(len(names)), means
+    if lanes is not None:
+        fast_f, fast_means, slow_means, lane_cv, threshold = lanes
+        if not from_history:
+            cvs = np.full(len(names), lane_cv)
+        add("share of fast deals", fast_f, math.nan, math.nan, obs.won,
+            f"won deals faster than {threshold:.0f} days (the cycle's two modes split there)")
+        notes.append(f"Cycle time has two modes: {100 * fast_f:.0f} % of won deals close in "
+                     f"under {threshold:.0f} days; every stage gets a fast lane "
+                     "(fast_share, fast_mean_days) for them")
     products: dict[str, dict[str, float]] = {}
     if obs.amount_by_product and obs.product_share:
         for p, (m, sd, _n) in obs.amount_by_product.items():
@@ -482,17 +568,61 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
         tot = sum(v["share"] for v in products.values())
         for v in products.values():
             v["share"] = v["share"] / tot
+    size_all = ({"amount_median": m_all, "amount_sigma": float(np.clip(sd_all, 0.05, 2.5))}
+                if overall_size else None)
+    if not products and size_all is None:
+        notes.append("Deal size: left at the base (no usable amounts in the export)")
+    elif size_all is not None:
+        notes.append("Deal size: one lognormal for all deals (no product column); every product "
+                     "of the base gets it, their mix and odds kept")
+    # segments: a segment column whose values name new and existing-customer business
+    seg = _segment_start(data, t, logits, notes)
+
+    # -- the organisation ----------------------------------------------------------------
     source_name = Path(data.source).name
-    seats = max(1, round(obs.seats))
-    managers = (t["manager_id"].nunique() if t["manager_id"].astype(str).ne("").any()
-                else max(1, round(seats / bd["organisation"]["span"])))
+    has_manager = t["manager_id"].astype(str).ne("").any()
+    base_span = int(bd["organisation"]["span"])
+    if reps is not None:
+        seats, seat_why = reps, f"{reps} reps from --reps"
+    elif has_owner:
+        seats = max(1, round(obs.seats))
+        seat_why = (f"{seats} reps in seat at a time, estimated from the export's {n_reps} "
+                    "distinct owners and the weeks each was active")
+    else:
+        seats = int(bd["organisation"]["managers"]) * base_span
+        seat_why = (f"{seats} reps kept from the base scenario (the export has no owner column; "
+                    "give the number with --reps N)")
+    if has_manager:
+        managers = int(t["manager_id"].nunique())
+        mgr_why = f"{managers} managers from the manager column"
+    elif reps is None and not has_owner:
+        managers = int(bd["organisation"]["managers"])
+        mgr_why = f"{managers} managers kept from the base"
+    else:
+        managers = max(1, round(seats / base_span))
+        mgr_why = f"{managers} managers at the base's span of about {base_span}"
     managers = int(np.clip(managers, 1, MAX_MANAGERS))
     span = int(np.clip(round(seats / managers), 1, MAX_SPAN))
+    made = managers * span
+    notes.append(f"Rep count: {seat_why}; {mgr_why}; the organisation holds {managers} × {span} "
+                 f"= {made} reps" + (f" (the closest to {seats})" if made != seats else ""))
+    if has_owner:
+        notes.append("Per-rep figures (opportunities per rep-week, quota scaling, skill spread) "
+                     "from the owner column")
+    elif reps is not None:
+        notes.append("Not calibrated (no owner column): the skill spread (rep-to-rep "
+                     "differences cannot be seen); opportunities per rep-week are the export's "
+                     f"arrivals ÷ {reps} reps")
+    else:
+        notes.append("Not calibrated (no owner column): opportunities per rep-week and the "
+                     "quota that drives them (the base's kept), and the skill spread; give the "
+                     "number of reps with --reps N to calibrate the arrivals per rep")
     horizon = int(np.clip(math.ceil(obs.span_days), 30, 1825))
     if horizon > 365:  # past a year, the model reports whole years
         horizon = 365 * min(5, round(horizon / 365))
     start = t["created_at"].min().date()
     quota = float(bd["organisation"]["quota"])
+    scale_quota = bool(np.isfinite(obs.new_per_rep_week) and obs.new_per_rep_week > 0)
 
     fit_skill = bool(np.isfinite(sk.get("sd", math.nan)) and not sk["indistinguishable"])
     skill_sd = float(np.clip(sk["sd"], 0.0, 3.0)) if fit_skill else float(bd["reps"]["skill_sd"])
@@ -500,14 +630,21 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     def build(logits: np.ndarray, means: np.ndarray, cvs: np.ndarray, quota: float,
               products: dict[str, dict[str, float]]) -> dict[str, Any]:
         # every value inside the scenario's bounds, however extreme the data
-        funnel: dict[str, Any] = {"stages": [
-            {"name": n, "conversion": _round(float(np.clip(special.expit(lg), 1e-3, 0.999))),
-             "mean_days": _round(float(np.clip(m, 0.01, MAX_STAGE_DAYS))),
-             "cv": _round(float(np.clip(c, 0.05, 3.0)))}
-            for n, lg, m, c in zip(names, logits, means, cvs, strict=True)]}
+        stages = []
+        for n, lg, m, c, fm in zip(names, logits, means, cvs, fast_means, strict=True):
+            st: dict[str, Any] = {
+                "name": n, "conversion": _round(float(np.clip(special.expit(lg), 1e-3, 0.999))),
+                "mean_days": _round(float(np.clip(m, 0.01, MAX_STAGE_DAYS))),
+                "cv": _round(float(np.clip(c, 0.05, 3.0)))}
+            if fast_f > 0:
+                st["fast_share"] = _round(float(np.clip(fast_f, 0.001, 0.99)))
+                st["fast_mean_days"] = min(_round(float(np.clip(fm, 0.005, MAX_STAGE_DAYS))),
+                                           _round(st["mean_days"] * 0.98))
+            stages.append(st)
+        funnel: dict[str, Any] = {"stages": stages}
         if products:
-            funnel["products"] = {p: {k: _round(float(np.clip(v, 1e-6, MAX_AMOUNT))
-                                                if k == "amount_median" else v)
+            funnel["products"] = {p: {k: _round(float(np.clip(v, 1e-6, MAX_AMOUNT)))
+                                      if k == "amount_median" else v
                                       for k, v in d.items()}
                                   for p, d in products.items()}
             # shares rounded one by one need not sum to 1: the largest takes up the difference
@@ -518,15 +655,31 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
             # replace them only if the base's own products are written with no share
             for q in bd["funnel"]["products"]:
                 fp.setdefault(q, {"share": 0.0})
+        elif size_all is not None:  # every product of the base, the same deal size
+            funnel["products"] = {
+                q: {"amount_median": _round(float(np.clip(size_all["amount_median"], 1e-6,
+                                                          MAX_AMOUNT))),
+                    "amount_sigma": _round(float(np.clip(size_all["amount_sigma"], 0.05, 2.5)))}
+                for q in bd["funnel"]["products"]}
+        if seg is not None:
+            segs = {k: {"share": _round(float(seg["share"][k]), 6),
+                        "logit_offset": _round(float(np.clip(seg["offset"][k], -5, 5))),
+                        "amount_factor": _round(float(np.clip(seg["factor"][k], 0.01, 100)))}
+                    for k in ("new_logo", "expansion")}
+            # shares sum to exactly 1: expansion takes up the rounding
+            segs["expansion"]["share"] = round(1.0 - segs["new_logo"]["share"], 12)
+            funnel["segments"] = segs
         goals = _goals_for(bd, products)
+        org: dict[str, Any] = {"managers": int(managers), "span": int(span)}
+        if scale_quota:
+            org["quota"] = _round(float(np.clip(quota, 1.0, MAX_AMOUNT)), 6)
         ov: dict[str, Any] = {
             "extends": base_sc.name if isinstance(base, str) else "baseline",
             "name": f"calibrated_{_slug(Path(data.source).stem)}",
             "description": f"Funnel calibrated to {_one_line(source_name)}",
             "start_date": start.isoformat(),
             "simulation": {"horizon_days": horizon},
-            "organisation": {"managers": int(managers), "span": int(span),
-                             "quota": _round(float(np.clip(quota, 1.0, MAX_AMOUNT)), 6)},
+            "organisation": org,
             "funnel": funnel,
         }
         if fit_skill:
@@ -550,12 +703,16 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     # -- simulation-based correction -----------------------------------------------------
     from salessim.funnel import plan as _plan
 
-    ov = build(logits, means, cvs, quota, products)
+    def lane_means() -> np.ndarray:
+        return fast_f * fast_means + (1 - fast_f) * slow_means if fast_f > 0 else slow_means
+
+    ov = build(logits, lane_means(), cvs, quota, products)
     sc = realise(ov)
-    quota *= _plan(sc).new_per_week / obs.new_per_rep_week
+    if scale_quota:
+        quota *= _plan(sc).new_per_week / obs.new_per_rep_week
     steps: list[dict[str, float]] = []
     for it in range(iterations):
-        ov = build(logits, means, cvs, quota, products)
+        ov = build(logits, lane_means(), cvs, quota, products)
         sc = realise(ov)
         sim, sim_table = measure(sc, replications, seed + it)
         steps.append({"iteration": it, "win_rate": sim.win_rate,
@@ -571,10 +728,15 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
         else:
             logits = logits + a * (special.logit(obs.win_rate) - special.logit(sim.win_rate)) / len(
                 logits) * 1.5
-        means = means * (obs.median_won_cycle / sim.median_won_cycle) ** a
-        o_iqr = np.subtract(*np.quantile(obs.won_cycle, [0.75, 0.25])) / obs.median_won_cycle
-        s_iqr = np.subtract(*np.quantile(sim.won_cycle, [0.75, 0.25])) / sim.median_won_cycle
-        cvs = np.clip(cvs * (o_iqr / s_iqr) ** a, 0.05, 3.0)
+        if fast_f > 0 and lanes is not None:
+            fast_f, fast_means, slow_means, ratio = _correct_lanes(
+                obs.won_cycle, sim.won_cycle, lanes[4], fast_f, fast_means, slow_means, a)
+            cvs = np.clip(cvs * ratio, 0.05, 3.0)
+        else:
+            slow_means = slow_means * (obs.median_won_cycle / sim.median_won_cycle) ** a
+            o_iqr = np.subtract(*np.quantile(obs.won_cycle, [0.75, 0.25])) / obs.median_won_cycle
+            s_iqr = np.subtract(*np.quantile(sim.won_cycle, [0.75, 0.25])) / sim.median_won_cycle
+            cvs = np.clip(cvs * (o_iqr / s_iqr) ** a, 0.05, 3.0)
         for p, d in products.items():
             if p in sim.amount_by_product and p in obs.amount_by_product:
                 d["amount_median"] *= (obs.amount_by_product[p][0]
@@ -587,17 +749,204 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
         tot = sum(d["share"] for d in products.values())
         for d in products.values():
             d["share"] /= tot
-        quota *= (obs.new_per_rep_week / sim.new_per_rep_week) ** a
+        if size_all is not None:  # one deal size for all: matched on the won deals
+            size_all["amount_median"] *= (obs.median_won_amount / sim.median_won_amount) ** a
+            o_sd, s_sd = _log_sd(obs.won_amount), _log_sd(sim.won_amount)
+            if o_sd > 0 and s_sd > 0:
+                size_all["amount_sigma"] = float(np.clip(
+                    size_all["amount_sigma"] * (o_sd / s_sd) ** a, 0.05, 2.5))
+        if seg is not None:
+            _correct_segments(seg, sim_table, len(names), a)
+        if scale_quota:
+            quota *= (obs.new_per_rep_week / sim.new_per_rep_week) ** a
         if fit_skill:  # the same estimator on the simulation: correct the spread by the gap
             sim_sd = skill_spread(sim_table, conv_for_sens).get("sd", math.nan)
             if np.isfinite(sim_sd) and sim_sd > 0:
                 skill_sd = float(np.clip(skill_sd * (sk["sd"] / sim_sd) ** a, 0.0, 3.0))
-    ov = build(logits, means, cvs, quota, products)
+    ov = build(logits, lane_means(), cvs, quota, products)
     sc = realise(ov)
     final = measure(sc, verify_replications, seed + 1000)[0] if verify_replications > 0 else None
+    if final is not None and not has_owner:  # per rep as in the data: the rate ÷ the seats
+        final.new_per_rep_week = final.new_per_rep_week if reps else math.nan
     cal = Calibration(data=data, observed=obs, scenario=sc, estimates=pd.DataFrame(est),
-                      cycle_fit=cyc, skill=sk, simulated=final, iterations=steps, overrides=ov)
+                      cycle_fit=cyc, skill=sk, simulated=final, iterations=steps, overrides=ov,
+                      notes=notes)
     return cal
+
+
+def _log_sd(a: np.ndarray) -> float:
+    a = a[np.isfinite(a) & (a > 0)]
+    return float(np.std(np.log(a), ddof=1)) if a.size > 2 else math.nan
+
+
+def _lane_threshold(mix: Mapping[str, Any]) -> float:
+    """Days where the two lognormal components of a cycle mixture are equally likely."""
+    lo, hi = sorted(range(2), key=lambda i: mix["means"][i])
+    grid = np.linspace(mix["means"][lo], mix["means"][hi], 400)
+    dens = [mix["weights"][i] * stats.norm.pdf(grid, mix["means"][i], mix["sds"][i])
+            for i in (lo, hi)]
+    cross = np.flatnonzero(dens[1] >= dens[0])
+    return float(math.exp(grid[cross[0]] if cross.size else grid[len(grid) // 2]))
+
+
+def _fast_lane_start(cyc: Mapping[str, Any], won_cycle: np.ndarray, share: np.ndarray,
+                     dur: pd.DataFrame | None, t: pd.DataFrame, names: Sequence[str]
+                     ) -> tuple[float, np.ndarray, np.ndarray, float, float] | None:
+    """The first fast lane for a bimodal won cycle, or None when the cycle has one mode.
+
+    Returns (fast share, fast and other deals' mean days per stage, the lanes' stage cv, the
+    threshold in days between the modes). The won deals below the threshold are the fast ones.
+    Per stage, with a history, each lane's cycle is split as its deals' mean times in the
+    stages; without one, as ``share``.
+    """
+    if not cyc.get("multimodal") or cyc.get("mixture") is None:
+        return None
+    thr = _lane_threshold(cyc["mixture"])
+    x = won_cycle[won_cycle > 0]
+    fast, slow = x[x < thr], x[x >= thr]
+    if fast.size < 5 or slow.size < 5:
+        return None
+    f = fast.size / x.size
+    fast_means, slow_means = share * fast.mean(), share * slow.mean()
+    if dur is not None and not dur.empty:
+        w = t[t["outcome"] == "won"]
+        cyc_of = pd.Series(((w["closed_at"] - w["created_at"]).dt.days).to_numpy(float),
+                           index=w["opportunity_id"].to_numpy())
+        d = dur[dur["opportunity_id"].isin(cyc_of.index)].copy()
+        d["fast"] = d["opportunity_id"].map(cyc_of).to_numpy() < thr
+        by = d.groupby(["stage", "fast"])["days"].agg(["mean", "size"])
+        for arr, lane in ((fast_means, True), (slow_means, False)):
+            got = [by.loc[(s, lane), "mean"] if (s, lane) in by.index
+                   and by.loc[(s, lane), "size"] >= 5 else math.nan for s in names]
+            if len(got) == len(arr) and np.all(np.isfinite(got)) and sum(got) > 0:
+                # the history's split of the lane's cycle, scaled to the lane's mean cycle
+                total = fast.mean() if lane else slow.mean()
+                arr[:] = np.maximum(np.asarray(got), 1e-3) / max(sum(got), 1e-9) * total
+    # the lanes' spread: each stage's cv such that the sum over stages has the lanes' mean cv
+    lane_cv = float(np.sqrt((fast.std(ddof=1) / fast.mean()) * (slow.std(ddof=1) / slow.mean())))
+    m = slow_means
+    cv = float(np.clip(lane_cv * m.sum() / math.sqrt(np.sum(m ** 2)), 0.05, 2.5))
+    return f, fast_means, slow_means, cv, thr
+
+
+def _correct_lanes(obs: np.ndarray, sim: np.ndarray, thr: float, f: float,
+                   fast_means: np.ndarray, slow_means: np.ndarray, a: float
+                   ) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """One correction of the fast lanes by the simulated won cycle's gap to the data's.
+
+    Each side of the threshold on its own: the share below it (on the log-odds scale), each
+    lane's median, and each lane's relative spread (interquartile range ÷ median; the returned
+    factor for the stages' cv is the geometric mean of the two lanes' ratios).
+    """
+    def side(x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        return float(np.mean(x < thr)), x[x < thr], x[x >= thr]
+
+    qo, fo, so = side(obs)
+    qs, fs, ss = side(sim)
+    if 0 < qs < 1:
+        lo = special.logit(f) + a * (special.logit(np.clip(qo, 0.01, 0.99))
+                                     - special.logit(np.clip(qs, 0.01, 0.99)))
+        f = float(np.clip(special.expit(lo), 0.01, 0.95))
+    ratios = []
+    if fs.size >= 10:
+        fast_means = fast_means * (np.median(fo) / np.median(fs)) ** a
+        ratios.append(_rel_iqr(fo) / _rel_iqr(fs))
+    if ss.size >= 10:
+        slow_means = slow_means * (np.median(so) / np.median(ss)) ** a
+        ratios.append(_rel_iqr(so) / _rel_iqr(ss))
+    fast_means = np.minimum(fast_means, 0.9 * slow_means)  # fast stays faster
+    ok = [r for r in ratios if np.isfinite(r) and r > 0]
+    return f, fast_means, slow_means, float(np.prod(ok) ** (a / len(ok))) if ok else 1.0
+
+
+def _rel_iqr(x: np.ndarray) -> float:
+    q1, q2, q3 = np.quantile(x, [0.25, 0.5, 0.75])
+    return float((q3 - q1) / q2) if q2 > 0 else math.nan
+
+
+def _segment_stats(t: pd.DataFrame, mapping: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """Per scenario segment: deals, share of the mapped deals, win rate, mean log amount."""
+    seg = t["segment"].astype(str).map(mapping)
+    out: dict[str, dict[str, float]] = {}
+    n_all = int(seg.notna().sum())
+    for k in ("new_logo", "expansion"):
+        g = t[seg == k]
+        closed = g["outcome"] != "open"
+        a = g["amount"].to_numpy(dtype=float)
+        a = a[np.isfinite(a) & (a > 0)]
+        won = int((g["outcome"] == "won").sum())
+        out[k] = {"n": len(g), "share": len(g) / n_all if n_all else math.nan,
+                  "win": won / int(closed.sum()) if closed.any() else math.nan,
+                  "log_amount": float(np.mean(np.log(a))) if a.size else math.nan}
+    return out
+
+
+def _segment_start(data: Opportunities, t: pd.DataFrame, logits: np.ndarray,
+                   notes: list[str]) -> dict[str, Any] | None:
+    """The segments' first shares, log-odds offsets and deal-size factors, or None.
+
+    Only when the export's segment values map onto new-logo and expansion business
+    (:func:`salessim.crm.segment_map`) and each has :data:`MIN_SEGMENT_DEALS` deals; otherwise
+    a note says why the base's segments are kept. Offsets and log factors are centred (their
+    share-weighted mean is 0), so the stages and products carry the overall level.
+    """
+    if "segment" not in data.roles:
+        return None
+    col = data.roles["segment"]
+    mapping, unmapped = segment_map(pd.unique(t["segment"].astype(str)))
+    shown = ", ".join(repr(_one_line(v, 30)) for v in unmapped[:4])
+    if not mapping or len(set(mapping.values())) < 2:
+        notes.append(f"Segments: left at the base — the values of column {_one_line(col, 40)!r} "
+                     f"({shown or 'one kind only'}) do not name both new and existing-customer "
+                     "business (e.g. 'New Business' / 'Existing Business')")
+        return None
+    st = _segment_stats(t, mapping)
+    small = [k for k in st if st[k]["n"] < MIN_SEGMENT_DEALS or not 0 < st[k]["win"] < 1]
+    if small:
+        notes.append(f"Segments: left at the base — fewer than {MIN_SEGMENT_DEALS} deals, or no "
+                     f"won and lost ones, in {', '.join(small)}")
+        return None
+    shares = {k: st[k]["share"] for k in st}
+    walk = np.asarray(logits, dtype=float)
+    off = {k: _offset_for(st[k]["win"], walk) for k in st}
+    mean_off = sum(shares[k] * off[k] for k in st)
+    log_f = {k: st[k]["log_amount"] for k in st}
+    if not all(np.isfinite(v) for v in log_f.values()):
+        log_f = dict.fromkeys(st, 0.0)
+    mean_lf = sum(shares[k] * log_f[k] for k in st)
+    groups = {k: sorted(v for v, s in mapping.items() if s == k) for k in st}
+    notes.append("Segments: " + "; ".join(
+        f"{k} = {', '.join(repr(_one_line(v, 30)) for v in groups[k][:4])}" for k in st)
+        + (f"; not mapped (counted in neither): {shown}" if unmapped else "")
+        + f" (column {_one_line(col, 40)!r})")
+    return {"mapping": mapping, "obs": st, "share": shares,
+            "offset": {k: off[k] - mean_off for k in st},
+            "factor": {k: math.exp(log_f[k] - mean_lf) for k in st}}
+
+
+def _correct_segments(seg: dict[str, Any], sim_table: pd.DataFrame, n_stages: int,
+                      a: float) -> None:
+    """Correct the segments' shares, offsets and deal-size factors by the simulation's gap."""
+    sim = _segment_stats(sim_table, {"new_logo": "new_logo", "expansion": "expansion"})
+    obs = seg["obs"]
+    ks = ("new_logo", "expansion")
+    if all(sim[k]["share"] > 0 for k in ks):
+        raw = {k: seg["share"][k] * (obs[k]["share"] / sim[k]["share"]) ** a for k in ks}
+        tot = sum(raw.values())
+        seg["share"] = {k: float(np.clip(raw[k] / tot, 0.01, 0.99)) for k in ks}
+        seg["share"]["expansion"] = 1.0 - seg["share"]["new_logo"]
+    if all(0 < sim[k]["win"] < 1 for k in ks):
+        # the gap between the segments' win rates (the level is the stages' to correct)
+        gap = ((special.logit(obs["new_logo"]["win"]) - special.logit(obs["expansion"]["win"]))
+               - (special.logit(sim["new_logo"]["win"]) - special.logit(sim["expansion"]["win"])))
+        step = a * gap / n_stages * 1.5
+        seg["offset"]["new_logo"] += seg["share"]["expansion"] * step
+        seg["offset"]["expansion"] -= seg["share"]["new_logo"] * step
+    if all(np.isfinite(sim[k]["log_amount"]) and np.isfinite(obs[k]["log_amount"]) for k in ks):
+        d = ((obs["new_logo"]["log_amount"] - obs["expansion"]["log_amount"])
+             - (sim["new_logo"]["log_amount"] - sim["expansion"]["log_amount"]))
+        seg["factor"]["new_logo"] *= math.exp(a * d * seg["share"]["expansion"])
+        seg["factor"]["expansion"] *= math.exp(-a * d * seg["share"]["new_logo"])
 
 
 def _outcome_columns(data: Opportunities) -> str:

@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 0 even when the calibrated scenario, simulated, misses the export "
                         "beyond a tolerance (the misses are still printed; otherwise exit 3)")
     s.add_argument("--base", default="baseline", help="scenario the calibrated one extends")
+    s.add_argument("--reps", type=_positive_int("reps", 20_000, " (500 managers × span 40)"),
+                   default=None, metavar="N",
+                   help="the number of reps in the sales force (default: estimated from the "
+                        "owner column; without one, the base scenario's)")
     s.add_argument("--seed", "-s", type=_seed, default=7)
 
     s = sub.add_parser("plan", help="reverse-engineer quota through the funnel; the benchmark pipeline")
@@ -674,7 +678,7 @@ def _calibrate(args: argparse.Namespace, cols: dict[str, str], out: Any) -> int:
     con = Console(width=120)
     for line in data.summary_lines():  # text from the export: printed as is, never as markup
         con.print(line, highlight=False, markup=False)
-    cal = calibrate(data, base=args.base, seed=args.seed)
+    cal = calibrate(data, base=args.base, seed=args.seed, reps=args.reps)
     t = Table(title="Estimates (95 % CI, sample size)", title_justify="left")
     for c in ("parameter", "value", "95 % CI", "n", "note"):
         t.add_column(c)
@@ -685,6 +689,8 @@ def _calibrate(args: argparse.Namespace, cols: dict[str, str], out: Any) -> int:
     con.print(f"cycle time: {cal.cycle_fit.get('chosen')} — {cal.cycle_fit.get('why', '')}",
               highlight=False)
     con.print(f"skill spread: {cal.skill.get('note', '')}", highlight=False)
+    for note in cal.notes:  # the organisation, segments, stage times: from the data or the base
+        con.print(note, highlight=False, markup=False)
     v = Table(title="The calibrated scenario, simulated, against the data", title_justify="left")
     for c in ("quantity", "observed", "simulated", "difference"):
         v.add_column(c, justify="right")

@@ -38,7 +38,8 @@ import pandas as pd
 
 from salessim.scenario import DATE_RANGE, MAX_AMOUNT, Funnel, Simulation
 
-__all__ = ["MAX_AMOUNT", "ROLES", "CRMError", "Opportunities", "quality_checks", "read_crm"]
+__all__ = ["MAX_AMOUNT", "ROLES", "CRMError", "Opportunities", "quality_checks", "read_crm",
+           "segment_map", "stage_durations"]
 
 #: Column roles and the header names they are guessed from (normalised: lower case, no
 #: spaces/underscores/dashes).
@@ -60,7 +61,11 @@ ROLES: dict[str, tuple[str, ...]] = {
     "is_won": ("iswon", "won"),
     "is_closed": ("isclosed",),
 }
-REQUIRED = ("id", "owner", "stage", "created")
+REQUIRED = ("id", "stage", "created")
+#: Words in a segment value that mark new-logo and existing-customer (expansion) business.
+NEW_LOGO_WORDS = ("new", "acquisition", "logo", "hunt", "prospect")
+EXPANSION_WORDS = ("exist", "expan", "upsell", "upgrade", "cross", "renew", "add", "current",
+                   "install", "farm", "downgrade", "replacement", "retention")
 
 WON_NAMES = {"won", "closedwon", "closed won", "closed-won", "win", "booked", "signed"}
 LOST_NAMES = {"lost", "closedlost", "closed lost", "closed-lost", "loss", "dead", "disqualified",
@@ -127,6 +132,11 @@ class Opportunities:
     notes: list[str] = field(default_factory=list)
     stage_order: list[str] = field(default_factory=list)
     history: pd.DataFrame | None = None
+
+    @property
+    def has_owner(self) -> bool:
+        """Whether the export names each deal's owner (rep): per-rep figures need it."""
+        return "owner" in self.roles
 
     def quality(self) -> pd.DataFrame:
         """Rows read, kept and dropped (with the reason for each drop), amounts set aside."""
@@ -672,8 +682,9 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     Raises:
         CRMError: the file cannot be read (a row with more fields than the header, e.g. amounts
             with unquoted thousands separators, is named by line), lacks the minimum roles (id,
-            owner, stage, created; and the outcome must be derivable), or has more distinct open
-            stages than a scenario's funnel holds (:data:`MAX_STAGES`).
+            stage, created; and the outcome must be derivable), or has more distinct open
+            stages than a scenario's funnel holds (:data:`MAX_STAGES`). An owner column is
+            optional: without it every deal's ``rep_id`` is empty and a note says so.
     """
     path = Path(path)
     df = _read_csv(path)
@@ -714,13 +725,19 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     else:
         amount = pd.Series(np.nan, index=df.index)
         notes.append("no amount column: deal sizes are not calibrated")
-    owner = df[roles["owner"]].astype(str).str.strip()
+    if "owner" in roles:
+        owner = df[roles["owner"]].astype(str).str.strip()
+    else:
+        owner = pd.Series("", index=df.index)
+        notes.append("no owner column: win rate, stage timing and deal size are calibrated "
+                     "without it; per-rep figures (opportunities per rep-week, the rep count, "
+                     "the skill spread) are not, unless --reps gives the number of reps")
     manager = df[roles["manager"]].astype(str).str.strip() if "manager" in roles else ""
     simulated = "replication" in df.columns and "scenario" in df.columns
     if simulated:
         # salessim's own export: rep and manager ids repeat across replications
         tag = df["scenario"].astype(str) + "/" + df["replication"].astype(str) + ":"
-        owner = tag + owner
+        owner = tag + owner if "owner" in roles else owner
         manager = tag + manager if "manager" in roles else manager
         notes.append("salessim deal log: rep and manager ids qualified by scenario and "
                      "replication")
@@ -743,7 +760,8 @@ def read_crm(path: str | Path, history: str | Path | None = None,
 
     drop(t["opportunity_id"].eq("") | t["opportunity_id"].duplicated(keep="first"),
          "duplicate or empty opportunity id")
-    drop(t["rep_id"].eq(""), "no owner")
+    if "owner" in roles:
+        drop(t["rep_id"].eq(""), "no owner")
     drop(t["created_at"].isna(), "created date missing or unreadable")
     drop(t["created_at"] < EARLIEST_DATE, f"created date before {EARLIEST_DATE.year}")
     if simulated:
@@ -797,7 +815,8 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     stage_order: list[str] = []
     hist = None
     if history is not None:
-        hist, stage_order = _read_history(Path(history), won_vals, lost_vals, dropped)
+        hist, stage_order = _read_history(Path(history), won_vals, lost_vals, dropped, notes,
+                                          set(t["stage"]))
         # where lost deals were lost: the last open stage in their history
         last_open = (hist[hist["kind"] == "open"].sort_values(["opportunity_id", "date"])
                      .groupby("opportunity_id")["stage"].last())
@@ -885,8 +904,23 @@ def _stage_order_from_table(t: pd.DataFrame, won_vals: set[str], lost_vals: set[
     return sorted(known, key=lambda s: med[s]) + [s for s in names if s not in med.index]
 
 
-def _read_history(path: Path, won_vals: set[str], lost_vals: set[str],
-                  dropped: Counter) -> tuple[pd.DataFrame, list[str]]:
+def _read_history(path: Path, won_vals: set[str], lost_vals: set[str], dropped: Counter,
+                  notes: list[str] | None = None,
+                  export_stages: set[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Read a stage history; return its clean rows and the open stages in funnel order.
+
+    Real histories are messy, and each kind of mess is handled and counted (history rows dropped
+    are named ``history rows …`` in ``dropped``): rows without an opportunity or a stage, or with
+    an unreadable date, are dropped; a row repeated (same deal, stage and day) is kept once; rows
+    out of date order are sorted (rows of one deal on one day in funnel order); a stage that no
+    deal of the export sits at and that at most :data:`RARE_STAGE_SHARE` of the history's deals
+    (and at most 5) ever record — a retired or mistyped stage — is dropped with a note, so it
+    neither lengthens the funnel nor splits a stage's time. Stage regressions (a deal moving
+    back) stay in the rows; the order and the durations read each deal's *first* entry into each
+    stage (:func:`stage_durations`).
+
+    The stage order: open stages by the mean rank of their first entry within each deal.
+    """
     df = _read_csv(path)
     norm = {_norm(c): c for c in df.columns}
     opp = next((norm[n] for n in ("opportunityid", "opportunity", "id") if n in norm), None)
@@ -898,15 +932,136 @@ def _read_history(path: Path, won_vals: set[str], lost_vals: set[str],
                        f"columns; found: {', '.join(df.columns)}")
     h = pd.DataFrame({"opportunity_id": df[opp].astype(str).str.strip(),
                       "stage": df[st].astype(str).str.strip(), "date": parse_dates(df[dt])})
+    empty = h["opportunity_id"].eq("") | h["stage"].eq("")
+    if empty.any():
+        dropped["history rows without an opportunity or a stage"] += int(empty.sum())
+        h = h[~empty]
     bad = h["date"].isna()
     if bad.any():
         dropped["history rows with unreadable dates"] += int(bad.sum())
         h = h[~bad]
+    repeated = h.duplicated(["opportunity_id", "stage", "date"], keep="first")
+    if repeated.any():
+        dropped["history rows repeated (same deal, stage and day)"] += int(repeated.sum())
+        h = h[~repeated]
     low = h["stage"].str.lower()
     h["kind"] = np.select([low.isin(won_vals), low.isin(lost_vals)], ["won", "lost"], "open")
-    h = h.sort_values(["opportunity_id", "date"])
-    # stage order: mean position of each open stage within deals' histories
-    opens = h[h["kind"] == "open"].copy()
-    opens["pos"] = opens.groupby("opportunity_id").cumcount()
-    order = opens.groupby("stage")["pos"].mean().sort_values().index.tolist()
-    return h.reset_index(drop=True), order
+    h["row"] = np.arange(len(h))
+    h = h.sort_values(["opportunity_id", "date", "row"], kind="stable")
+    opens = h[h["kind"] == "open"]
+    deals_at = opens.groupby("stage")["opportunity_id"].nunique()
+    n_deals = max(int(h["opportunity_id"].nunique()), 1)
+    rare = [s for s, k in deals_at.items()
+            if s not in (export_stages or set()) and k <= min(5, RARE_STAGE_SHARE * n_deals)]
+    if rare and len(deals_at) > len(rare):
+        gone = h["stage"].isin(rare)
+        dropped["history rows at a stage few deals record and none sits at"] += int(gone.sum())
+        if notes is not None:
+            notes.append(f"{len(rare)} stage value{'s' if len(rare) > 1 else ''} in the history "
+                         f"recorded by at most {RARE_STAGE_SHARE:.0%} of its deals and by no "
+                         f"deal of the export (e.g. {_shown(rare[0], 24)!r}): "
+                         f"{int(gone.sum())} history rows left out")
+        h = h[~gone]
+        opens = h[h["kind"] == "open"]
+    # stage order: mean rank of each stage's first entry within a deal (repeats and regressions
+    # do not move a stage later)
+    first = opens.drop_duplicates(["opportunity_id", "stage"], keep="first").copy()
+    first["pos"] = first.groupby("opportunity_id").cumcount()
+    order = first.groupby("stage")["pos"].mean().sort_values(kind="stable").index.tolist()
+    # rows of one deal on one day: in funnel order, closing rows last
+    rank = {s: i for i, s in enumerate(order)}
+    h["pos"] = h["stage"].map(rank).fillna(len(order)).astype(int)
+    h = h.sort_values(["opportunity_id", "date", "pos", "row"], kind="stable")
+    return h.drop(columns=["row", "pos"]).reset_index(drop=True), order
+
+
+#: A history stage recorded by at most this share of the history's deals (and at most 5 deals),
+#: at which no deal of the export sits, is taken for a retired or mistyped stage.
+RARE_STAGE_SHARE = 0.01
+
+
+def stage_durations(data: Opportunities) -> pd.DataFrame:
+    """Days each deal spent in each open stage, from the stage history (empty without one).
+
+    A deal's time in a stage runs from its first entry into the stage to its first entry into any
+    later stage of the funnel order after that; the stage it closed from ends at its close (won
+    or lost: a lost deal spends its time in the stage before it is lost, as in the model). A
+    stage a deal skipped has no time; a stage it sits in while still open is not finished and is
+    left out (censored). A regression (moving back) counts toward the stage it moved back from,
+    whose exit is the first later-stage entry. Negative times (dates entered out of order) are
+    left out.
+
+    Returns:
+        Columns opportunity_id, stage, days, outcome (of the deal), kind (``"closed"`` when the
+        stage ended by the deal's close, else ``"moved"``).
+    """
+    cols = ["opportunity_id", "stage", "days", "outcome", "kind"]
+    h, order = data.history, data.stage_order
+    if h is None or not order or h.empty:
+        return pd.DataFrame(columns=cols)
+    rank = {s: i for i, s in enumerate(order)}
+    t = data.table.set_index("opportunity_id")
+    opens = h[(h["kind"] == "open") & h["stage"].isin(rank)]
+    first = opens.drop_duplicates(["opportunity_id", "stage"], keep="first")
+    first = first[first["opportunity_id"].isin(t.index)]
+    if first.empty:
+        return pd.DataFrame(columns=cols)
+    closing = h[h["kind"] != "open"].drop_duplicates("opportunity_id", keep="first")
+    close_at = closing.set_index("opportunity_id")["date"]
+    out = t.loc[first["opportunity_id"].unique(), "outcome"]
+    closed = t["closed_at"].where(t["outcome"] != "open")
+    rows = []
+    for oid, g in first.groupby("opportunity_id", sort=False):
+        pos = g["stage"].map(rank).to_numpy()
+        dates = g["date"].to_numpy()
+        outcome = out[oid]
+        end = closed.get(oid, pd.NaT)
+        if pd.isna(end) and outcome != "open":
+            end = close_at.get(oid, pd.NaT)
+        top = pos.max()
+        for p_i, d_i in zip(pos, dates, strict=True):
+            later = dates[(pos > p_i) & (dates >= d_i)]
+            if later.size:
+                exit_, kind = later.min(), "moved"
+            elif p_i == top and outcome != "open" and not pd.isna(end):
+                exit_, kind = np.datetime64(end), "closed"
+            else:
+                continue
+            days = (exit_ - d_i) / np.timedelta64(1, "D")
+            if days >= 0:
+                rows.append((oid, order[p_i], float(days), outcome, kind))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def segment_map(values: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Map an export's segment values onto the scenario's segments ``new_logo``/``expansion``.
+
+    A value is new-logo business when it names new business (:data:`NEW_LOGO_WORDS`: "New
+    Business", "New Customer", "Net new logo" …) and expansion when it names business with an
+    existing customer (:data:`EXPANSION_WORDS`: "Existing Business", "Upsell", "Renewal",
+    "Existing Customer - Upgrade" …); salessim's own ``new_logo``/``expansion`` map to
+    themselves. A value naming both, or neither, is not mapped — except that when the column
+    holds exactly two values and one is mapped, the other takes the other segment.
+
+    Returns:
+        (value → segment for the values mapped, the values left unmapped).
+    """
+    vals = [v for v in dict.fromkeys(str(v) for v in values) if v.strip()]
+    out: dict[str, str] = {}
+    for v in vals:
+        words = re.findall(r"[a-z]+", v.lower())
+        n = "".join(words)
+        if n in ("newlogo", "expansion"):
+            out[v] = "new_logo" if n == "newlogo" else "expansion"
+            continue
+        # words that start so ("Renewal" is not new business), or run together ("Up-sell")
+        new = any(x.startswith(w) for x in words for w in NEW_LOGO_WORDS)
+        old = (any(x.startswith(w) for x in words for w in EXPANSION_WORDS)
+               or any(w in n for w in ("upsell", "crosssell", "addon", "accountmanagement")))
+        if new != old:
+            out[v] = "new_logo" if new else "expansion"
+    if len(vals) == 2 and len(out) == 1:
+        (known, seg), = out.items()
+        other = next(v for v in vals if v != known)
+        out[other] = "expansion" if seg == "new_logo" else "new_logo"
+    return out, [v for v in vals if v not in out]

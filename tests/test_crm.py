@@ -722,7 +722,7 @@ def test_missing_required_roles_name_the_roles_and_the_columns(tmp_path: Path) -
     with pytest.raises(CRMError) as e:
         read_crm(p)
     msg = str(e.value)
-    assert "missing required column roles: id, owner, created." in msg
+    assert "missing required column roles: id, created." in msg
     assert "Columns found: Account, Stage, Amount." in msg
     assert "--column ROLE=COLUMN" in msg
 
@@ -740,14 +740,14 @@ def test_cli_missing_roles_exits_2_and_writes_nothing(tmp_path: Path, cli) -> No
                   header=["Account", "Stage", "Amount"])
     new = tmp_path / "new.yaml"
     res = cli("calibrate", p, "-o", new)
-    _assert_exit_2(res, "missing required column roles: id, owner, created",
+    _assert_exit_2(res, "missing required column roles: id, created",
                    "Columns found: Account, Stage, Amount")
     assert not new.exists()
     old = tmp_path / "old.yaml"
     old.write_text("extends: baseline\nname: keep_me\n", encoding="utf-8")
     before = (old.read_bytes(), old.stat().st_mtime_ns)
     res = cli("calibrate", p, "-o", old)
-    _assert_exit_2(res, "id, owner, created")
+    _assert_exit_2(res, "id, created")
     assert (old.read_bytes(), old.stat().st_mtime_ns) == before
     assert sorted(x.name for x in tmp_path.iterdir()) == ["old.yaml", "thin.csv"]
 
