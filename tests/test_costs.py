@@ -238,3 +238,43 @@ def test_hostile_costs_exit_2_from_the_cli(cli, write_yaml, tmp_path):
     res = cli("simulate", path, "-r", "1", "--out", tmp_path / "out")
     assert res.returncode == 2 and "costs.hiring_per_hire" in res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# the report's helpers
+# ------------------------------------------------------------------------------------------
+def test_report_cost_effects_are_the_summarys_numbers(priced):
+    from salessim.notebook_helpers import cost_effects
+
+    comp, _ = priced
+    eff = cost_effects(comp).set_index("scenario")
+    sm = comp.summary.set_index(["scenario", "metric"])
+    for n in ("more_calls", "trained"):
+        assert eff.loc[n, "cost"].mean == sm.loc[(n, "cost"), "diff"]
+        assert eff.loc[n, "cost"].low == sm.loc[(n, "cost"), "diff_ci_low"]
+        assert eff.loc[n, "net"].mean == sm.loc[(n, "margin_less_cost"), "diff"]
+        assert eff.loc[n, "revenue"].mean == sm.loc[(n, "revenue"), "diff"]
+        assert eff.loc[n, "verdict"] == sm.loc[(n, "cost"), "cost_verdict"]
+    # margin less cost = margin − cost, replication by replication, so on average too
+    assert eff.loc["trained", "net"].mean == pytest.approx(
+        eff.loc["trained", "margin"] - eff.loc["trained", "cost"].mean)
+
+
+def test_cost_story_names_what_a_fix_buys_apart_from_what_follows():
+    from salessim.notebook_helpers import cost_story
+
+    def line(component: str, diff: float, lo: float, hi: float) -> dict:
+        return {"scenario": "v", "component": component, "label": component, "baseline": 0.0,
+                "diff": diff, "diff_ci_low": lo, "diff_ci_high": hi}
+
+    b = pd.DataFrame([
+        line("manager time on joint calls", 99_000.0, 98_000.0, 100_000.0),
+        line("training (fees and days away)", 67_000.0, 60_000.0, 70_000.0),
+        line("recruiting and interviews", -182_000.0, -250_000.0, -100_000.0),
+        line("reps' pay (seats filled)", 30_000.0, -10_000.0, 70_000.0),  # not clear: left out
+        line("CRM licences", 0.0, 0.0, 0.0),
+    ])
+    bought, follows = cost_story(b, "v")
+    assert bought == "manager time on joint calls +$99K, training (fees and days away) +$67K"
+    assert follows == "recruiting and interviews −$182K"
+    assert cost_story(b, "other") == ("", "")
