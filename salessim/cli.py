@@ -857,7 +857,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
     from salessim.reports import ReportError, build_all
 
     try:
-        return build_all(args.out, replications=args.replications)
+        return build_all(args.out, replications=args.replications, baseline=args.baseline)
     except ReportError as e:
         raise BadInput(str(e)) from None
 

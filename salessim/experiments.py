@@ -673,7 +673,8 @@ def variants_over(base: Scenario, changes: Mapping[str, Mapping[str, Any]],
         try:
             out.append(load_scenario(merged))
         except ScenarioError as e:
-            why = str(e).splitlines()[0].removeprefix("<dict>: ")
+            lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+            why = "; ".join(lines[1:4] if len(lines) > 1 else lines).removeprefix("<dict>: ")
             if not skip_invalid:
                 raise ScenarioError(f"{name}'s changes cannot be laid over {base.name}: {why}"
                                     ) from None

@@ -56,6 +56,7 @@ __all__ = [
     "per_replication",
     "prospecting_mix",
     "quick_mode",
+    "record_baseline",
     "rep_coverage",
     "report_cache",
     "run_checked",
@@ -616,6 +617,18 @@ def show_time_frame(scenarios: Scenario | Iterable[Scenario], output_dir: Path |
         atomic_write_text(Path(output_dir) / "time_frame.json",
                           json.dumps(tf, indent=2, ensure_ascii=False) + "\n")
     return tf
+
+
+def record_baseline(scenario: Scenario, output_dir: Path, source: str | Path = "") -> dict[str, str]:
+    """Record which sales force a report is for (``baseline.json``: name, description, hash, file).
+
+    ``salessim report`` puts it under the report's title and on the index page (escaped there).
+    """
+    info = {"name": scenario.name, "description": scenario.description or "",
+            "hash": scenario.hash, "source": str(source)}
+    atomic_write_text(Path(output_dir) / "baseline.json",
+                      json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    return info
 
 
 # ------------------------------------------------------------------------------------------

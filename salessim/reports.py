@@ -89,6 +89,8 @@ class Rule:
 def _scenario_file(value: Any) -> str | None:
     from salessim.scenario import ScenarioError, load_scenario
 
+    if str(value).strip() == "":
+        return "expected a scenario file or a library name (e.g. baseline), got an empty value"
     path = input_path(str(value))
     if not path.exists():
         # a library name ("baseline") is fine too
@@ -102,8 +104,14 @@ def _scenario_file(value: Any) -> str | None:
         load_scenario(path)
     except ScenarioError as e:
         first = str(e).splitlines()
-        return "invalid scenario: " + "; ".join(x.strip() for x in first[:3])
+        return (f"{_show(str(path))} is not a valid scenario: "
+                + "; ".join(x.strip() for x in first[:3]))
     return None
+
+
+def _optional_scenario(value: Any) -> str | None:
+    """A scenario file or library name, or empty (the library variant laid over the baseline)."""
+    return None if str(value) == "" else _scenario_file(value)
 
 
 def _existing_dir(value: Any) -> str | None:
@@ -142,17 +150,18 @@ RULES: dict[str, Rule] = {
     "workers": Rule(int, 1, max_workers(), note="at most the machine's worker limit"),
     "mix_replications": Rule(int, 1, MAX_REPLICATIONS),
     "sensitivity_replications": Rule(int, 1, MAX_REPLICATIONS),
-    "baseline_scenario": Rule(str, check=_scenario_file),
-    "focused_scenario": Rule(str, check=_scenario_file),
-    "many_scenario": Rule(str, check=_scenario_file),
-    "prescription_scenario": Rule(str, check=_scenario_file),
-    "scenario": Rule(str, check=_scenario_file),
+    "baseline": Rule(str, check=_scenario_file),
+    "baseline_scenario": Rule(str, check=_scenario_file),  # the old name of baseline
+    "focused_scenario": Rule(str, check=_optional_scenario),
+    "many_scenario": Rule(str, check=_optional_scenario),
+    "prescription_scenario": Rule(str, check=_optional_scenario),
+    "scenario": Rule(str, check=_scenario_file),  # the old name of baseline
     "scenario_dir": Rule(str, check=_existing_dir),
     "crm_export": Rule(str, check=_optional_csv),
     "crm_history": Rule(str, check=_optional_csv),
     "observed_seed": Rule(int, 0, MAX_SEED),
     "calibrate_funnel": Rule(bool),
-    "quota": Rule(float, 1.0, 1e10, note="annual quota per rep in dollars"),
+    "quota": Rule(float, 0.0, 1e10, note="annual quota per rep in dollars; 0: the baseline's own"),
     "coverage_confidence": Rule(float, 0.5, 0.99),
     "max_hours": Rule(int, 1, 40),
     "hours_step": Rule(int, 1, 20),
@@ -162,6 +171,18 @@ RULES: dict[str, Rule] = {
     "sensitivity_low": Rule(float, 0.0, 1.0, note="multiplier of the default (≤ 1)"),
     "sensitivity_high": Rule(float, 1.0, 100.0, note="multiplier of the default (≥ 1)"),
     "screening_file": Rule(str, check=_optional_csv),
+}
+
+#: Parameters renamed: the old name still works and reaches the notebook under the new one.
+ALIASES: dict[str, str] = {"scenario": "baseline", "baseline_scenario": "baseline"}
+
+#: The library variants a report lays over its baseline when the parameter is empty:
+#: report → parameter → variant (its changes over the library baseline, :func:`salessim.
+#: experiments.variant_changes`).
+LAID_OVER: dict[str, dict[str, str]] = {
+    "goal_designs": {"focused_scenario": "goals_focused", "many_scenario": "goals_many",
+                     "prescription_scenario": "prescription"},
+    "pipeline_benchmark": {"prescription_scenario": "prescription"},
 }
 
 _TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
@@ -263,20 +284,49 @@ def validate_parameters(name: str, params: Mapping[str, Any] | None,
     """
     spec = notebook_parameters(name)
     params = dict(params or {})
-    unknown = sorted(k for k in params if k not in spec)
+    unknown = sorted(k for k in params if k not in spec and ALIASES.get(k) not in spec)
     if unknown:
         raise ReportError(f"report {name}: unknown parameter{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join(unknown)}; valid parameters: {', '.join(spec)}")
+    for old, new in ALIASES.items():
+        if old in params and old not in spec and new in params:
+            raise ReportError(f"report {name}: {old} is the old name of {new}; give only {new}")
     if "output_dir" in params and not allow_output_dir:
         raise ReportError(f"report {name}: output_dir is set by --out (the report's tables go "
                           f"to OUT/{name}/)")
     out: dict[str, Any] = {}
     for key, value in params.items():
         rule = RULES.get(key)
-        default = spec[key]["default"]
+        default = spec[key]["default"] if key in spec else spec[ALIASES[key]]["default"]
         kind = rule.kind if rule else type(default)
         out[key] = _check_value(name, key, value, kind, rule)
+    _check_laid_over(name, {**{k: v["default"] for k, v in spec.items()}, **_renamed(out)})
     return out
+
+
+def _renamed(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters under their current names (:data:`ALIASES`)."""
+    return {ALIASES.get(k, k): v for k, v in params.items()}
+
+
+def _check_laid_over(name: str, params: Mapping[str, Any]) -> None:
+    """Each library variant the report lays over its baseline must be valid over it."""
+    from salessim.experiments import variant_changes, variants_over
+    from salessim.notebook_helpers import load_input_scenario
+    from salessim.scenario import ScenarioError
+
+    todo = {param: variant for param, variant in LAID_OVER.get(name, {}).items()
+            if params.get(param, "") == ""}
+    if not todo or "baseline" not in params:
+        return
+    base = load_input_scenario(str(params["baseline"]))
+    for param, variant in todo.items():
+        try:
+            variants_over(base, {variant: variant_changes(variant)})
+        except ScenarioError as e:
+            raise ReportError(f"report {name}: {e} — give that plan for this sales force as a "
+                              f"scenario file with -p {param} FILE") from None
+
 
 
 def _check_value(report: str, key: str, value: Any, kind: type, rule: Rule | None) -> Any:
@@ -477,6 +527,37 @@ def with_banner(page: str, banner: str) -> str:
     return page[:m.end()] + "\n" + banner + page[m.end():]
 
 
+_BASELINE_STYLE = ("border-left:4px solid #1f4e79;background:#eef3f8;padding:8px 14px;"
+                   "margin:6px 0 14px 0;font-size:15px;line-height:1.5;color:#1d2327")
+
+
+def baseline_text(info: Mapping[str, str] | None) -> tuple[str, str]:
+    """Which sales force a report is for, in words: (who, where from); ("", "") when unknown."""
+    if not info or not info.get("name"):
+        return "", ""
+    desc = " ".join(str(info.get("description", "")).split())
+    who = f"For the sales force “{info['name']}”" + (f": {desc}" if desc else "")
+    where = str(info.get("source", ""))
+    detail = (f"(scenario {where}, " if where else "(") + f"content hash {info.get('hash', '?')})"
+    return who, detail
+
+
+_H1_END = re.compile(r"</h1\s*>", re.IGNORECASE)
+
+
+def with_baseline(page: str, info: Mapping[str, str] | None) -> str:
+    """``page`` with a line under its title naming the sales force it is for (text escaped)."""
+    who, detail = baseline_text(info)
+    if not who:
+        return page
+    box = (f"<div class='salessim-baseline' role='note' style='{_BASELINE_STYLE}'>"
+           f"<b>{html.escape(who)}</b> {html.escape(detail)}</div>")
+    m = _H1_END.search(page)
+    if m is None:
+        return with_banner(page, box)
+    return page[:m.end()] + "\n" + box + page[m.end():]
+
+
 def _replications_used(data: Path, typed: Mapping[str, Any], default: Any) -> int | None:
     """Replications the report ran with.
 
@@ -602,8 +683,9 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
                                f"{msg}; the last good report is untouched") from None
         default_reps = _defaults(name).get("replications")
         used_reps = _replications_used(tmp, typed, default_reps)
-        page = with_banner(export_html(executed, title=REPORTS[name][0]),
-                           quick_run_banner(used_reps, default_reps))
+        page = with_baseline(with_banner(export_html(executed, title=REPORTS[name][0]),
+                                         quick_run_banner(used_reps, default_reps)),
+                             _baseline_of(tmp))
         active = active_content(page)
         if active:
             # text from the data must show as text: a page that would run anything is not
@@ -617,8 +699,9 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
 
         info = {"name": name, "title": REPORTS[name][0], "question": REPORTS[name][1],
                 "created_utc": started.isoformat(timespec="seconds"),
-                "parameters": {**_defaults(name), **typed},
-                "given_parameters": typed, "runtime_seconds": round(runtime, 1),
+                "parameters": {**_defaults(name), **_renamed(typed)},
+                "given_parameters": _renamed(typed), "baseline": _baseline_of(tmp),
+                "runtime_seconds": round(runtime, 1),
                 "replications_used": used_reps, "replications_default": default_reps,
                 "salessim_version": __version__, "notebook": str(rel_nb)}
         (tmp / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n",
@@ -638,7 +721,7 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
 
 
 #: Parameter checks that name an input file or folder: its path is made absolute for the kernel.
-_PATH_CHECKS = (_scenario_file, _existing_dir, _optional_csv)
+_PATH_CHECKS = (_scenario_file, _optional_scenario, _existing_dir, _optional_csv)
 
 
 def _kernel_parameters(typed: Mapping[str, Any]) -> dict[str, Any]:
@@ -648,14 +731,14 @@ def _kernel_parameters(typed: Mapping[str, Any]) -> dict[str, Any]:
     root); the kernel runs elsewhere, so it gets the very files that were checked. A scenario
     given by library name stays a name.
     """
-    out = dict(typed)
+    out = _renamed(typed)
     for key, value in typed.items():
         rule = RULES.get(key)
         if rule is None or rule.check not in _PATH_CHECKS or not isinstance(value, str) or not value:
             continue
         path = input_path(value)
         if path.exists():
-            out[key] = str(path)
+            out[ALIASES.get(key, key)] = str(path)
     return out
 
 
@@ -702,6 +785,15 @@ def _keep_log(log: Path, dest: Path) -> None:
         atomic_write_text(dest, log.read_text(encoding="utf-8", errors="replace"))
 
 
+def _baseline_of(data: Path) -> dict[str, str] | None:
+    """The sales force a report was built for, as its notebook recorded it (``baseline.json``)."""
+    with contextlib.suppress(OSError, ValueError):
+        info = json.loads((data / "baseline.json").read_text(encoding="utf-8"))
+        if isinstance(info, dict):
+            return {k: str(info.get(k, "")) for k in ("name", "description", "hash", "source")}
+    return None
+
+
 def _defaults(name: str) -> dict[str, Any]:
     spec = notebook_parameters(name)
     return {k: v["default"] for k, v in spec.items() if k != "output_dir"}
@@ -733,6 +825,7 @@ def write_index(out: Path) -> Path:
     """``out/index.html``: every report with its headline finding, date, parameters and runtime."""
     out = Path(out)
     cards = []
+    bases: dict[str, Mapping[str, str]] = {}  # content hash → the sales force a report is for
     for name, (title, question) in REPORTS.items():
         run_file = out / name / "run.json"
         failed = (out / "_failed" / f"{name}.ipynb").exists()
@@ -773,12 +866,18 @@ def write_index(out: Path) -> Path:
         given = set(info.get("given_parameters", {}))
         ptxt = ", ".join(f"<code>{html.escape(k)}={html.escape(str(v) if v != '' else '“”')}</code>"
                          + (" (set)" if k in given else "") for k, v in params.items())
+        base = info.get("baseline") if isinstance(info.get("baseline"), dict) else None
+        if base and base.get("hash"):
+            bases[str(base["hash"])] = base
+        for_whom = (f"<p class='shows'><b>Sales force:</b> {html.escape(str(base.get('name', '')))}"
+                    f" <span class='meta'>(content hash <code>{html.escape(str(base.get('hash', '')))}"
+                    "</code>)</span></p>" if base else "")
         when = info.get("created_utc", "")
         with contextlib.suppress(ValueError):
             when = datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M UTC")
         cards.append(
             f"<div class='card'><h2><a href='{html.escape(name)}.html'>{html.escape(title)}</a></h2>"
-            f"<p class='q'>{html.escape(question)}</p>{quick}{shows}{headline}{fail_note}"
+            f"<p class='q'>{html.escape(question)}</p>{quick}{for_whom}{shows}{headline}{fail_note}"
             f"<p class='meta'>Built {html.escape(when)} in {info.get('runtime_seconds', '?')} s "
             f"with salessim {html.escape(str(info.get('salessim_version', '')))}. "
             f"Parameters: {ptxt}</p></div>")
@@ -788,7 +887,8 @@ def write_index(out: Path) -> Path:
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>salessim reports</title><style>{_INDEX_CSS}</style></head><body>"
             "<h1>Sales performance reports</h1>"
-            "<p class='lead'>Each report tries a change in how the sales force is run on a "
+            + _index_company(bases)
+            +             "<p class='lead'>Each report tries a change in how the sales force is run on a "
             "simulated sales force first, and gives the effect with its 95&nbsp;% confidence "
             "interval, and says whether it shows the first year after the change (while it "
             "ramps in) or the steady state once the sales force has settled. Start with the "
@@ -801,20 +901,43 @@ def write_index(out: Path) -> Path:
     return path
 
 
+def _index_company(bases: Mapping[str, Mapping[str, str]]) -> str:
+    """The index's line on which sales force the reports are for (escaped)."""
+    if not bases:
+        return ""
+    if len(bases) == 1:
+        who, detail = baseline_text(next(iter(bases.values())))
+        return f"<div class='finding'><b>{html.escape(who)}</b> {html.escape(detail)}</div>"
+    names = ", ".join(sorted({str(b.get("name", "")) for b in bases.values()}))
+    return ("<div class='failed'>These reports were built for different sales forces ("
+            f"{html.escape(names)}); each card says which. Rebuild them together with "
+            "<code>salessim reports --baseline FILE</code>.</div>")
+
+
 def build_all(out: Path, replications: int | None = None,
-              names: Sequence[str] | None = None) -> int:
+              names: Sequence[str] | None = None, baseline: str | None = None) -> int:
     """Build the standard reports into ``out`` and write ``out/index.html``.
+
+    ``baseline``: the sales force every report is built for (a scenario file, e.g. one
+    ``salessim calibrate`` wrote, or a library name; default each notebook's own, the library
+    baseline); each report lays the library variants' changes over it.
 
     A report that fails is named and skipped (its last good version stays); the others are
     still built. Returns the exit code: 0 if every report was built, 1 otherwise.
+
+    Raises:
+        ReportError: a bad parameter, e.g. a baseline file that is missing or not a valid
+            scenario (nothing has run, nothing was written).
     """
     out = Path(out)
-    check_out_dir(out)
-    check_target(out / "index.html", "file", "--out")
     names = list(names or REPORTS)
-    params = {"replications": int(replications)} if replications is not None else {}
+    params: dict[str, Any] = {"replications": int(replications)} if replications is not None else {}
+    if baseline is not None:
+        params["baseline"] = baseline
     for name in names:  # every parameter set is checked before the first report runs
         validate_parameters(name, params)
+    check_out_dir(out)
+    check_target(out / "index.html", "file", "--out")
     t0 = time.perf_counter()
     failures = []
     for i, name in enumerate(names, 1):
