@@ -299,6 +299,9 @@ class Calibration:
     #: what the calibration did with the organisation, segments and stage times, and what it
     #: left at the base and why (printed, and written as comments)
     notes: list[str] = field(default_factory=list)
+    #: per segment, observed vs simulated share, win rate and median amount (with a segment
+    #: column that maps onto the scenario's segments)
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def comparison(self) -> pd.DataFrame:
         """Observed vs simulated: win rate, median won cycle and amount, KS distances."""
@@ -369,6 +372,13 @@ class Calibration:
             ks = self.ks()
             lines.append(f"#   KS distance, won cycle {ks['won_cycle']:.3f}; won amount "
                          f"{ks['won_amount']:.3f}")
+            for r in self.segments.to_dict("records"):
+                lines.append(
+                    f"#   segment {r['segment']}: share {r['share simulated']:.3f} vs "
+                    f"{r['share observed']:.3f}, win rate {r['win rate simulated']:.3f} vs "
+                    f"{r['win rate observed']:.3f}, geometric mean amount "
+                    f"{r['geometric mean amount simulated']:,.0f} vs "
+                    f"{r['geometric mean amount observed']:,.0f}")
         lines.append(f"# Cycle time: {self.cycle_fit.get('chosen')} — {self.cycle_fit.get('why', '')}")
         lines.append(f"# Skill spread: {self.skill.get('note', '')}")
         lines += [f"# {n}" for n in self.notes]
@@ -551,8 +561,7 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     fast_f, fast_means, slow_means = 0.0, np.zeros(len(names)), means
     if lanes is not None:
         fast_f, fast_means, slow_means, lane_cv, threshold = lanes
-        if not from_history:
-            cvs = np.full(len(names), lane_cv)
+        cvs = np.full(len(names), lane_cv)  # the spread within a lane, not across the two
         add("share of fast deals", fast_f, math.nan, math.nan, obs.won,
             f"won deals faster than {threshold:.0f} days (the cycle's two modes split there)")
         notes.append(f"Cycle time has two modes: {100 * fast_f:.0f} % of won deals close in "
@@ -765,12 +774,16 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
                 skill_sd = float(np.clip(skill_sd * (sk["sd"] / sim_sd) ** a, 0.0, 3.0))
     ov = build(logits, lane_means(), cvs, quota, products)
     sc = realise(ov)
-    final = measure(sc, verify_replications, seed + 1000)[0] if verify_replications > 0 else None
-    if final is not None and not has_owner:  # per rep as in the data: the rate ÷ the seats
-        final.new_per_rep_week = final.new_per_rep_week if reps else math.nan
+    final, segments = None, pd.DataFrame()
+    if verify_replications > 0:
+        final, final_table = measure(sc, verify_replications, seed + 1000)
+        if not has_owner and not reps:  # no rep count: no rate per rep to compare
+            final.new_per_rep_week = math.nan
+        if seg is not None:
+            segments = _segment_table(seg, final_table)
     cal = Calibration(data=data, observed=obs, scenario=sc, estimates=pd.DataFrame(est),
                       cycle_fit=cyc, skill=sk, simulated=final, iterations=steps, overrides=ov,
-                      notes=notes)
+                      notes=notes, segments=segments)
     return cal
 
 
@@ -879,6 +892,18 @@ def _segment_stats(t: pd.DataFrame, mapping: Mapping[str, str]) -> dict[str, dic
                   "win": won / int(closed.sum()) if closed.any() else math.nan,
                   "log_amount": float(np.mean(np.log(a))) if a.size else math.nan}
     return out
+
+
+def _segment_table(seg: Mapping[str, Any], sim_table: pd.DataFrame) -> pd.DataFrame:
+    """Observed vs simulated, per segment: share of deals, win rate, geometric mean amount."""
+    sim = _segment_stats(sim_table, {"new_logo": "new_logo", "expansion": "expansion"})
+    obs = seg["obs"]
+    return pd.DataFrame([{"segment": k, "share observed": obs[k]["share"],
+                          "share simulated": sim[k]["share"], "win rate observed": obs[k]["win"],
+                          "win rate simulated": sim[k]["win"],
+                          "geometric mean amount observed": math.exp(obs[k]["log_amount"]),
+                          "geometric mean amount simulated": math.exp(sim[k]["log_amount"])}
+                         for k in ("new_logo", "expansion")])
 
 
 def _segment_start(data: Opportunities, t: pd.DataFrame, logits: np.ndarray,
