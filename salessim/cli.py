@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="directory for reps/periods(/deals) Parquet tables and manifest.json")
     s.add_argument("--deals", action="store_true",
                    help="also write the deal log (deals.parquet and a CRM-style deals.csv)")
+    s.add_argument("--xlsx", type=_path, default=None, metavar="FILE",
+                   help="also write the tables as a spreadsheet (numbers with number formats)")
 
     for cmd in ("compare", "sweep", "swings"):
         if cmd == "swings":
@@ -156,10 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 "carries; costs two more runs per variant replication "
                                 "(default: on)")
         else:
-            s = sub.add_parser("sweep", help="vary one or two scenario fields over values")
+            s = sub.add_parser("sweep", help="vary scenario fields over values (every combination)")
             s.add_argument("scenario")
             s.add_argument("--vary", action="append", required=True, metavar="FIELD=V1,V2,…",
-                           help="e.g. coaching.joint_call_hours_per_week=0,2,4,8 (once or twice)")
+                           help="e.g. coaching.joint_call_hours_per_week=0,2,4,8 (repeat for more "
+                                "fields: every combination is run)")
         s.add_argument("--replications", "-r", type=_replications(), default=16,
                        help="replications per scenario (at most 10,000)")
         s.add_argument("--seed", "-s", type=_seed, default=1)
@@ -171,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--out", "-o", type=_path, default=None,
                        help="directory for reps/periods Parquet, summary.csv and manifest.json")
         s.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+        s.add_argument("--xlsx", type=_path, default=None, metavar="FILE",
+                       help="also write the summary and tables as a spreadsheet (numbers with "
+                            "number formats)")
 
     s = sub.add_parser("sensitivity", help="screen every modelling assumption for its influence "
                                            "on each driver's revenue effect (Morris elementary "
@@ -354,24 +360,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from salessim.simulate import simulate
 
     sc = load_scenario(args.scenario)
-    with _output(args.out, "dir", "--out") as out:  # checked and locked before simulating
+    # both destinations are checked and locked before simulating
+    with _output(args.out, "dir", "--out") as out, _output(args.xlsx, "file", "--xlsx") as book:
         t0 = time.perf_counter()
         res = simulate(sc, replications=args.replications, seed=args.seed, deals=args.deals,
                        progress=_progress_printer())
         runtime = time.perf_counter() - t0
+        meta = manifest(command="simulate", scenario=sc.name, scenario_hash=sc.hash,
+                        scenario_source=str(args.scenario), scenario_yaml=sc.to_yaml(),
+                        seed=args.seed, replications=args.replications, deals=args.deals,
+                        runtime_seconds=round(runtime, 3))
+        tables = {"periods": res.periods, "reps": res.reps, "deals": res.deals}
         if out is not None:
-            meta = manifest(command="simulate", scenario=sc.name, scenario_hash=sc.hash,
-                            scenario_source=str(args.scenario), scenario_yaml=sc.to_yaml(),
-                            seed=args.seed, replications=args.replications, deals=args.deals,
-                            runtime_seconds=round(runtime, 3))
             with out.staging() as tmp:
                 write_tables(tmp, {"reps": res.reps, "periods": res.periods, "deals": res.deals},
                              meta, csv=("deals",))
+        if book is not None:
+            _write_xlsx(book, tables, meta)
     print_summary(res.periods, f"{sc.name} — {args.replications} replications, seed {args.seed}"
                   f" ({runtime:.1f} s)")
     if args.out is not None:
         print(f"wrote {args.out}/ (reps, periods{', deals' if args.deals else ''}, manifest.json)")
+    if args.xlsx is not None:
+        print(f"wrote {args.xlsx}")
     return EXIT_OK
+
+
+def _write_xlsx(book: Any, tables: dict[str, Any], meta: dict[str, Any]) -> None:
+    """Write the tables as one spreadsheet (numbers with number formats) to the locked ``book``."""
+    from salessim.xlsx import workbook_bytes
+
+    meta = {k: v for k, v in meta.items() if k != "scenario_yaml"}
+    book.write_text(workbook_bytes(tables, meta))
 
 
 def _output(path: Path | None, kind: Literal["dir", "file"], flag: str) -> Any:
@@ -494,7 +514,7 @@ def print_costs(comp) -> None:
 
 def _experiment(args: argparse.Namespace, command: str, run, title) -> Any:
     """Run an experiment command: check and lock --out first, run, print the paired table, write."""
-    with _output(args.out, "dir", "--out") as out:
+    with _output(args.out, "dir", "--out") as out, _output(args.xlsx, "file", "--xlsx") as book:
         t0 = time.perf_counter()
         comp = run(replications=args.replications, seed=args.seed, workers=args.workers,
                    scheduler=args.scheduler, cache=not args.no_cache)
@@ -505,6 +525,16 @@ def _experiment(args: argparse.Namespace, command: str, run, title) -> Any:
         if out is not None:
             _experiment_out(out, comp, command, runtime)
             print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
+        if book is not None:
+            from salessim.io import manifest
+
+            tables = {"summary": comp.summary, "periods": comp.results.periods,
+                      "reps": comp.results.reps}
+            if getattr(comp, "direct", None) is not None and len(comp.direct):
+                tables["periods_direct"] = comp.direct
+            _write_xlsx(book, tables, manifest(command=command, **comp.meta,
+                                               runtime_seconds=round(runtime, 3)))
+            print(f"wrote {args.xlsx}")
     return comp
 
 
@@ -566,8 +596,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     vary = dict(parse_vary(v) for v in args.vary)
     if len(vary) != len(args.vary):
         raise BadInput("each --vary must name a different field")
-    if len(vary) > 2:
-        raise BadInput(f"a sweep varies one or two fields, got {len(vary)}")
     _experiment(args, "sweep", lambda **kw: sweep(args.scenario, vary, **kw),
                 lambda comp: f"sweep of {comp.baseline}")
     return EXIT_OK

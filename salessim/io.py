@@ -445,8 +445,8 @@ class Output:
         _rmtree(self.old)
         self._created = []
 
-    def write_text(self, text: str) -> None:
-        """Replace the destination file with ``text`` (written beside it, then renamed)."""
+    def write_text(self, text: str | bytes) -> None:
+        """Replace the destination file with ``text`` or bytes (written beside it, then renamed)."""
         if not self._entered:
             raise RuntimeError("Output.write_text() outside `with Output(...)`")
         try:
@@ -485,9 +485,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     _fill_and_replace(fd, tmp, text, path)
 
 
-def _fill_and_replace(fd: int, tmp: str, text: str, path: Path, sync: bool = False,
+def _fill_and_replace(fd: int, tmp: str, text: str | bytes, path: Path, sync: bool = False,
                       before_replace: Callable[[], None] | None = None) -> None:
-    """Write ``text`` into the temporary file ``fd`` and rename it over ``path``.
+    """Write ``text`` (or bytes) into the temporary file ``fd`` and rename it over ``path``.
 
     The file gets the mode the umask allows; it is removed if anything fails.
     """
@@ -495,7 +495,9 @@ def _fill_and_replace(fd: int, tmp: str, text: str, path: Path, sync: bool = Fal
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh: Any = (os.fdopen(fd, "wb") if isinstance(text, bytes)
+                   else os.fdopen(fd, "w", encoding="utf-8", newline=""))
+        with fh:
             fh.write(text)
             if sync:
                 fh.flush()
