@@ -297,3 +297,29 @@ def test_a_sweep_over_quota_reports_share_at_quota_revenue_and_attrition():
     assert {"pct_at_quota", "revenue", "turnover"} <= set(s["metric"])
     q = s[s["metric"] == "pct_at_quota"].set_index("organisation.quota")["mean"]
     assert q[800_000] > q[1_600_000]
+
+
+def test_every_per_seat_array_grows_with_the_seats():
+    """A per-seat array added to the sales force must be listed in SEAT_ARRAYS, or planned seats
+    would leave it short. Seven seats in one team: no other array of the model has length 7."""
+    sc = small(**{"organisation.managers": 1, "organisation.span": 7})
+    sf = SalesForce(sc, 1, 0)
+    assert sf.N == 7 and sf.M == 1
+    per_seat = {name for name, v in vars(sf).items()
+                if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 7}
+    assert per_seat - {"seat_manager"} == set(SEAT_ARRAYS)
+
+
+@pytest.mark.parametrize("name", ["baseline", "best_practice", "coaching_high", "metrics_stage",
+                                  "reviews_monthly", "managers_trained", "prescription"])
+def test_planned_hires_run_under_every_policy(name):
+    """Grown teams under each driver's policy (reviews, coaching rotations, promotion, training)."""
+    sc = load_scenario(name).replace(**{
+        "organisation.managers": 2, "organisation.span": 4, "simulation.mode": "steady_state",
+        "simulation.warmup_days": 0, "managers.turnover_annual": 0.5,
+        "hiring.plan": [{"day": 0, "reps": 3}, {"day": 200, "reps": 2}]})
+    sf = SalesForce(sc, 3, 0)
+    rec = sf.run()
+    assert sf.N == 13
+    assert set(rec.person_seat.tolist()) >= set(range(8, 13))
+    assert np.isfinite(rec.headcount).all() and rec.headcount[4] > 8.0
