@@ -158,7 +158,8 @@ def test_summary_has_every_metric_and_baseline_has_no_difference(serial_pair):
     s = serial_pair.summary
     assert set(s["metric"]) == {"revenue", "attainment_p50", "pct_at_quota", "win_rate",
                                 "turnover", "detection_lag_days", "false_flag_rate",
-                                "diagnosis_accuracy", "forecast_error", "coaching_hours"}
+                                "diagnosis_accuracy", "forecast_error", "coaching_hours",
+                                "cost", "margin_less_cost"}
     base = s[s["scenario"] == "baseline"]
     assert base["diff"].isna().all()
     assert (s["ci_low"] <= s["mean"]).all() and (s["mean"] <= s["ci_high"]).all()
