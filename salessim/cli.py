@@ -596,8 +596,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     vary = dict(parse_vary(v) for v in args.vary)
     if len(vary) != len(args.vary):
         raise BadInput("each --vary must name a different field")
-    _experiment(args, "sweep", lambda **kw: sweep(args.scenario, vary, **kw),
-                lambda comp: f"sweep of {comp.baseline}")
+
+    def run(**kw: Any) -> Any:
+        comp = sweep(args.scenario, vary, **kw)
+        comp.meta["baseline_source"] = str(args.scenario)  # the file swept around, as given
+        return comp
+
+    _experiment(args, "sweep", run, lambda comp: f"sweep of {comp.baseline}")
     return EXIT_OK
 
 

@@ -113,7 +113,9 @@ def _resolve(scenarios: Sequence[Any]) -> list[Scenario]:
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ScenarioError(f"scenario names must be unique in one comparison; repeated: {dup}")
+        raise ScenarioError(f"scenario names must be unique in one comparison; repeated: {dup} "
+                            "(a file is named by its `name:` field, else by its file name: give "
+                            "each its own `name:`)")
     return out
 
 

@@ -81,7 +81,7 @@ def test_unknown_parameter_lists_the_valid_names():
         validate_parameters("goal_designs", {"replicatons": 3})
     msg = str(e.value)
     assert "replicatons" in msg
-    for name in ("replications", "seed", "baseline_scenario", "workers"):
+    for name in ("replications", "seed", "baseline", "workers"):
         assert name in msg
 
 
@@ -95,6 +95,10 @@ def test_unknown_parameter_lists_the_valid_names():
     ({"workers": 0}, "workers must be ≥ 1"),
     ({"output_dir": "/tmp/x"}, "set by --out"),
     ({"baseline_scenario": "data/scenarios/nope.yaml"}, "no scenario file"),
+    ({"baseline": "data/scenarios/nope.yaml"}, "no scenario file"),
+    ({"baseline": ""}, "expected a scenario file or a library name"),
+    ({"baseline": "data/crm_sample/Opportunity.csv"}, "is not a valid scenario"),
+    ({"baseline": "baseline", "baseline_scenario": "baseline"}, "old name of baseline"),
 ])
 def test_bad_values_are_refused(params, fragment):
     with pytest.raises(ReportError, match=re.escape(fragment)):
