@@ -278,3 +278,18 @@ def test_cost_story_names_what_a_fix_buys_apart_from_what_follows():
     assert bought == "manager time on joint calls +$99K, training (fees and days away) +$67K"
     assert follows == "recruiting and interviews −$182K"
     assert cost_story(b, "other") == ("", "")
+
+
+def test_the_recorded_cost_drivers_of_the_quarters_add_up_to_the_year(priced):
+    comp, _ = priced
+    p = comp.results.periods
+    additive = ["hires", "manager_review_hours", "manager_hiring_hours", "manager_training_hours",
+                "managers_trained", "crm_logging_hours", "coaching_hours"]
+    quarters = p[p["period"] != "year"].groupby(["scenario", "replication"])[additive].sum()
+    years = p[p["period"] == "year"].set_index(["scenario", "replication"])[additive]
+    pd.testing.assert_frame_equal(quarters.sort_index(), years.sort_index(), check_dtype=False)
+    # the programme starts with the policy, at the reported year's first instant: in Q1
+    q1 = p[(p["period"] == "Q1")].set_index(["scenario", "replication"])
+    assert (q1.loc["trained", "managers_trained"] >= 2).all()
+    assert (p.loc[p["scenario"] == "base", "managers_trained"] == 0).all()
+    assert (years["crm_logging_hours"] > 0).all()
