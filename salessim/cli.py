@@ -574,20 +574,25 @@ def cmd_swings(args: argparse.Namespace) -> int:
 
 
 def _print_cost_ranking(comp) -> None:
-    """The variants by return on cost (year 1), those that save money first."""
+    """The variants by gross margin less cost (year 1), each with its return on cost."""
     sm = comp.summary
-    cost = sm[(sm["metric"] == "cost") & (sm["scenario"] != comp.baseline) & (sm["year"] == 1)]
-    if "return_on_cost" not in sm or cost.empty:
+    if "return_on_cost" not in sm:
         return
-    saves = cost[cost["cost_verdict"] == "saves money"].sort_values("margin_diff", ascending=False)
-    paid = cost[np.isfinite(cost["return_on_cost"].astype(float))].sort_values(
-        "return_on_cost", ascending=False)
-    flat = cost[cost["cost_verdict"] == "no clear change in cost"]
-    parts = [f"{r.scenario} (saves {_usd(-r.diff)})" for r in saves.itertuples()]
-    parts += [f"{r.scenario} ({r.return_on_cost:.2f} per dollar)" for r in paid.itertuples()]
-    parts += [f"{r.scenario} (no clear change in cost)" for r in flat.itertuples()]
-    print("ranked by return on cost (gross margin gained per extra dollar of cost): "
-          + ", ".join(parts))
+    y1 = sm[(sm["scenario"] != comp.baseline) & (sm["year"] == 1)]
+    cost = y1[y1["metric"] == "cost"].set_index("scenario")
+    net = y1[y1["metric"] == "margin_less_cost"].sort_values("diff", ascending=False)
+    if net.empty:
+        return
+
+    def why(n: str) -> str:
+        ratio, verdict = cost.loc[n, "return_on_cost"], cost.loc[n, "cost_verdict"]
+        if np.isfinite(ratio) and ratio >= 0:
+            return f"{ratio:,.2f} of margin per extra dollar"
+        return str(verdict) if verdict == verdict else "–"
+
+    print("ranked by gross margin less cost (what each is worth once paid for), with its return "
+          "on cost: " + ", ".join(f"{r.scenario} ({_usd(r.diff, True)}; {why(r.scenario)})"
+                                  for r in net.itertuples()))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
