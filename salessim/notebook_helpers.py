@@ -759,6 +759,8 @@ def effect_chart(ax: Any, labels: Sequence[str], effects: Sequence[Effect], bett
     right = max(0.0, np.nanmax(np.concatenate([hi, means]))) if n else 1.0
     left = left if np.isfinite(left) else 0.0
     right = right if np.isfinite(right) else 1.0
+    if right - left <= 0:  # every effect exactly 0 (no one left in a tiny run): an axis around 0
+        left, right = -span, span
     ax.set_xlim(left - 0.5 * span * (left < 0), right + 0.5 * span * (right > 0) + 1e-9)
 
 

@@ -428,3 +428,22 @@ def test_coaching_curves_include_the_high_coaching_point_whatever_the_step(tmp_p
     # below today's hours there is nothing extra to price: said in words, not as "nan×"
     findings = (tmp_path / "out" / "coaching" / "findings.json").read_text()
     assert "nan" not in findings.lower() and "no extra manager time to price" in findings
+
+
+def test_an_effect_chart_of_all_zero_effects_keeps_a_sane_size(tmp_path):
+    """A tiny run where no rep left: every turnover effect is exactly 0 (CI 0 … 0). The chart's
+    axis must still hold its value labels (an axis of zero width put them billions of pixels out)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from salessim.notebook_helpers import Effect, effect_chart
+
+    fig, ax = plt.subplots(figsize=(10, 5.4))
+    effect_chart(ax, ["a", "b"], [Effect(0.0, 0.0, 0.0, 2, "pts")] * 2, better=-1)
+    fig.savefig(tmp_path / "zero.png", bbox_inches="tight", dpi=100)
+    plt.close(fig)
+    w, h = Image.open(tmp_path / "zero.png").size
+    assert w < 2000 and h < 1000
