@@ -658,8 +658,9 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
                                   for p, d in products.items()}
             # shares rounded one by one need not sum to 1: the largest takes up the difference
             fp = funnel["products"]
-            top = max(fp, key=lambda q: fp[q]["share"])
-            fp[top]["share"] = round(1.0 - sum(d["share"] for q, d in fp.items() if q != top), 12)
+            exact = shares_summing_to_one({q: d["share"] for q, d in fp.items()})
+            for q, v in exact.items():
+                fp[q]["share"] = v
             # the file extends the base, whose products merge into these: the data's products
             # replace them only if the base's own products are written with no share
             for q in bd["funnel"]["products"]:
@@ -675,8 +676,9 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
                         "logit_offset": _round(float(np.clip(seg["offset"][k], -5, 5))),
                         "amount_factor": _round(float(np.clip(seg["factor"][k], 0.01, 100)))}
                     for k in ("new_logo", "expansion")}
-            # shares sum to exactly 1: expansion takes up the rounding
-            segs["expansion"]["share"] = round(1.0 - segs["new_logo"]["share"], 12)
+            exact = shares_summing_to_one({k: v["share"] for k, v in segs.items()})
+            for k, v in exact.items():
+                segs[k]["share"] = v
             funnel["segments"] = segs
         goals = _goals_for(bd, products)
         org: dict[str, Any] = {"managers": int(managers), "span": int(span)}
@@ -785,6 +787,44 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
                       cycle_fit=cyc, skill=sk, simulated=final, iterations=steps, overrides=ov,
                       notes=notes, segments=segments)
     return cal
+
+
+def shares_summing_to_one(shares: Mapping[str, float], digits: int = 6) -> dict[str, float]:
+    """Shares rounded to ``digits`` decimals whose float sum is exactly 1.
+
+    The largest share takes up the rounding of the others. Decimal fractions are not exact in
+    binary, so where the float sum (in the order given, or exactly, as :func:`math.fsum`) still
+    misses 1 by a last bit, the largest share and the last are moved by a few last bits (a change
+    below 1e-14) until both sums are 1.0, or else every share is put on a binary grid (2**-40).
+    """
+    out = {k: round(float(v), digits) for k, v in shares.items()}
+    top = max(out, key=lambda k: out[k])
+    out[top] = round(1.0 - math.fsum(v for k, v in out.items() if k != top), digits)
+
+    def exact(d: Mapping[str, float]) -> bool:
+        return sum(d.values()) == 1.0 and math.fsum(d.values()) == 1.0
+
+    if exact(out):
+        return out
+    # the share added last decides the ordered sum's last rounding, the largest the exact sum
+    positive = [k for k in out if out[k] > 0]
+    movable = list(dict.fromkeys([positive[-1], top]))
+    steps = sorted(((a, b) for a in range(-24, 25) for b in range(-24, 25)),
+                   key=lambda ab: abs(ab[0]) + abs(ab[1]))
+    for a, b in steps:
+        if len(movable) == 1 and b:
+            continue
+        d = dict(out)
+        for k, n in zip(movable, (a, b), strict=False):
+            d[k] = max(d[k] + n * 2.0**-55, 0.0)  # a quarter of the last bit of 1
+        if exact(d):
+            return d
+    # rarely, the ordered sum's roundings add up beyond that: multiples of 2**-40, whose sums
+    # are exact in any order (written with more decimals)
+    grid = 2.0**-40
+    d = {k: round(v / grid) * grid for k, v in out.items()}
+    d[top] = 1.0 - math.fsum(v for k, v in d.items() if k != top)
+    return d
 
 
 def _log_sd(a: np.ndarray) -> float:
