@@ -159,8 +159,11 @@ class SeatDeals:
 
 def fast_lanes(stages: Sequence[Stage]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                 np.ndarray] | None:
-    """Per stage: (fast share, fast deals' and other deals' mean ÷ the stage mean, cv); None
-    when no stage has a fast lane (every deal's durations are then the plain gamma draws)."""
+    """The stages' fast lanes, or None when no stage has one.
+
+    Per stage: (fast share, fast deals' and other deals' mean ÷ the stage mean, cv). None means
+    every deal's durations are the plain gamma draws, untouched.
+    """
     if not any(s.fast_share > 0 for s in stages):
         return None
     lanes = np.array([s.fast_lane() for s in stages])
