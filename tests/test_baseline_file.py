@@ -92,7 +92,7 @@ def test_a_baseline_yaml_in_another_folder_extends_the_librarys(company, tmp_pat
     # a real cycle is still refused, naming it
     (tmp_path / "a.yaml").write_text("extends: b\n", encoding="utf-8")
     (tmp_path / "b.yaml").write_text("extends: a\n", encoding="utf-8")
-    with pytest.raises(ScenarioError, match="cycle: a.yaml → b.yaml → a.yaml"):
+    with pytest.raises(ScenarioError, match=r"cycle: a\.yaml → b\.yaml → a\.yaml"):
         load_scenario(tmp_path / "a.yaml")
 
 
@@ -148,6 +148,15 @@ def test_a_variant_not_valid_over_the_baseline_is_named(company, tmp_path):
                                   skip_invalid=True)
     assert set(skipped) == {"goals_many"}
     assert [v.name for v in laid] == [n for n in VARIANTS if n != "goals_many"]
+    # a report that needs that plan says so before anything runs, and takes it as a file
+    path = _write(tmp_path / "widgets.yaml", yaml.safe_dump(lone.to_dict()))
+    with pytest.raises(ReportError, match=r"goals_many's changes cannot be laid over widgets_only"
+                                          r".* -p many_scenario FILE"):
+        validate_parameters("goal_designs", {"baseline": str(path)})
+    six = lone.replace(**{"goals.items": [{"metric": "revenue", "weight": 0.5},
+                                          {"metric": "new_logos", "weight": 0.5}]}, name="six")
+    plan = _write(tmp_path / "six.yaml", yaml.safe_dump(six.to_dict()))
+    assert validate_parameters("goal_designs", {"baseline": str(path), "many_scenario": str(plan)})
 
 
 # ------------------------------------------------------------------------------------------
@@ -249,16 +258,28 @@ def test_sweep_and_sensitivity_on_the_calibrated_file(company, tmp_path):
                 "-r", "2", "-w", "1", "--out", tmp_path / "sw", env=env)
     assert proc.returncode == 0, proc.stderr
     man = json.loads((tmp_path / "sw" / "manifest.json").read_text(encoding="utf-8"))
-    assert man["baseline"] == "ours"
+    assert (man["baseline"], man["baseline_source"]) == ("ours", str(company["small"]))
     assert man["baseline_hash"] == load_scenario(company["small"]).hash
-    proc = _run("sensitivity", "--baseline", company["small"], "--variants", "crm_full,coaching_high",
+    # the calibrated company saved as baseline.yaml in its own folder (extends: baseline), given
+    # to --baseline as a relative path
+    data = yaml.safe_load(company["calibrated"].read_text(encoding="utf-8"))
+    data.pop("name")
+    data["organisation"].update(managers=2, span=4)
+    data["simulation"] = {"warmup_days": 60, "horizon_days": 120}
+    folder = tmp_path / "ours"
+    folder.mkdir()
+    _write(folder / "baseline.yaml", yaml.safe_dump(data))
+    proc = _run("sensitivity", "--baseline", "baseline.yaml", "--variants", "crm_full,coaching_high",
                 "--parameters", "organisation.quota", "-t", "1", "-r", "2", "-w", "1",
-                "--out", tmp_path / "sens", env=env)
+                "--out", tmp_path / "sens", env=env, cwd=folder)
     assert proc.returncode == 0, proc.stderr
     man = json.loads((tmp_path / "sens" / "manifest.json").read_text(encoding="utf-8"))
-    assert man["baseline"] == "ours" and man["baseline_source"] == str(company["small"])
+    ours = load_scenario(folder / "baseline.yaml")
+    assert man["baseline_source"] == "baseline.yaml" and man["baseline_hash"] == ours.hash
+    assert ours.hash != load_scenario("baseline").hash  # the company's, not the library's
     design = pd.read_parquet(tmp_path / "sens" / "design.parquet")
-    quota = load_scenario(company["small"]).organisation.quota  # ranges around ours' quota
+    quota = ours.organisation.quota  # the screened range is around the company's quota
+    assert quota == data["organisation"]["quota"]
     assert design["organisation.quota"].between(0.5 * quota, 1.5 * quota).all()
 
 
