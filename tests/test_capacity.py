@@ -182,7 +182,7 @@ def test_the_plans_probability_on_fresh_seeds_lands_near_the_confidence():
     r = math.ceil(2 * c * (1 - c) * (2 / 0.05) ** 2)
     assert r == 288
     res = capacity(small(), 9.0e6, confidence=c, years=1, replications=r, seed=11,
-                   per_quarter=4, max_hires=6, timing_steps=4, workers=2)
+                   per_quarter=4, max_hires=4, timing_steps=4, workers=2)
     assert res.status == "reached"
     assert res.search_probability >= c
     assert res.fresh_seed != res.seed and res.fresh_replications == r
