@@ -283,14 +283,14 @@ def test_kernel_runs_outside_the_package_with_absolute_inputs(tmp_path, monkeypa
     scenario.write_text("extends: baseline\nname: model\n", encoding="utf-8")
     with pytest.raises(reports.ReportFailed, match="stop here"):
         reports.run_report("crm_calibration", tmp_path / "out",
-                           {"crm_export": "mine/export.csv", "scenario": "mine/model.yaml",
+                           {"crm_export": "mine/export.csv", "baseline": "mine/model.yaml",
                             "crm_history": ""})
     cwd = Path(seen["cwd"]).resolve()
     root = reports.ROOT.resolve()
     assert cwd != root and not cwd.is_relative_to(root)
     assert seen["cwd_existed"] and not cwd.exists(), "the scratch folder is removed afterwards"
     assert seen["parameters"]["crm_export"] == str(export.resolve())
-    assert seen["parameters"]["scenario"] == str(scenario.resolve())
+    assert seen["parameters"]["baseline"] == str(scenario.resolve())
     assert seen["parameters"]["crm_history"] == ""
     assert seen["cache"] == str(tmp_path / "my-cache")
     assert os.environ["SALESSIM_CACHE_DIR"] == "my-cache"  # restored
