@@ -562,7 +562,8 @@ def calibrate(crm: str | Path | Opportunities, history: str | Path | None = None
     if lanes is not None:
         fast_f, fast_means, slow_means, lane_cv, threshold = lanes
         cvs = np.full(len(names), lane_cv)  # the spread within a lane, not across the two
-        add("share of fast deals", fast_f, math.nan, math.nan, obs.won,
+        h = 1.96 * math.sqrt(fast_f * (1 - fast_f) / max(obs.won, 1))
+        add("share of fast deals", fast_f, fast_f - h, fast_f + h, obs.won,
             f"won deals faster than {threshold:.0f} days (the cycle's two modes split there)")
         notes.append(f"Cycle time has two modes: {100 * fast_f:.0f} % of won deals close in "
                      f"under {threshold:.0f} days; every stage gets a fast lane "

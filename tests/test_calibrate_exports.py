@@ -71,7 +71,7 @@ def generate(p: Process, seed: int) -> tuple[list[str], list[list[str]], list[li
         created = START + pd.Timedelta(days=int(rng.integers(0, p.days)))
         new = p.new_share > 0 and rng.random() < p.new_share
         fast = rng.random() < p.fast_share
-        t, stage_at, reached, lost = created, [], len(STAGES), False
+        t, stage_at, lost = created, [], False
         for s, c in enumerate(p.conversion):
             if p.fast_share:
                 mean = (p.fast_mean if fast else p.slow_mean)[s]
@@ -82,7 +82,7 @@ def generate(p: Process, seed: int) -> tuple[list[str], list[list[str]], list[li
             t = t + pd.Timedelta(days=float(rng.gamma(k, mean / k)))
             odds = math.log(c / (1 - c)) + (p.new_logit if new else 0.0)
             if rng.random() >= 1 / (1 + math.exp(-odds)):
-                reached, lost = s, True
+                lost = True
                 break
         closed = t.normalize()
         amount = p.median * (p.new_size if new else 1.0) * math.exp(p.sigma * rng.normal())
@@ -112,7 +112,6 @@ def generate(p: Process, seed: int) -> tuple[list[str], list[list[str]], list[li
                 hist.append([row[0], s, d.normalize().date().isoformat()])
         if close:
             hist.append([row[0], stage, close])
-        del reached
     return header, rows, hist
 
 
