@@ -255,9 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", "-s", type=_bench_seed, default=1)
 
     s = sub.add_parser("report", help="run one report notebook and export it as code-free HTML")
-    s.add_argument("name", metavar="NAME",
-                   help="drivers_overview, goal_designs, pipeline_benchmark, coaching or "
-                        "crm_calibration")
+    s.add_argument("name", metavar="NAME_OR_PATH",
+                   help="a report in notebooks/ (drivers_overview, goal_designs, "
+                        "pipeline_benchmark, coaching, crm_calibration, what_if, …) or the path "
+                        "of any notebook with a cell tagged `parameters`")
     s.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("KEY", "VALUE"),
                    help="a notebook parameter (value read as YAML: 24, 0.5, true, text); repeatable")

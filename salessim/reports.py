@@ -1,5 +1,11 @@
 """Leader reports: parameterized notebooks run by papermill, exported to code-free HTML.
 
+A report is any notebook with a cell tagged ``parameters``: the ones in ``notebooks/`` (the
+standard set, in the reading order their metadata gives) or any other passed by path. What a
+report says about itself (title, question, range rules for its parameters) is in the notebook's
+own ``salessim`` metadata block, so a new report needs no change here (the rules below are shared
+ones for parameter names many reports use).
+
 ``salessim report NAME [-p KEY VALUE]... [--out DIR]`` runs ``notebooks/NAME.ipynb`` and writes
 ``DIR/NAME.html`` (no code, figures embedded, opens offline) plus ``DIR/NAME/`` with what the
 notebook wrote (tables, ``findings.json``), the executed notebook and ``run.json``.
@@ -26,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -38,30 +44,133 @@ from salessim.executors import MAX_REPLICATIONS, MAX_SEED, max_workers
 from salessim.io import atomic_dir, atomic_write_text, check_out_dir, check_target
 from salessim.notebook_helpers import ROOT, input_path
 
-__all__ = ["REPORTS", "ReportError", "ReportFailed", "active_content", "build_all", "export_html",
-           "notebook_parameters", "parse_value", "quick_run_banner", "run_report",
-           "validate_parameters", "with_banner", "write_index"]
+__all__ = [
+    "REPORTS",
+    "Notebook",
+    "ReportError",
+    "ReportFailed",
+    "active_content",
+    "build_all",
+    "discover",
+    "export_html",
+    "notebook_parameters",
+    "parse_value",
+    "quick_run_banner",
+    "read_notebook",
+    "report_notebook",
+    "run_report",
+    "standard_reports",
+    "validate_parameters",
+    "with_banner",
+    "write_index",
+]
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 KERNEL = "salessim"
-#: The standard report set, in reading order: name → (title, the question it answers).
-REPORTS: dict[str, tuple[str, str]] = {
-    "drivers_overview": ("Which of the eight drivers should we fix first?",
-                         "Every lever, one at a time, ranked by its effect on revenue, reps at "
-                         "quota and turnover — and how sure we are of the ranking."),
-    "goal_designs": ("Goal designs: how many goals should a rep carry?",
-                     "If we cut our goals from four to two, what happens to attainment, revenue "
-                     "and the share of reps at quota?"),
-    "pipeline_benchmark": ("Pipeline benchmark: the tactical prescription",
-                           "What pipeline does quota require, does it fit a rep's week, how likely "
-                           "is quota at a given coverage, and how early do managers see gaps?"),
-    "coaching": ("Coaching: how much, by whom, aimed at whom?",
-                 "What are joint-call hours, manager training, targeting and review cadence "
-                 "worth — and what does manager time cost?"),
-    "crm_calibration": ("CRM calibration: does the model reproduce our funnel?",
-                        "Data quality of the CRM export, the funnel fitted from it, and "
-                        "observed versus simulated."),
-}
+#: A report name: the notebook's file name without ``.ipynb`` (it names OUT/NAME.html and OUT/NAME/).
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """A report notebook: any notebook with a cell tagged ``parameters``.
+
+    What it says about itself comes from its own metadata block ``salessim`` (all optional):
+    ``title``, ``question``, ``order`` (reading order in the index), ``standard`` (built by
+    ``salessim reports``; default true) and ``parameters`` (range rules: ``{"max_hours": {"min":
+    1, "max": 40}, "baseline": {"check": "scenario"}}``). Without a title, the first ``# `` heading
+    is the title; without a question, the paragraph after ``**The question.**``.
+    """
+
+    name: str
+    path: Path
+    title: str
+    question: str
+    order: float = 100.0
+    standard: bool = True
+    rules: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _first_heading_and_question(cells: Sequence[Any]) -> tuple[str, str]:
+    title = question = ""
+    for c in cells:
+        if c.get("cell_type") != "markdown":
+            continue
+        text = "".join(c.get("source", "")) if isinstance(c.get("source"), list) else str(
+            c.get("source", ""))
+        for line in text.splitlines():
+            if not title and line.startswith("# "):
+                title = line[2:].strip()
+        m = re.search(r"\*\*The question\.\*\*\s*(.+?)(?:\n\s*\n|$)", text, re.S)
+        if m and not question:
+            question = " ".join(m.group(1).split())
+        if title and question:
+            break
+    return title, question
+
+
+def read_notebook(path: Path) -> Notebook | None:
+    """The report a notebook file holds, or None when it has no ``parameters`` cell.
+
+    Raises:
+        ReportError: the file is not a notebook, its name cannot name a report, or its
+            ``salessim`` metadata is malformed (each names the file).
+    """
+    path = Path(path)
+    name = path.stem
+    if not _NAME.match(name):
+        raise ReportError(f"{path}: a report's file name must be letters, digits, _ and - (it "
+                          "names the report's page and folder)")
+    try:
+        if path.stat().st_size > 20 * 2**20:
+            raise ReportError(f"{path}: larger than 20 MiB; a report notebook is committed without "
+                              "outputs")
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ReportError(f"{path}: not a readable notebook ({type(e).__name__})") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ReportError(f"{path}: not a notebook (no cells)")
+    tagged = [c for c in cells if isinstance(c, dict) and isinstance(c.get("metadata"), dict)
+              and "parameters" in (c["metadata"].get("tags") or [])]
+    if not tagged:
+        return None
+    meta = (nb.get("metadata") or {}).get("salessim") or {}
+    if not isinstance(meta, dict):
+        raise ReportError(f"{path}: metadata `salessim` must be a mapping")
+    title, question = _first_heading_and_question([c for c in cells if isinstance(c, dict)])
+    title = meta.get("title", title) or name.replace("_", " ")
+    question = meta.get("question", question) or ""
+    order, standard = meta.get("order", 100.0), meta.get("standard", True)
+    rules = meta.get("parameters", {})
+    if not isinstance(title, str) or not isinstance(question, str):
+        raise ReportError(f"{path}: metadata `salessim.title` and `.question` must be text")
+    if isinstance(order, bool) or not isinstance(order, int | float) or not math.isfinite(order):
+        raise ReportError(f"{path}: metadata `salessim.order` must be a number, got {_show(order)}")
+    if not isinstance(standard, bool):
+        raise ReportError(f"{path}: metadata `salessim.standard` must be true or false")
+    if not isinstance(rules, dict):
+        raise ReportError(f"{path}: metadata `salessim.parameters` must be a mapping")
+    return Notebook(name, path, title, question, float(order), standard,
+                    {str(k): _meta_rule(path, str(k), v) for k, v in rules.items()})
+
+
+def discover(directory: Path | None = None) -> dict[str, Notebook]:
+    """Every report notebook in ``directory`` (default ``notebooks/``), in reading order."""
+    directory = NOTEBOOK_DIR if directory is None else Path(directory)
+    found = []
+    for p in sorted(directory.glob("*.ipynb")):
+        with contextlib.suppress(ReportError):  # not a report (or not readable): not listed
+            nb = read_notebook(p)
+            if nb is not None:
+                found.append(nb)
+    found.sort(key=lambda n: (n.order, n.name))
+    return {n.name: n for n in found}
+
+
+def standard_reports(directory: Path | None = None) -> dict[str, tuple[str, str]]:
+    """The standard report set, in reading order: name → (title, the question it answers)."""
+    return {n.name: (n.title, n.question) for n in discover(directory).values() if n.standard}
 
 
 class ReportError(ValueError):
@@ -176,6 +285,42 @@ RULES: dict[str, Rule] = {
 #: Parameters renamed: the old name still works and reaches the notebook under the new one.
 ALIASES: dict[str, str] = {"scenario": "baseline", "baseline_scenario": "baseline"}
 
+#: Checks a notebook's metadata may name for a text parameter.
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "scenario": _scenario_file, "optional_scenario": _optional_scenario, "dir": _existing_dir,
+    "file": _optional_csv, "parameters": _param_list}
+_KINDS = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _meta_rule(path: Path, key: str, spec: Any) -> Rule:
+    """A range rule from a notebook's metadata: ``{"min": 1, "max": 40}``, ``{"check": "file"}``."""
+    where = f"{path}: metadata `salessim.parameters.{key}`"
+    if not isinstance(spec, dict) or set(spec) - {"min", "max", "check", "type", "note"}:
+        raise ReportError(f"{where} must be a mapping of min, max, check, type, note")
+    low, high = spec.get("min"), spec.get("max")
+    for v in (low, high):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
+                              or not math.isfinite(v)):
+            raise ReportError(f"{where}: min and max must be numbers, got {_show(v)}")
+    check = spec.get("check")
+    if check is not None and check not in CHECKS:
+        raise ReportError(f"{where}: check must be one of {', '.join(CHECKS)}, got {_show(check)}")
+    kind = spec.get("type")
+    if kind is not None and kind not in _KINDS:
+        raise ReportError(f"{where}: type must be one of {', '.join(_KINDS)}, got {_show(kind)}")
+    default_kind = str if check is not None else float if low is not None or high is not None \
+        else str
+    return Rule(_KINDS[kind] if kind else default_kind, low, high,
+                CHECKS[check] if check else None, str(spec.get("note", "")))
+
+
+def _rule(nb: Notebook | None, key: str) -> Rule | None:
+    """A parameter's rule: the notebook's own, else the shared one for that name."""
+    if nb is not None and key in nb.rules:
+        return nb.rules[key]
+    return RULES.get(key)
+
+
 #: The library variants a report lays over its baseline when the parameter is empty:
 #: report → parameter → variant (its changes over the library baseline, :func:`salessim.
 #: experiments.variant_changes`).
@@ -250,19 +395,41 @@ def _show(value: Any, limit: int = 80) -> str:
     return f"a {type(value).__name__}"
 
 
-def notebook_path(name: str) -> Path:
-    """The notebook of a report; unknown names are refused with the valid ones listed."""
-    path = NOTEBOOK_DIR / f"{name}.ipynb"
-    if name not in REPORTS or not path.is_file():
-        raise ReportError(f"no report {name!r}; reports: {', '.join(REPORTS)}")
+def notebook_path(name: str | Path) -> Path:
+    """The notebook of a report: a name in ``notebooks/`` or a path to any ``.ipynb`` file.
+
+    Unknown names are refused with the available reports listed.
+    """
+    text = str(name)
+    looks_like_path = text.endswith(".ipynb") or os.sep in text or "/" in text
+    if looks_like_path:
+        path = input_path(text)
+        if not path.is_file():
+            raise ReportError(f"no notebook {_show(text)} (a relative path is read from the "
+                              "working directory)")
+        return path
+    path = NOTEBOOK_DIR / f"{text}.ipynb"
+    if not _NAME.match(text) or not path.is_file():
+        raise ReportError(f"no report {_show(text)}; reports: {', '.join(discover())} (or give "
+                          "the path of any notebook with a `parameters` cell)")
     return path
 
 
-def notebook_parameters(name: str) -> dict[str, dict[str, Any]]:
+def report_notebook(name: str | Path) -> Notebook:
+    """The report a name or path names (checked: it has a ``parameters`` cell)."""
+    path = notebook_path(name)
+    nb = read_notebook(path)
+    if nb is None:
+        raise ReportError(f"{path}: no cell tagged `parameters`; a report notebook declares its "
+                          "parameters in one (see papermill's parameters cell)")
+    return nb
+
+
+def notebook_parameters(name: str | Path) -> dict[str, dict[str, Any]]:
     """The parameters cell of a report notebook, as papermill reads it: name → type, default, help."""
     import papermill
 
-    spec = papermill.inspect_notebook(str(notebook_path(name)))
+    spec = papermill.inspect_notebook(str(report_notebook(name).path))
     out = {}
     for key, p in spec.items():
         try:
@@ -274,7 +441,7 @@ def notebook_parameters(name: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def validate_parameters(name: str, params: Mapping[str, Any] | None,
+def validate_parameters(name: str | Path, params: Mapping[str, Any] | None,
                         allow_output_dir: bool = False) -> dict[str, Any]:
     """Check names against the notebook and values by type and range; return them typed.
 
@@ -282,7 +449,9 @@ def validate_parameters(name: str, params: Mapping[str, Any] | None,
         ReportError: naming the parameter, the bad value, what is allowed, and — for an unknown
             name — every valid parameter.
     """
-    spec = notebook_parameters(name)
+    nb = report_notebook(name)
+    name = nb.name
+    spec = notebook_parameters(nb.path)
     params = dict(params or {})
     unknown = sorted(k for k in params if k not in spec and ALIASES.get(k) not in spec)
     if unknown:
@@ -296,7 +465,7 @@ def validate_parameters(name: str, params: Mapping[str, Any] | None,
                           f"to OUT/{name}/)")
     out: dict[str, Any] = {}
     for key, value in params.items():
-        rule = RULES.get(key)
+        rule = _rule(nb, key) or _rule(nb, ALIASES.get(key, key))
         default = spec[key]["default"] if key in spec else spec[ALIASES[key]]["default"]
         kind = rule.kind if rule else type(default)
         out[key] = _check_value(name, key, value, kind, rule)
@@ -630,8 +799,9 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
     from papermill.exceptions import PapermillExecutionError
     from traitlets.config import Config
 
-    nb_path = notebook_path(name)
-    typed = validate_parameters(name, params)
+    report = report_notebook(name)
+    name, nb_path = report.name, report.path
+    typed = validate_parameters(nb_path, params)
     out = Path(out)
     check_out_dir(out)
     for page in (f"{name}.html", *(("index.html",) if update_index else ())):
@@ -640,7 +810,7 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
     started = datetime.now(UTC)
     failed_nb = out / "_failed" / f"{name}.ipynb"
     rel_nb = nb_path.relative_to(ROOT) if nb_path.is_relative_to(ROOT) else nb_path
-    kernel_params = _kernel_parameters(typed)
+    kernel_params = _kernel_parameters(typed, report)
     with atomic_dir(out / name) as tmp, tempfile.TemporaryDirectory(prefix="salessim-k") as sock:
         executed = tmp / f"{name}.ipynb"
         kernel_log = Path(sock) / "kernel.log"
@@ -681,9 +851,9 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
                        "kernel inside .venv)")
             raise ReportFailed(f"report {name}: {rel_nb} could not run: {type(e).__name__}: "
                                f"{msg}; the last good report is untouched") from None
-        default_reps = _defaults(name).get("replications")
+        default_reps = _defaults(nb_path).get("replications")
         used_reps = _replications_used(tmp, typed, default_reps)
-        page = with_baseline(with_banner(export_html(executed, title=REPORTS[name][0]),
+        page = with_baseline(with_banner(export_html(executed, title=report.title),
                                          quick_run_banner(used_reps, default_reps)),
                              _baseline_of(tmp))
         active = active_content(page)
@@ -697,9 +867,9 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
         runtime = time.perf_counter() - t0
         from salessim import __version__
 
-        info = {"name": name, "title": REPORTS[name][0], "question": REPORTS[name][1],
+        info = {"name": name, "title": report.title, "question": report.question,
                 "created_utc": started.isoformat(timespec="seconds"),
-                "parameters": {**_defaults(name), **_renamed(typed)},
+                "parameters": {**_defaults(nb_path), **_renamed(typed)},
                 "given_parameters": _renamed(typed), "baseline": _baseline_of(tmp),
                 "runtime_seconds": round(runtime, 1),
                 "replications_used": used_reps, "replications_default": default_reps,
@@ -724,7 +894,7 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
 _PATH_CHECKS = (_scenario_file, _optional_scenario, _existing_dir, _optional_csv)
 
 
-def _kernel_parameters(typed: Mapping[str, Any]) -> dict[str, Any]:
+def _kernel_parameters(typed: Mapping[str, Any], nb: Notebook | None = None) -> dict[str, Any]:
     """The checked parameters as the kernel gets them: input paths absolute.
 
     Relative paths were checked against this process's working directory (else the project
@@ -733,7 +903,7 @@ def _kernel_parameters(typed: Mapping[str, Any]) -> dict[str, Any]:
     """
     out = _renamed(typed)
     for key, value in typed.items():
-        rule = RULES.get(key)
+        rule = _rule(nb, key)
         if rule is None or rule.check not in _PATH_CHECKS or not isinstance(value, str) or not value:
             continue
         path = input_path(value)
@@ -794,7 +964,7 @@ def _baseline_of(data: Path) -> dict[str, str] | None:
     return None
 
 
-def _defaults(name: str) -> dict[str, Any]:
+def _defaults(name: str | Path) -> dict[str, Any]:
     spec = notebook_parameters(name)
     return {k: v["default"] for k, v in spec.items() if k != "output_dir"}
 
@@ -826,7 +996,15 @@ def write_index(out: Path) -> Path:
     out = Path(out)
     cards = []
     bases: dict[str, Mapping[str, str]] = {}  # content hash → the sales force a report is for
-    for name, (title, question) in REPORTS.items():
+    listed = dict(standard_reports())
+    for run_json in sorted(out.glob("*/run.json")):  # other notebooks built into this folder
+        other = run_json.parent.name
+        if other in listed or not _NAME.match(other) or not (out / f"{other}.html").is_file():
+            continue
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            doc = json.loads(run_json.read_text(encoding="utf-8"))
+            listed[other] = (str(doc.get("title", other)), str(doc.get("question", "")))
+    for name, (title, question) in listed.items():
         run_file = out / name / "run.json"
         failed = (out / "_failed" / f"{name}.ipynb").exists()
         fail_note = (f"<div class='failed'>The last build of this report failed; the page linked "
@@ -930,7 +1108,7 @@ def build_all(out: Path, replications: int | None = None,
             scenario (nothing has run, nothing was written).
     """
     out = Path(out)
-    names = list(names or REPORTS)
+    names = list(names or standard_reports())
     params: dict[str, Any] = {"replications": int(replications)} if replications is not None else {}
     if baseline is not None:
         params["baseline"] = baseline
@@ -956,3 +1134,8 @@ def build_all(out: Path, replications: int | None = None,
     print(f"wrote {index}: {done} of {len(names)} reports built in {total:.0f} s"
           + (f"; failed: {', '.join(failures)}" if failures else ""))
     return 0 if not failures else 1
+
+
+#: The standard report set, in reading order: name → (title, the question it answers). Read from
+#: the notebooks themselves (:func:`standard_reports`): a notebook added to ``notebooks/`` joins it.
+REPORTS: dict[str, tuple[str, str]] = standard_reports()
