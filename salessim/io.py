@@ -469,8 +469,8 @@ def atomic_dir(out: Path, flag: str = "--out") -> Iterator[Path]:
         yield tmp
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file via a temporary file and an atomic rename.
+def atomic_write_text(path: Path, text: str | bytes) -> None:
+    """Write a text file (or, given bytes, a binary one) via a temporary file and an atomic rename.
 
     Never replaces a symbolic link, a device, a FIFO or a folder: those raise
     :class:`OutputError`.

@@ -33,6 +33,7 @@ __all__ = [
     "GOOD",
     "GREY",
     "ROOT",
+    "XLSX_FORMATS",
     "Effect",
     "Findings",
     "assumptions_section",
@@ -814,9 +815,36 @@ def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str
     display(st)
 
 
-def save_table(df: pd.DataFrame, output_dir: Path, name: str) -> None:
-    """Write a table as CSV (atomically) under ``output_dir``."""
-    atomic_write_text(Path(output_dir) / f"{name}.csv", df.to_csv(index=False))
+#: Spreadsheet number formats of :func:`show_table`'s format names (a point is a difference of
+#: two shares, kept as a fraction: 0.012 shows as +1.2 %).
+XLSX_FORMATS: dict[str, str] = {
+    "money": "#,##0", "money_signed": "+#,##0;-#,##0;0", "pct": "0.0%", "pct0": "0%",
+    "pct_signed": "+0.0%;-0.0%;0.0%", "pts": "+0.0%;-0.0%;0.0%", "days": "0", "int": "#,##0",
+    "num1": "#,##0.0", "num2": "#,##0.00", "x": '0.00"×"',
+}
+
+
+def save_table(df: pd.DataFrame, output_dir: Path, name: str,
+               formats: Mapping[str, str | Callable[[Any], str]] | None = None) -> None:
+    """Write a table as ``NAME.csv`` and ``NAME.xlsx`` under ``output_dir`` (each atomically).
+
+    Save the numbers, not the text a page shows: figures as numbers (shares as fractions, money
+    in USD), intervals as ``…_ci_low`` / ``…_ci_high`` columns; :func:`show_table` formats them
+    for the page. The spreadsheet holds the same cells as numbers with number formats: read from
+    ``formats`` (:func:`show_table`'s format names, such as ``"money"`` or ``"pct_signed"``, or
+    Excel formats; a function is skipped) and else from the column's name
+    (:func:`salessim.xlsx.column_format`) or a ``unit`` column.
+    """
+    from salessim import __version__
+    from salessim.xlsx import workbook_bytes
+
+    out = Path(output_dir)
+    own = {str(c): XLSX_FORMATS.get(f, f) for c, f in (formats or {}).items()
+           if isinstance(f, str) and c in df.columns}
+    meta = {"table": name, "same as": f"{name}.csv", "shares": "fractions (0.05 is 5 %)",
+            "salessim_version": __version__}
+    atomic_write_text(out / f"{name}.csv", df.to_csv(index=False))
+    atomic_write_text(out / f"{name}.xlsx", workbook_bytes({name: df}, meta, {name: own}))
 
 
 def assumptions_section(scenario: Scenario, key_parameters: Sequence[str] = (),

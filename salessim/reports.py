@@ -60,8 +60,10 @@ __all__ = [
     "report_notebook",
     "run_report",
     "standard_reports",
+    "tables_section",
     "validate_parameters",
     "with_banner",
+    "with_tables",
     "write_index",
 ]
 
@@ -727,6 +729,59 @@ def with_baseline(page: str, info: Mapping[str, str] | None) -> str:
     return page[:m.end()] + "\n" + box + page[m.end():]
 
 
+#: The tables a report links to: what its notebook wrote beside the page as CSV or spreadsheet.
+_TABLE_SUFFIXES = (".csv", ".xlsx")
+_TABLES_STYLE = ("max-width:1120px;margin:36px auto 0 auto;padding:14px 28px 0 28px;"
+                 "border-top:1px solid #e3e6ea;font-size:14px;line-height:1.6;color:#1d2327")
+
+
+def tables_section(name: str, data: Path) -> str:
+    """The page's list of its tables: every CSV and XLSX in ``data`` (OUT/NAME/), linked.
+
+    Links are relative to the page (``NAME/plans.csv``, the page being ``OUT/NAME.html``), one
+    line per table with its CSV and its spreadsheet; names are URL-quoted and HTML-escaped.
+    Regular files only (a link or anything else there is not listed). Empty when there is none.
+    """
+    from urllib.parse import quote
+
+    found: dict[str, list[str]] = {}
+    for p in sorted(data.rglob("*")):
+        if p.suffix.lower() in _TABLE_SUFFIXES and p.is_file() and not p.is_symlink() \
+                and not any(part.startswith(".") for part in p.relative_to(data).parts):
+            rel = p.relative_to(data).as_posix()
+            found.setdefault(rel[: -len(p.suffix)], []).append(rel)
+    if not found:
+        return ""
+
+    def link(rel: str) -> str:
+        href = html.escape(quote(f"{name}/{rel}"), quote=True)
+        return f"<a href='{href}'>{html.escape(rel)}</a>"
+
+    items = "".join(f"<li><b>{html.escape(stem)}</b>: "
+                    + " · ".join(link(r) for r in sorted(files, key=lambda r: r.endswith(".xlsx")))
+                    + "</li>" for stem, files in found.items())
+    return (f"<section class='salessim-tables' aria-label='Tables' style='{_TABLES_STYLE}'>"
+            "<h2 style='font-size:20px;margin:0 0 6px 0'>Tables</h2>"
+            "<p style='margin:0 0 6px 0'>The numbers behind this page, each as CSV and as a "
+            "spreadsheet: figures are numbers (shares as fractions, money in USD), not the "
+            "formatted text above.</p>"
+            f"<ul style='margin:0;padding-left:22px'>{items}</ul></section>")
+
+
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def with_tables(page: str, section: str) -> str:
+    """``page`` with ``section`` as the last thing in its body (unchanged when there is none)."""
+    if not section:
+        return page
+    ends = list(_BODY_END.finditer(page))
+    if not ends:
+        return page + section
+    at = ends[-1].start()
+    return page[:at] + section + "\n" + page[at:]
+
+
 def _replications_used(data: Path, typed: Mapping[str, Any], default: Any) -> int | None:
     """Replications the report ran with.
 
@@ -856,6 +911,7 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
         page = with_baseline(with_banner(export_html(executed, title=report.title),
                                          quick_run_banner(used_reps, default_reps)),
                              _baseline_of(tmp))
+        page = with_tables(page, tables_section(name, tmp))
         active = active_content(page)
         if active:
             # text from the data must show as text: a page that would run anything is not

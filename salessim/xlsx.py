@@ -2,7 +2,9 @@
 
 :func:`workbook_bytes` turns named tables into one ``.xlsx`` (a sheet per table, an ``about`` sheet
 with the run's metadata first). Money gets ``#,##0``, shares ``0.0%``, days ``0.0``; a summary
-table (one row per metric) formats each row by its metric. Text from scenarios or exports is
+table (one row per metric) formats each row by its metric, a table with a ``unit`` column (USD,
+share, days …) each row by its unit, and a caller may name a column's format outright (a report's
+tables pass the formats they are shown with). Text from scenarios or exports is
 written as text (never as a formula). A table longer than a sheet can hold is left out and the
 ``about`` sheet says so: the Parquet beside it has every row.
 """
@@ -19,11 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MAX_ROWS", "column_format", "workbook_bytes"]
+__all__ = ["MAX_ROWS", "UNIT_FORMATS", "column_format", "workbook_bytes"]
 
 #: rows a sheet holds besides its header (Excel's limit is 1,048,576 rows)
 MAX_ROWS = 1_000_000
 MONEY, SHARE, DAYS, COUNT, NUMBER = "#,##0", "0.0%", "0.0", "#,##0", "#,##0.00"
+
+#: the number format of a row by its ``unit`` cell (a table whose rows hold different units)
+UNIT_FORMATS = {"usd": MONEY, "share": SHARE, "days": DAYS, "count": COUNT, "hours": "#,##0.0",
+                "ratio": "0.00", "number": NUMBER, "yes = 1": "0"}
 
 _MONEY = re.compile(r"(^|_)(revenue|amount|quota|cost|margin|usd|bonus|commission|pay)(_|$)")
 _SHARE = re.compile(r"(^|_)(pct|share|rate|turnover|attainment|accuracy|p|culture|probability|error|bias|"
@@ -89,8 +95,16 @@ def _sheet_name(name: str, used: set[str]) -> str:
 
 
 def workbook_bytes(tables: Mapping[str, pd.DataFrame | None], meta: Mapping[str, Any] | None = None,
-                   ) -> bytes:
-    """One workbook: an ``about`` sheet (the metadata, what each sheet holds), then a sheet per table."""
+                   formats: Mapping[str, Mapping[str, str]] | None = None) -> bytes:
+    """One workbook: an ``about`` sheet (the metadata, what each sheet holds), then a sheet per table.
+
+    Args:
+        tables: the tables by name (a name becomes its sheet's name; None is skipped).
+        meta: the run's metadata, on the ``about`` sheet.
+        formats: for a table by name, the number format of some of its columns (an Excel format
+            such as ``"0.0%"``); it wins over the format read from a column's name, its
+            summary metric or its row's ``unit``.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -100,13 +114,16 @@ def workbook_bytes(tables: Mapping[str, pd.DataFrame | None], meta: Mapping[str,
     bold = Font(bold=True)
     left_out = []
     sheets: list[tuple[str, pd.DataFrame]] = []
+    given: dict[str, Mapping[str, str]] = {}
     for name, df in tables.items():
         if df is None:
             continue
         if len(df) > MAX_ROWS:
             left_out.append((name, len(df)))
             continue
-        sheets.append((_sheet_name(name, used), df))
+        sheet = _sheet_name(name, used)
+        sheets.append((sheet, df))
+        given[sheet] = (formats or {}).get(name, {})
 
     def row(*values: Any, header: bool = False) -> list[Any]:
         return [_cell(about, v, font=bold if header else None) for v in values]
@@ -130,13 +147,26 @@ def workbook_bytes(tables: Mapping[str, pd.DataFrame | None], meta: Mapping[str,
         ws.freeze_panes = "A2"
         cols = list(df.columns)
         ws.append([_cell(ws, str(c), font=bold) for c in cols])
-        formats = [column_format(str(c), df[c].dtype) for c in cols]
+        by_name = [column_format(str(c), df[c].dtype) for c in cols]
         per_metric = "metric" in df.columns
         metric_pos = cols.index("metric") if per_metric else -1
+        unit_pos = cols.index("unit") if "unit" in df.columns else -1
+        # a row's unit formats the float columns whose name says nothing of a unit
+        by_unit = [unit_pos >= 0 and fmt == NUMBER and pd.api.types.is_float_dtype(df[c].dtype)
+                   for c, fmt in zip(cols, by_name, strict=True)]
+        own = given.get(name, {})
         for values in df.itertuples(index=False, name=None):
             kind = _METRIC_KIND.get(values[metric_pos], NUMBER) if per_metric else None
-            ws.append([_cell(ws, v, kind if per_metric and c in _PER_METRIC else fmt)
-                       for c, fmt, v in zip(cols, formats, values, strict=True)])
+            unit = (UNIT_FORMATS.get(str(values[unit_pos]).strip().lower())
+                    if unit_pos >= 0 else None)
+            row_formats = []
+            for c, fmt, u in zip(cols, by_name, by_unit, strict=True):
+                if per_metric and c in _PER_METRIC:
+                    fmt = kind
+                elif unit is not None and u:
+                    fmt = unit
+                row_formats.append(own.get(c, fmt))
+            ws.append([_cell(ws, v, f) for f, v in zip(row_formats, values, strict=True)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
