@@ -37,9 +37,11 @@ __all__ = [
     "Effect",
     "Findings",
     "assumptions_section",
+    "capacity_numbers",
     "capacity_table",
     "direction_sentence",
     "effect_chart",
+    "effect_columns",
     "escape_markdown",
     "figure_note",
     "fmt_days",
@@ -813,6 +815,41 @@ def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str
         st = st.set_properties(subset=num_cols, **{"text-align": "right",
                                                    "white-space": "nowrap"})
     display(st)
+
+
+def capacity_numbers(p: Any) -> pd.DataFrame:
+    """A plan's capacity (:meth:`salessim.funnel.Plan.capacity_summary`) as numbers with units.
+
+    Columns ``item``, ``unit`` (hours a week, USD a year, share, number a week, or ``yes = 1``
+    for a yes/no) and ``per rep``, a number in every row: the table a report saves.
+    """
+    s = p.capacity_summary()["per rep"]
+
+    def unit(item: str, v: Any) -> str:
+        if isinstance(v, bool | np.bool_):
+            return "yes = 1"
+        if item in ("utilisation", "supported quota ÷ quota"):
+            return "share"
+        if "quota" in item:
+            return "USD"
+        return "number" if "/ week" in item else "hours"
+
+    return pd.DataFrame({"item": list(s.index), "unit": [unit(str(i), v) for i, v in s.items()],
+                         "per rep": [float(v) for v in s]})
+
+
+def effect_columns(name: str, effects: Iterable[Effect | None]) -> dict[str, list[float]]:
+    """Effects as three numeric columns for a saved table: ``NAME``, ``NAME_ci_low``, ``NAME_ci_high``.
+
+    The numbers behind a page's "+5.2 to +7.0 %" (name the column with its unit, e.g.
+    ``revenue_diff_rel`` or ``at_quota_diff_pts``; shares and points stay fractions). None (a
+    row with nothing to compare, such as today's plan) gives NaN.
+    """
+    es = list(effects)
+    nan = float("nan")
+    return {name: [nan if e is None else e.mean for e in es],
+            f"{name}_ci_low": [nan if e is None else e.low for e in es],
+            f"{name}_ci_high": [nan if e is None else e.high for e in es]}
 
 
 #: Spreadsheet number formats of :func:`show_table`'s format names (a point is a difference of

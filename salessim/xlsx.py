@@ -55,6 +55,8 @@ def column_format(name: str, dtype: Any) -> str | None:
         return "0"
     if n.endswith("_rel") or n == "diff_rel" or n.startswith("p_") or n == "p_better":
         return SHARE
+    if re.search(r"(^|_)(rel|pts)(_|$)", n):  # a relative change, a difference in points
+        return SHARE
     if n.startswith("return_on"):  # a ratio of money to money
         return NUMBER
     if n.startswith("pct_") or _SHARE.search(n):  # before money: pct_at_quota is a share
