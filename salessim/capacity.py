@@ -928,8 +928,8 @@ def hiring_findings(study: HiringStudy, findings: Any) -> None:
     out = study.outcome()
     lo, hi = study.probability_ci
     p_txt = f"{fmt_pct(study.probability, 0)} (95 % CI {fmt_pct(lo, 0)}–{fmt_pct(hi, 0)})"
-    goal = (f"year-{y} revenue {fmt_pct(study.growth, 0, signed=True)} above today's — "
-            f"{fmt_money(study.target)} against {fmt_money(study.today_revenue)}")
+    goal = (f"{fmt_money(study.target)} of year-{y} revenue ({fmt_pct(study.growth, 0)} above "
+            f"today's {fmt_money(study.today_revenue)})")
     if res.status == "no_hires_needed":
         findings.add("plan", f"No hire is needed: today's {res.scenario.n_reps} reps reach "
                              f"{goal} with {fmt_pct(res.confidence, 0)} confidence.",
@@ -953,12 +953,12 @@ def hiring_findings(study: HiringStudy, findings: Any) -> None:
             check = f"above the {fmt_pct(res.confidence, 0)} asked for"
         else:
             check = f"consistent with the {fmt_pct(res.confidence, 0)} asked for"
-        findings.add("plan", f"To lift {goal} with {fmt_pct(res.confidence, 0)} confidence, "
+        findings.add("plan", f"To reach {goal} with {fmt_pct(res.confidence, 0)} confidence, "
                              f"hire {res.total_hires} reps: "
                              f"{schedule_text(res.openings, y)}.",
                      f"On {n} fresh simulated years the plan reached the target in {p_txt}, "
-                     f"{check}. New seats wait for recruiting and new reps ramp, so hires "
-                     f"made in year {y} would count only in part.",
+                     f"{check}. A new seat stands empty while it is recruited and its rep "
+                     "then ramps for months, so the plan hires as early as it can.",
                      hires=res.total_hires, hiring_plan=[[d, k] for d, k in res.openings],
                      probability=study.probability, probability_ci=[lo, hi],
                      target=study.target, today_revenue=study.today_revenue, reached=True)
