@@ -43,8 +43,9 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: install
 	$(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks
 
+# the report notebooks are linted with the package (imports after the parameters cell allowed)
 lint: install
-	$(BIN)/ruff check salessim tests
+	$(BIN)/ruff check salessim tests notebooks
 	$(BIN)/mypy salessim
 
 # Refresh requirements.lock to the newest releases pyproject.toml allows, for every platform and

@@ -121,3 +121,11 @@ def test_every_notebook_runs_under_nbval(tmp_path):
         assert findings["findings"], f"{name}: no findings written"
         assert findings["metadata"]["quick_mode"] is True
         assert findings["metadata"]["replications"] <= 2
+    # tables leave as numbers: every CSV a notebook wrote parses with numeric columns for its
+    # figures (no "+11.3 to +17.8 %", "$23K" or Unicode minus as text), a spreadsheet beside it
+    from test_report_tables import check_report_tables
+
+    for name in ("drivers_overview", "goal_designs", "pipeline_benchmark", "coaching",
+                 "crm_calibration", "what_if"):
+        assert sorted((tmp_path / "out" / name).glob("*.csv")), f"{name}: no table written"
+    assert check_report_tables(tmp_path / "out") == []

@@ -177,3 +177,36 @@ def test_a_report_page_links_the_tables_its_notebook_wrote(tmp_path: Path) -> No
         assert (run.html.parent / href).is_file()
     assert reports.active_content(page) == ""
     assert check_report_tables(tmp_path / "out") == []
+
+
+# ------------------------------------------------------------------------------------------
+# the numbers the notebooks save
+# ------------------------------------------------------------------------------------------
+def test_capacity_numbers_are_the_plans_capacity_as_numbers_with_units() -> None:
+    from salessim import plan
+    from salessim.notebook_helpers import capacity_numbers
+
+    p = plan("baseline")
+    df = capacity_numbers(p)
+    summary = p.capacity_summary()["per rep"]
+    assert list(df["item"]) == list(summary.index)
+    assert pd.api.types.is_float_dtype(df["per rep"]) and formatted_cells(df) == []
+    unit = dict(zip(df["item"], df["unit"], strict=True))
+    value = dict(zip(df["item"], df["per rep"], strict=True))
+    assert unit["fits the week"] == "yes = 1" and value["fits the week"] == float(p.capacity.fits)
+    assert unit["quota the week supports"] == "USD"
+    assert value["quota the week supports"] == pytest.approx(p.capacity.supported_quota)
+    assert unit["contracted hours"] == "hours" and unit["utilisation"] == "share"
+    assert unit["new opportunities needed / week"] == "number"
+    assert set(df["unit"]) <= set(UNIT_FORMATS) | {"USD"}
+
+
+def test_effect_columns_hold_each_effect_and_its_interval() -> None:
+    import math
+
+    from salessim.notebook_helpers import Effect, effect_columns
+
+    cols = effect_columns("revenue_diff_rel", [Effect(0.05, 0.02, 0.08, 8), None])
+    assert list(cols) == ["revenue_diff_rel", "revenue_diff_rel_ci_low", "revenue_diff_rel_ci_high"]
+    assert [cols[c][0] for c in cols] == [0.05, 0.02, 0.08]
+    assert all(math.isnan(cols[c][1]) for c in cols)  # nothing to compare: no number, not zero

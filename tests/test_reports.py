@@ -333,6 +333,22 @@ def test_each_report_says_near_its_top_what_it_shows(built, name):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("reports")
+@pytest.mark.parametrize("name", NAMES)
+def test_each_page_links_its_tables_and_they_hold_numbers(built, name):
+    from test_report_tables import check_report_tables
+
+    page = (built / f"{name}.html").read_text(encoding="utf-8")
+    section = page[page.index("class='salessim-tables'"):]
+    assert section.index("<h2") < section.index("</body>")
+    linked = set(re.findall(r"href='([^']*)'", section))
+    written = {f"{name}/{p.name}" for p in (built / name).iterdir() if p.suffix in (".csv", ".xlsx")}
+    assert written and linked == written
+    assert {f"{name}/{t}" for t in WRITES[name] if t.endswith(".csv")} <= linked
+    assert check_report_tables(built) == []
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("reports")
 def test_index_lists_every_report(built):
     page = (built / "index.html").read_text(encoding="utf-8")
     for name in NAMES:
