@@ -288,7 +288,7 @@ def test_sweep_and_sensitivity_on_the_calibrated_file(company, tmp_path):
 # ------------------------------------------------------------------------------------------
 def test_report_baseline_is_checked_before_anything_runs(company, tmp_path):
     for name in ("drivers_overview", "goal_designs", "pipeline_benchmark", "coaching",
-                 "crm_calibration"):
+                 "crm_calibration", "capacity_quota"):
         assert validate_parameters(name, {"baseline": str(company["small"])})
         with pytest.raises(ReportError, match=r"parameter baseline: no scenario file .*nope\.yaml"):
             validate_parameters(name, {"baseline": str(tmp_path / "nope.yaml")})
@@ -336,10 +336,10 @@ def test_reports_are_built_for_the_calibrated_company(company, tmp_path):
     proc = _run("reports", "--baseline", company["small"], "--replications", "2", "--out", out,
                 env=env, timeout=3000)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "5 of 5 reports built" in proc.stdout
+    assert "6 of 6 reports built" in proc.stdout
     ours = load_scenario(company["small"])
     for name in ("drivers_overview", "goal_designs", "pipeline_benchmark", "coaching",
-                 "crm_calibration"):
+                 "crm_calibration", "capacity_quota"):
         run = json.loads((out / name / "run.json").read_text(encoding="utf-8"))
         assert run["baseline"]["name"] == "ours" and run["baseline"]["hash"] == ours.hash, name
         page = (out / f"{name}.html").read_text(encoding="utf-8")

@@ -53,7 +53,7 @@ def _my_notebook(path: Path, rules: dict | None = None, title_in_metadata: bool 
 def test_the_standard_set_comes_from_the_notebooks_in_reading_order() -> None:
     found = reports.discover()
     assert list(reports.REPORTS) == ["drivers_overview", "goal_designs", "pipeline_benchmark",
-                                     "coaching", "crm_calibration"]
+                                     "coaching", "crm_calibration", "capacity_quota"]
     assert reports.standard_reports() == reports.REPORTS
     assert "what_if" in found and not found["what_if"].standard
     assert found["coaching"].title == "Coaching: how much, by whom, aimed at whom?"

@@ -359,6 +359,7 @@ def _runs(inp: dict[str, Path]) -> dict[str, tuple[list[str], list[str]]]:
         "goal_designs": (["-p", "baseline_scenario", s, "-p", "mix_replications", "1"], ["name"]),
         "pipeline_benchmark": (["-p", "baseline_scenario", s], ["name"]),
         "coaching": (["-p", "scenario", s], ["name"]),
+        "capacity_quota": (["-p", "baseline", s], ["name"]),
         "drivers_overview": (["-p", "scenario_dir", str(inp["library"]),
                               "-p", "sensitivity_replications", "1"], ["dir"]),
     }

@@ -39,13 +39,17 @@ WRITES = {
                         "stage_conversion_fit.csv", "observed_vs_simulated.csv", "time_frame.json"],
     "drivers_overview": ["swings.csv", "summary.csv", "culture_split.csv", "ranking_sensitivity.csv",
                          "time_use.csv", "time_frame.json"],
+    "capacity_quota": ["hiring_plan.csv", "revenue_fan.csv", "probability_by_hires.csv",
+                       "quota_curve.csv", "time_frame.json"],
 }
 #: What each report shows with its default scenarios (all in ``simulation.mode: transition``):
 #: a change from today's way of working, or — the CRM check runs one scenario, so nothing
 #: changes — where today's way of working settles.
 SHOWS = {"drivers_overview": "transition", "goal_designs": "transition",
          "pipeline_benchmark": "transition", "coaching": "transition",
-         "crm_calibration": "steady_state"}
+         "crm_calibration": "steady_state", "capacity_quota": "steady_state"}
+#: Years each report shows (the hiring plan hires in year 1 for year 2's target).
+YEARS = {"capacity_quota": 2}
 
 
 def run_cli(*args, env=None, timeout=900):
@@ -234,7 +238,7 @@ def built(tmp_path_factory) -> Path:
             shutil.rmtree(root / "out", ignore_errors=True)
             proc = run_cli("reports", "--out", root / "out", "--replications", "2", env=env)
             assert proc.returncode == 0, proc.stdout + proc.stderr
-            assert "5 of 5 reports built" in proc.stdout
+            assert "6 of 6 reports built" in proc.stdout
             (root / "built.ok").write_text("ok\n")
     return root / "out"
 
@@ -316,7 +320,7 @@ def test_each_report_says_near_its_top_what_it_shows(built, name):
     from salessim.notebook_helpers import STEADY_LABEL, TRANSITION_LABEL
 
     tf = json.loads((built / name / "time_frame.json").read_text())
-    assert tf["mode"] == SHOWS[name] and tf["horizon_days"] == 365
+    assert tf["mode"] == SHOWS[name] and tf["horizon_days"] == 365 * YEARS.get(name, 1)
     if SHOWS[name] == "transition":
         assert tf["label"] == TRANSITION_LABEL
     else:
@@ -328,7 +332,9 @@ def test_each_report_says_near_its_top_what_it_shows(built, name):
     assert f"<b>Reported:</b> {html.escape(tf['horizon'], quote=False)}." in page
     assert page.index(statement) < page.index(">Findings<"), "the statement is not near the top"
     index = (built / "index.html").read_text(encoding="utf-8")
-    assert f"<b>Shows:</b> {html.escape(tf['label'])} (one year, in four quarters)." in index
+    assert f"<b>Shows:</b> {html.escape(tf['label'])} ({html.escape(tf['horizon'].split(';')[0])})." in index
+    if name not in YEARS:
+        assert tf["horizon"] == "one year, in four quarters"
 
 
 @pytest.mark.slow
