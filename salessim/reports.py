@@ -731,8 +731,8 @@ def with_baseline(page: str, info: Mapping[str, str] | None) -> str:
 
 #: The tables a report links to: what its notebook wrote beside the page as CSV or spreadsheet.
 _TABLE_SUFFIXES = (".csv", ".xlsx")
-_TABLES_STYLE = ("max-width:1120px;margin:36px auto 0 auto;padding:14px 28px 0 28px;"
-                 "border-top:1px solid #e3e6ea;font-size:14px;line-height:1.6;color:#1d2327")
+_TABLES_STYLE = "margin:8px 0 0 0;padding:0 10px"
+_LINK_STYLE = "color:#1f4e79;text-decoration:underline"
 
 
 def tables_section(name: str, data: Path) -> str:
@@ -755,17 +755,17 @@ def tables_section(name: str, data: Path) -> str:
 
     def link(rel: str) -> str:
         href = html.escape(quote(f"{name}/{rel}"), quote=True)
-        return f"<a href='{href}'>{html.escape(rel)}</a>"
+        return f"<a href='{href}' style='{_LINK_STYLE}'>{html.escape(rel)}</a>"
 
     items = "".join(f"<li><b>{html.escape(stem)}</b>: "
                     + " · ".join(link(r) for r in sorted(files, key=lambda r: r.endswith(".xlsx")))
                     + "</li>" for stem, files in found.items())
-    return (f"<section class='salessim-tables' aria-label='Tables' style='{_TABLES_STYLE}'>"
-            "<h2 style='font-size:20px;margin:0 0 6px 0'>Tables</h2>"
-            "<p style='margin:0 0 6px 0'>The numbers behind this page, each as CSV and as a "
-            "spreadsheet: figures are numbers (shares as fractions, money in USD), not the "
-            "formatted text above.</p>"
-            f"<ul style='margin:0;padding-left:22px'>{items}</ul></section>")
+    # styled as the page's own text (the notebook's Markdown cells)
+    return (f"<section class='salessim-tables jp-RenderedHTMLCommon' aria-label='Tables' "
+            f"style='{_TABLES_STYLE}'><h2>Tables</h2>"
+            "<p>The numbers behind this page, each as CSV and as a spreadsheet: figures are "
+            "numbers (shares as fractions, money in USD), not the formatted text above.</p>"
+            f"<ul>{items}</ul></section>")
 
 
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
