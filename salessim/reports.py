@@ -384,11 +384,15 @@ def parse_value(text: str, key: str | None = None) -> Any:
 
 
 def _show(value: Any, limit: int = 80) -> str:
-    """A value for a message: its repr, cut short (a message never grows with the input)."""
+    """A value for a message: its repr, cut short (a message never grows with the input).
+
+    A long text keeps its start and its end, so a long path still shows its file name.
+    """
     if isinstance(value, str):
         if len(value) <= limit:
             return repr(value)
-        return f"{value[:limit]!r}… ({len(value):,} characters)"
+        head, tail = value[: limit // 3], value[-(limit - limit // 3):]
+        return f"{head + '…' + tail!r} ({len(value):,} characters)"
     if isinstance(value, int) and value.bit_length() > 4 * limit:
         return f"a whole number of {value.bit_length():,} bits"
     if isinstance(value, bool | int | float):
