@@ -1005,10 +1005,14 @@ def quota_findings(result: QuotaResult, curve: pd.DataFrame, findings: Any) -> N
 
     today = curve[curve["today"]].iloc[0]
     n = result.replications
+
+    def share_ci(row: pd.Series) -> str:  # a share's t-interval, held within 0 … 100 %
+        lo, hi = max(0.0, row["pct_at_quota_lo"]), min(1.0, row["pct_at_quota_hi"])
+        return f"95 % CI {fmt_pct(lo, 0)}–{fmt_pct(hi, 0)}"
+
     findings.add("quota_today",
                  f"At today's quota of {fmt_money(today['quota'])}, {fmt_pct(today['pct_at_quota'], 0)}"
-                 f" of reps make it (95 % CI {fmt_pct(today['pct_at_quota_lo'], 0)}–"
-                 f"{fmt_pct(today['pct_at_quota_hi'], 0)}).",
+                 f" of reps make it ({share_ci(today)}).",
                  "Reps in seat and past ramp all year; the median rep reaches "
                  f"{fmt_pct(today['attainment_p50'], 0)} of quota.",
                  share=today["pct_at_quota"], quota=today["quota"])
@@ -1030,8 +1034,7 @@ def quota_findings(result: QuotaResult, curve: pd.DataFrame, findings: Any) -> N
                   f"That quota {e_rev.phrase('team revenue')}; turnover "
                   f"{e_turn.phrase('', 'rose', 'fell')} and voluntary leaving "
                   f"{e_vol.phrase('', 'rose', 'fell')}. ")
-                 + f"At it, {fmt_pct(f['pct_at_quota'], 0)} of reps made quota (95 % CI "
-                 f"{fmt_pct(f['pct_at_quota_lo'], 0)}–{fmt_pct(f['pct_at_quota_hi'], 0)}).",
+                 + f"At it, {fmt_pct(f['pct_at_quota'], 0)} of reps made quota ({share_ci(f)}).",
                  effect=e_rev, quota=f["quota"], share=f["pct_at_quota"], turnover=e_turn,
                  voluntary=e_vol)
     hard = curve[curve["vs_today"] > 1e-9]
