@@ -344,7 +344,7 @@ def test_each_page_links_its_tables_and_they_hold_numbers(built, name):
     from test_report_tables import check_report_tables
 
     page = (built / f"{name}.html").read_text(encoding="utf-8")
-    section = page[page.index("class='salessim-tables'"):]
+    section = page[page.index("class='salessim-tables"):]
     assert section.index("<h2") < section.index("</body>")
     linked = set(re.findall(r"href='([^']*)'", section))
     written = {f"{name}/{p.name}" for p in (built / name).iterdir() if p.suffix in (".csv", ".xlsx")}
