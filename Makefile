@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install report test test-quick lab lint lock bench clean
+.PHONY: install report test test-quick lab lint format lock bench clean
 
 install: $(STAMP)
 
@@ -44,9 +44,15 @@ lab: install
 	$(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks
 
 # the report notebooks are linted with the package (imports after the parameters cell allowed)
+# one formatter (ruff format) and one linter (ruff check) over the package, the tests and the
+# notebooks; `make format` applies the formatter
 lint: install
+	$(BIN)/ruff format --check salessim tests notebooks
 	$(BIN)/ruff check salessim tests notebooks
 	$(BIN)/mypy salessim
+
+format: install
+	$(BIN)/ruff format salessim tests notebooks
 
 # Refresh requirements.lock to the newest releases pyproject.toml allows, for every platform and
 # Python 3.11.5+; then `make install` (it reinstalls from the new lock) and `make test` before committing.

@@ -40,8 +40,18 @@ from salessim.results import tables
 from salessim.scenario import Scenario, load_scenario
 from salessim.simulate import simulate
 
-__all__ = ["SCALE_REPS", "BenchResult", "ScalePoint", "ScaleResult", "pool_replications",
-           "print_bench", "run_bench", "run_scaling", "scale_point", "timeout_floor"]
+__all__ = [
+    "SCALE_REPS",
+    "BenchResult",
+    "ScalePoint",
+    "ScaleResult",
+    "pool_replications",
+    "print_bench",
+    "run_bench",
+    "run_scaling",
+    "scale_point",
+    "timeout_floor",
+]
 
 #: sales-force sizes of the scaling section (reps; the baseline's span, more teams)
 SCALE_REPS = (80, 800, 4000)
@@ -54,6 +64,7 @@ POOL_TARGET_S = 2.0
 
 def timeout_floor(n: int = 200_000, repeats: int = 5) -> float:
     """Seconds per bare ``yield env.timeout(1)`` in a raw SimPy loop (best of ``repeats``)."""
+
     def proc(env: simpy.Environment):
         for _ in range(n):
             yield env.timeout(1)
@@ -124,8 +135,9 @@ def _scaled(sc: Scenario, reps: int) -> Scenario:
     return sc.replace(**{"organisation.managers": teams, "name": f"{sc.name} × {teams} teams"})
 
 
-def scale_point(scenario: dict[str, Any], reps: int, seed: int = 1, repeats: int = 1,
-                hazard_scale: float | None = None) -> ScalePoint:
+def scale_point(
+    scenario: dict[str, Any], reps: int, seed: int = 1, repeats: int = 1, hazard_scale: float | None = None
+) -> ScalePoint:
     """Time one replication of ``scenario`` scaled to ``reps`` reps, in this process.
 
     A replication of the unscaled scenario runs first (imports, lookup tables), so the RSS before
@@ -155,12 +167,23 @@ def scale_point(scenario: dict[str, Any], reps: int, seed: int = 1, repeats: int
         del rec
         gc.collect()
     years = (sc.simulation.warmup_days + sc.simulation.horizon_days) / 365.0
-    return ScalePoint(reps=sc.n_reps, seconds=best, deals=deals, years=years,
-                      rss_before_mb=before, rss_peak_mb=_peak_rss_mb())
+    return ScalePoint(
+        reps=sc.n_reps,
+        seconds=best,
+        deals=deals,
+        years=years,
+        rss_before_mb=before,
+        rss_peak_mb=_peak_rss_mb(),
+    )
 
 
-def run_scaling(sizes: Sequence[int] = SCALE_REPS, seed: int = 1, repeats: int = 3,
-                isolate: bool = True, scenario: Any = "baseline") -> ScaleResult:
+def run_scaling(
+    sizes: Sequence[int] = SCALE_REPS,
+    seed: int = 1,
+    repeats: int = 3,
+    isolate: bool = True,
+    scenario: Any = "baseline",
+) -> ScaleResult:
     """The scaling section: one replication per size (best of ``repeats`` at the smallest).
 
     Args:
@@ -189,8 +212,9 @@ def run_scaling(sizes: Sequence[int] = SCALE_REPS, seed: int = 1, repeats: int =
     return ScaleResult(points=tuple(points), isolated=isolate)
 
 
-def pool_replications(replications: int = 8, seed: int = 1, workers: int | None = None,
-                      scenario: Any = "baseline") -> tuple[float, int]:
+def pool_replications(
+    replications: int = 8, seed: int = 1, workers: int | None = None, scenario: Any = "baseline"
+) -> tuple[float, int]:
     """Wall seconds of ``replications`` replications split over a warm process pool, and its workers.
 
     The pool's processes are started (and have run one replication each) before the timing.
@@ -205,12 +229,15 @@ def pool_replications(replications: int = 8, seed: int = 1, workers: int | None 
     ex = ProcessExecutor(workers)
     try:
         n = ex.workers
-        warm = [Batch(key=i, scenario=data, seed=seed, replications=(10_000 + i,), deals=False)
-                for i in range(n)]
+        warm = [
+            Batch(key=i, scenario=data, seed=seed, replications=(10_000 + i,), deals=False) for i in range(n)
+        ]
         list(ex.map(warm))
         chunks = [c for c in np.array_split(np.arange(replications), n) if c.size]
-        batches = [Batch(key=i, scenario=data, seed=seed, replications=tuple(int(r) for r in c),
-                         deals=False) for i, c in enumerate(chunks)]
+        batches = [
+            Batch(key=i, scenario=data, seed=seed, replications=tuple(int(r) for r in c), deals=False)
+            for i, c in enumerate(chunks)
+        ]
         t = time.perf_counter()
         list(ex.map(batches))
         return time.perf_counter() - t, n
@@ -229,8 +256,10 @@ def whatif_answer(replications: int = 8, seed: int = 1) -> float:
 
     from salessim.whatif import WhatIfSession
 
-    with tempfile.TemporaryDirectory() as d, \
-            WhatIfSession("baseline", replications, seed, cache=Path(d)) as session:
+    with (
+        tempfile.TemporaryDirectory() as d,
+        WhatIfSession("baseline", replications, seed, cache=Path(d)) as session,
+    ):
         session.ask({"coaching.joint_call_hours_per_week": 6.0})  # the pool and the baseline arm
         t = time.perf_counter()
         session.ask({"coaching.joint_call_hours_per_week": 8.0})
@@ -286,9 +315,14 @@ class BenchResult:
         return self.events / self.deals
 
 
-def run_bench(replications: int = 8, seed: int = 1, parallel: bool = True,
-              parallel_replications: int = 64, scaling: Sequence[int] | None = SCALE_REPS,
-              compare_pair: bool = True) -> BenchResult:
+def run_bench(
+    replications: int = 8,
+    seed: int = 1,
+    parallel: bool = True,
+    parallel_replications: int = 64,
+    scaling: Sequence[int] | None = SCALE_REPS,
+    compare_pair: bool = True,
+) -> BenchResult:
     """Time the baseline, serially, against the SimPy floor measured just before and after.
 
     Args:
@@ -325,15 +359,23 @@ def run_bench(replications: int = 8, seed: int = 1, parallel: bool = True,
         tracemalloc.stop()
         return pk / 2**20
 
-    res = BenchResult(floor_us=floor * 1e6, deals=deals, replications=replications,
-                      seconds=elapsed, events=events, peak_mb_one=peak(1), peak_mb_four=peak(4))
+    res = BenchResult(
+        floor_us=floor * 1e6,
+        deals=deals,
+        replications=replications,
+        seconds=elapsed,
+        events=events,
+        peak_mb_one=peak(1),
+        peak_mb_four=peak(4),
+    )
     if scaling:
         res = dataclasses.replace(res, scaling=run_scaling(scaling, seed=seed))
     if not parallel:
         return res
     pool_s, pool_workers = pool_replications(8, seed)
-    res = dataclasses.replace(res, pool_s=pool_s, pool_workers=pool_workers, pool_replications=8,
-                              whatif_s=whatif_answer(8, seed))
+    res = dataclasses.replace(
+        res, pool_s=pool_s, pool_workers=pool_workers, pool_replications=8, whatif_s=whatif_answer(8, seed)
+    )
     if not compare_pair:
         return res
     return _parallel(res, parallel_replications, seed)
@@ -351,17 +393,18 @@ def _parallel(res: BenchResult, replications: int, seed: int) -> BenchResult:
 
     pair = ["baseline", "coaching_high"]
     t = time.perf_counter()
-    serial = compare(pair, replications=replications, seed=seed, executor=SerialExecutor(),
-                     cache=False, progress=False)
+    serial = compare(
+        pair, replications=replications, seed=seed, executor=SerialExecutor(), cache=False, progress=False
+    )
     t_serial = time.perf_counter() - t
     workers = os.cpu_count() or 1
     ex = ProcessExecutor(workers)
     try:
-        compare(pair, replications=workers, seed=seed + 1, executor=ex, cache=False,
-                progress=False)  # start the pool's processes outside the timing
+        compare(
+            pair, replications=workers, seed=seed + 1, executor=ex, cache=False, progress=False
+        )  # start the pool's processes outside the timing
         t = time.perf_counter()
-        par = compare(pair, replications=replications, seed=seed, executor=ex, cache=False,
-                      progress=False)
+        par = compare(pair, replications=replications, seed=seed, executor=ex, cache=False, progress=False)
         t_par = time.perf_counter() - t
     finally:
         ex.close()
@@ -378,8 +421,15 @@ def _parallel(res: BenchResult, replications: int, seed: int) -> BenchResult:
         pd.testing.assert_frame_equal(serial.results.periods, par.results.periods)
     except AssertionError:
         same = False
-    return dataclasses.replace(res, workers=workers, serial_s=t_serial, parallel_s=t_par,
-                               first_s=t_first, cached_s=t_cached, identical=same)
+    return dataclasses.replace(
+        res,
+        workers=workers,
+        serial_s=t_serial,
+        parallel_s=t_par,
+        first_s=t_first,
+        cached_s=t_cached,
+        identical=same,
+    )
 
 
 def print_bench(b: BenchResult) -> None:
@@ -397,21 +447,29 @@ def print_bench(b: BenchResult) -> None:
     t.add_row("SimPy events per deal", f"{b.events_per_deal:.3f}", "")
     t.add_row("replication wall time", f"{b.seconds / b.replications * 1e3:.0f} ms", "")
     t.add_row("peak memory, 1 replication", f"{b.peak_mb_one:.1f} MiB", "")
-    t.add_row("peak memory, 4 replications", f"{b.peak_mb_four:.1f} MiB",
-              "grows with reps, not replications")
+    t.add_row("peak memory, 4 replications", f"{b.peak_mb_four:.1f} MiB", "grows with reps, not replications")
     if b.pool_workers:
-        t.add_row(f"{b.pool_replications} replications on {b.pool_workers} worker processes",
-                  f"{b.pool_s:.2f} s", f"≤ {POOL_TARGET_S:g} s on 2 cores")
+        t.add_row(
+            f"{b.pool_replications} replications on {b.pool_workers} worker processes",
+            f"{b.pool_s:.2f} s",
+            f"≤ {POOL_TARGET_S:g} s on 2 cores",
+        )
     if math.isfinite(b.whatif_s):
-        t.add_row(f"what-if answer ({b.pool_replications} replications, warm session)",
-                  f"{b.whatif_s:.2f} s", f"≤ {POOL_TARGET_S:g} s on 2 cores")
+        t.add_row(
+            f"what-if answer ({b.pool_replications} replications, warm session)",
+            f"{b.whatif_s:.2f} s",
+            f"≤ {POOL_TARGET_S:g} s on 2 cores",
+        )
     if b.workers:
         t.add_row("2 scenarios × 64 replications, serial", f"{b.serial_s:.1f} s", "")
         t.add_row(f"… on {b.workers} worker processes", f"{b.parallel_s:.1f} s", "")
         t.add_row("parallel efficiency", f"{100 * b.parallel_efficiency:.0f} %", "≥ 80 %")
         t.add_row("identical to serial", "yes" if b.identical else "NO", "yes")
-        t.add_row("first run with cache / cached rerun",
-                  f"{b.first_s:.1f} s / {b.cached_s:.2f} s ({b.cache_speedup:.0f}× faster)", "≥ 5×")
+        t.add_row(
+            "first run with cache / cached rerun",
+            f"{b.first_s:.1f} s / {b.cached_s:.2f} s ({b.cache_speedup:.0f}× faster)",
+            "≥ 5×",
+        )
     Console(width=100).print(t)
     if b.scaling is not None:
         _print_scaling(b.scaling, Console(width=100))
@@ -421,17 +479,26 @@ def _print_scaling(s: ScaleResult, console: Any) -> None:
     from rich.table import Table
 
     how = "each in a fresh process" if s.isolated else "in this process"
-    t = Table(title=f"scaling — the baseline's span, more teams; one replication each ({how})",
-              title_justify="left")
+    t = Table(
+        title=f"scaling — the baseline's span, more teams; one replication each ({how})", title_justify="left"
+    )
     for c in ("reps", "deals", "s per replication", "ms per rep-year", "peak RSS", "target"):
         t.add_column(c, justify="right")
     last = len(s.points) - 1
     for i, p in enumerate(s.points):
         target = f"< {MEMORY_TARGET_MB / 1024:g} GiB" if i == last and p.reps >= 4000 else ""
-        t.add_row(f"{p.reps:,}", f"{p.deals:,}", f"{p.seconds:.2f}", f"{p.ms_per_rep_year:.2f}",
-                  f"{p.rss_peak_mb:,.0f} MiB", target)
+        t.add_row(
+            f"{p.reps:,}",
+            f"{p.deals:,}",
+            f"{p.seconds:.2f}",
+            f"{p.ms_per_rep_year:.2f}",
+            f"{p.rss_peak_mb:,.0f} MiB",
+            target,
+        )
     console.print(t)
     a, b = s.points[0], s.points[-1]
-    console.print(f"linearity (cost per rep at {b.reps:,} ÷ at {a.reps:,}): {s.linearity:.2f} "
-                  f"(target ≤ {LINEARITY_TARGET:g}); peak RSS includes the interpreter and "
-                  f"imports ({a.rss_before_mb:,.0f} MiB before the smallest run)")
+    console.print(
+        f"linearity (cost per rep at {b.reps:,} ÷ at {a.reps:,}): {s.linearity:.2f} "
+        f"(target ≤ {LINEARITY_TARGET:g}); peak RSS includes the interpreter and "
+        f"imports ({a.rss_before_mb:,.0f} MiB before the smallest run)"
+    )

@@ -45,8 +45,16 @@ import pandas as pd
 if TYPE_CHECKING:
     from salessim.scenario import Scenario
 
-__all__ = ["DEFAULT_MAX_BYTES", "Cache", "CacheError", "RunCache", "cache_root", "code_fingerprint",
-           "dependency_versions", "run_key"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Cache",
+    "CacheError",
+    "RunCache",
+    "cache_root",
+    "code_fingerprint",
+    "dependency_versions",
+    "run_key",
+]
 
 log = logging.getLogger("salessim.cache")
 
@@ -96,8 +104,9 @@ def max_bytes() -> int:
     try:
         value = int(text)
     except ValueError:
-        raise CacheError(f"SALESSIM_CACHE_MAX_BYTES={text!r}: expected a whole number of bytes "
-                         "(e.g. 2000000000)") from None
+        raise CacheError(
+            f"SALESSIM_CACHE_MAX_BYTES={text!r}: expected a whole number of bytes (e.g. 2000000000)"
+        ) from None
     if value < 0:
         raise CacheError(f"SALESSIM_CACHE_MAX_BYTES={text!r}: must not be negative")
     return value
@@ -131,8 +140,9 @@ def dependency_versions() -> dict[str, str]:
     return out
 
 
-def key_fields(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None,
-               culture_from: Scenario | None = None) -> dict[str, Any]:
+def key_fields(
+    sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None, culture_from: Scenario | None = None
+) -> dict[str, Any]:
     """Everything a batch's numbers depend on besides its replication indices.
 
     ``warmup``: the policy the warm-up runs under (:func:`salessim.model.policy.warmup_policy`),
@@ -141,8 +151,14 @@ def key_fields(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = N
     """
     from salessim import __version__
 
-    out = {"scenario": sc.hash, "seed": int(seed), "deals": bool(deals), "version": __version__,
-           "code": code_fingerprint(), "libraries": dependency_versions()}
+    out = {
+        "scenario": sc.hash,
+        "seed": int(seed),
+        "deals": bool(deals),
+        "version": __version__,
+        "code": code_fingerprint(),
+        "libraries": dependency_versions(),
+    }
     if warmup is not None:
         out["warmup"] = warmup.hash
     if culture_from is not None:
@@ -150,8 +166,9 @@ def key_fields(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = N
     return out
 
 
-def run_key(sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None,
-            culture_from: Scenario | None = None) -> str:
+def run_key(
+    sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None, culture_from: Scenario | None = None
+) -> str:
     """The cache key of a run under this code and libraries.
 
     Its scenario content, seed, deals setting, warm-up and the scenario whose culture path it
@@ -218,11 +235,21 @@ class Cache:
         self._tally: int | None = None  # bytes under the eviction scope, as last counted
 
     # -- a run's view ----------------------------------------------------------------------
-    def for_run(self, sc: Scenario, seed: int, deals: bool, warmup: Scenario | None = None,
-                culture_from: Scenario | None = None) -> RunCache:
+    def for_run(
+        self,
+        sc: Scenario,
+        seed: int,
+        deals: bool,
+        warmup: Scenario | None = None,
+        culture_from: Scenario | None = None,
+    ) -> RunCache:
         """The batches of one scenario, seed, deals setting, warm-up policy and held culture."""
-        return RunCache(self, key_fields(sc, seed, deals, warmup, culture_from),
-                        run_key(sc, seed, deals, warmup, culture_from), sc.name)
+        return RunCache(
+            self,
+            key_fields(sc, seed, deals, warmup, culture_from),
+            run_key(sc, seed, deals, warmup, culture_from),
+            sc.name,
+        )
 
     # -- problems --------------------------------------------------------------------------
     def disable(self, err: OSError) -> None:
@@ -231,9 +258,12 @@ class Cache:
         where = str(self.root)
         if where not in _warned:
             _warned.add(where)
-            log.warning("salessim: warning: the cache %s cannot be written (%s); running without "
-                        "it (set SALESSIM_CACHE_DIR to a writable folder, or pass --no-cache)",
-                        self.root, err.strerror or err)
+            log.warning(
+                "salessim: warning: the cache %s cannot be written (%s); running without "
+                "it (set SALESSIM_CACHE_DIR to a writable folder, or pass --no-cache)",
+                self.root,
+                err.strerror or err,
+            )
 
     # -- size and eviction -----------------------------------------------------------------
     @property
@@ -265,8 +295,7 @@ class Cache:
         for key in self._walk(root):
             with contextlib.suppress(OSError):
                 for p in key.iterdir():
-                    if (_BATCH.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
-                            and _has_batch_json(p)):
+                    if _BATCH.fullmatch(p.name) and p.is_dir() and not p.is_symlink() and _has_batch_json(p):
                         yield p
 
     def _partials(self, root: Path) -> Iterator[Path]:
@@ -330,11 +359,17 @@ class Cache:
         """Location, number of runs and batches, size, cap, oldest and newest use."""
         entries = self.entries()
         uses = [e.last_used for e in entries]
-        return {"location": str(self.root), "exists": self.root.is_dir(),
-                "runs": len({e.path.parent for e in entries}), "batches": len(entries),
-                "bytes": sum(e.bytes for e in entries), "max_bytes": self.limit,
-                "leftovers": sum(1 for _ in self._partials(self.root)),
-                "oldest_use": min(uses) if uses else None, "newest_use": max(uses) if uses else None}
+        return {
+            "location": str(self.root),
+            "exists": self.root.is_dir(),
+            "runs": len({e.path.parent for e in entries}),
+            "batches": len(entries),
+            "bytes": sum(e.bytes for e in entries),
+            "max_bytes": self.limit,
+            "leftovers": sum(1 for _ in self._partials(self.root)),
+            "oldest_use": min(uses) if uses else None,
+            "newest_use": max(uses) if uses else None,
+        }
 
     def clear(self, older_than_days: float | None = None) -> tuple[int, int]:
         """Remove every batch (or those not used for ``older_than_days``) and crash leftovers.
@@ -349,12 +384,15 @@ class Cache:
         if older_than_days is not None:
             cutoff = now - float(older_than_days) * 86400
             entries = [e for e in entries if e.last_used < cutoff]
-        partials = [p for p in self._partials(self.root)
-                    if older_than_days is None or _stale_partial(p, now)]
+        partials = [p for p in self._partials(self.root) if older_than_days is None or _stale_partial(p, now)]
         # solved voluntary-hazard scales (salessim.model.hazard): small files of our own naming
-        solved = [p for p in (self.root.glob("hazard-*.json") if self.root.is_dir() else ())
-                  if p.is_file() and not p.is_symlink()
-                  and (older_than_days is None or p.stat().st_mtime < now - older_than_days * 86400)]
+        solved = [
+            p
+            for p in (self.root.glob("hazard-*.json") if self.root.is_dir() else ())
+            if p.is_file()
+            and not p.is_symlink()
+            and (older_than_days is None or p.stat().st_mtime < now - older_than_days * 86400)
+        ]
         for p in solved:
             with contextlib.suppress(OSError):
                 p.unlink()
@@ -394,8 +432,12 @@ class RunCache:
                 return None
             reason = f"{type(e).__name__}: {e}" if not isinstance(e, _Refused) else str(e)
             which = f"replications {reps[0]}–{reps[-1]}" if len(reps) > 1 else f"replication {reps[0]}"
-            log.warning("salessim: note: discarded cached batch %s (%s); recomputing %s", path,
-                        reason.splitlines()[0] if reason else "unreadable", which)
+            log.warning(
+                "salessim: note: discarded cached batch %s (%s); recomputing %s",
+                path,
+                reason.splitlines()[0] if reason else "unreadable",
+                which,
+            )
             _discard(path)
             return None
 
@@ -406,18 +448,23 @@ class RunCache:
             raise _Refused("no batch.json: written by an older salessim or not by salessim")
         meta = json.loads((path / "batch.json").read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise _Refused(f"batch.json of format {meta.get('format') if isinstance(meta, dict) else '?'}"
-                           f", expected {FORMAT}")
+            raise _Refused(
+                f"batch.json of format {meta.get('format') if isinstance(meta, dict) else '?'}"
+                f", expected {FORMAT}"
+            )
         if meta.get("key") != self.key or meta.get("fields") != self.fields:
             raise _Refused(f"it belongs to key {meta.get('key')!r}, not {self.key!r}")
         if tuple(meta.get("replications", ())) != tuple(reps):
             raise _Refused(f"it holds replications {meta.get('replications')}, not {list(reps)}")
         files = meta.get("files")
-        expected = {"reps.parquet", "periods.parquet"} | ({"deals.parquet"} if self.fields["deals"]
-                                                           else set())
+        expected = {"reps.parquet", "periods.parquet"} | (
+            {"deals.parquet"} if self.fields["deals"] else set()
+        )
         if not isinstance(files, dict) or set(files) != expected:
-            raise _Refused(f"it lists files {sorted(files) if isinstance(files, dict) else files}, "
-                           f"expected {sorted(expected)}")
+            raise _Refused(
+                f"it lists files {sorted(files) if isinstance(files, dict) else files}, "
+                f"expected {sorted(expected)}"
+            )
         tables: dict[str, pd.DataFrame] = {}
         for fname, digest in files.items():
             blob = (path / fname).read_bytes()
@@ -470,9 +517,15 @@ class RunCache:
                 blob = buf.getvalue()
                 (tmp / f"{name}.parquet").write_bytes(blob)
                 files[f"{name}.parquet"] = hashlib.sha256(blob).hexdigest()
-            meta = {"format": FORMAT, "key": self.key, "fields": self.fields,
-                    "scenario_name": self.name, "replications": list(reps), "files": files,
-                    "created_utc": datetime.now(UTC).isoformat(timespec="seconds")}
+            meta = {
+                "format": FORMAT,
+                "key": self.key,
+                "fields": self.fields,
+                "scenario_name": self.name,
+                "replications": list(reps),
+                "files": files,
+                "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
             (tmp / "batch.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
             nbytes = _dir_bytes(tmp)
             try:
@@ -509,5 +562,7 @@ def _tag(root: Path) -> None:
     tag = root / "CACHEDIR.TAG"
     if not tag.exists():
         with contextlib.suppress(OSError):
-            tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n"
-                           "# This file is a cache directory tag created by salessim.\n")
+            tag.write_text(
+                "Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file is a cache directory tag created by salessim.\n"
+            )

@@ -39,9 +39,22 @@ from salessim.scenario import MAX_SEATS, Scenario, ScenarioError, load_scenario,
 if TYPE_CHECKING:
     from salessim.funnel import Plan
 
-__all__ = ["CapacityPlan", "HiringStudy", "QuotaResult", "add_parsers", "capacity",
-           "final_year_revenue", "hiring_findings", "hiring_study", "openings_for", "quota_curve",
-           "quota_findings", "quota_for_share", "quota_study", "schedule_text"]
+__all__ = [
+    "CapacityPlan",
+    "HiringStudy",
+    "QuotaResult",
+    "add_parsers",
+    "capacity",
+    "final_year_revenue",
+    "hiring_findings",
+    "hiring_study",
+    "openings_for",
+    "quota_curve",
+    "quota_findings",
+    "quota_for_share",
+    "quota_study",
+    "schedule_text",
+]
 
 #: Longest plan: the model's longest reported horizon.
 MAX_YEARS = 5
@@ -91,8 +104,7 @@ def openings_for(x: float, years: int, per_quarter: int) -> list[tuple[int, int]
     return out
 
 
-def _with_plan(sc: Scenario, openings: Sequence[tuple[int, int]], name: str | None = None
-               ) -> Scenario:
+def _with_plan(sc: Scenario, openings: Sequence[tuple[int, int]], name: str | None = None) -> Scenario:
     changes: dict[str, Any] = {"hiring.plan": [{"day": d, "reps": k} for d, k in openings]}
     if name is not None:
         changes["name"] = name
@@ -102,9 +114,13 @@ def _with_plan(sc: Scenario, openings: Sequence[tuple[int, int]], name: str | No
 # ==========================================================================================
 # running
 # ==========================================================================================
-def final_year_revenue(sc: Scenario, seed: int, replications: int,
-                       funnel_plan: Plan | None = None,
-                       progress: Callable[[], None] | None = None) -> np.ndarray:
+def final_year_revenue(
+    sc: Scenario,
+    seed: int,
+    replications: int,
+    funnel_plan: Plan | None = None,
+    progress: Callable[[], None] | None = None,
+) -> np.ndarray:
     """Revenue of the final reported year in each replication (``periods.revenue`` of its year row).
 
     Replication ``r`` is the same sales force as replication ``r`` of ``salessim simulate`` with
@@ -132,8 +148,7 @@ def final_year_revenue(sc: Scenario, seed: int, replications: int,
     return out
 
 
-def _revenues(executor: Any, sc: Scenario, seed: int, replications: int,
-              funnel_plan: Plan) -> np.ndarray:
+def _revenues(executor: Any, sc: Scenario, seed: int, replications: int, funnel_plan: Plan) -> np.ndarray:
     """Final-year revenue of each replication: in this process, or on ``executor``'s workers."""
     if executor is None or executor.workers <= 1:
         return final_year_revenue(sc, seed, replications, funnel_plan)
@@ -148,8 +163,9 @@ def _revenues(executor: Any, sc: Scenario, seed: int, replications: int,
     return out
 
 
-def _periods(executor: Any, sc: Scenario, seed: int, replications: int,
-             warmup: Scenario | None = None) -> pd.DataFrame:
+def _periods(
+    executor: Any, sc: Scenario, seed: int, replications: int, warmup: Scenario | None = None
+) -> pd.DataFrame:
     """The ``periods`` of replications 0 … R − 1 of ``sc``, in replication order.
 
     Run in this process, or on ``executor``'s workers: the same numbers either way.
@@ -160,9 +176,22 @@ def _periods(executor: Any, sc: Scenario, seed: int, replications: int,
         return simulate(sc, replications=replications, seed=seed, warmup=warmup).periods
     from salessim.executors import batches_for
 
-    parts = sorted(((b.key, res[1]) for b, res in executor.map(batches_for(
-        [sc.to_dict()], [range(replications)], seed, False, executor.workers,
-        warmup=warmup.to_dict() if warmup is not None else None))), key=lambda kv: kv[0])
+    parts = sorted(
+        (
+            (b.key, res[1])
+            for b, res in executor.map(
+                batches_for(
+                    [sc.to_dict()],
+                    [range(replications)],
+                    seed,
+                    False,
+                    executor.workers,
+                    warmup=warmup.to_dict() if warmup is not None else None,
+                )
+            )
+        ),
+        key=lambda kv: kv[0],
+    )
     return pd.concat([p for _, p in parts], ignore_index=True)
 
 
@@ -222,14 +251,19 @@ class CapacityPlan:
             d1 = days[q + 1] if q + 1 < len(days) else 365 * self.years
             hires = sum(k for d, k in self.openings if d0 <= d < d1)
             row: dict[str, Any] = {
-                "year": q // 4 + 1, "quarter": f"Q{q % 4 + 1}", "first_day": d0, "hires": hires,
+                "year": q // 4 + 1,
+                "quarter": f"Q{q % 4 + 1}",
+                "first_day": d0,
+                "hires": hires,
                 "opening_days": " ".join(str(d) for d, _ in self.openings if d0 <= d < d1),
-                "seats_start": n0 + opened}
+                "seats_start": n0 + opened,
+            }
             opened += hires
             row["seats_end"] = n0 + opened
             if self.periods is not None:
-                p = self.periods[(self.periods["year"] == q // 4 + 1)
-                                 & (self.periods["period"] == f"Q{q % 4 + 1}")]
+                p = self.periods[
+                    (self.periods["year"] == q // 4 + 1) & (self.periods["period"] == f"Q{q % 4 + 1}")
+                ]
                 row["headcount"] = float(p["headcount"].mean())
                 row["revenue"] = float(p["revenue"].mean())
             rows.append(row)
@@ -238,12 +272,20 @@ class CapacityPlan:
     def summary(self) -> dict[str, Any]:
         """What ``summary.json`` holds."""
         return {
-            "scenario": self.scenario.name, "scenario_hash": self.scenario.hash,
-            "status": self.status, "target": self.target, "confidence": self.confidence,
-            "years": self.years, "per_quarter": self.per_quarter, "max_hires": self.max_hires,
-            "replications": self.replications, "seed": self.seed,
-            "fresh_replications": self.fresh_replications, "fresh_seed": self.fresh_seed,
-            "seats_start": self.scenario.n_reps, "total_hires": self.total_hires,
+            "scenario": self.scenario.name,
+            "scenario_hash": self.scenario.hash,
+            "status": self.status,
+            "target": self.target,
+            "confidence": self.confidence,
+            "years": self.years,
+            "per_quarter": self.per_quarter,
+            "max_hires": self.max_hires,
+            "replications": self.replications,
+            "seed": self.seed,
+            "fresh_replications": self.fresh_replications,
+            "fresh_seed": self.fresh_seed,
+            "seats_start": self.scenario.n_reps,
+            "total_hires": self.total_hires,
             "hires_x": round(self.hires, 6),
             "hiring_plan": [{"day": d, "reps": k} for d, k in self.openings],
             "probability": self.probability,
@@ -251,8 +293,10 @@ class CapacityPlan:
             "search_probability": self.search_probability,
             "no_hire_probability": self.no_hire_probability,
             "final_year_revenue": {"mean": float(np.mean(self.revenue)), **self.quantiles()},
-            "final_year_revenue_no_hires": {"mean": float(np.mean(self.no_hire_revenue)),
-                                            **self.quantiles(self.no_hire_revenue)},
+            "final_year_revenue_no_hires": {
+                "mean": float(np.mean(self.no_hire_revenue)),
+                **self.quantiles(self.no_hire_revenue),
+            },
             "evaluations": self.evaluations,
             "runtime_seconds": round(self.runtime, 3),
         }
@@ -264,12 +308,21 @@ def _fresh_seed(seed: int) -> int:
     return seed + 1 if seed < MAX_SEED else seed - 1
 
 
-def capacity(scenario: Any, target: float, confidence: float = 0.8, years: int | None = 2,
-             replications: int = 200, seed: int = 1, per_quarter: int | None = None,
-             max_hires: int | None = None, fresh_replications: int | None = None,
-             timing_steps: int = TIMING_STEPS, workers: int | None = 1,
-             progress: Callable[[str], None] | None = None,
-             no_hire_revenue: np.ndarray | None = None) -> CapacityPlan:
+def capacity(
+    scenario: Any,
+    target: float,
+    confidence: float = 0.8,
+    years: int | None = 2,
+    replications: int = 200,
+    seed: int = 1,
+    per_quarter: int | None = None,
+    max_hires: int | None = None,
+    fresh_replications: int | None = None,
+    timing_steps: int = TIMING_STEPS,
+    workers: int | None = 1,
+    progress: Callable[[str], None] | None = None,
+    no_hire_revenue: np.ndarray | None = None,
+) -> CapacityPlan:
     """The hires per quarter that reach ``target`` final-year revenue with ``confidence``.
 
     Args:
@@ -301,51 +354,64 @@ def capacity(scenario: Any, target: float, confidence: float = 0.8, years: int |
 
     t_start = time.perf_counter()
     sc = load_scenario(scenario)
-    if isinstance(target, bool) or not isinstance(target, int | float) or not (
-            math.isfinite(target) and 0 < target <= MAX_TARGET):
-        raise ScenarioError(f"--target {safe_repr(target)}: the final year's revenue to reach "
-                            f"must be a number above 0 and at most {MAX_TARGET:.0e}")
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not (
-            0.0 < confidence < 1.0):
-        raise ScenarioError(f"--confidence {safe_repr(confidence)}: must be a probability "
-                            "strictly between 0 and 1 (e.g. 0.8)")
+    if (
+        isinstance(target, bool)
+        or not isinstance(target, int | float)
+        or not (math.isfinite(target) and 0 < target <= MAX_TARGET)
+    ):
+        raise ScenarioError(
+            f"--target {safe_repr(target)}: the final year's revenue to reach "
+            f"must be a number above 0 and at most {MAX_TARGET:.0e}"
+        )
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not (0.0 < confidence < 1.0)
+    ):
+        raise ScenarioError(
+            f"--confidence {safe_repr(confidence)}: must be a probability strictly between 0 and 1 (e.g. 0.8)"
+        )
     if years is not None:
         if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= MAX_YEARS:
-            raise ScenarioError(f"--years {safe_repr(years)}: must be a whole number of years "
-                                f"from 1 to {MAX_YEARS}")
+            raise ScenarioError(
+                f"--years {safe_repr(years)}: must be a whole number of years from 1 to {MAX_YEARS}"
+            )
         sc = sc.replace(**{"simulation.horizon_days": 365 * years})
     else:
         years = max(1, round(sc.simulation.horizon_days / 365))
     replications = check_replications(replications)
     seed = check_seed(seed)
-    fresh_n = check_replications(fresh_replications if fresh_replications is not None
-                                 else replications)
+    fresh_n = check_replications(fresh_replications if fresh_replications is not None else replications)
     if sc.hiring.plan:
         sc = sc.replace(**{"hiring.plan": []})
     quarters = 4 * years
     if per_quarter is None:
         per_quarter = sc.organisation.managers
     if isinstance(per_quarter, bool) or not isinstance(per_quarter, int) or per_quarter < 1:
-        raise ScenarioError(f"--per-quarter {safe_repr(per_quarter)}: must be a whole number "
-                            "of seats of at least 1")
+        raise ScenarioError(
+            f"--per-quarter {safe_repr(per_quarter)}: must be a whole number of seats of at least 1"
+        )
     room = MAX_SEATS - sc.n_reps
     cap = min(per_quarter * quarters, room)
     if max_hires is None:
         max_hires = min(sc.n_reps, cap)
     if isinstance(max_hires, bool) or not isinstance(max_hires, int) or not 1 <= max_hires <= cap:
-        raise ScenarioError(f"--max-hires {safe_repr(max_hires)}: must be a whole number from 1 "
-                            f"to {cap:,} ({per_quarter} a quarter over {quarters} quarters, "
-                            f"within {MAX_SEATS:,} seats)")
+        raise ScenarioError(
+            f"--max-hires {safe_repr(max_hires)}: must be a whole number from 1 "
+            f"to {cap:,} ({per_quarter} a quarter over {quarters} quarters, "
+            f"within {MAX_SEATS:,} seats)"
+        )
     if sc.simulation.horizon_days < 365:
-        raise ScenarioError(f"simulation.horizon_days {sc.simulation.horizon_days}: capacity "
-                            "plans a whole final year; give --years")
+        raise ScenarioError(
+            f"simulation.horizon_days {sc.simulation.horizon_days}: capacity "
+            "plans a whole final year; give --years"
+        )
 
     known: dict[float, np.ndarray] = {}
     if no_hire_revenue is not None:
         known[0.0] = np.asarray(no_hire_revenue, dtype=float)
         if known[0.0].shape != (replications,):
-            raise ScenarioError(f"no_hire_revenue: {known[0.0].size} values for {replications} "
-                                "replications")
+            raise ScenarioError(f"no_hire_revenue: {known[0.0].size} values for {replications} replications")
     fp = plan(sc)
     executor = None
     if workers != 1:
@@ -356,18 +422,45 @@ def capacity(scenario: Any, target: float, confidence: float = 0.8, years: int |
             hazard.solve(sc)
         executor = make_executor(workers)
     try:
-        return _search(sc, float(target), float(confidence), years, replications, seed, fresh_n,
-                       per_quarter, max_hires, timing_steps, fp, executor, progress, t_start,
-                       known)
+        return _search(
+            sc,
+            float(target),
+            float(confidence),
+            years,
+            replications,
+            seed,
+            fresh_n,
+            per_quarter,
+            max_hires,
+            timing_steps,
+            fp,
+            executor,
+            progress,
+            t_start,
+            known,
+        )
     finally:
         if executor is not None:
             executor.close()
 
 
-def _search(sc: Scenario, target: float, confidence: float, years: int, replications: int,
-            seed: int, fresh_n: int, per_quarter: int, max_hires: int, timing_steps: int,
-            fp: Plan, executor: Any, progress: Callable[[str], None] | None,
-            t_start: float, known: dict[float, np.ndarray] | None = None) -> CapacityPlan:
+def _search(
+    sc: Scenario,
+    target: float,
+    confidence: float,
+    years: int,
+    replications: int,
+    seed: int,
+    fresh_n: int,
+    per_quarter: int,
+    max_hires: int,
+    timing_steps: int,
+    fp: Plan,
+    executor: Any,
+    progress: Callable[[str], None] | None,
+    t_start: float,
+    known: dict[float, np.ndarray] | None = None,
+) -> CapacityPlan:
     """The search of :func:`capacity` (see module), on validated input."""
     from salessim.stats import wilson
 
@@ -385,11 +478,19 @@ def _search(sc: Scenario, target: float, confidence: float, years: int, replicat
                 rev = _revenues(executor, cand, seed, replications, fp)
             p = float(np.mean(rev >= target))
             seen[x] = (p, rev)
-            evaluations.append({"hires_x": x, "hires": sum(k for _, k in ops),
-                                "probability": p, "revenue_mean": float(rev.mean())})
+            evaluations.append(
+                {
+                    "hires_x": x,
+                    "hires": sum(k for _, k in ops),
+                    "probability": p,
+                    "revenue_mean": float(rev.mean()),
+                }
+            )
             if progress is not None:
-                progress(f"  {x:7.3f} hires: P(final-year revenue ≥ target) = {p:.3f} "
-                         f"on {replications} replications")
+                progress(
+                    f"  {x:7.3f} hires: P(final-year revenue ≥ target) = {p:.3f} "
+                    f"on {replications} replications"
+                )
         return seen[x]
 
     def gap(x: float) -> float:  # the revenue the (1 − confidence) quantile lacks or exceeds
@@ -432,31 +533,63 @@ def _search(sc: Scenario, target: float, confidence: float, years: int, replicat
     search_p = seen[round(x, 9)][0]
     if status == "unreachable":
         return CapacityPlan(
-            scenario=sc, target=float(target), confidence=float(confidence), years=years,
-            per_quarter=per_quarter, max_hires=max_hires, replications=replications, seed=seed,
-            fresh_seed=_fresh_seed(seed), fresh_replications=0, status=status, hires=x, openings=openings,
-            search_probability=search_p, probability=search_p,
+            scenario=sc,
+            target=float(target),
+            confidence=float(confidence),
+            years=years,
+            per_quarter=per_quarter,
+            max_hires=max_hires,
+            replications=replications,
+            seed=seed,
+            fresh_seed=_fresh_seed(seed),
+            fresh_replications=0,
+            status=status,
+            hires=x,
+            openings=openings,
+            search_probability=search_p,
+            probability=search_p,
             probability_ci=wilson(search_p * replications, replications),
-            revenue=seen[round(x, 9)][1], no_hire_probability=p0, no_hire_revenue=rev0,
-            evaluations=evaluations, runtime=time.perf_counter() - t_start,
-            candidate_revenue={x: r for x, (_, r) in seen.items()})
+            revenue=seen[round(x, 9)][1],
+            no_hire_probability=p0,
+            no_hire_revenue=rev0,
+            evaluations=evaluations,
+            runtime=time.perf_counter() - t_start,
+            candidate_revenue={x: r for x, (_, r) in seen.items()},
+        )
     # the plan found, on fresh seeds: an independent measure of its probability
-    final = _with_plan(sc, openings, name=f"{sc.name} + {sum(k for _, k in openings)} hires") \
-        if openings else sc
+    final = (
+        _with_plan(sc, openings, name=f"{sc.name} + {sum(k for _, k in openings)} hires") if openings else sc
+    )
     fresh = _fresh_seed(seed)
     periods = _periods(executor, final, fresh, fresh_n)
     yr = periods[(periods["period"] == "year") & (periods["year"] == years)]
     revenue = yr.sort_values("replication")["revenue"].to_numpy(dtype=float)
     k = int(np.sum(revenue >= target))
     return CapacityPlan(
-        scenario=sc, target=float(target), confidence=float(confidence), years=years,
-        per_quarter=per_quarter, max_hires=max_hires, replications=replications, seed=seed,
-        fresh_seed=fresh, fresh_replications=fresh_n, status=status, hires=x, openings=openings,
+        scenario=sc,
+        target=float(target),
+        confidence=float(confidence),
+        years=years,
+        per_quarter=per_quarter,
+        max_hires=max_hires,
+        replications=replications,
+        seed=seed,
+        fresh_seed=fresh,
+        fresh_replications=fresh_n,
+        status=status,
+        hires=x,
+        openings=openings,
         search_probability=search_p,
-        probability=k / fresh_n, probability_ci=wilson(k, fresh_n), revenue=revenue,
-        no_hire_probability=p0, no_hire_revenue=rev0, evaluations=evaluations, periods=periods,
+        probability=k / fresh_n,
+        probability_ci=wilson(k, fresh_n),
+        revenue=revenue,
+        no_hire_probability=p0,
+        no_hire_revenue=rev0,
+        evaluations=evaluations,
+        periods=periods,
         runtime=time.perf_counter() - t_start,
-        candidate_revenue={x: r for x, (_, r) in seen.items()})
+        candidate_revenue={x: r for x, (_, r) in seen.items()},
+    )
 
 
 # ==========================================================================================
@@ -481,10 +614,17 @@ class QuotaResult:
 
     def summary(self) -> dict[str, Any]:
         """What ``summary.json`` holds."""
-        return {"scenario": self.scenario.name, "scenario_hash": self.scenario.hash,
-                "share": self.share, "quota": self.quota, "replications": self.replications,
-                "seed": self.seed, "at_quota_found": self.found,
-                "at_current_quota": self.current, "runtime_seconds": round(self.runtime, 3)}
+        return {
+            "scenario": self.scenario.name,
+            "scenario_hash": self.scenario.hash,
+            "share": self.share,
+            "quota": self.quota,
+            "replications": self.replications,
+            "seed": self.seed,
+            "at_quota_found": self.found,
+            "at_current_quota": self.current,
+            "runtime_seconds": round(self.runtime, 3),
+        }
 
 
 #: Year-row metrics of a quota point: share at quota, revenue and attrition.
@@ -494,10 +634,17 @@ QUOTA_STEPS = 7
 MAX_QUOTA_STEPS_OUT = 12
 
 
-def quota_for_share(scenario: Any, share: float = 0.6, replications: int = 16, seed: int = 1,
-                    progress: Callable[[str], None] | None = None, grid: Sequence[float] = (),
-                    steps: int = QUOTA_STEPS, workers: int | None = 1,
-                    warmup: Any = None) -> QuotaResult:
+def quota_for_share(
+    scenario: Any,
+    share: float = 0.6,
+    replications: int = 16,
+    seed: int = 1,
+    progress: Callable[[str], None] | None = None,
+    grid: Sequence[float] = (),
+    steps: int = QUOTA_STEPS,
+    workers: int | None = 1,
+    warmup: Any = None,
+) -> QuotaResult:
     """The annual quota at which ``share`` of the reps make it, with its revenue and attrition.
 
     The share is ``pct_at_quota`` of the final reported year — reps in seat and past ramp all
@@ -523,15 +670,17 @@ def quota_for_share(scenario: Any, share: float = 0.6, replications: int = 16, s
     t_start = time.perf_counter()
     sc = load_scenario(scenario)
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 < share < 1.0:
-        raise ScenarioError(f"--share {safe_repr(share)}: must be a share strictly between 0 "
-                            "and 1 (e.g. 0.6)")
+        raise ScenarioError(
+            f"--share {safe_repr(share)}: must be a share strictly between 0 and 1 (e.g. 0.6)"
+        )
     replications = check_replications(replications)
     seed = check_seed(seed)
     grid = [float(q) for q in grid]
     for q in grid:
         if not (math.isfinite(q) and 1.0 <= q <= MAX_AMOUNT):
-            raise ScenarioError(f"quota grid {safe_repr(q)}: each quota must be a number from 1 "
-                                f"to {MAX_AMOUNT:,.0f}")
+            raise ScenarioError(
+                f"quota grid {safe_repr(q)}: each quota must be a number from 1 to {MAX_AMOUNT:,.0f}"
+            )
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= 30:
         raise ScenarioError(f"steps {safe_repr(steps)}: must be a whole number from 0 to 30")
     warm = load_scenario(warmup) if warmup is not None else None
@@ -550,8 +699,7 @@ def quota_for_share(scenario: Any, share: float = 0.6, replications: int = 16, s
     def evaluate(q: float) -> dict[str, Any]:
         q = float(round(q, 2))
         if q not in rows:
-            p = _periods(executor, sc.replace(**{"organisation.quota": q}), seed, replications,
-                         warm)
+            p = _periods(executor, sc.replace(**{"organisation.quota": q}), seed, replications, warm)
             y = p[(p["period"] == "year") & (p["year"] == years)]
             per_rep.append(y.assign(quota=q))
             row: dict[str, Any] = {"quota": q}
@@ -590,8 +738,7 @@ def quota_for_share(scenario: Any, share: float = 0.6, replications: int = 16, s
         # the highest quota tried that enough reps make, and the next higher one they do not
         made = [q for q, r in rows.items() if r["pct_at_quota"] >= share]
         lo_q = max(made) if made else None
-        missed = [q for q, r in rows.items()
-                  if r["pct_at_quota"] < share and (lo_q is None or q > lo_q)]
+        missed = [q for q, r in rows.items() if r["pct_at_quota"] < share and (lo_q is None or q > lo_q)]
         if lo_q is None:
             lo, hi = down(min(rows) if grid else q0)
         elif not missed:
@@ -610,11 +757,18 @@ def quota_for_share(scenario: Any, share: float = 0.6, replications: int = 16, s
     # the tried quota whose share is nearest the one asked for (ties: the lower quota)
     points = pd.DataFrame(sorted(rows.values(), key=lambda r: r["quota"]))
     best = points.iloc[int(np.argmin(np.abs(points["pct_at_quota"].to_numpy() - share)))]
-    return QuotaResult(scenario=sc, share=float(share), quota=float(best["quota"]),
-                       replications=replications, seed=seed, points=points,
-                       current=dict(current), found={k: float(v) for k, v in best.items()},
-                       runtime=time.perf_counter() - t_start,
-                       years=pd.concat(per_rep, ignore_index=True))
+    return QuotaResult(
+        scenario=sc,
+        share=float(share),
+        quota=float(best["quota"]),
+        replications=replications,
+        seed=seed,
+        points=points,
+        current=dict(current),
+        found={k: float(v) for k, v in best.items()},
+        runtime=time.perf_counter() - t_start,
+        years=pd.concat(per_rep, ignore_index=True),
+    )
 
 
 # ==========================================================================================
@@ -702,12 +856,21 @@ class HiringStudy:
 
             hp, h0 = sel(self.plan_periods), sel(self.today)
             hc = hp["headcount"].to_numpy(dtype=float)
-            rows.append({"year": year, "quarter": quarter, "first_day": d0, "hires": hires,
-                         "seats": n0 + opened, "headcount_plan": float(hc.mean()),
-                         "headcount_plan_p10": _q(hc, 0.1), "headcount_plan_p90": _q(hc, 0.9),
-                         "headcount_no_hires": float(h0["headcount"].mean()),
-                         "revenue_plan": float(hp["revenue"].mean()),
-                         "revenue_no_hires": float(h0["revenue"].mean())})
+            rows.append(
+                {
+                    "year": year,
+                    "quarter": quarter,
+                    "first_day": d0,
+                    "hires": hires,
+                    "seats": n0 + opened,
+                    "headcount_plan": float(hc.mean()),
+                    "headcount_plan_p10": _q(hc, 0.1),
+                    "headcount_plan_p90": _q(hc, 0.9),
+                    "headcount_no_hires": float(h0["headcount"].mean()),
+                    "revenue_plan": float(hp["revenue"].mean()),
+                    "revenue_no_hires": float(h0["revenue"].mean()),
+                }
+            )
         return pd.DataFrame(rows)
 
     def revenue_fan(self) -> pd.DataFrame:
@@ -724,10 +887,13 @@ class HiringStudy:
                     period = f"Q{quarter}" if quarter else "year"
                     if quarter == 0 and year != self.plan.years:
                         continue
-                    v = p[(p["year"] == year) & (p["period"] == period)]["revenue"].to_numpy(
-                        dtype=float)
-                    row: dict[str, Any] = {"arm": arm, "year": year, "quarter": quarter,
-                                           "mean": float(v.mean())}
+                    v = p[(p["year"] == year) & (p["period"] == period)]["revenue"].to_numpy(dtype=float)
+                    row: dict[str, Any] = {
+                        "arm": arm,
+                        "year": year,
+                        "quarter": quarter,
+                        "mean": float(v.mean()),
+                    }
                     row.update({f"p{round(100 * q):02d}": _q(v, q) for q in FAN})
                     row["reach"] = float(np.mean(v >= self.target)) if quarter == 0 else math.nan
                     rows.append(row)
@@ -748,11 +914,19 @@ class HiringStudy:
         for e in sorted(self.plan.evaluations, key=lambda e: e["hires_x"]):
             rev = self.plan.candidate_revenue.get(e["hires_x"], np.array([]))
             lo, hi = wilson(e["probability"] * n, n)
-            rows.append({"hires_x": e["hires_x"], "hires": e["hires"],
-                         "whole": bool(abs(e["hires_x"] - round(e["hires_x"])) < 1e-9),
-                         "probability": e["probability"], "ci_low": lo, "ci_high": hi,
-                         "revenue_mean": e["revenue_mean"], "revenue_p10": _q(rev, 0.1),
-                         "plan": bool(abs(e["hires_x"] - self.plan.hires) < 1e-9)})
+            rows.append(
+                {
+                    "hires_x": e["hires_x"],
+                    "hires": e["hires"],
+                    "whole": bool(abs(e["hires_x"] - round(e["hires_x"])) < 1e-9),
+                    "probability": e["probability"],
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "revenue_mean": e["revenue_mean"],
+                    "revenue_p10": _q(rev, 0.1),
+                    "plan": bool(abs(e["hires_x"] - self.plan.hires) < 1e-9),
+                }
+            )
         return pd.DataFrame(rows)
 
     def outcome(self) -> dict[str, Any]:
@@ -771,18 +945,31 @@ class HiringStudy:
         gain = _paired(r0, r1, relative=False)
         hires = self.plan.total_hires
         k0 = int(np.sum(r0 >= self.target))
-        return {"revenue_change": _paired(r0, r1, relative=True), "revenue_gain": gain,
-                "headcount_change": _paired(h0, h1, relative=False),
-                "gain_per_hire": (*(v / hires for v in gain[:3]), gain[3]) if hires
-                else (math.nan, math.nan, math.nan, gain[3]),
-                "no_hire_probability": k0 / max(r0.size, 1),
-                "no_hire_probability_ci": wilson(k0, r0.size)}
+        return {
+            "revenue_change": _paired(r0, r1, relative=True),
+            "revenue_gain": gain,
+            "headcount_change": _paired(h0, h1, relative=False),
+            "gain_per_hire": (*(v / hires for v in gain[:3]), gain[3])
+            if hires
+            else (math.nan, math.nan, math.nan, gain[3]),
+            "no_hire_probability": k0 / max(r0.size, 1),
+            "no_hire_probability_ci": wilson(k0, r0.size),
+        }
 
 
-def hiring_study(scenario: Any, growth: float = 0.2, confidence: float = 0.8, years: int = 2,
-                 replications: int = 32, seed: int = 1, per_quarter: int | None = None,
-                 max_hires: int | None = None, timing_steps: int = 0, workers: int | None = 1,
-                 progress: Callable[[str], None] | None = None) -> HiringStudy:
+def hiring_study(
+    scenario: Any,
+    growth: float = 0.2,
+    confidence: float = 0.8,
+    years: int = 2,
+    replications: int = 32,
+    seed: int = 1,
+    per_quarter: int | None = None,
+    max_hires: int | None = None,
+    timing_steps: int = 0,
+    workers: int | None = 1,
+    progress: Callable[[str], None] | None = None,
+) -> HiringStudy:
     """The hires that lift the final year's revenue by ``growth`` with ``confidence``.
 
     Today's final-year revenue is the mean over the search's replications of the sales force
@@ -801,13 +988,19 @@ def hiring_study(scenario: Any, growth: float = 0.2, confidence: float = 0.8, ye
 
     t_start = time.perf_counter()
     sc = load_scenario(scenario)
-    if isinstance(growth, bool) or not isinstance(growth, int | float) or not (
-            math.isfinite(growth) and 0.0 <= growth <= 10.0):
-        raise ScenarioError(f"growth {safe_repr(growth)}: the target's growth over today's "
-                            "final-year revenue must be a number from 0 to 10 (0.2: +20 %)")
+    if (
+        isinstance(growth, bool)
+        or not isinstance(growth, int | float)
+        or not (math.isfinite(growth) and 0.0 <= growth <= 10.0)
+    ):
+        raise ScenarioError(
+            f"growth {safe_repr(growth)}: the target's growth over today's "
+            "final-year revenue must be a number from 0 to 10 (0.2: +20 %)"
+        )
     if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= MAX_YEARS:
-        raise ScenarioError(f"years {safe_repr(years)}: must be a whole number of years from 1 "
-                            f"to {MAX_YEARS}")
+        raise ScenarioError(
+            f"years {safe_repr(years)}: must be a whole number of years from 1 to {MAX_YEARS}"
+        )
     replications, seed = check_replications(replications), check_seed(seed)
     sc = sc.replace(**{"simulation.horizon_days": 365 * years, "hiring.plan": []})
     executor = _executor(sc, workers)
@@ -818,12 +1011,24 @@ def hiring_study(scenario: Any, growth: float = 0.2, confidence: float = 0.8, ye
             executor.close()
     today = float(np.mean(rev0))
     if not today > 0:
-        raise ScenarioError(f"{sc.name}: the sales force sold nothing in the final year with no "
-                            "hires, so there is no revenue to grow")
-    res = capacity(sc, (1.0 + growth) * today, confidence, years=years,
-                   replications=replications, seed=seed, per_quarter=per_quarter,
-                   max_hires=max_hires, timing_steps=timing_steps, workers=workers,
-                   progress=progress, no_hire_revenue=rev0)
+        raise ScenarioError(
+            f"{sc.name}: the sales force sold nothing in the final year with no "
+            "hires, so there is no revenue to grow"
+        )
+    res = capacity(
+        sc,
+        (1.0 + growth) * today,
+        confidence,
+        years=years,
+        replications=replications,
+        seed=seed,
+        per_quarter=per_quarter,
+        max_hires=max_hires,
+        timing_steps=timing_steps,
+        workers=workers,
+        progress=progress,
+        no_hire_revenue=rev0,
+    )
     fresh = res.fresh_seed
     executor = _executor(sc, workers)
     try:
@@ -831,22 +1036,39 @@ def hiring_study(scenario: Any, growth: float = 0.2, confidence: float = 0.8, ye
         if res.periods is not None:
             grown = res.periods
         else:  # out of reach: how far the most hires considered get, on the same seeds
-            grown = _periods(executor, _with_plan(sc, res.openings, name=f"{sc.name} + "
-                                                  f"{res.total_hires} hires"), fresh, replications)
+            grown = _periods(
+                executor,
+                _with_plan(sc, res.openings, name=f"{sc.name} + {res.total_hires} hires"),
+                fresh,
+                replications,
+            )
     finally:
         if executor is not None:
             executor.close()
     y = grown[(grown["period"] == "year") & (grown["year"] == years)]
     k = int(np.sum(y["revenue"].to_numpy(dtype=float) >= res.target))
-    return HiringStudy(plan=res, growth=float(growth), today_revenue=today, today=no_hires,
-                       plan_periods=grown, probability=k / len(y), probability_ci=wilson(k, len(y)),
-                       runtime=time.perf_counter() - t_start)
+    return HiringStudy(
+        plan=res,
+        growth=float(growth),
+        today_revenue=today,
+        today=no_hires,
+        plan_periods=grown,
+        probability=k / len(y),
+        probability_ci=wilson(k, len(y)),
+        runtime=time.perf_counter() - t_start,
+    )
 
 
-def quota_study(scenario: Any, share: float = 0.6,
-                multiples: Sequence[float] = QUOTA_MULTIPLES, replications: int = 16,
-                seed: int = 1, steps: int = 3, workers: int | None = 1,
-                progress: Callable[[str], None] | None = None) -> QuotaResult:
+def quota_study(
+    scenario: Any,
+    share: float = 0.6,
+    multiples: Sequence[float] = QUOTA_MULTIPLES,
+    replications: int = 16,
+    seed: int = 1,
+    steps: int = 3,
+    workers: int | None = 1,
+    progress: Callable[[str], None] | None = None,
+) -> QuotaResult:
     """Quota swept over ``multiples`` of today's, and the quota at which ``share`` make it.
 
     :func:`quota_for_share` with the sweep as its grid and today's way of working as every
@@ -855,14 +1077,28 @@ def quota_study(scenario: Any, share: float = 0.6,
     """
     sc = load_scenario(scenario)
     q0 = float(sc.organisation.quota)
-    bad = [m for m in multiples if isinstance(m, bool) or not isinstance(m, int | float)
-           or not (math.isfinite(m) and 0.05 <= m <= 20)]
+    bad = [
+        m
+        for m in multiples
+        if isinstance(m, bool) or not isinstance(m, int | float) or not (math.isfinite(m) and 0.05 <= m <= 20)
+    ]
     if bad:
-        raise ScenarioError(f"quota multiples {safe_repr(bad[0])}: each must be a number from "
-                            "0.05 to 20 (times today's quota)")
+        raise ScenarioError(
+            f"quota multiples {safe_repr(bad[0])}: each must be a number from "
+            "0.05 to 20 (times today's quota)"
+        )
     grid = [m * q0 for m in multiples if abs(m - 1.0) > 1e-9]
-    return quota_for_share(sc, share, replications=replications, seed=seed, progress=progress,
-                           grid=grid, steps=steps, workers=workers, warmup=sc)
+    return quota_for_share(
+        sc,
+        share,
+        replications=replications,
+        seed=seed,
+        progress=progress,
+        grid=grid,
+        steps=steps,
+        workers=workers,
+        warmup=sc,
+    )
 
 
 def quota_curve(result: QuotaResult) -> pd.DataFrame:
@@ -883,12 +1119,18 @@ def quota_curve(result: QuotaResult) -> pd.DataFrame:
     for _, pt in result.points.iterrows():
         q = float(pt["quota"])
         var = y[y["quota"] == q].set_index("replication").reindex(base.index)
-        row = {**{k: float(v) for k, v in pt.items()}, "vs_today": q / q0 - 1.0,
-               "today": q == q0, "found": q == result.quota}
-        for name, col, rel in (("revenue_change", "revenue", True),
-                               ("at_quota_change", "pct_at_quota", False),
-                               ("turnover_change", "turnover", False),
-                               ("voluntary_change", "voluntary_turnover", False)):
+        row = {
+            **{k: float(v) for k, v in pt.items()},
+            "vs_today": q / q0 - 1.0,
+            "today": q == q0,
+            "found": q == result.quota,
+        }
+        for name, col, rel in (
+            ("revenue_change", "revenue", True),
+            ("at_quota_change", "pct_at_quota", False),
+            ("turnover_change", "turnover", False),
+            ("voluntary_change", "voluntary_turnover", False),
+        ):
             m, lo, hi, _ = _paired(base[col].to_numpy(), var[col].to_numpy(), rel)
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = m, lo, hi
         rows.append(row)
@@ -928,75 +1170,113 @@ def hiring_findings(study: HiringStudy, findings: Any) -> None:
     out = study.outcome()
     lo, hi = study.probability_ci
     p_txt = f"{fmt_pct(study.probability, 0)} (95 % CI {fmt_pct(lo, 0)}–{fmt_pct(hi, 0)})"
-    goal = (f"{fmt_money(study.target)} of year-{y} revenue ({fmt_pct(study.growth, 0)} above "
-            f"today's {fmt_money(study.today_revenue)})")
+    goal = (
+        f"{fmt_money(study.target)} of year-{y} revenue ({fmt_pct(study.growth, 0)} above "
+        f"today's {fmt_money(study.today_revenue)})"
+    )
     if res.status == "no_hires_needed":
-        findings.add("plan", f"No hire is needed: today's {res.scenario.n_reps} reps reach "
-                             f"{goal} with {fmt_pct(res.confidence, 0)} confidence.",
-                     f"On {n} fresh simulated years they reached it in {p_txt}.",
-                     hires=0, probability=study.probability, probability_ci=[lo, hi],
-                     target=study.target)
+        findings.add(
+            "plan",
+            f"No hire is needed: today's {res.scenario.n_reps} reps reach "
+            f"{goal} with {fmt_pct(res.confidence, 0)} confidence.",
+            f"On {n} fresh simulated years they reached it in {p_txt}.",
+            hires=0,
+            probability=study.probability,
+            probability_ci=[lo, hi],
+            target=study.target,
+        )
     elif res.status == "unreachable":
-        findings.add("plan", f"Even {res.total_hires} hires ({res.per_quarter} a quarter from "
-                             f"the first) do not reach {goal} with {fmt_pct(res.confidence, 0)} "
-                             "confidence.",
-                     f"They reached it in {p_txt} of {n} fresh simulated years. Lower the "
-                     "target, allow more time (years) or recruit faster.",
-                     hires=res.total_hires, probability=study.probability,
-                     probability_ci=[lo, hi], target=study.target, reached=False)
+        findings.add(
+            "plan",
+            f"Even {res.total_hires} hires ({res.per_quarter} a quarter from "
+            f"the first) do not reach {goal} with {fmt_pct(res.confidence, 0)} "
+            "confidence.",
+            f"They reached it in {p_txt} of {n} fresh simulated years. Lower the "
+            "target, allow more time (years) or recruit faster.",
+            hires=res.total_hires,
+            probability=study.probability,
+            probability_ci=[lo, hi],
+            target=study.target,
+            reached=False,
+        )
     else:
         if hi < res.confidence:
-            check = (f"below the {fmt_pct(res.confidence, 0)} asked for: the search's "
-                     "simulated years were kinder than these, so plan a hire or two more or "
-                     "rerun with more replications")
+            check = (
+                f"below the {fmt_pct(res.confidence, 0)} asked for: the search's "
+                "simulated years were kinder than these, so plan a hire or two more or "
+                "rerun with more replications"
+            )
         elif lo > res.confidence:
             check = f"above the {fmt_pct(res.confidence, 0)} asked for"
         else:
             check = f"consistent with the {fmt_pct(res.confidence, 0)} asked for"
-        findings.add("plan", f"To reach {goal} with {fmt_pct(res.confidence, 0)} confidence, "
-                             f"hire {res.total_hires} reps: "
-                             f"{schedule_text(res.openings, y)}.",
-                     f"On {n} fresh simulated years the plan reached the target in {p_txt}, "
-                     f"{check}. A new seat stands empty while it is recruited and its rep "
-                     "then ramps for months, so the plan hires as early as it can.",
-                     hires=res.total_hires, hiring_plan=[[d, k] for d, k in res.openings],
-                     probability=study.probability, probability_ci=[lo, hi],
-                     target=study.target, today_revenue=study.today_revenue, reached=True)
+        findings.add(
+            "plan",
+            f"To reach {goal} with {fmt_pct(res.confidence, 0)} confidence, "
+            f"hire {res.total_hires} reps: "
+            f"{schedule_text(res.openings, y)}.",
+            f"On {n} fresh simulated years the plan reached the target in {p_txt}, "
+            f"{check}. A new seat stands empty while it is recruited and its rep "
+            "then ramps for months, so the plan hires as early as it can.",
+            hires=res.total_hires,
+            hiring_plan=[[d, k] for d, k in res.openings],
+            probability=study.probability,
+            probability_ci=[lo, hi],
+            target=study.target,
+            today_revenue=study.today_revenue,
+            reached=True,
+        )
     if res.total_hires:
         e_rev = _effect(out["revenue_change"], "rel")
         g = out["gain_per_hire"]
         per_hire = _effect(g, "money")
         hc = out["headcount_change"]
-        findings.add("gain", f"The {res.total_hires} hires {e_rev.phrase(f'year-{y} revenue')}.",
-                     direction_sentence(per_hire, f"That is about {fmt_money(g[0])} of year-{y} "
-                                        f"revenue per hire ({per_hire.ci()})",
-                                        f"Each hire cost {fmt_money(-g[0])} of revenue",
-                                        "No gain per hire can be told") +
-                     f"; on average {hc[0]:.1f} more reps were in seat in year {y} (vacancies, "
-                     "recruiting and leavers included). Same simulated years with and without "
-                     "the hires.", effect=e_rev, gain_per_hire=per_hire, headcount_change=hc[0])
+        findings.add(
+            "gain",
+            f"The {res.total_hires} hires {e_rev.phrase(f'year-{y} revenue')}.",
+            direction_sentence(
+                per_hire,
+                f"That is about {fmt_money(g[0])} of year-{y} revenue per hire ({per_hire.ci()})",
+                f"Each hire cost {fmt_money(-g[0])} of revenue",
+                "No gain per hire can be told",
+            )
+            + f"; on average {hc[0]:.1f} more reps were in seat in year {y} (vacancies, "
+            "recruiting and leavers included). Same simulated years with and without "
+            "the hires.",
+            effect=e_rev,
+            gain_per_hire=per_hire,
+            headcount_change=hc[0],
+        )
     p0, (a, b) = out["no_hire_probability"], out["no_hire_probability_ci"]
-    findings.add("no_hires", f"With no hires the sales force reaches the target in "
-                             f"{fmt_pct(p0, 0)} of simulated years (95 % CI {fmt_pct(a, 0)}–"
-                             f"{fmt_pct(b, 0)}).",
-                 f"Today's {res.scenario.n_reps} reps sell {fmt_money(study.today_revenue)} in "
-                 f"year {y} on average: leavers are backfilled, but each seat stands empty while "
-                 "it is recruited and its new rep ramps.", probability=p0, probability_ci=[a, b])
+    findings.add(
+        "no_hires",
+        f"With no hires the sales force reaches the target in "
+        f"{fmt_pct(p0, 0)} of simulated years (95 % CI {fmt_pct(a, 0)}–"
+        f"{fmt_pct(b, 0)}).",
+        f"Today's {res.scenario.n_reps} reps sell {fmt_money(study.today_revenue)} in "
+        f"year {y} on average: leavers are backfilled, but each seat stands empty while "
+        "it is recruited and its new rep ramps.",
+        probability=p0,
+        probability_ci=[a, b],
+    )
     tried = study.probability_by_hires()
     whole = tried[tried["whole"] & (tried["hires"] > 0)]
     if res.status == "reached" and len(whole) >= 2:
         below = whole[whole["hires"] < res.total_hires].tail(1)
         above = whole[whole["hires"] > res.total_hires].head(1)
-        parts = [f"{int(r['hires'])} hires reached it in {fmt_pct(r['probability'], 0)} "
-                 f"(95 % CI {fmt_pct(r['ci_low'], 0)}–{fmt_pct(r['ci_high'], 0)})"
-                 for _, r in pd.concat([below, above]).iterrows()]
+        parts = [
+            f"{int(r['hires'])} hires reached it in {fmt_pct(r['probability'], 0)} "
+            f"(95 % CI {fmt_pct(r['ci_low'], 0)}–{fmt_pct(r['ci_high'], 0)})"
+            for _, r in pd.concat([below, above]).iterrows()
+        ]
         if parts:
-            findings.add("by_hires", "Around the plan the chance moves fast with headcount: "
-                                     + " and ".join(parts) + ".",
-                         f"Each plan tried ran {res.replications} simulated years, so "
-                         "neighbouring headcounts' intervals overlap; the chart shows them all.",
-                         tried=tried[["hires", "probability", "ci_low", "ci_high"]].to_dict(
-                             "records"))
+            findings.add(
+                "by_hires",
+                "Around the plan the chance moves fast with headcount: " + " and ".join(parts) + ".",
+                f"Each plan tried ran {res.replications} simulated years, so "
+                "neighbouring headcounts' intervals overlap; the chart shows them all.",
+                tried=tried[["hires", "probability", "ci_low", "ci_high"]].to_dict("records"),
+            )
 
 
 def quota_findings(result: QuotaResult, curve: pd.DataFrame, findings: Any) -> None:
@@ -1010,12 +1290,15 @@ def quota_findings(result: QuotaResult, curve: pd.DataFrame, findings: Any) -> N
         lo, hi = max(0.0, row["pct_at_quota_lo"]), min(1.0, row["pct_at_quota_hi"])
         return f"95 % CI {fmt_pct(lo, 0)}–{fmt_pct(hi, 0)}"
 
-    findings.add("quota_today",
-                 f"At today's quota of {fmt_money(today['quota'])}, {fmt_pct(today['pct_at_quota'], 0)}"
-                 f" of reps make it ({share_ci(today)}).",
-                 "Reps in seat and past ramp all year; the median rep reaches "
-                 f"{fmt_pct(today['attainment_p50'], 0)} of quota.",
-                 share=today["pct_at_quota"], quota=today["quota"])
+    findings.add(
+        "quota_today",
+        f"At today's quota of {fmt_money(today['quota'])}, {fmt_pct(today['pct_at_quota'], 0)}"
+        f" of reps make it ({share_ci(today)}).",
+        "Reps in seat and past ramp all year; the median rep reaches "
+        f"{fmt_pct(today['attainment_p50'], 0)} of quota.",
+        share=today["pct_at_quota"],
+        quota=today["quota"],
+    )
 
     def eff(row: pd.Series, name: str, kind: str) -> Any:
         from salessim.notebook_helpers import Effect
@@ -1025,18 +1308,29 @@ def quota_findings(result: QuotaResult, curve: pd.DataFrame, findings: Any) -> N
     f = curve[curve["found"]].iloc[0]
     e_rev, e_turn = eff(f, "revenue_change", "rel"), eff(f, "turnover_change", "pts")
     e_vol = eff(f, "voluntary_change", "pts")
-    move = ("today's quota" if f["today"] else
-            f"{fmt_pct(abs(f['vs_today']), 0)} {'below' if f['vs_today'] < 0 else 'above'} today's")
-    findings.add("quota_for_share",
-                 f"For {fmt_pct(result.share, 0)} of reps to make quota, it would sit at about "
-                 f"{fmt_money(f['quota'])}, {move}.",
-                 ("" if f["today"] else
-                  f"That quota {e_rev.phrase('team revenue')}; turnover "
-                  f"{e_turn.phrase('', 'rose', 'fell')} and voluntary leaving "
-                  f"{e_vol.phrase('', 'rose', 'fell')}. ")
-                 + f"At it, {fmt_pct(f['pct_at_quota'], 0)} of reps made quota ({share_ci(f)}).",
-                 effect=e_rev, quota=f["quota"], share=f["pct_at_quota"], turnover=e_turn,
-                 voluntary=e_vol)
+    move = (
+        "today's quota"
+        if f["today"]
+        else f"{fmt_pct(abs(f['vs_today']), 0)} {'below' if f['vs_today'] < 0 else 'above'} today's"
+    )
+    findings.add(
+        "quota_for_share",
+        f"For {fmt_pct(result.share, 0)} of reps to make quota, it would sit at about "
+        f"{fmt_money(f['quota'])}, {move}.",
+        (
+            ""
+            if f["today"]
+            else f"That quota {e_rev.phrase('team revenue')}; turnover "
+            f"{e_turn.phrase('', 'rose', 'fell')} and voluntary leaving "
+            f"{e_vol.phrase('', 'rose', 'fell')}. "
+        )
+        + f"At it, {fmt_pct(f['pct_at_quota'], 0)} of reps made quota ({share_ci(f)}).",
+        effect=e_rev,
+        quota=f["quota"],
+        share=f["pct_at_quota"],
+        turnover=e_turn,
+        voluntary=e_vol,
+    )
     hard = curve[curve["vs_today"] > 1e-9]
     if len(hard):
         h = hard.iloc[-1]
@@ -1044,20 +1338,32 @@ def quota_findings(result: QuotaResult, curve: pd.DataFrame, findings: Any) -> N
         e_turn = eff(h, "turnover_change", "pts")
         best = curve.loc[curve["revenue"].idxmax()]
         e_best = eff(best, "revenue_change", "rel")
-        peak = direction_sentence(
-            e_best, f"Of the quotas tried, revenue was highest at {fmt_money(best['quota'])} "
-            f"({e_best.brief()} against today's)", "",
-            f"Revenue was highest at {fmt_money(best['quota'])}, but not distinguishably above "
-            "today's quota") if not best["today"] else (
-            "Of the quotas tried, today's brought the most revenue")
-        findings.add("harder_quota",
-                     f"A quota {fmt_pct(h['vs_today'], 0)} higher ({fmt_money(h['quota'])}) "
-                     f"{e_rev.phrase('team revenue')}; the share at quota "
-                     f"{e_q.phrase('', 'rose', 'fell')} and turnover "
-                     f"{e_turn.phrase('', 'rose', 'fell')}.",
-                     f"{peak}. In the model quota acts through reps' time and motivation, and "
-                     "reps far behind are likelier to leave; every quota ran the same simulated "
-                     "years.", effect=e_rev, quota=h["quota"], at_quota=e_q, turnover=e_turn)
+        peak = (
+            direction_sentence(
+                e_best,
+                f"Of the quotas tried, revenue was highest at {fmt_money(best['quota'])} "
+                f"({e_best.brief()} against today's)",
+                "",
+                f"Revenue was highest at {fmt_money(best['quota'])}, but not distinguishably above "
+                "today's quota",
+            )
+            if not best["today"]
+            else ("Of the quotas tried, today's brought the most revenue")
+        )
+        findings.add(
+            "harder_quota",
+            f"A quota {fmt_pct(h['vs_today'], 0)} higher ({fmt_money(h['quota'])}) "
+            f"{e_rev.phrase('team revenue')}; the share at quota "
+            f"{e_q.phrase('', 'rose', 'fell')} and turnover "
+            f"{e_turn.phrase('', 'rose', 'fell')}.",
+            f"{peak}. In the model quota acts through reps' time and motivation, and "
+            "reps far behind are likelier to leave; every quota ran the same simulated "
+            "years.",
+            effect=e_rev,
+            quota=h["quota"],
+            at_quota=e_q,
+            turnover=e_turn,
+        )
 
 
 # ==========================================================================================
@@ -1074,6 +1380,7 @@ def _number(name: str) -> Callable[[str], float]:
         if not math.isfinite(v):
             raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text[:40]!r}")
         return v
+
     return parse
 
 
@@ -1081,43 +1388,87 @@ def add_parsers(sub: Any) -> None:
     """Add the ``capacity`` and ``quota`` subcommands to the CLI's subparsers."""
     from salessim.cli import _path, _positive_int, _replications, _seed, _workers
 
-    s = sub.add_parser("capacity", help="hires per quarter to reach a revenue target with a "
-                                        "given confidence (simulation search)")
+    s = sub.add_parser(
+        "capacity",
+        help="hires per quarter to reach a revenue target with a given confidence (simulation search)",
+    )
     s.add_argument("scenario", help="scenario YAML file or library name (e.g. baseline)")
-    s.add_argument("--target", required=True, type=_number("--target"), metavar="REVENUE",
-                   help="annual revenue to reach in the final reported year")
-    s.add_argument("--confidence", type=_number("--confidence"), default=0.8,
-                   help="chance of reaching it, strictly between 0 and 1 (default 0.8)")
-    s.add_argument("--years", type=_number("--years"), default=2,
-                   help=f"reported years, 1 to {MAX_YEARS}; hires open from the first quarter, "
-                        "the target is the final year's (default 2: hire this year for next "
-                        "year's target)")
-    s.add_argument("--replications", "-r", type=_replications(), default=200,
-                   help="replications per candidate plan and of the fresh check (default 200)")
-    s.add_argument("--seed", "-s", type=_seed, default=1,
-                   help="root seed of the search; the fresh check uses seed + 1")
-    s.add_argument("--per-quarter", type=_positive_int("--per-quarter", MAX_SEATS), default=None,
-                   help="most new seats opened a quarter (recruiting pace; default: one per "
-                        "manager)")
-    s.add_argument("--max-hires", type=_positive_int("--max-hires", MAX_SEATS), default=None,
-                   help="most hires considered (default: as many as the starting seats)")
-    s.add_argument("--workers", "-w", type=_workers(), default=None,
-                   help="local worker processes (default: all cores; 1 = serial); the numbers "
-                        "are the same whatever runs them")
-    s.add_argument("--out", "-o", type=_path, default=None,
-                   help="directory for plan.csv, summary.json and manifest.json")
+    s.add_argument(
+        "--target",
+        required=True,
+        type=_number("--target"),
+        metavar="REVENUE",
+        help="annual revenue to reach in the final reported year",
+    )
+    s.add_argument(
+        "--confidence",
+        type=_number("--confidence"),
+        default=0.8,
+        help="chance of reaching it, strictly between 0 and 1 (default 0.8)",
+    )
+    s.add_argument(
+        "--years",
+        type=_number("--years"),
+        default=2,
+        help=f"reported years, 1 to {MAX_YEARS}; hires open from the first quarter, "
+        "the target is the final year's (default 2: hire this year for next "
+        "year's target)",
+    )
+    s.add_argument(
+        "--replications",
+        "-r",
+        type=_replications(),
+        default=200,
+        help="replications per candidate plan and of the fresh check (default 200)",
+    )
+    s.add_argument(
+        "--seed", "-s", type=_seed, default=1, help="root seed of the search; the fresh check uses seed + 1"
+    )
+    s.add_argument(
+        "--per-quarter",
+        type=_positive_int("--per-quarter", MAX_SEATS),
+        default=None,
+        help="most new seats opened a quarter (recruiting pace; default: one per manager)",
+    )
+    s.add_argument(
+        "--max-hires",
+        type=_positive_int("--max-hires", MAX_SEATS),
+        default=None,
+        help="most hires considered (default: as many as the starting seats)",
+    )
+    s.add_argument(
+        "--workers",
+        "-w",
+        type=_workers(),
+        default=None,
+        help="local worker processes (default: all cores; 1 = serial); the numbers "
+        "are the same whatever runs them",
+    )
+    s.add_argument(
+        "--out", "-o", type=_path, default=None, help="directory for plan.csv, summary.json and manifest.json"
+    )
     s.set_defaults(func=cmd_capacity)
 
-    s = sub.add_parser("quota", help="the quota at which a given share of reps makes it, with "
-                                     "its revenue and attrition")
+    s = sub.add_parser(
+        "quota", help="the quota at which a given share of reps makes it, with its revenue and attrition"
+    )
     s.add_argument("scenario", help="scenario YAML file or library name (e.g. baseline)")
-    s.add_argument("--share", type=_number("--share"), default=0.6,
-                   help="share of reps (in seat and past ramp all year) at quota, strictly "
-                        "between 0 and 1 (default 0.6)")
+    s.add_argument(
+        "--share",
+        type=_number("--share"),
+        default=0.6,
+        help="share of reps (in seat and past ramp all year) at quota, strictly "
+        "between 0 and 1 (default 0.6)",
+    )
     s.add_argument("--replications", "-r", type=_replications(), default=16)
     s.add_argument("--seed", "-s", type=_seed, default=1)
-    s.add_argument("--out", "-o", type=_path, default=None,
-                   help="directory for quota.csv, summary.json and manifest.json")
+    s.add_argument(
+        "--out",
+        "-o",
+        type=_path,
+        default=None,
+        help="directory for quota.csv, summary.json and manifest.json",
+    )
     s.set_defaults(func=cmd_quota)
 
 
@@ -1133,8 +1484,7 @@ def _money(v: float) -> str:
 
 def _check_years(v: float) -> int:
     if v != int(v) or not 1 <= v <= MAX_YEARS:
-        raise ScenarioError(f"--years {v:g}: must be a whole number of years from 1 to "
-                            f"{MAX_YEARS}")
+        raise ScenarioError(f"--years {v:g}: must be a whole number of years from 1 to {MAX_YEARS}")
     return int(v)
 
 
@@ -1145,58 +1495,91 @@ def cmd_capacity(args: Any) -> int:
     years = _check_years(args.years)
     # every input is checked before --out is touched or anything runs
     if not (0 < args.target <= MAX_TARGET):
-        raise BadInput(f"--target {args.target:g}: the final year's revenue to reach must be "
-                       f"above 0 and at most {MAX_TARGET:.0e}")
+        raise BadInput(
+            f"--target {args.target:g}: the final year's revenue to reach must be "
+            f"above 0 and at most {MAX_TARGET:.0e}"
+        )
     if not 0 < args.confidence < 1:
-        raise BadInput(f"--confidence {args.confidence:g}: must be strictly between 0 and 1 "
-                       "(e.g. 0.8)")
+        raise BadInput(f"--confidence {args.confidence:g}: must be strictly between 0 and 1 (e.g. 0.8)")
     load_scenario(args.scenario)
     with _output(args.out, "dir", "--out") as out:
-        res = capacity(args.scenario, args.target, args.confidence, years=years,
-                       replications=args.replications, seed=args.seed,
-                       per_quarter=args.per_quarter, max_hires=args.max_hires,
-                       workers=args.workers, progress=_say)
+        res = capacity(
+            args.scenario,
+            args.target,
+            args.confidence,
+            years=years,
+            replications=args.replications,
+            seed=args.seed,
+            per_quarter=args.per_quarter,
+            max_hires=args.max_hires,
+            workers=args.workers,
+            progress=_say,
+        )
         sc = res.scenario
-        print(f"capacity of {sc.name}: {sc.n_reps} seats, target {_money(res.target)} in year "
-              f"{res.years} with {res.confidence:.0%} confidence ({res.replications} "
-              f"replications a candidate, seed {res.seed}; {res.runtime:.1f} s)")
-        print(f"  with no planned hire: P(reach) = {res.no_hire_probability:.3f}, final-year "
-              f"revenue median {_money(float(np.median(res.no_hire_revenue)))}")
+        print(
+            f"capacity of {sc.name}: {sc.n_reps} seats, target {_money(res.target)} in year "
+            f"{res.years} with {res.confidence:.0%} confidence ({res.replications} "
+            f"replications a candidate, seed {res.seed}; {res.runtime:.1f} s)"
+        )
+        print(
+            f"  with no planned hire: P(reach) = {res.no_hire_probability:.3f}, final-year "
+            f"revenue median {_money(float(np.median(res.no_hire_revenue)))}"
+        )
         if res.status == "unreachable":
             raise BadInput(
                 f"--target {res.target:,.0f} is out of reach: even {res.total_hires} hires "
                 f"({res.per_quarter} a quarter from the first) reach it with probability "
                 f"{res.search_probability:.3f} < {res.confidence}; allow more with --max-hires, "
-                f"--per-quarter or --years, or lower the target")
+                f"--per-quarter or --years, or lower the target"
+            )
         if res.status == "no_hires_needed":
-            print(f"  no hire is needed: the sales force reaches the target with probability "
-                  f"{res.no_hire_probability:.3f} ≥ {res.confidence}")
+            print(
+                f"  no hire is needed: the sales force reaches the target with probability "
+                f"{res.no_hire_probability:.3f} ≥ {res.confidence}"
+            )
         table = res.plan_table()
-        print(f"plan: {res.total_hires} hires (search: x = {res.hires:.3f}, "
-              f"P = {res.search_probability:.3f} on the search's replications)")
+        print(
+            f"plan: {res.total_hires} hires (search: x = {res.hires:.3f}, "
+            f"P = {res.search_probability:.3f} on the search's replications)"
+        )
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
         lo, hi = res.probability_ci
-        print(f"on fresh seeds ({res.fresh_replications} replications, seed {res.fresh_seed}): "
-              f"P(final-year revenue ≥ {_money(res.target)}) = {res.probability:.3f} "
-              f"(95 % CI {lo:.3f}–{hi:.3f})")
-        print("final-year revenue: " + ", ".join(f"{k} {_money(v)}"
-                                                  for k, v in res.quantiles().items())
-              + f", mean {_money(float(res.revenue.mean()))}")
+        print(
+            f"on fresh seeds ({res.fresh_replications} replications, seed {res.fresh_seed}): "
+            f"P(final-year revenue ≥ {_money(res.target)}) = {res.probability:.3f} "
+            f"(95 % CI {lo:.3f}–{hi:.3f})"
+        )
+        print(
+            "final-year revenue: "
+            + ", ".join(f"{k} {_money(v)}" for k, v in res.quantiles().items())
+            + f", mean {_money(float(res.revenue.mean()))}"
+        )
         if out is not None:
             from salessim.io import manifest
 
-            meta = manifest(command="capacity", scenario=sc.name, scenario_hash=sc.hash,
-                            scenario_source=str(args.scenario), seed=res.seed,
-                            fresh_seed=res.fresh_seed, replications=res.replications,
-                            fresh_replications=res.fresh_replications,
-                            target=res.target, confidence=res.confidence, years=res.years,
-                            runtime_seconds=round(res.runtime, 3))
+            meta = manifest(
+                command="capacity",
+                scenario=sc.name,
+                scenario_hash=sc.hash,
+                scenario_source=str(args.scenario),
+                seed=res.seed,
+                fresh_seed=res.fresh_seed,
+                replications=res.replications,
+                fresh_replications=res.fresh_replications,
+                target=res.target,
+                confidence=res.confidence,
+                years=res.years,
+                runtime_seconds=round(res.runtime, 3),
+            )
             with out.staging() as tmp:
                 table.to_csv(tmp / "plan.csv", index=False)
                 (tmp / "summary.json").write_text(json.dumps(res.summary(), indent=2) + "\n")
                 (tmp / "manifest.json").write_text(
-                    json.dumps({**meta, "files": {"plan.csv": len(table), "summary.json": 1}},
-                               indent=2, default=str) + "\n")
+                    json.dumps(
+                        {**meta, "files": {"plan.csv": len(table), "summary.json": 1}}, indent=2, default=str
+                    )
+                    + "\n"
+                )
             print(f"wrote {args.out}/ (plan.csv, summary.json, manifest.json)")
     return 0
 
@@ -1209,30 +1592,45 @@ def cmd_quota(args: Any) -> int:
         raise BadInput(f"--share {args.share:g}: must be strictly between 0 and 1 (e.g. 0.6)")
     load_scenario(args.scenario)
     with _output(args.out, "dir", "--out") as out:
-        res = quota_for_share(args.scenario, args.share, replications=args.replications,
-                              seed=args.seed, progress=_say)
+        res = quota_for_share(
+            args.scenario, args.share, replications=args.replications, seed=args.seed, progress=_say
+        )
         f, c = res.found, res.current
-        print(f"quota for {res.share:.0%} of reps at quota, {res.scenario.name} "
-              f"({res.replications} replications, seed {res.seed}; {res.runtime:.1f} s)")
+        print(
+            f"quota for {res.share:.0%} of reps at quota, {res.scenario.name} "
+            f"({res.replications} replications, seed {res.seed}; {res.runtime:.1f} s)"
+        )
         for label, r in (("found", f), ("current", c)):
-            print(f"  {label:8s} quota {_money(r['quota'])}: at quota {r['pct_at_quota']:.1%} "
-                  f"({r['pct_at_quota_lo']:.1%}–{r['pct_at_quota_hi']:.1%}), revenue "
-                  f"{_money(r['revenue'])} ({_money(r['revenue_lo'])}–{_money(r['revenue_hi'])}), "
-                  f"turnover {r['turnover']:.1%} ({r['turnover_lo']:.1%}–{r['turnover_hi']:.1%}), "
-                  f"voluntary {r['voluntary_turnover']:.1%}")
+            print(
+                f"  {label:8s} quota {_money(r['quota'])}: at quota {r['pct_at_quota']:.1%} "
+                f"({r['pct_at_quota_lo']:.1%}–{r['pct_at_quota_hi']:.1%}), revenue "
+                f"{_money(r['revenue'])} ({_money(r['revenue_lo'])}–{_money(r['revenue_hi'])}), "
+                f"turnover {r['turnover']:.1%} ({r['turnover_lo']:.1%}–{r['turnover_hi']:.1%}), "
+                f"voluntary {r['voluntary_turnover']:.1%}"
+            )
         if out is not None:
             from salessim.io import manifest
 
-            meta = manifest(command="quota", scenario=res.scenario.name,
-                            scenario_hash=res.scenario.hash, scenario_source=str(args.scenario),
-                            seed=res.seed, replications=res.replications, share=res.share,
-                            runtime_seconds=round(res.runtime, 3))
+            meta = manifest(
+                command="quota",
+                scenario=res.scenario.name,
+                scenario_hash=res.scenario.hash,
+                scenario_source=str(args.scenario),
+                seed=res.seed,
+                replications=res.replications,
+                share=res.share,
+                runtime_seconds=round(res.runtime, 3),
+            )
             with out.staging() as tmp:
                 res.points.to_csv(tmp / "quota.csv", index=False)
                 (tmp / "summary.json").write_text(json.dumps(res.summary(), indent=2) + "\n")
                 (tmp / "manifest.json").write_text(
-                    json.dumps({**meta, "files": {"quota.csv": len(res.points),
-                                                  "summary.json": 1}},
-                               indent=2, default=str) + "\n")
+                    json.dumps(
+                        {**meta, "files": {"quota.csv": len(res.points), "summary.json": 1}},
+                        indent=2,
+                        default=str,
+                    )
+                    + "\n"
+                )
             print(f"wrote {args.out}/ (quota.csv, summary.json, manifest.json)")
     return 0

@@ -29,6 +29,7 @@ def _shown(text: str) -> str:
 
 def _int_at_least(name: str, minimum: int, maximum: int | None = None, why: str = ""):
     """An argparse type: a whole number in [minimum, maximum]; the message names the bound."""
+
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -38,14 +39,13 @@ def _int_at_least(name: str, minimum: int, maximum: int | None = None, why: str 
                 raise argparse.ArgumentTypeError(
                     f"{name} must be at most {maximum}{why}, got a {len(digits):,}-digit number"
                 ) from None
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a whole number, got {_shown(text)}") from None
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {_shown(text)}") from None
         if v < minimum:
             raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {_shown(text)}")
         if maximum is not None and v > maximum:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be at most {maximum}{why}, got {_shown(text)}")
+            raise argparse.ArgumentTypeError(f"{name} must be at most {maximum}{why}, got {_shown(text)}")
         return v
+
     return parse
 
 
@@ -62,8 +62,9 @@ def _replications():
 def _workers():
     from salessim.executors import WORKERS_PER_CORE, available_cores, max_workers
 
-    return _positive_int("workers", max_workers(),
-                         f" ({WORKERS_PER_CORE} × {available_cores()} available cores)")
+    return _positive_int(
+        "workers", max_workers(), f" ({WORKERS_PER_CORE} × {available_cores()} available cores)"
+    )
 
 
 def _seed(text: str) -> int:
@@ -118,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = argparse.ArgumentParser(
         prog="salessim",
-        description="Try how you run a sales force on a simulated one before trying it on people.")
+        description="Try how you run a sales force on a simulated one before trying it on people.",
+    )
     from salessim import __version__
 
     p.add_argument("--version", action="version", version=f"salessim {__version__}")
@@ -126,167 +128,341 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("simulate", help="simulate a scenario and write its tables")
     s.add_argument("scenario", help="scenario YAML file or library name (e.g. baseline)")
-    s.add_argument("--replications", "-r", type=_replications(), default=8,
-                   help="replications per scenario (at most 10,000)")
+    s.add_argument(
+        "--replications",
+        "-r",
+        type=_replications(),
+        default=8,
+        help="replications per scenario (at most 10,000)",
+    )
     s.add_argument("--seed", "-s", type=_seed, default=1)
-    s.add_argument("--out", "-o", type=_path, default=None,
-                   help="directory for reps/periods(/deals) Parquet tables and manifest.json")
-    s.add_argument("--deals", action="store_true",
-                   help="also write the deal log (deals.parquet and a CRM-style deals.csv)")
-    s.add_argument("--xlsx", type=_path, default=None, metavar="FILE",
-                   help="also write the tables as a spreadsheet (numbers with number formats)")
+    s.add_argument(
+        "--out",
+        "-o",
+        type=_path,
+        default=None,
+        help="directory for reps/periods(/deals) Parquet tables and manifest.json",
+    )
+    s.add_argument(
+        "--deals",
+        action="store_true",
+        help="also write the deal log (deals.parquet and a CRM-style deals.csv)",
+    )
+    s.add_argument(
+        "--xlsx",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="also write the tables as a spreadsheet (numbers with number formats)",
+    )
 
     for cmd in ("compare", "sweep", "swings"):
         if cmd == "swings":
-            s = sub.add_parser("swings", help="every one-driver variant of the scenario library "
-                                              "against the baseline (which driver to fix first)")
-            s.add_argument("--baseline", "-b", default=None, metavar="FILE_OR_NAME",
-                           help="your sales force: a scenario file (e.g. one `salessim calibrate` "
-                                "wrote) or a library name; each library variant's changes (its "
-                                "fields that differ from the library baseline) are laid over it "
-                                "(default: the library baseline and its variant files)")
+            s = sub.add_parser(
+                "swings",
+                help="every one-driver variant of the scenario library "
+                "against the baseline (which driver to fix first)",
+            )
+            s.add_argument(
+                "--baseline",
+                "-b",
+                default=None,
+                metavar="FILE_OR_NAME",
+                help="your sales force: a scenario file (e.g. one `salessim calibrate` "
+                "wrote) or a library name; each library variant's changes (its "
+                "fields that differ from the library baseline) are laid over it "
+                "(default: the library baseline and its variant files)",
+            )
         elif cmd == "compare":
             s = sub.add_parser("compare", help="compare scenarios, paired on common random numbers")
             s.add_argument("scenarios", nargs="+", metavar="SCENARIO")
-            s.add_argument("--baseline", "-b", default=None, metavar="NAME_OR_FILE",
-                           help="scenario to pair against (default: the first): the name of one "
-                                "of the scenarios, one of them as given, or any other scenario "
-                                "file or library name (then added as the first scenario)")
-            s.add_argument("--culture-split", action=argparse.BooleanOptionalAction, default=True,
-                           help="split each effect into its direct part (the variant with "
-                                "culture held on the baseline's path) and the part culture "
-                                "carries; costs two more runs per variant replication "
-                                "(default: on)")
+            s.add_argument(
+                "--baseline",
+                "-b",
+                default=None,
+                metavar="NAME_OR_FILE",
+                help="scenario to pair against (default: the first): the name of one "
+                "of the scenarios, one of them as given, or any other scenario "
+                "file or library name (then added as the first scenario)",
+            )
+            s.add_argument(
+                "--culture-split",
+                action=argparse.BooleanOptionalAction,
+                default=True,
+                help="split each effect into its direct part (the variant with "
+                "culture held on the baseline's path) and the part culture "
+                "carries; costs two more runs per variant replication "
+                "(default: on)",
+            )
         else:
             s = sub.add_parser("sweep", help="vary scenario fields over values (every combination)")
             s.add_argument("scenario")
-            s.add_argument("--vary", action="append", required=True, metavar="FIELD=V1,V2,…",
-                           help="e.g. coaching.joint_call_hours_per_week=0,2,4,8 (repeat for more "
-                                "fields: every combination is run)")
-        s.add_argument("--replications", "-r", type=_replications(), default=16,
-                       help="replications per scenario (at most 10,000)")
+            s.add_argument(
+                "--vary",
+                action="append",
+                required=True,
+                metavar="FIELD=V1,V2,…",
+                help="e.g. coaching.joint_call_hours_per_week=0,2,4,8 (repeat for more "
+                "fields: every combination is run)",
+            )
+        s.add_argument(
+            "--replications",
+            "-r",
+            type=_replications(),
+            default=16,
+            help="replications per scenario (at most 10,000)",
+        )
         s.add_argument("--seed", "-s", type=_seed, default=1)
-        s.add_argument("--workers", "-w", type=_workers(), default=None,
-                       help="local worker processes (default: all cores; 1 = serial; at most 4 per "
-                            "core, and never more than there are batches to run)")
-        s.add_argument("--scheduler", default=None,
-                       help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS)")
-        s.add_argument("--out", "-o", type=_path, default=None,
-                       help="directory for reps/periods Parquet, summary.csv and manifest.json")
+        s.add_argument(
+            "--workers",
+            "-w",
+            type=_workers(),
+            default=None,
+            help="local worker processes (default: all cores; 1 = serial; at most 4 per "
+            "core, and never more than there are batches to run)",
+        )
+        s.add_argument(
+            "--scheduler", default=None, help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS)"
+        )
+        s.add_argument(
+            "--out",
+            "-o",
+            type=_path,
+            default=None,
+            help="directory for reps/periods Parquet, summary.csv and manifest.json",
+        )
         s.add_argument("--no-cache", action="store_true", help="recompute even if cached")
-        s.add_argument("--xlsx", type=_path, default=None, metavar="FILE",
-                       help="also write the summary and tables as a spreadsheet (numbers with "
-                            "number formats)")
+        s.add_argument(
+            "--xlsx",
+            type=_path,
+            default=None,
+            metavar="FILE",
+            help="also write the summary and tables as a spreadsheet (numbers with number formats)",
+        )
 
-    s = sub.add_parser("sensitivity", help="screen every modelling assumption for its influence "
-                                           "on each driver's revenue effect (Morris elementary "
-                                           "effects): which assumptions the ranking hangs on")
-    s.add_argument("--baseline", "-b", default="baseline", metavar="FILE_OR_NAME",
-                   help="scenario the assumptions are perturbed around (default: baseline); the "
-                        "library's driver variants are laid over it at every design point")
-    s.add_argument("--replications", "-r", type=_replications(), default=4,
-                   help="replications per scenario at each design point (at most 10,000)")
-    s.add_argument("--trajectories", "-t", type=_trajectories, default=4,
-                   help="Morris trajectories; each costs (parameters + 1) design points")
-    s.add_argument("--levels", type=_levels, default=4,
-                   help="levels of the Morris grid (an even number, 2 … 20)")
+    s = sub.add_parser(
+        "sensitivity",
+        help="screen every modelling assumption for its influence "
+        "on each driver's revenue effect (Morris elementary "
+        "effects): which assumptions the ranking hangs on",
+    )
+    s.add_argument(
+        "--baseline",
+        "-b",
+        default="baseline",
+        metavar="FILE_OR_NAME",
+        help="scenario the assumptions are perturbed around (default: baseline); the "
+        "library's driver variants are laid over it at every design point",
+    )
+    s.add_argument(
+        "--replications",
+        "-r",
+        type=_replications(),
+        default=4,
+        help="replications per scenario at each design point (at most 10,000)",
+    )
+    s.add_argument(
+        "--trajectories",
+        "-t",
+        type=_trajectories,
+        default=4,
+        help="Morris trajectories; each costs (parameters + 1) design points",
+    )
+    s.add_argument(
+        "--levels", type=_levels, default=4, help="levels of the Morris grid (an even number, 2 … 20)"
+    )
     s.add_argument("--seed", "-s", type=_seed, default=1)
-    s.add_argument("--workers", "-w", type=_workers(), default=None,
-                   help="local worker processes (default: all cores; 1 = serial)")
-    s.add_argument("--variants", default=None, metavar="NAME,…",
-                   help="library variants whose revenue effects are screened (default: the "
-                        "driver done well, one per driver: the drivers' ranking)")
-    s.add_argument("--parameters", default=None, metavar="FIELD,…",
-                   help="screen only these assumptions (default: every numeric one)")
-    s.add_argument("--out", "-o", type=_path, default=None,
-                   help="directory for sensitivity.parquet/.csv, parameters, design, effects and "
-                        "manifest.json")
+    s.add_argument(
+        "--workers",
+        "-w",
+        type=_workers(),
+        default=None,
+        help="local worker processes (default: all cores; 1 = serial)",
+    )
+    s.add_argument(
+        "--variants",
+        default=None,
+        metavar="NAME,…",
+        help="library variants whose revenue effects are screened (default: the "
+        "driver done well, one per driver: the drivers' ranking)",
+    )
+    s.add_argument(
+        "--parameters",
+        default=None,
+        metavar="FIELD,…",
+        help="screen only these assumptions (default: every numeric one)",
+    )
+    s.add_argument(
+        "--out",
+        "-o",
+        type=_path,
+        default=None,
+        help="directory for sensitivity.parquet/.csv, parameters, design, effects and manifest.json",
+    )
     s.add_argument("--no-cache", action="store_true", help="recompute even if cached")
-    s.add_argument("--force", action="store_true",
-                   help="run a screening of more than 20,000 scenario-replications")
+    s.add_argument(
+        "--force", action="store_true", help="run a screening of more than 20,000 scenario-replications"
+    )
 
     s = sub.add_parser("calibrate", help="calibrate a scenario to a CRM opportunity export")
     s.add_argument("crm", type=_path, metavar="CRM.csv")
-    s.add_argument("--history", type=_path, default=None,
-                   help="stage history (Salesforce OpportunityHistory.csv)")
-    s.add_argument("--column", action="append", default=[], metavar="ROLE=COLUMN",
-                   help="map a role to a column (roles: id, owner, stage, created, closed, "
-                        "amount, product, segment, manager, outcome, is_won, is_closed)")
-    s.add_argument("--won", action="append", default=[], metavar="VALUE",
-                   help="a stage value meaning won (besides Won, Closed Won, …)")
-    s.add_argument("--lost", action="append", default=[], metavar="VALUE",
-                   help="a stage value meaning lost (besides Lost, Closed Lost, …)")
+    s.add_argument(
+        "--history", type=_path, default=None, help="stage history (Salesforce OpportunityHistory.csv)"
+    )
+    s.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="ROLE=COLUMN",
+        help="map a role to a column (roles: id, owner, stage, created, closed, "
+        "amount, product, segment, manager, outcome, is_won, is_closed)",
+    )
+    s.add_argument(
+        "--won",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a stage value meaning won (besides Won, Closed Won, …)",
+    )
+    s.add_argument(
+        "--lost",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a stage value meaning lost (besides Lost, Closed Lost, …)",
+    )
     s.add_argument("-o", "--out", type=_path, default=None, help="write the scenario YAML here")
-    s.add_argument("--accept-unverified", action="store_true",
-                   help="exit 0 even when the calibrated scenario, simulated, misses the export "
-                        "beyond a tolerance (the misses are still printed; otherwise exit 3)")
+    s.add_argument(
+        "--accept-unverified",
+        action="store_true",
+        help="exit 0 even when the calibrated scenario, simulated, misses the export "
+        "beyond a tolerance (the misses are still printed; otherwise exit 3)",
+    )
     s.add_argument("--base", default="baseline", help="scenario the calibrated one extends")
-    s.add_argument("--reps", type=_positive_int("reps", 20_000, " (500 managers × span 40)"),
-                   default=None, metavar="N",
-                   help="the number of reps in the sales force (default: estimated from the "
-                        "owner column; without one, the base scenario's)")
+    s.add_argument(
+        "--reps",
+        type=_positive_int("reps", 20_000, " (500 managers × span 40)"),
+        default=None,
+        metavar="N",
+        help="the number of reps in the sales force (default: estimated from the "
+        "owner column; without one, the base scenario's)",
+    )
     s.add_argument("--seed", "-s", type=_seed, default=7)
 
     s = sub.add_parser("plan", help="reverse-engineer quota through the funnel; the benchmark pipeline")
     s.add_argument("scenario")
 
     s = sub.add_parser("validate", help="measure the validation table: what the defaults reproduce")
-    s.add_argument("--replications", "-r", type=_replications(), default=64,
-                   help="replications per scenario (at most 10,000)")
+    s.add_argument(
+        "--replications",
+        "-r",
+        type=_replications(),
+        default=64,
+        help="replications per scenario (at most 10,000)",
+    )
     s.add_argument("--seed", "-s", type=_seed, default=20261127)
-    s.add_argument("--mode", choices=["transition", "steady_state"], default=None,
-                   help="simulation.mode for every scenario (default: each keeps its own, the "
-                        "library's year 1 of each change)")
-    s.add_argument("--warmup-days", type=_warmup_days, default=None,
-                   help="simulation.warmup_days for every scenario (0 … 1095)")
+    s.add_argument(
+        "--mode",
+        choices=["transition", "steady_state"],
+        default=None,
+        help="simulation.mode for every scenario (default: each keeps its own, the "
+        "library's year 1 of each change)",
+    )
+    s.add_argument(
+        "--warmup-days",
+        type=_warmup_days,
+        default=None,
+        help="simulation.warmup_days for every scenario (0 … 1095)",
+    )
 
     s = sub.add_parser("assumptions", help="print every parameter with its source or assumption")
     s.add_argument("scenario", nargs="?", default="baseline")
 
     s = sub.add_parser("bench", help="speed and memory as ratios to this machine's SimPy floor")
-    s.add_argument("--replications", "-r", type=_replications(), default=8,
-                   help="replications per scenario (at most 10,000)")
-    s.add_argument("--no-parallel", action="store_true",
-                   help="skip the process-pool measurements (8 replications on all cores, parallel "
-                        "efficiency, cache)")
-    s.add_argument("--quick", action="store_true",
-                   help="skip the slow parts: the 4,000-rep run of the scaling section and the "
-                        "2-scenario comparison with its cache rerun")
+    s.add_argument(
+        "--replications",
+        "-r",
+        type=_replications(),
+        default=8,
+        help="replications per scenario (at most 10,000)",
+    )
+    s.add_argument(
+        "--no-parallel",
+        action="store_true",
+        help="skip the process-pool measurements (8 replications on all cores, parallel efficiency, cache)",
+    )
+    s.add_argument(
+        "--quick",
+        action="store_true",
+        help="skip the slow parts: the 4,000-rep run of the scaling section and the "
+        "2-scenario comparison with its cache rerun",
+    )
     s.add_argument("--seed", "-s", type=_bench_seed, default=1)
 
     s = sub.add_parser("report", help="run one report notebook and export it as code-free HTML")
-    s.add_argument("name", metavar="NAME_OR_PATH",
-                   help="a report in notebooks/ (drivers_overview, goal_designs, "
-                        "pipeline_benchmark, coaching, crm_calibration, what_if, …) or the path "
-                        "of any notebook with a cell tagged `parameters`")
-    s.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                   metavar=("KEY", "VALUE"),
-                   help="a notebook parameter (value read as YAML: 24, 0.5, true, text); repeatable")
-    s.add_argument("--out", "-o", type=_path, default=Path("reports"),
-                   help="reports directory: OUT/NAME.html, OUT/NAME/ and OUT/index.html")
+    s.add_argument(
+        "name",
+        metavar="NAME_OR_PATH",
+        help="a report in notebooks/ (drivers_overview, goal_designs, "
+        "pipeline_benchmark, coaching, crm_calibration, what_if, …) or the path "
+        "of any notebook with a cell tagged `parameters`",
+    )
+    s.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KEY", "VALUE"),
+        help="a notebook parameter (value read as YAML: 24, 0.5, true, text); repeatable",
+    )
+    s.add_argument(
+        "--out",
+        "-o",
+        type=_path,
+        default=Path("reports"),
+        help="reports directory: OUT/NAME.html, OUT/NAME/ and OUT/index.html",
+    )
 
     s = sub.add_parser("cache", help="the cache of finished simulation batches: info or clear")
     act = s.add_subparsers(dest="action", required=True, metavar="ACTION")
     act.add_parser("info", help="where the cache is, its runs, batches and size, and its cap")
     c = act.add_parser("clear", help="remove cached batches (all, or those not used for DAYS)")
-    c.add_argument("--older-than", type=_days, default=None, metavar="DAYS",
-                   help="remove only batches not used for DAYS days (e.g. 30, 0.5)")
+    c.add_argument(
+        "--older-than",
+        type=_days,
+        default=None,
+        metavar="DAYS",
+        help="remove only batches not used for DAYS days (e.g. 30, 0.5)",
+    )
 
     s = sub.add_parser("reports", help="build the standard reports and index.html")
     s.add_argument("--out", "-o", type=_path, default=Path("reports"))
-    s.add_argument("--baseline", "-b", default=None, metavar="FILE_OR_NAME",
-                   help="build every report for this sales force: a scenario file (e.g. one "
-                        "`salessim calibrate` wrote) or a library name; the library variants' "
-                        "changes are laid over it (default: the library baseline)")
-    s.add_argument("--replications", "-r", type=_replications(), default=None,
-                   help="replications for every report (default: each notebook's own)")
+    s.add_argument(
+        "--baseline",
+        "-b",
+        default=None,
+        metavar="FILE_OR_NAME",
+        help="build every report for this sales force: a scenario file (e.g. one "
+        "`salessim calibrate` wrote) or a library name; the library variants' "
+        "changes are laid over it (default: the library baseline)",
+    )
+    s.add_argument(
+        "--replications",
+        "-r",
+        type=_replications(),
+        default=None,
+        help="replications for every report (default: each notebook's own)",
+    )
 
     from salessim.capacity import add_parsers as add_capacity_parsers
 
     add_capacity_parsers(sub)  # capacity and quota (salessim.capacity)
 
-    s = sub.add_parser("docs", help="write the generated reference pages of docs/ (scenario, CLI), "
-                                    "or check that they are current")
+    s = sub.add_parser(
+        "docs",
+        help="write the generated reference pages of docs/ (scenario, CLI), or check that they are current",
+    )
     from salessim.docs import add_arguments
 
     add_arguments(s)
@@ -364,22 +540,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # both destinations are checked and locked before simulating
     with _output(args.out, "dir", "--out") as out, _output(args.xlsx, "file", "--xlsx") as book:
         t0 = time.perf_counter()
-        res = simulate(sc, replications=args.replications, seed=args.seed, deals=args.deals,
-                       progress=_progress_printer())
+        res = simulate(
+            sc, replications=args.replications, seed=args.seed, deals=args.deals, progress=_progress_printer()
+        )
         runtime = time.perf_counter() - t0
-        meta = manifest(command="simulate", scenario=sc.name, scenario_hash=sc.hash,
-                        scenario_source=str(args.scenario), scenario_yaml=sc.to_yaml(),
-                        seed=args.seed, replications=args.replications, deals=args.deals,
-                        runtime_seconds=round(runtime, 3))
+        meta = manifest(
+            command="simulate",
+            scenario=sc.name,
+            scenario_hash=sc.hash,
+            scenario_source=str(args.scenario),
+            scenario_yaml=sc.to_yaml(),
+            seed=args.seed,
+            replications=args.replications,
+            deals=args.deals,
+            runtime_seconds=round(runtime, 3),
+        )
         tables = {"periods": res.periods, "reps": res.reps, "deals": res.deals}
         if out is not None:
             with out.staging() as tmp:
-                write_tables(tmp, {"reps": res.reps, "periods": res.periods, "deals": res.deals},
-                             meta, csv=("deals",))
+                write_tables(
+                    tmp, {"reps": res.reps, "periods": res.periods, "deals": res.deals}, meta, csv=("deals",)
+                )
         if book is not None:
             _write_xlsx(book, tables, meta)
-    print_summary(res.periods, f"{sc.name} — {args.replications} replications, seed {args.seed}"
-                  f" ({runtime:.1f} s)")
+    print_summary(
+        res.periods, f"{sc.name} — {args.replications} replications, seed {args.seed} ({runtime:.1f} s)"
+    )
     if args.out is not None:
         print(f"wrote {args.out}/ (reps, periods{', deals' if args.deals else ''}, manifest.json)")
     if args.xlsx is not None:
@@ -435,11 +621,20 @@ def print_comparison(comp, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    kinds = {"revenue": "money", "attainment_p50": "pct", "pct_at_quota": "pct",
-             "win_rate": "pct", "turnover": "pct", "detection_lag_days": "num",
-             "false_flag_rate": "pct", "diagnosis_accuracy": "pct",
-             "forecast_error": "pct", "coaching_hours": "num", "cost": "money",
-             "margin_less_cost": "money"}
+    kinds = {
+        "revenue": "money",
+        "attainment_p50": "pct",
+        "pct_at_quota": "pct",
+        "win_rate": "pct",
+        "turnover": "pct",
+        "detection_lag_days": "num",
+        "false_flag_rate": "pct",
+        "diagnosis_accuracy": "pct",
+        "forecast_error": "pct",
+        "coaching_hours": "num",
+        "cost": "money",
+        "margin_less_cost": "money",
+    }
     t = Table(title=title, title_justify="left")
     sm = comp.summary
     split = "direct" in sm
@@ -456,17 +651,23 @@ def print_comparison(comp, title: str) -> None:
             if r["scenario"] == comp.baseline:
                 diff, pb = "baseline", ""
             else:
-                diff = (f"{_fmt(r['diff'], kind, True)} [{_fmt(r['diff_ci_low'], kind, True)}, "
-                        f"{_fmt(r['diff_ci_high'], kind, True)}]")
+                diff = (
+                    f"{_fmt(r['diff'], kind, True)} [{_fmt(r['diff_ci_low'], kind, True)}, "
+                    f"{_fmt(r['diff_ci_high'], kind, True)}]"
+                )
                 pb = f"{100 * r['p_better']:.0f} %" if np.isfinite(r["p_better"]) else "–"
-            who = (str(r["scenario"]) if sm["year"].nunique() == 1
-                   else f"{r['scenario']} · year {r['year']}")
+            who = str(r["scenario"]) if sm["year"].nunique() == 1 else f"{r['scenario']} · year {r['year']}"
             cells = [str(r["label"]) if first else "", who, mean, diff, pb]
             if split:
                 for part in ("direct", "mediated"):
-                    cells.append("" if not np.isfinite(r[part]) else (
-                        f"{_fmt(r[part], kind, True)} [{_fmt(r[part + '_ci_low'], kind, True)}, "
-                        f"{_fmt(r[part + '_ci_high'], kind, True)}]"))
+                    cells.append(
+                        ""
+                        if not np.isfinite(r[part])
+                        else (
+                            f"{_fmt(r[part], kind, True)} [{_fmt(r[part + '_ci_low'], kind, True)}, "
+                            f"{_fmt(r[part + '_ci_high'], kind, True)}]"
+                        )
+                    )
             t.add_row(*cells)
             first = False
         t.add_section()
@@ -493,23 +694,32 @@ def print_costs(comp) -> None:
     sm = comp.summary
     cost = sm[(sm["metric"] == "cost") & (sm["scenario"] != comp.baseline)]
     net = sm[sm["metric"] == "margin_less_cost"].set_index(["scenario", "year"])
-    t = Table(title=f"What it costs, against {comp.baseline} (USD a year; return on cost: extra "
-                    "gross margin per extra dollar, only where it clearly costs more)",
-              title_justify="left")
-    for c in ("scenario", "Δ cost [95 % CI]", "Δ gross margin", "return on cost", "verdict",
-              "Δ margin less cost [95 % CI]"):
+    t = Table(
+        title=f"What it costs, against {comp.baseline} (USD a year; return on cost: extra "
+        "gross margin per extra dollar, only where it clearly costs more)",
+        title_justify="left",
+    )
+    for c in (
+        "scenario",
+        "Δ cost [95 % CI]",
+        "Δ gross margin",
+        "return on cost",
+        "verdict",
+        "Δ margin less cost [95 % CI]",
+    ):
         t.add_column(c, justify="left" if c in ("scenario", "verdict") else "right")
     for _, r in cost.iterrows():
         n = net.loc[(r["scenario"], r["year"])]
-        who = (str(r["scenario"]) if sm["year"].nunique() == 1
-               else f"{r['scenario']} · year {r['year']}")
+        who = str(r["scenario"]) if sm["year"].nunique() == 1 else f"{r['scenario']} · year {r['year']}"
         ratio = r["return_on_cost"]
-        t.add_row(who, f"{_usd(r['diff'], True)} [{_usd(r['diff_ci_low'], True)}, "
-                       f"{_usd(r['diff_ci_high'], True)}]",
-                  _usd(r["margin_diff"], True),
-                  f"{ratio:,.2f}" if np.isfinite(ratio) else "–", str(r["cost_verdict"]),
-                  f"{_usd(n['diff'], True)} [{_usd(n['diff_ci_low'], True)}, "
-                  f"{_usd(n['diff_ci_high'], True)}]")
+        t.add_row(
+            who,
+            f"{_usd(r['diff'], True)} [{_usd(r['diff_ci_low'], True)}, {_usd(r['diff_ci_high'], True)}]",
+            _usd(r["margin_diff"], True),
+            f"{ratio:,.2f}" if np.isfinite(ratio) else "–",
+            str(r["cost_verdict"]),
+            f"{_usd(n['diff'], True)} [{_usd(n['diff_ci_low'], True)}, {_usd(n['diff_ci_high'], True)}]",
+        )
     Console(width=140).print(t)
 
 
@@ -517,24 +727,32 @@ def _experiment(args: argparse.Namespace, command: str, run, title) -> Any:
     """Run an experiment command: check and lock --out first, run, print the paired table, write."""
     with _output(args.out, "dir", "--out") as out, _output(args.xlsx, "file", "--xlsx") as book:
         t0 = time.perf_counter()
-        comp = run(replications=args.replications, seed=args.seed, workers=args.workers,
-                   scheduler=args.scheduler, cache=not args.no_cache)
+        comp = run(
+            replications=args.replications,
+            seed=args.seed,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            cache=not args.no_cache,
+        )
         runtime = time.perf_counter() - t0
-        print_comparison(comp, f"{title(comp)}: {len(comp.scenarios)} scenarios × "
-                         f"{args.replications} replications, seed {args.seed}, common random "
-                         f"numbers ({runtime:.1f} s, {comp.meta['executor']})")
+        print_comparison(
+            comp,
+            f"{title(comp)}: {len(comp.scenarios)} scenarios × "
+            f"{args.replications} replications, seed {args.seed}, common random "
+            f"numbers ({runtime:.1f} s, {comp.meta['executor']})",
+        )
         if out is not None:
             _experiment_out(out, comp, command, runtime)
             print(f"wrote {args.out}/ (reps, periods, summary.csv, manifest.json)")
         if book is not None:
             from salessim.io import manifest
 
-            tables = {"summary": comp.summary, "periods": comp.results.periods,
-                      "reps": comp.results.reps}
+            tables = {"summary": comp.summary, "periods": comp.results.periods, "reps": comp.results.reps}
             if getattr(comp, "direct", None) is not None and len(comp.direct):
                 tables["periods_direct"] = comp.direct
-            _write_xlsx(book, tables, manifest(command=command, **comp.meta,
-                                               runtime_seconds=round(runtime, 3)))
+            _write_xlsx(
+                book, tables, manifest(command=command, **comp.meta, runtime_seconds=round(runtime, 3))
+            )
             print(f"wrote {args.xlsx}")
     return comp
 
@@ -542,10 +760,12 @@ def _experiment(args: argparse.Namespace, command: str, run, title) -> Any:
 def cmd_compare(args: argparse.Namespace) -> int:
     from salessim.experiments import compare
 
-    _experiment(args, "compare",
-                lambda **kw: compare(args.scenarios, baseline=args.baseline,
-                                     culture_split=args.culture_split, **kw),
-                lambda comp: f"against {comp.baseline}")
+    _experiment(
+        args,
+        "compare",
+        lambda **kw: compare(args.scenarios, baseline=args.baseline, culture_split=args.culture_split, **kw),
+        lambda comp: f"against {comp.baseline}",
+    )
     return EXIT_OK
 
 
@@ -558,18 +778,21 @@ def cmd_swings(args: argparse.Namespace) -> int:
     def title(comp: Any) -> str:
         m = comp.meta
         src = m.get("baseline_source", "")
-        return (f"one driver at a time against {comp.baseline} ({src}, scenario hash "
-                f"{m.get('baseline_hash', '?')})")
+        return (
+            f"one driver at a time against {comp.baseline} ({src}, scenario hash "
+            f"{m.get('baseline_hash', '?')})"
+        )
 
-    comp = _experiment(args, "swings",
-                       lambda **kw: library_swings(baseline=args.baseline, **kw), title)
+    comp = _experiment(args, "swings", lambda **kw: library_swings(baseline=args.baseline, **kw), title)
     for name, why in comp.meta.get("skipped", {}).items():
         print(f"left out: {name} (its changes are not valid over {comp.baseline}: {why})")
-    rev = comp.summary[(comp.summary["metric"] == "revenue")
-                       & (comp.summary["scenario"] != comp.baseline)].sort_values(
-                           "diff", ascending=False)
-    print(f"ranked by team revenue, for {comp.baseline}: " + ", ".join(
-        f"{r.scenario} ({100 * r.diff_rel:+.1f} %)" for r in rev.itertuples()))
+    rev = comp.summary[
+        (comp.summary["metric"] == "revenue") & (comp.summary["scenario"] != comp.baseline)
+    ].sort_values("diff", ascending=False)
+    print(
+        f"ranked by team revenue, for {comp.baseline}: "
+        + ", ".join(f"{r.scenario} ({100 * r.diff_rel:+.1f} %)" for r in rev.itertuples())
+    )
     _print_cost_ranking(comp)
     return EXIT_OK
 
@@ -591,9 +814,11 @@ def _print_cost_ranking(comp) -> None:
             return f"{ratio:,.2f} of margin per extra dollar"
         return str(verdict) if verdict == verdict else "–"
 
-    print("ranked by gross margin less cost (what each is worth once paid for), with its return "
-          "on cost: " + ", ".join(f"{r.scenario} ({_usd(r.diff, True)}; {why(r.scenario)})"
-                                  for r in net.itertuples()))
+    print(
+        "ranked by gross margin less cost (what each is worth once paid for), with its return "
+        "on cost: "
+        + ", ".join(f"{r.scenario} ({_usd(r.diff, True)}; {why(r.scenario)})" for r in net.itertuples())
+    )
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -621,29 +846,50 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from salessim.sensitivity import SensitivityError, plan, run
 
     try:  # every input is checked, and the size refused, before anything is written
-        p = plan(args.baseline, replications=args.replications, trajectories=args.trajectories,
-                 levels=args.levels, seed=args.seed, variants=_names(args.variants),
-                 parameters=_names(args.parameters), force=args.force)
+        p = plan(
+            args.baseline,
+            replications=args.replications,
+            trajectories=args.trajectories,
+            levels=args.levels,
+            seed=args.seed,
+            variants=_names(args.variants),
+            parameters=_names(args.parameters),
+            force=args.force,
+        )
     except SensitivityError as e:
         raise BadInput(str(e)) from None
-    print(f"screening {len(p.params)} assumptions × {p.trajectories} trajectories × "
-          f"{len(p.variants) + 1} scenarios × {p.replications} replications = {p.size:,} "
-          "scenario-replications", file=sys.stderr)
+    print(
+        f"screening {len(p.params)} assumptions × {p.trajectories} trajectories × "
+        f"{len(p.variants) + 1} scenarios × {p.replications} replications = {p.size:,} "
+        "scenario-replications",
+        file=sys.stderr,
+    )
     with _output(args.out, "dir", "--out") as out:
         t0 = time.perf_counter()
         s = run(p, workers=args.workers, cache=not args.no_cache)
         runtime = time.perf_counter() - t0
         print_screening(s, runtime)
         if out is not None:
-            meta = manifest(command="sensitivity", **s.meta, baseline_source=str(args.baseline),
-                            baseline_yaml=p.baseline.to_yaml(),
-                            wall_seconds=round(runtime, 3))
+            meta = manifest(
+                command="sensitivity",
+                **s.meta,
+                baseline_source=str(args.baseline),
+                baseline_yaml=p.baseline.to_yaml(),
+                wall_seconds=round(runtime, 3),
+            )
             with out.staging() as tmp:
-                write_tables(tmp, {"sensitivity": s.table, "parameters": s.parameters,
-                                   "design": s.design, "effects": s.effects}, meta,
-                             csv=("sensitivity", "parameters"))
-            print(f"wrote {args.out}/ (sensitivity.parquet/.csv, parameters, design, effects, "
-                  "manifest.json)")
+                write_tables(
+                    tmp,
+                    {
+                        "sensitivity": s.table,
+                        "parameters": s.parameters,
+                        "design": s.design,
+                        "effects": s.effects,
+                    },
+                    meta,
+                    csv=("sensitivity", "parameters"),
+                )
+            print(f"wrote {args.out}/ (sensitivity.parquet/.csv, parameters, design, effects, manifest.json)")
     return EXIT_OK
 
 
@@ -659,38 +905,59 @@ def print_screening(s: Any, runtime: float, top: int = 5) -> None:
 
     con = Console(width=140)
     m = s.meta
-    t = Table(title=f"Which assumptions each driver's revenue effect hangs on — {m['parameters']} "
-                    f"assumptions, {m['trajectories']} trajectories × {m['design_points']} design "
-                    f"points, {m['replications']} replications, seed {m['seed']} (mu*: change in "
-                    "the effect across the parameter's range, percentage points of revenue)",
-              title_justify="left")
+    t = Table(
+        title=f"Which assumptions each driver's revenue effect hangs on — {m['parameters']} "
+        f"assumptions, {m['trajectories']} trajectories × {m['design_points']} design "
+        f"points, {m['replications']} replications, seed {m['seed']} (mu*: change in "
+        "the effect across the parameter's range, percentage points of revenue)",
+        title_justify="left",
+    )
     for c in ("driver", "parameter", "mu*", "± 95 %", "sigma", "noise mu*", "range"):
         t.add_column(c, justify="left" if c in ("driver", "parameter", "range") else "right")
     for driver, g in s.table.groupby("driver", sort=False):
         for j, r in enumerate(g.head(top).itertuples()):
-            t.add_row(Text(str(driver) if j == 0 else ""), Text(str(r.parameter)),
-                      _fmt(100 * r.mu_star, "num"), _fmt(100 * r.mu_star_conf, "num"),
-                      _fmt(100 * r.sigma, "num"), _fmt(100 * r.noise_mu_star, "num"),
-                      Text(f"{_short(r.low)} … {_short(r.high)}"))
+            t.add_row(
+                Text(str(driver) if j == 0 else ""),
+                Text(str(r.parameter)),
+                _fmt(100 * r.mu_star, "num"),
+                _fmt(100 * r.mu_star_conf, "num"),
+                _fmt(100 * r.sigma, "num"),
+                _fmt(100 * r.noise_mu_star, "num"),
+                Text(f"{_short(r.low)} … {_short(r.high)}"),
+            )
         t.add_section()
     con.print(t)
-    share = ", ".join(f"{n} {100 * v:.0f} %" for n, v in
-                      sorted(m["leader_share"].items(), key=lambda kv: -kv[1]) if v > 0)
-    con.print(f"Leading driver at the defaults: {m['leader_at_defaults']}; across the design "
-              f"points: {share}.", highlight=False, markup=False)
+    share = ", ".join(
+        f"{n} {100 * v:.0f} %" for n, v in sorted(m["leader_share"].items(), key=lambda kv: -kv[1]) if v > 0
+    )
+    con.print(
+        f"Leading driver at the defaults: {m['leader_at_defaults']}; across the design points: {share}.",
+        highlight=False,
+        markup=False,
+    )
     movers = s.top_movers()
     if len(movers):
-        con.print("Parameters whose step changed the leading driver (steps that did / steps; "
-                  "clear: beyond the noise at both ends): " + ", ".join(
-                      f"{r.parameter} ({r.top_changes}/{r.steps}, clear {r.clear_top_changes})"
-                      for r in movers.itertuples()) + ".", highlight=False, markup=False)
+        con.print(
+            "Parameters whose step changed the leading driver (steps that did / steps; "
+            "clear: beyond the noise at both ends): "
+            + ", ".join(
+                f"{r.parameter} ({r.top_changes}/{r.steps}, clear {r.clear_top_changes})"
+                for r in movers.itertuples()
+            )
+            + ".",
+            highlight=False,
+            markup=False,
+        )
     else:
         con.print("No parameter's step changed the leading driver.", highlight=False, markup=False)
     n_skip = int((~s.parameters["screened"]).sum())
-    con.print(f"{n_skip} assumptions not screened here (switches, choices, run settings, unset "
-              "options, or left out; the parameters table says why). "
-              f"Run time {runtime:.1f} s{' (from the cache)' if m.get('cached') else ''}.",
-              highlight=False, markup=False)
+    con.print(
+        f"{n_skip} assumptions not screened here (switches, choices, run settings, unset "
+        "options, or left out; the parameters table says why). "
+        f"Run time {runtime:.1f} s{' (from the cache)' if m.get('cached') else ''}.",
+        highlight=False,
+        markup=False,
+    )
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -722,11 +989,15 @@ def _calibrate(args: argparse.Namespace, cols: dict[str, str], out: Any) -> int:
     for c in ("parameter", "value", "95 % CI", "n", "note"):
         t.add_column(c)
     for r in cal.estimates.itertuples():
-        t.add_row(Text(r.parameter), f"{r.value:,.4g}", f"{r.ci_low:,.4g} – {r.ci_high:,.4g}",
-                  f"{r.n:,}", Text(r.note))
+        t.add_row(
+            Text(r.parameter),
+            f"{r.value:,.4g}",
+            f"{r.ci_low:,.4g} – {r.ci_high:,.4g}",
+            f"{r.n:,}",
+            Text(r.note),
+        )
     con.print(t)
-    con.print(f"cycle time: {cal.cycle_fit.get('chosen')} — {cal.cycle_fit.get('why', '')}",
-              highlight=False)
+    con.print(f"cycle time: {cal.cycle_fit.get('chosen')} — {cal.cycle_fit.get('why', '')}", highlight=False)
     con.print(f"skill spread: {cal.skill.get('note', '')}", highlight=False)
     for note in cal.notes:  # the organisation, segments, stage times: from the data or the base
         con.print(note, highlight=False, markup=False)
@@ -734,8 +1005,7 @@ def _calibrate(args: argparse.Namespace, cols: dict[str, str], out: Any) -> int:
     for c in ("quantity", "observed", "simulated", "difference"):
         v.add_column(c, justify="right")
     for r in cal.comparison().itertuples():
-        v.add_row(r.quantity, f"{r.observed:,.4g}", f"{r.simulated:,.4g}",
-                  f"{100 * r.relative:+.1f} %")
+        v.add_row(r.quantity, f"{r.observed:,.4g}", f"{r.simulated:,.4g}", f"{100 * r.relative:+.1f} %")
     ks = cal.ks()
     v.add_row("KS distance, won cycle", "", f"{ks['won_cycle']:.3f}", "")
     v.add_row("KS distance, won amount", "", f"{ks['won_amount']:.3f}", "")
@@ -749,8 +1019,12 @@ def _calibrate(args: argparse.Namespace, cols: dict[str, str], out: Any) -> int:
     for m in misses:
         con.print(f"not verified: {m}", highlight=False, markup=False)
     if misses and not args.accept_unverified:
-        con.print("the scenario was written but does not reproduce the export within tolerance "
-                  "(exit 3); --accept-unverified accepts it", highlight=False, markup=False)
+        con.print(
+            "the scenario was written but does not reproduce the export within tolerance "
+            "(exit 3); --accept-unverified accepts it",
+            highlight=False,
+            markup=False,
+        )
         return EXIT_UNVERIFIED
     return EXIT_OK
 
@@ -764,8 +1038,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     p = plan(sc)
     con = Console(width=110)
-    t = Table(title=f"Tactical prescription — {sc.name} (quota ${p.quota:,.0f} per rep per year)",
-              title_justify="left")
+    t = Table(
+        title=f"Tactical prescription — {sc.name} (quota ${p.quota:,.0f} per rep per year)",
+        title_justify="left",
+    )
     t.add_column("")
     for c in ("per rep", "per team", "organisation"):
         t.add_column(c, justify="right")
@@ -784,22 +1060,39 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 cells.append(f"{v:,.1f}")
         t.add_row(str(label), *cells)
     con.print(t)
-    s = Table(title="Benchmark pipeline per rep (Little's law: inventory = arrivals × time in stage; "
-                    "rep hours: its deal work)",
-              title_justify="left")
-    for c in ("stage", "conversion", "to won", "opps / year", "arrivals / week", "mean\ndays",
-              "open\ndeals", "open value", "rep hours\n/ week"):
+    s = Table(
+        title="Benchmark pipeline per rep (Little's law: inventory = arrivals × time in stage; "
+        "rep hours: its deal work)",
+        title_justify="left",
+    )
+    for c in (
+        "stage",
+        "conversion",
+        "to won",
+        "opps / year",
+        "arrivals / week",
+        "mean\ndays",
+        "open\ndeals",
+        "open value",
+        "rep hours\n/ week",
+    ):
         s.add_column(c, justify="right", no_wrap=c == "stage")
     for (_, r), stage in zip(p.stages.iterrows(), sc.funnel.stages, strict=True):
-        s.add_row(r["stage"], f"{100 * r['conversion']:.1f} %", f"{100 * r['to_won']:.1f} %",
-                  f"{r['opportunities_per_year']:,.1f}", f"{r['arrivals_per_week']:.2f}",
-                  f"{r['mean_days']:.0f}", f"{r['inventory']:.1f}",
-                  f"${r['inventory_value']:,.0f}", f"{r['inventory'] * stage.work_hours:.1f}")
+        s.add_row(
+            r["stage"],
+            f"{100 * r['conversion']:.1f} %",
+            f"{100 * r['to_won']:.1f} %",
+            f"{r['opportunities_per_year']:,.1f}",
+            f"{r['arrivals_per_week']:.2f}",
+            f"{r['mean_days']:.0f}",
+            f"{r['inventory']:.1f}",
+            f"${r['inventory_value']:,.0f}",
+            f"{r['inventory'] * stage.work_hours:.1f}",
+        )
     con.print(s)
 
     cap = p.capacity
-    w = Table(title="Does the plan fit the week? (an average rep, hours a week)",
-              title_justify="left")
+    w = Table(title="Does the plan fit the week? (an average rep, hours a week)", title_justify="left")
     w.add_column("")
     w.add_column("per rep", justify="right")
     for name, cell, part in p.capacity_cells(lambda v: f"${v:,.0f}", lambda v: f"{100 * v:.0f} %"):
@@ -807,16 +1100,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
     con.print(w)
     verdict = "fits in" if cap.fits else "does not fit in"
     if np.isfinite(cap.prospecting_hours):
-        need = (f"needs {cap.hours_needed:.1f} selling hours a week ({cap.deal_work_hours:.1f} on open "
-                f"deals, {cap.prospecting_hours:.1f} prospecting)")
+        need = (
+            f"needs {cap.hours_needed:.1f} selling hours a week ({cap.deal_work_hours:.1f} on open "
+            f"deals, {cap.prospecting_hours:.1f} prospecting)"
+        )
     else:
-        need = (f"needs {cap.outbound_needed:.2f} opportunities a week from prospecting, more than the "
-                f"territory can give ({cap.territory_max_outbound:.2f})")
-    con.print(f"The plan {need} and {verdict} the {cap.selling_hours:.1f} a rep has for selling. The "
-              f"week supports a quota of ${cap.supported_quota:,.0f} per rep "
-              f"({100 * cap.supported_quota / p.quota:.0f} % of ${p.quota:,.0f}), "
-              f"${cap.supported_quota * p.reps_per_team * p.teams:,.0f} for the organisation.",
-              highlight=False, markup=False)
+        need = (
+            f"needs {cap.outbound_needed:.2f} opportunities a week from prospecting, more than the "
+            f"territory can give ({cap.territory_max_outbound:.2f})"
+        )
+    con.print(
+        f"The plan {need} and {verdict} the {cap.selling_hours:.1f} a rep has for selling. The "
+        f"week supports a quota of ${cap.supported_quota:,.0f} per rep "
+        f"({100 * cap.supported_quota / p.quota:.0f} % of ${p.quota:,.0f}), "
+        f"${cap.supported_quota * p.reps_per_team * p.teams:,.0f} for the organisation.",
+        highlight=False,
+        markup=False,
+    )
     return EXIT_OK
 
 
@@ -826,17 +1126,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from salessim.validation import validation_table
 
-    rows = validation_table(args.replications, args.seed, mode=args.mode,
-                            warmup_days=args.warmup_days)
-    clock = "".join(f", {k} {v}" for k, v in (("mode", args.mode), ("warm-up days", args.warmup_days))
-                    if v is not None)
-    t = Table(title=f"Validation table — {args.replications} replications, "
-              f"seed {args.seed}{clock}", title_justify="left")
+    rows = validation_table(args.replications, args.seed, mode=args.mode, warmup_days=args.warmup_days)
+    clock = "".join(
+        f", {k} {v}" for k, v in (("mode", args.mode), ("warm-up days", args.warmup_days)) if v is not None
+    )
+    t = Table(
+        title=f"Validation table — {args.replications} replications, seed {args.seed}{clock}",
+        title_justify="left",
+    )
     for c in ("quantity", "target", "estimate", "95 % CI", "in range"):
         t.add_column(c)
     for r in rows:
-        t.add_row(r.quantity, r.target, f"{r.estimate:.3f}", f"{r.ci_low:.3f} … {r.ci_high:.3f}",
-                  "yes" if r.ok else "NO")
+        t.add_row(
+            r.quantity,
+            r.target,
+            f"{r.estimate:.3f}",
+            f"{r.ci_low:.3f} … {r.ci_high:.3f}",
+            "yes" if r.ok else "NO",
+        )
     Console(width=130).print(t)
     return EXIT_OK if all(r.ok for r in rows) else EXIT_INTERNAL
 
@@ -860,10 +1167,15 @@ def cmd_assumptions(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from salessim.bench import SCALE_REPS, print_bench, run_bench
 
-    print_bench(run_bench(replications=args.replications, seed=args.seed,
-                          parallel=not args.no_parallel,
-                          scaling=SCALE_REPS[:2] if args.quick else SCALE_REPS,
-                          compare_pair=not args.quick))
+    print_bench(
+        run_bench(
+            replications=args.replications,
+            seed=args.seed,
+            parallel=not args.no_parallel,
+            scaling=SCALE_REPS[:2] if args.quick else SCALE_REPS,
+            compare_pair=not args.quick,
+        )
+    )
     return EXIT_OK
 
 
@@ -922,10 +1234,14 @@ def cmd_cache(args: argparse.Namespace) -> int:
             return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") if t is not None else "–"
 
         print(f"location:  {i['location']}{'' if i['exists'] else ' (not created yet)'}")
-        print(f"entries:   {i['batches']:,} batches of {i['runs']:,} runs"
-              + (f" (+ {i['leftovers']} unfinished)" if i["leftovers"] else ""))
-        print(f"size:      {_size(i['bytes'])} of a {_size(i['max_bytes'])} cap "
-              "(SALESSIM_CACHE_MAX_BYTES; least recently used batches go first)")
+        print(
+            f"entries:   {i['batches']:,} batches of {i['runs']:,} runs"
+            + (f" (+ {i['leftovers']} unfinished)" if i["leftovers"] else "")
+        )
+        print(
+            f"size:      {_size(i['bytes'])} of a {_size(i['max_bytes'])} cap "
+            "(SALESSIM_CACHE_MAX_BYTES; least recently used batches go first)"
+        )
         print(f"last used: oldest {when(i['oldest_use'])}, newest {when(i['newest_use'])}")
         return EXIT_OK
     n, freed = cache.clear(args.older_than)
@@ -934,12 +1250,22 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"simulate": cmd_simulate, "compare": cmd_compare, "sweep": cmd_sweep,
-            "swings": cmd_swings, "sensitivity": cmd_sensitivity,
-            "calibrate": cmd_calibrate,
-            "plan": cmd_plan, "validate": cmd_validate,
-            "assumptions": cmd_assumptions, "bench": cmd_bench, "report": cmd_report,
-            "reports": cmd_reports, "cache": cmd_cache, "docs": cmd_docs}
+COMMANDS = {
+    "simulate": cmd_simulate,
+    "compare": cmd_compare,
+    "sweep": cmd_sweep,
+    "swings": cmd_swings,
+    "sensitivity": cmd_sensitivity,
+    "calibrate": cmd_calibrate,
+    "plan": cmd_plan,
+    "validate": cmd_validate,
+    "assumptions": cmd_assumptions,
+    "bench": cmd_bench,
+    "report": cmd_report,
+    "reports": cmd_reports,
+    "cache": cmd_cache,
+    "docs": cmd_docs,
+}
 COMMANDS["capacity"] = COMMANDS["quota"] = lambda args: args.func(args)  # salessim.capacity
 
 
@@ -954,8 +1280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, OutputError, BadInput, ExecutorError, CRMError, CacheError,
-            RunTooLarge) as e:
+    except (ScenarioError, OutputError, BadInput, ExecutorError, CRMError, CacheError, RunTooLarge) as e:
         print(f"salessim: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader went away (`salessim … | head`): stop quietly
@@ -963,14 +1288,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except KeyboardInterrupt:
-        print("salessim: interrupted; nothing was written over the last good result",
-              file=sys.stderr)
+        print("salessim: interrupted; nothing was written over the last good result", file=sys.stderr)
         return 130
     except Exception as e:  # pragma: no cover - the last line of defence
         if os.environ.get("SALESSIM_DEBUG"):
             raise
-        print(f"salessim: internal error: {type(e).__name__}: {e} "
-              "(set SALESSIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"salessim: internal error: {type(e).__name__}: {e} (set SALESSIM_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

@@ -38,8 +38,16 @@ from salessim.model.clock import Clock
 from salessim.scenario import Scenario
 from salessim.stats import paired_diff_ci
 
-__all__ = ["COMPONENTS", "COST_COLUMNS", "FOLLOWS", "GROUPS", "component_diffs", "cost_table",
-           "rep_hour_cost", "return_on_cost"]
+__all__ = [
+    "COMPONENTS",
+    "COST_COLUMNS",
+    "FOLLOWS",
+    "GROUPS",
+    "component_diffs",
+    "cost_table",
+    "rep_hour_cost",
+    "return_on_cost",
+]
 
 #: Cost components: column → what it pays for (in tables and reports).
 COMPONENTS: dict[str, str] = {
@@ -70,9 +78,17 @@ FOLLOWS = ("reps' pay (seats filled)", "recruiting and interviews")
 #: Columns of :func:`cost_table` after the context columns.
 COST_COLUMNS = (*COMPONENTS, "cost", "revenue", "margin", "margin_less_cost")
 #: ``periods`` columns the costs are priced from.
-NEEDED = ("headcount", "revenue", "coaching_hours", "hires", "manager_review_hours",
-          "manager_hiring_hours", "manager_training_hours", "managers_trained",
-          "crm_logging_hours")
+NEEDED = (
+    "headcount",
+    "revenue",
+    "coaching_hours",
+    "hires",
+    "manager_review_hours",
+    "manager_hiring_hours",
+    "manager_training_hours",
+    "managers_trained",
+    "crm_logging_hours",
+)
 
 
 def rep_hour_cost(scenario: Scenario) -> float:
@@ -87,8 +103,9 @@ def _period_days(scenario: Scenario, period: pd.Series) -> np.ndarray:
     return np.where(period.to_numpy() == "year", clock.year_days, clock.Q)
 
 
-def cost_table(periods: pd.DataFrame, scenarios: Scenario | Mapping[str, Scenario],
-               period: str | None = "year") -> pd.DataFrame:
+def cost_table(
+    periods: pd.DataFrame, scenarios: Scenario | Mapping[str, Scenario], period: str | None = "year"
+) -> pd.DataFrame:
     """What each replication's periods cost, by component, and the margin they earned (USD).
 
     Args:
@@ -108,8 +125,10 @@ def cost_table(periods: pd.DataFrame, scenarios: Scenario | Mapping[str, Scenari
     """
     missing = [c for c in NEEDED if c not in periods]
     if missing:
-        raise ValueError(f"the periods table has no {', '.join(missing)}: it was written before "
-                         "salessim recorded what costs are priced from; run it again")
+        raise ValueError(
+            f"the periods table has no {', '.join(missing)}: it was written before "
+            "salessim recorded what costs are priced from; run it again"
+        )
     p = periods if period is None else periods[periods["period"] == period]
     if "year" not in p:
         p = p.assign(year=1)
@@ -156,8 +175,9 @@ def _price(rows: pd.DataFrame, sc: Scenario) -> pd.DataFrame:
     return frame
 
 
-def return_on_cost(gain: float, cost: float, cost_low: float = np.nan,
-                   cost_high: float = np.nan) -> tuple[float, str]:
+def return_on_cost(
+    gain: float, cost: float, cost_low: float = np.nan, cost_high: float = np.nan
+) -> tuple[float, str]:
     """A lever's extra margin per extra dollar of cost, and a verdict in words.
 
     Dividing by a change of cost that may be nothing would rank noise first, so the ratio is
@@ -193,8 +213,9 @@ def return_on_cost(gain: float, cost: float, cost_low: float = np.nan,
     return ratio, ("returns less than it costs" if ratio >= 0 else "costs more and earns less")
 
 
-def component_diffs(costs: pd.DataFrame, baseline: str, year: int = 1,
-                    groups: Mapping[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+def component_diffs(
+    costs: pd.DataFrame, baseline: str, year: int = 1, groups: Mapping[str, tuple[str, ...]] | None = None
+) -> pd.DataFrame:
     """Each variant's change in every cost component against the baseline, paired (USD a year).
 
     Unbundles a variant that changes several things at once: what each part of it costs.
@@ -218,12 +239,21 @@ def component_diffs(costs: pd.DataFrame, baseline: str, year: int = 1,
             continue
         v = y[y["scenario"] == name].set_index("replication")
         for line, cols in lines.items():
-            pair = pd.concat([v[list(cols)].sum(axis=1), base[list(cols)].sum(axis=1)], axis=1,
-                             keys=["v", "b"]).dropna()
+            pair = pd.concat(
+                [v[list(cols)].sum(axis=1), base[list(cols)].sum(axis=1)], axis=1, keys=["v", "b"]
+            ).dropna()
             d = paired_diff_ci(pair["v"].to_numpy(float), pair["b"].to_numpy(float))
-            rows.append({"scenario": name, "component": line,
-                         "label": COMPONENTS.get(line, line),
-                         "baseline": float(pair["b"].mean()) if len(pair) else np.nan,
-                         "diff": d.mean, "diff_ci_low": d.low, "diff_ci_high": d.high})
-    return pd.DataFrame(rows, columns=["scenario", "component", "label", "baseline", "diff",
-                                       "diff_ci_low", "diff_ci_high"])
+            rows.append(
+                {
+                    "scenario": name,
+                    "component": line,
+                    "label": COMPONENTS.get(line, line),
+                    "baseline": float(pair["b"].mean()) if len(pair) else np.nan,
+                    "diff": d.mean,
+                    "diff_ci_low": d.low,
+                    "diff_ci_high": d.high,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["scenario", "component", "label", "baseline", "diff", "diff_ci_low", "diff_ci_high"]
+    )

@@ -38,23 +38,38 @@ import pandas as pd
 
 from salessim.scenario import DATE_RANGE, MAX_AMOUNT, Funnel, Simulation
 
-__all__ = ["MAX_AMOUNT", "ROLES", "CRMError", "Opportunities", "quality_checks", "read_crm",
-           "segment_map", "stage_durations"]
+__all__ = [
+    "MAX_AMOUNT",
+    "ROLES",
+    "CRMError",
+    "Opportunities",
+    "quality_checks",
+    "read_crm",
+    "segment_map",
+    "stage_durations",
+]
 
 #: Column roles and the header names they are guessed from (normalised: lower case, no
 #: spaces/underscores/dashes).
 ROLES: dict[str, tuple[str, ...]] = {
     "id": ("id", "opportunityid", "oppid", "opportunity", "dealid", "recordid"),
-    "owner": ("repid", "ownerid", "owner", "rep", "salesrep", "opportunityowner", "accountowner",
-              "ownername", "seller", "ae"),
+    "owner": (
+        "repid",
+        "ownerid",
+        "owner",
+        "rep",
+        "salesrep",
+        "opportunityowner",
+        "accountowner",
+        "ownername",
+        "seller",
+        "ae",
+    ),
     "stage": ("stagereached", "stagename", "stage", "dealstage", "status"),
-    "created": ("createdat", "createddate", "created", "createdon", "createdate", "opendate",
-                "opened"),
+    "created": ("createdat", "createddate", "created", "createdon", "createdate", "opendate", "opened"),
     "closed": ("closedat", "closedate", "closed", "closedon", "dateclosed", "closeddate"),
-    "amount": ("amount", "value", "dealvalue", "dealsize", "acv", "arr", "revenue",
-               "expectedrevenue"),
-    "product": ("product", "productname", "productfamily", "productline", "productc",
-                "productfamilyc"),
+    "amount": ("amount", "value", "dealvalue", "dealsize", "acv", "arr", "revenue", "expectedrevenue"),
+    "product": ("product", "productname", "productfamily", "productline", "productc", "productfamilyc"),
     "segment": ("segment", "type", "opportunitytype", "dealtype", "businesstype"),
     "manager": ("managerid", "manager", "salesmanager", "ownermanager", "team"),
     "outcome": ("outcome", "result", "wonlost"),
@@ -64,18 +79,39 @@ ROLES: dict[str, tuple[str, ...]] = {
 REQUIRED = ("id", "stage", "created")
 #: Words in a segment value that mark new-logo and existing-customer (expansion) business.
 NEW_LOGO_WORDS = ("new", "acquisition", "logo", "hunt", "prospect")
-EXPANSION_WORDS = ("exist", "expan", "upsell", "upgrade", "cross", "renew", "add", "current",
-                   "install", "farm", "downgrade", "replacement", "retention")
+EXPANSION_WORDS = (
+    "exist",
+    "expan",
+    "upsell",
+    "upgrade",
+    "cross",
+    "renew",
+    "add",
+    "current",
+    "install",
+    "farm",
+    "downgrade",
+    "replacement",
+    "retention",
+)
 
 WON_NAMES = {"won", "closedwon", "closed won", "closed-won", "win", "booked", "signed"}
-LOST_NAMES = {"lost", "closedlost", "closed lost", "closed-lost", "loss", "dead", "disqualified",
-              "closed disqualified", "no decision", "nodecision"}
+LOST_NAMES = {
+    "lost",
+    "closedlost",
+    "closed lost",
+    "closed-lost",
+    "loss",
+    "dead",
+    "disqualified",
+    "closed disqualified",
+    "no decision",
+    "nodecision",
+}
 
 
 class CRMError(ValueError):
     """A CRM file that cannot be used at all (names the file, what is missing, what was found)."""
-
-
 
 
 def _schema_bound(model: type[Funnel] | type[Simulation], name: str) -> int:
@@ -92,8 +128,9 @@ def _schema_bound(model: type[Funnel] | type[Simulation], name: str) -> int:
 MAX_STAGES = _schema_bound(Funnel, "stages")
 #: The last date a salessim deal log can hold: the latest scenario start plus the longest horizon
 #: (deals are logged from the start date, warm-up excluded, and close by the end of the horizon).
-SIMULATED_LAST_DATE = (pd.Timestamp(DATE_RANGE[1])
-                       + pd.Timedelta(days=_schema_bound(Simulation, "horizon_days")))
+SIMULATED_LAST_DATE = pd.Timestamp(DATE_RANGE[1]) + pd.Timedelta(
+    days=_schema_bound(Simulation, "horizon_days")
+)
 MAX_NAME_LENGTH = 100
 
 
@@ -140,16 +177,22 @@ class Opportunities:
 
     def quality(self) -> pd.DataFrame:
         """Rows read, kept and dropped (with the reason for each drop), amounts set aside."""
-        rows = [{"item": "rows read", "count": self.rows_read},
-                {"item": "rows kept", "count": len(self.table)}]
+        rows = [
+            {"item": "rows read", "count": self.rows_read},
+            {"item": "rows kept", "count": len(self.table)},
+        ]
         rows += [{"item": f"dropped: {k}", "count": v} for k, v in self.dropped.most_common()]
-        rows += [{"item": f"amount set aside, deal kept: {k}", "count": v}
-                 for k, v in self.amounts_set_aside.most_common()]
+        rows += [
+            {"item": f"amount set aside, deal kept: {k}", "count": v}
+            for k, v in self.amounts_set_aside.most_common()
+        ]
         t = self.table
-        rows += [{"item": "open deals", "count": int((t["outcome"] == "open").sum())},
-                 {"item": "won deals", "count": int((t["outcome"] == "won").sum())},
-                 {"item": "lost deals", "count": int((t["outcome"] == "lost").sum())},
-                 {"item": "deals without an amount", "count": int(t["amount"].isna().sum())}]
+        rows += [
+            {"item": "open deals", "count": int((t["outcome"] == "open").sum())},
+            {"item": "won deals", "count": int((t["outcome"] == "won").sum())},
+            {"item": "lost deals", "count": int((t["outcome"] == "lost").sum())},
+            {"item": "deals without an amount", "count": int(t["amount"].isna().sum())},
+        ]
         return pd.DataFrame(rows)
 
     def summary_lines(self) -> list[str]:
@@ -160,18 +203,23 @@ class Opportunities:
         for k, v in self.amounts_set_aside.most_common():
             lines.append(f"  amount set aside {v}: {k} (deal kept without its amount)")
         t = self.table
-        lines.append(f"  outcomes: {int((t['outcome'] == 'won').sum())} won, "
-                     f"{int((t['outcome'] == 'lost').sum())} lost, "
-                     f"{int((t['outcome'] == 'open').sum())} open")
+        lines.append(
+            f"  outcomes: {int((t['outcome'] == 'won').sum())} won, "
+            f"{int((t['outcome'] == 'lost').sum())} lost, "
+            f"{int((t['outcome'] == 'open').sum())} open"
+        )
         lines.append("  columns used: " + ", ".join(f"{k}={v}" for k, v in self.roles.items()))
         lines += [f"  note: {n}" for n in self.notes]
         return lines
 
 
-def quality_checks(observed: pd.DataFrame, stage_names: Sequence[str],
-                   dropped: Mapping[str, int] | None = None,
-                   amounts_set_aside: Mapping[str, int] | None = None,
-                   rows_read: int | None = None) -> pd.DataFrame:
+def quality_checks(
+    observed: pd.DataFrame,
+    stage_names: Sequence[str],
+    dropped: Mapping[str, int] | None = None,
+    amounts_set_aside: Mapping[str, int] | None = None,
+    rows_read: int | None = None,
+) -> pd.DataFrame:
     """The data-quality table of an opportunity export: each problem counted once.
 
     Rows dropped on import are left out of every estimate; amounts set aside on import belong to
@@ -197,30 +245,50 @@ def quality_checks(observed: pd.DataFrame, stage_names: Sequence[str],
     o = observed
     cycle = (pd.to_datetime(o["closed_at"]) - pd.to_datetime(o["created_at"])).dt.days
     no_amount = int((~(o["amount"] > 0)).sum())
-    checks = [(f"dropped on import: {k}", int(n), "left out of every estimate")
-              for k, n in dropped.items()]
-    checks += [(f"amount set aside on import: {k}", int(n),
-                "deal kept for conversion and timing, left out of deal-size estimates")
-               for k, n in set_aside.items()]
+    checks = [(f"dropped on import: {k}", int(n), "left out of every estimate") for k, n in dropped.items()]
     checks += [
-        ("duplicate opportunity ids", int(o["opportunity_id"].duplicated().sum()),
-         "the same deal counted twice"),
+        (
+            f"amount set aside on import: {k}",
+            int(n),
+            "deal kept for conversion and timing, left out of deal-size estimates",
+        )
+        for k, n in set_aside.items()
+    ]
+    checks += [
+        (
+            "duplicate opportunity ids",
+            int(o["opportunity_id"].duplicated().sum()),
+            "the same deal counted twice",
+        ),
         ("missing created date", int(o["created_at"].isna().sum()), "cannot place the deal in time"),
         # amounts set aside on import are cleared in the table: counted once, above
-        ("missing or non-positive amount", max(no_amount - sum(set_aside.values()), 0),
-         "no deal size"),
-        ("outcome not won / lost / open", int((~o["outcome"].isin(["won", "lost", "open"])).sum()),
-         "unknown stage names"),
-        ("closed deal without close date",
-         int((o["outcome"].isin(["won", "lost"]) & o["closed_at"].isna()).sum()), "no cycle time"),
-        ("open deal with a close date", int(((o["outcome"] == "open") & o["closed_at"].notna()).sum()),
-         "status out of date"),
+        ("missing or non-positive amount", max(no_amount - sum(set_aside.values()), 0), "no deal size"),
+        (
+            "outcome not won / lost / open",
+            int((~o["outcome"].isin(["won", "lost", "open"])).sum()),
+            "unknown stage names",
+        ),
+        (
+            "closed deal without close date",
+            int((o["outcome"].isin(["won", "lost"]) & o["closed_at"].isna()).sum()),
+            "no cycle time",
+        ),
+        (
+            "open deal with a close date",
+            int(((o["outcome"] == "open") & o["closed_at"].notna()).sum()),
+            "status out of date",
+        ),
         ("closed before created", int((cycle < 0).sum()), "dates entered wrongly"),
-        ("stage not in the funnel", int((~o["stage_reached"].isin({*stage_names, "won"})).sum()),
-         f"stages are {', '.join(stage_names)}"),
-        ("won deal not at the won stage",
-         int(((o["outcome"] == "won") & (o["stage_reached"] != "won")).sum()),
-         "stage history incomplete"),
+        (
+            "stage not in the funnel",
+            int((~o["stage_reached"].isin({*stage_names, "won"})).sum()),
+            f"stages are {', '.join(stage_names)}",
+        ),
+        (
+            "won deal not at the won stage",
+            int(((o["outcome"] == "won") & (o["stage_reached"] != "won")).sum()),
+            "stage history incomplete",
+        ),
     ]
     dq = pd.DataFrame(checks, columns=["check", "rows", "why it matters"])
     total = rows_read if rows_read is not None else len(o) + sum(dropped.values())
@@ -232,8 +300,13 @@ def quality_checks(observed: pd.DataFrame, stage_names: Sequence[str],
 # ------------------------------------------------------------------------------------------
 # reading
 # ------------------------------------------------------------------------------------------
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32-le"),
-         (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
 _SEPARATORS = (",", ";", "\t", "|")
 
 
@@ -242,18 +315,24 @@ def _decode(raw: bytes, path: Path) -> str:
     for bom, enc in _BOMS:
         if raw.startswith(bom):
             try:
-                return raw[len(bom):].decode(enc.removesuffix("-sig"))
+                return raw[len(bom) :].decode(enc.removesuffix("-sig"))
             except UnicodeDecodeError as e:
-                raise CRMError(f"{path}: starts with a {enc.upper()} byte-order mark but is not "
-                               f"valid {enc.upper()} text (byte {e.start}); save it as CSV "
-                               "(UTF-8)") from None
+                raise CRMError(
+                    f"{path}: starts with a {enc.upper()} byte-order mark but is not "
+                    f"valid {enc.upper()} text (byte {e.start}); save it as CSV "
+                    "(UTF-8)"
+                ) from None
     head = raw[:4096]
     if b"\x00" in head:
         # UTF-16 without a BOM: every other byte of ASCII text is NUL
         even, odd = head[0::2], head[1::2]
-        guess = ("utf-16-le" if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even)
-                 else "utf-16-be" if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd)
-                 else None)
+        guess = (
+            "utf-16-le"
+            if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even)
+            else "utf-16-be"
+            if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd)
+            else None
+        )
         text = None
         if guess is not None:
             try:
@@ -261,8 +340,10 @@ def _decode(raw: bytes, path: Path) -> str:
             except UnicodeDecodeError:
                 text = None
         if text is None or "\x00" in text:
-            raise CRMError(f"{path}: binary data (a NUL byte at byte {raw.index(0)}), not a text "
-                           "CSV file; export it as CSV (UTF-8, UTF-16 or Windows-1252)")
+            raise CRMError(
+                f"{path}: binary data (a NUL byte at byte {raw.index(0)}), not a text "
+                "CSV file; export it as CSV (UTF-8, UTF-16 or Windows-1252)"
+            )
         return text
     for enc in ("utf-8", "cp1252"):
         try:
@@ -307,11 +388,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise CRMError(f"{path}: is a directory, not a CSV file")
     if not stat.S_ISREG(st.st_mode):
         # a FIFO may never end and a device never does (/dev/zero): save the export to a file
-        raise CRMError(f"{path}: not a regular file (a pipe, socket or device); save the export "
-                       "to a file and pass that")
+        raise CRMError(
+            f"{path}: not a regular file (a pipe, socket or device); save the export to a file and pass that"
+        )
     if st.st_size > MAX_CSV_BYTES:
-        raise CRMError(f"{path}: {st.st_size:,} bytes, larger than the {MAX_CSV_BYTES:,} bytes "
-                       "read; export fewer rows or columns")
+        raise CRMError(
+            f"{path}: {st.st_size:,} bytes, larger than the {MAX_CSV_BYTES:,} bytes "
+            "read; export fewer rows or columns"
+        )
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -328,12 +412,20 @@ def _read_csv(path: Path) -> pd.DataFrame:
         # parser's warning, should it still see one, is an error
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                             skipinitialspace=True, index_col=False)
+            df = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                index_col=False,
+            )
     except pd.errors.ParserWarning:
-        raise CRMError(f"{path}: some rows have more fields than the header; the columns of "
-                       "those rows cannot be told apart (quote values that contain the "
-                       "separator)") from None
+        raise CRMError(
+            f"{path}: some rows have more fields than the header; the columns of "
+            "those rows cannot be told apart (quote values that contain the "
+            "separator)"
+        ) from None
     except (ValueError, csv.Error, IndexError, OverflowError) as e:  # ParserError is a ValueError
         first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise CRMError(f"{path}: cannot be read as CSV ({first[:200]})") from None
@@ -381,10 +473,13 @@ def _refuse_ragged_rows(text: str, sep: str, path: Path) -> None:
                             f"{where}: {_shown(a.strip() + ',' + b.strip())!r} looks like an "
                             "amount written with a thousands separator and no quotes, which "
                             "splits it into two fields. Export again with quoted fields, or "
-                            "with amounts written without thousands separators")
-            raise CRMError(f"{where}: a value holds {_SEPARATOR_NAMES.get(sep, repr(sep))}, the "
-                           "separator, without quotes, so the row's values cannot be matched to "
-                           "the columns. Export again with quoted fields")
+                            "with amounts written without thousands separators"
+                        )
+            raise CRMError(
+                f"{where}: a value holds {_SEPARATOR_NAMES.get(sep, repr(sep))}, the "
+                "separator, without quotes, so the row's values cannot be matched to "
+                "the columns. Export again with quoted fields"
+            )
     except csv.Error:
         return  # the parser below reports what the file's quoting breaks
     finally:
@@ -422,9 +517,21 @@ def guess_roles(columns: Sequence[str], given: Mapping[str, str] | None = None) 
     return roles
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f%z",
-                 "%Y-%m-%dT%H:%M:%S%z", "%m/%d/%Y", "%m/%d/%y", "%d.%m.%Y", "%Y/%m/%d",
-                 "%m/%d/%Y %H:%M", "%m/%d/%y %H:%M", "%d-%b-%Y", "%b %d, %Y")
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%y %H:%M",
+    "%d-%b-%Y",
+    "%b %d, %Y",
+)
 
 
 #: Dates outside this window are not read (and outside what the tables can hold).
@@ -458,9 +565,23 @@ def parse_dates(s: pd.Series) -> pd.Series:
 # largest amount read as a deal size; anything larger is refused as implausible.
 _BLANK = {"", "nan", "null", "none", "n/a", "na", "n.a.", "#n/a", "nil", "-", "--", "—", "–", "?"}
 _MULTIPLIERS = {
-    "k": 1e3, "thousand": 1e3, "thousands": 1e3, "tsd": 1e3,
-    "m": 1e6, "mm": 1e6, "mn": 1e6, "mln": 1e6, "mio": 1e6, "million": 1e6, "millions": 1e6,
-    "b": 1e9, "bn": 1e9, "bln": 1e9, "mrd": 1e9, "billion": 1e9, "billions": 1e9,
+    "k": 1e3,
+    "thousand": 1e3,
+    "thousands": 1e3,
+    "tsd": 1e3,
+    "m": 1e6,
+    "mm": 1e6,
+    "mn": 1e6,
+    "mln": 1e6,
+    "mio": 1e6,
+    "million": 1e6,
+    "millions": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "bln": 1e9,
+    "mrd": 1e9,
+    "billion": 1e9,
+    "billions": 1e9,
 }
 # ISO 4217 codes and a few written currency names; anything else next to a number is not money
 _ISO_4217 = """
@@ -473,12 +594,31 @@ STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND 
 XPF YER ZAR ZMW ZWL RMB NTD
 """
 _CURRENCY_CODES = set(_ISO_4217.split()) | {
-    "KR", "KČ", "ZŁ", "FT", "LEI", "RS", "FR", "DOLLAR", "DOLLARS", "EURO", "EUROS", "POUND", "POUNDS",
-    "YEN", "YUAN", "RUPEE", "RUPEES", "FRANC", "FRANCS"}
+    "KR",
+    "KČ",
+    "ZŁ",
+    "FT",
+    "LEI",
+    "RS",
+    "FR",
+    "DOLLAR",
+    "DOLLARS",
+    "EURO",
+    "EUROS",
+    "POUND",
+    "POUNDS",
+    "YEN",
+    "YUAN",
+    "RUPEE",
+    "RUPEES",
+    "FRANC",
+    "FRANCS",
+}
 # "US$", "A$", "NZ$", "R$", "HK$": letters glued to a currency symbol
 _DOLLAR_PREFIXES = {"US", "A", "AU", "C", "CA", "NZ", "HK", "S", "SG", "R", "NT", "MX", "Z", "J", "T"}
 _SYM = "$€£¥₹₩₽₺₪฿₫₦₱₴₸¢"
-_AMOUNT_RE = re.compile(rf"""
+_AMOUNT_RE = re.compile(
+    rf"""
     (?P<s1>[-+])?\s*
     (?:(?P<pcode>[^\W\d_]{{1,6}})\.?\s*)?(?P<psym>[{_SYM}])?\s*
     (?P<s2>[-+])?\s*
@@ -488,7 +628,9 @@ _AMOUNT_RE = re.compile(rf"""
     \s*(?P<ssym>[{_SYM}])?
     \s*(?:(?P<w2>[^\W\d_]{{1,10}})\.?)?
     \s*(?P<s3>-)?
-    """, re.VERBOSE)
+    """,
+    re.VERBOSE,
+)
 _SPACES = re.compile(r"[\s\u00a0\u2007\u202f\u2009]+")
 
 
@@ -510,8 +652,9 @@ def _amount_parts(text: str) -> tuple[str, bool, str, float] | str:
         return "unreadable"
     neg = neg or signs == ["-"]
     pcode = m["pcode"]
-    if pcode is not None and not (pcode.upper() in _CURRENCY_CODES
-                                  or (m["psym"] and pcode.upper() in _DOLLAR_PREFIXES)):
+    if pcode is not None and not (
+        pcode.upper() in _CURRENCY_CODES or (m["psym"] and pcode.upper() in _DOLLAR_PREFIXES)
+    ):
         return "unreadable"
     words = [w for w in (m["w1"], m["w2"]) if w]
     mult, currency = 1.0, bool(pcode or m["psym"] or m["ssym"])
@@ -557,8 +700,13 @@ def _mantissa(num: str, comma_decimal: bool) -> str | None:
             return None
         g = [len(x) for x in int_digits]
         western = 1 <= g[0] <= 3 and all(n == 3 for n in g[1:])
-        indian = (int_seps[0] == "," and len(g) >= 3 and 1 <= g[0] <= 2
-                  and all(n == 2 for n in g[1:-1]) and g[-1] == 3)
+        indian = (
+            int_seps[0] == ","
+            and len(g) >= 3
+            and 1 <= g[0] <= 2
+            and all(n == 2 for n in g[1:-1])
+            and g[-1] == 3
+        )
         if not (western or indian):
             return None
     whole = "".join(int_digits) or "0"
@@ -651,8 +799,9 @@ def amount_outliers(amount: pd.Series, group: pd.Series | None) -> pd.Series:
 
 def _outcome(stage: pd.Series, won_vals: set[str], lost_vals: set[str]) -> pd.Series:
     low = stage.str.strip().str.lower()
-    return pd.Series(np.select([low.isin(won_vals), low.isin(lost_vals)], ["won", "lost"], "open"),
-                     index=stage.index)
+    return pd.Series(
+        np.select([low.isin(won_vals), low.isin(lost_vals)], ["won", "lost"], "open"), index=stage.index
+    )
 
 
 #: Dates later than today plus this margin are not records of real deals (a created date in the
@@ -661,9 +810,14 @@ def _outcome(stage: pd.Series, won_vals: set[str], lost_vals: set[str]) -> pd.Se
 FUTURE_MARGIN_DAYS = 366
 
 
-def read_crm(path: str | Path, history: str | Path | None = None,
-             columns: Mapping[str, str] | None = None, won: Sequence[str] = (),
-             lost: Sequence[str] = (), today: dt.date | None = None) -> Opportunities:
+def read_crm(
+    path: str | Path,
+    history: str | Path | None = None,
+    columns: Mapping[str, str] | None = None,
+    won: Sequence[str] = (),
+    lost: Sequence[str] = (),
+    today: dt.date | None = None,
+) -> Opportunities:
     """Read a CRM opportunity export into a clean opportunity table.
 
     Args:
@@ -691,9 +845,11 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     roles = guess_roles(list(df.columns), columns)
     missing = [r for r in REQUIRED if r not in roles]
     if missing:
-        raise CRMError(f"{path}: missing required column roles: {', '.join(missing)}. Columns "
-                       f"found: {', '.join(df.columns)}. Map them with --column ROLE=COLUMN "
-                       f"(roles: {', '.join(ROLES)}).")
+        raise CRMError(
+            f"{path}: missing required column roles: {', '.join(missing)}. Columns "
+            f"found: {', '.join(df.columns)}. Map them with --column ROLE=COLUMN "
+            f"(roles: {', '.join(ROLES)})."
+        )
     n_read = len(df)
     dropped: Counter = Counter()
     set_aside: Counter = Counter()
@@ -707,18 +863,24 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     elif "is_closed" in roles and "is_won" in roles:
         closed_flag = df[roles["is_closed"]].str.strip().str.lower().isin(["true", "1", "yes"])
         won_flag = df[roles["is_won"]].str.strip().str.lower().isin(["true", "1", "yes"])
-        outcome = pd.Series(np.select([closed_flag & won_flag, closed_flag], ["won", "lost"],
-                                      "open"), index=df.index)
+        outcome = pd.Series(
+            np.select([closed_flag & won_flag, closed_flag], ["won", "lost"], "open"), index=df.index
+        )
     else:
         outcome = _outcome(stage, won_vals, lost_vals)
     if not (outcome != "open").any():
         values = ", ".join(_shown(v, 30) for v in sorted(set(stage) - {""})[:12]) or "all empty"
-        raise CRMError(f"{path}: no won or lost deals recognised in column {roles['stage']!r} "
-                       f"(values: {values}). Name them with --won VALUE / --lost VALUE.")
+        raise CRMError(
+            f"{path}: no won or lost deals recognised in column {roles['stage']!r} "
+            f"(values: {values}). Name them with --won VALUE / --lost VALUE."
+        )
 
     created = parse_dates(df[roles["created"]])
-    closed = (parse_dates(df[roles["closed"]]) if "closed" in roles
-              else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]"))
+    closed = (
+        parse_dates(df[roles["closed"]])
+        if "closed" in roles
+        else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+    )
     amount_status = None
     if "amount" in roles:
         amount, amount_status = parse_amounts_detail(df[roles["amount"]])
@@ -729,9 +891,11 @@ def read_crm(path: str | Path, history: str | Path | None = None,
         owner = df[roles["owner"]].astype(str).str.strip()
     else:
         owner = pd.Series("", index=df.index)
-        notes.append("no owner column: win rate, stage timing and deal size are calibrated "
-                     "without it; per-rep figures (opportunities per rep-week, the rep count, "
-                     "the skill spread) are not, unless --reps gives the number of reps")
+        notes.append(
+            "no owner column: win rate, stage timing and deal size are calibrated "
+            "without it; per-rep figures (opportunities per rep-week, the rep count, "
+            "the skill spread) are not, unless --reps gives the number of reps"
+        )
     manager = df[roles["manager"]].astype(str).str.strip() if "manager" in roles else ""
     simulated = "replication" in df.columns and "scenario" in df.columns
     if simulated:
@@ -739,17 +903,21 @@ def read_crm(path: str | Path, history: str | Path | None = None,
         tag = df["scenario"].astype(str) + "/" + df["replication"].astype(str) + ":"
         owner = tag + owner if "owner" in roles else owner
         manager = tag + manager if "manager" in roles else manager
-        notes.append("salessim deal log: rep and manager ids qualified by scenario and "
-                     "replication")
-    t = pd.DataFrame({
-        "opportunity_id": df[roles["id"]].astype(str).str.strip(),
-        "rep_id": owner,
-        "manager_id": manager,
-        "segment": df[roles["segment"]].astype(str).str.strip() if "segment" in roles else "",
-        "product": df[roles["product"]].astype(str).str.strip() if "product" in roles else "",
-        "amount": amount, "created_at": created, "closed_at": closed,
-        "stage": stage, "outcome": outcome,
-    })
+        notes.append("salessim deal log: rep and manager ids qualified by scenario and replication")
+    t = pd.DataFrame(
+        {
+            "opportunity_id": df[roles["id"]].astype(str).str.strip(),
+            "rep_id": owner,
+            "manager_id": manager,
+            "segment": df[roles["segment"]].astype(str).str.strip() if "segment" in roles else "",
+            "product": df[roles["product"]].astype(str).str.strip() if "product" in roles else "",
+            "amount": amount,
+            "created_at": created,
+            "closed_at": closed,
+            "stage": stage,
+            "outcome": outcome,
+        }
+    )
 
     def drop(mask: pd.Series, reason: str) -> None:
         nonlocal t
@@ -758,8 +926,10 @@ def read_crm(path: str | Path, history: str | Path | None = None,
             dropped[reason] += n
             t = t[~mask]
 
-    drop(t["opportunity_id"].eq("") | t["opportunity_id"].duplicated(keep="first"),
-         "duplicate or empty opportunity id")
+    drop(
+        t["opportunity_id"].eq("") | t["opportunity_id"].duplicated(keep="first"),
+        "duplicate or empty opportunity id",
+    )
     if "owner" in roles:
         drop(t["rep_id"].eq(""), "no owner")
     drop(t["created_at"].isna(), "created date missing or unreadable")
@@ -771,13 +941,11 @@ def read_crm(path: str | Path, history: str | Path | None = None,
         limit = pd.Timestamp(today or dt.date.today()) + pd.Timedelta(days=FUTURE_MARGIN_DAYS)
         beyond = "in the future"
     drop(t["created_at"] > limit, f"created date {beyond} (after {limit.date()})")
-    drop((t["outcome"] != "open") & (t["closed_at"] > limit),
-         f"close date {beyond} (after {limit.date()})")
+    drop((t["outcome"] != "open") & (t["closed_at"] > limit), f"close date {beyond} (after {limit.date()})")
     # a closed deal needs a close date; an open one may have a planned close date: ignore it
     t.loc[t["outcome"] == "open", "closed_at"] = pd.NaT
     drop((t["outcome"] != "open") & t["closed_at"].isna(), "closed deal without a close date")
-    drop((t["outcome"] != "open") & (t["closed_at"] < t["created_at"]),
-         "closes before it was created")
+    drop((t["outcome"] != "open") & (t["closed_at"] < t["created_at"]), "closes before it was created")
     closed_mask = t["outcome"] != "open"
     if closed_mask.any():
         oldest_closed = t.loc[closed_mask, "created_at"].min()
@@ -785,8 +953,7 @@ def read_crm(path: str | Path, history: str | Path | None = None,
         drop(stale, "stale open deal, older than every closed deal")
     # amounts are judged on the rows kept: a row is either dropped or has its amount set aside
     if amount_status is not None:
-        _refused_amounts(df[roles["amount"]], amount_status[t.index], roles["amount"],
-                         set_aside, notes)
+        _refused_amounts(df[roles["amount"]], amount_status[t.index], roles["amount"], set_aside, notes)
     neg = t["amount"] < 0
     if neg.any():
         set_aside["negative amount"] += int(neg.sum())
@@ -800,14 +967,18 @@ def read_crm(path: str | Path, history: str | Path | None = None,
             extremes += f", smallest {_money(float(flagged.min()))}"
         where = "its product's" if "product" in roles else "the"
         set_aside[f"amount outlier, more than {OUTLIER_SDS:g} robust SDs from {where} median"] += n_out
-        notes.append(f"{n_out} amount{'s' if n_out > 1 else ''} set aside as "
-                     f"{'outliers' if n_out > 1 else 'an outlier'} "
-                     f"({extremes}; log-amount more than {OUTLIER_SDS:g} robust SDs from {where} "
-                     "median): kept for conversion and timing, left out of deal-size estimates")
+        notes.append(
+            f"{n_out} amount{'s' if n_out > 1 else ''} set aside as "
+            f"{'outliers' if n_out > 1 else 'an outlier'} "
+            f"({extremes}; log-amount more than {OUTLIER_SDS:g} robust SDs from {where} "
+            "median): kept for conversion and timing, left out of deal-size estimates"
+        )
         t.loc[out, "amount"] = np.nan
     if t["amount"].isna().any() and "amount" in roles:
-        notes.append(f"{int(t['amount'].isna().sum())} deals have no amount: kept for "
-                     "conversion and timing, left out of deal-size estimates")
+        notes.append(
+            f"{int(t['amount'].isna().sum())} deals have no amount: kept for "
+            "conversion and timing, left out of deal-size estimates"
+        )
     if t.empty:
         why = "; ".join(f"{k}: {v}" for k, v in dropped.most_common())
         raise CRMError(f"{path}: no usable rows ({n_read} read; dropped {why})")
@@ -815,34 +986,52 @@ def read_crm(path: str | Path, history: str | Path | None = None,
     stage_order: list[str] = []
     hist = None
     if history is not None:
-        hist, stage_order = _read_history(Path(history), won_vals, lost_vals, dropped, notes,
-                                          set(t["stage"]))
+        hist, stage_order = _read_history(Path(history), won_vals, lost_vals, dropped, notes, set(t["stage"]))
         # where lost deals were lost: the last open stage in their history
-        last_open = (hist[hist["kind"] == "open"].sort_values(["opportunity_id", "date"])
-                     .groupby("opportunity_id")["stage"].last())
+        last_open = (
+            hist[hist["kind"] == "open"]
+            .sort_values(["opportunity_id", "date"])
+            .groupby("opportunity_id")["stage"]
+            .last()
+        )
         lost = t["outcome"] == "lost"
-        t.loc[lost, "stage"] = t.loc[lost, "opportunity_id"].map(last_open).fillna(
-            t.loc[lost, "stage"])
+        t.loc[lost, "stage"] = t.loc[lost, "opportunity_id"].map(last_open).fillna(t.loc[lost, "stage"])
     else:
         stage_order = _stage_order_from_table(t, won_vals, lost_vals)
     unusable = [s for s in stage_order if not usable_name(s)]
     if unusable:
         stage_order = [s for s in stage_order if usable_name(s)]
-        notes.append(f"{len(unusable)} stage value{'s' if len(unusable) > 1 else ''} cannot name "
-                     f"a funnel stage (unprintable or over {MAX_NAME_LENGTH} characters, e.g. "
-                     f"{_shown(unusable[0], 24)!r}): left out of the stage order")
+        notes.append(
+            f"{len(unusable)} stage value{'s' if len(unusable) > 1 else ''} cannot name "
+            f"a funnel stage (unprintable or over {MAX_NAME_LENGTH} characters, e.g. "
+            f"{_shown(unusable[0], 24)!r}): left out of the stage order"
+        )
     if len(stage_order) > MAX_STAGES:
-        _refuse_stages(path if history is None else Path(history), stage_order, t,
-                       f"in column {roles['stage']!r}" if history is None else "in the history")
+        _refuse_stages(
+            path if history is None else Path(history),
+            stage_order,
+            t,
+            f"in column {roles['stage']!r}" if history is None else "in the history",
+        )
     won_mask = t["outcome"] == "won"
     t.loc[won_mask, "stage"] = "won"
     t = t.sort_values(["created_at", "opportunity_id"]).reset_index(drop=True)
     if not stage_order:
-        notes.append("stage where lost deals were lost is unknown (no history file, no "
-                     "stage_reached): only the overall win rate can be estimated")
-    return Opportunities(table=t, source=str(path), roles=roles, rows_read=n_read,
-                         dropped=dropped, amounts_set_aside=set_aside, notes=notes,
-                         stage_order=stage_order, history=hist)
+        notes.append(
+            "stage where lost deals were lost is unknown (no history file, no "
+            "stage_reached): only the overall win rate can be estimated"
+        )
+    return Opportunities(
+        table=t,
+        source=str(path),
+        roles=roles,
+        rows_read=n_read,
+        dropped=dropped,
+        amounts_set_aside=set_aside,
+        notes=notes,
+        stage_order=stage_order,
+        history=hist,
+    )
 
 
 def _refuse_stages(path: Path, stage_order: Sequence[str], t: pd.DataFrame, where: str) -> None:
@@ -861,27 +1050,33 @@ def _refuse_stages(path: Path, stage_order: Sequence[str], t: pd.DataFrame, wher
         f"{shown}{more}). Merge stages in the export (rename each of the rarer stages to its "
         "neighbour in the funnel) until at most "
         f"{MAX_STAGES} remain, or map a column with fewer stages with --column stage=COLUMN; "
-        "name closing values with --won VALUE / --lost VALUE")
+        "name closing values with --won VALUE / --lost VALUE"
+    )
 
 
 def _money(v: float) -> str:
     return f"{v:,.0f}" if 1 <= abs(v) < 1e15 else f"{v:.3g}"
 
 
-def _refused_amounts(raw: pd.Series, status: pd.Series, column: str, set_aside: Counter,
-                     notes: list[str]) -> None:
+def _refused_amounts(
+    raw: pd.Series, status: pd.Series, column: str, set_aside: Counter, notes: list[str]
+) -> None:
     """Count the amounts that were not read (the deals stay, without an amount), with examples."""
-    for kind, what in (("implausible", f"not finite or above {MAX_AMOUNT:.0e}"),
-                       ("unreadable", "not an amount")):
+    for kind, what in (
+        ("implausible", f"not finite or above {MAX_AMOUNT:.0e}"),
+        ("unreadable", "not an amount"),
+    ):
         bad = status.eq(kind)
         n = int(bad.sum())
         if not n:
             continue
         set_aside[f"{kind} amount"] += n
         examples = ", ".join(repr(_shown(v, 24)) for v in pd.unique(raw[bad.index[bad]])[:3])
-        notes.append(f"{n} {kind} value{'s' if n > 1 else ''} in column {column!r} ({what}: "
-                     f"{examples}): kept for conversion and timing, left out of deal-size "
-                     "estimates")
+        notes.append(
+            f"{n} {kind} value{'s' if n > 1 else ''} in column {column!r} ({what}: "
+            f"{examples}): kept for conversion and timing, left out of deal-size "
+            "estimates"
+        )
 
 
 def _stage_order_from_table(t: pd.DataFrame, won_vals: set[str], lost_vals: set[str]) -> list[str]:
@@ -891,8 +1086,11 @@ def _stage_order_from_table(t: pd.DataFrame, won_vals: set[str], lost_vals: set[
     reached it ended up winning comes later.
     """
     lost = t[t["outcome"] == "lost"]
-    names = [s for s in pd.unique(t.loc[t["outcome"] != "won", "stage"])
-             if s.strip().lower() not in won_vals | lost_vals and s != ""]
+    names = [
+        s
+        for s in pd.unique(t.loc[t["outcome"] != "won", "stage"])
+        if s.strip().lower() not in won_vals | lost_vals and s != ""
+    ]
     # won/lost values are lower case: compare the stages of lost deals case-insensitively
     lost_at = {s.strip().lower() for s in lost["stage"]} - {""}
     if not names or not lost_at - (won_vals | lost_vals):
@@ -904,9 +1102,14 @@ def _stage_order_from_table(t: pd.DataFrame, won_vals: set[str], lost_vals: set[
     return sorted(known, key=lambda s: med[s]) + [s for s in names if s not in med.index]
 
 
-def _read_history(path: Path, won_vals: set[str], lost_vals: set[str], dropped: Counter,
-                  notes: list[str] | None = None,
-                  export_stages: set[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+def _read_history(
+    path: Path,
+    won_vals: set[str],
+    lost_vals: set[str],
+    dropped: Counter,
+    notes: list[str] | None = None,
+    export_stages: set[str] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
     """Read a stage history; return its clean rows and the open stages in funnel order.
 
     Real histories are messy, and each kind of mess is handled and counted (history rows dropped
@@ -925,13 +1128,19 @@ def _read_history(path: Path, won_vals: set[str], lost_vals: set[str], dropped: 
     norm = {_norm(c): c for c in df.columns}
     opp = next((norm[n] for n in ("opportunityid", "opportunity", "id") if n in norm), None)
     st = next((norm[n] for n in ("stagename", "stage") if n in norm), None)
-    dt = next((norm[n] for n in ("createddate", "date", "createdat", "changedate") if n in norm),
-              None)
+    dt = next((norm[n] for n in ("createddate", "date", "createdat", "changedate") if n in norm), None)
     if not (opp and st and dt):
-        raise CRMError(f"{path}: a stage history needs OpportunityId, StageName and CreatedDate "
-                       f"columns; found: {', '.join(df.columns)}")
-    h = pd.DataFrame({"opportunity_id": df[opp].astype(str).str.strip(),
-                      "stage": df[st].astype(str).str.strip(), "date": parse_dates(df[dt])})
+        raise CRMError(
+            f"{path}: a stage history needs OpportunityId, StageName and CreatedDate "
+            f"columns; found: {', '.join(df.columns)}"
+        )
+    h = pd.DataFrame(
+        {
+            "opportunity_id": df[opp].astype(str).str.strip(),
+            "stage": df[st].astype(str).str.strip(),
+            "date": parse_dates(df[dt]),
+        }
+    )
     empty = h["opportunity_id"].eq("") | h["stage"].eq("")
     if empty.any():
         dropped["history rows without an opportunity or a stage"] += int(empty.sum())
@@ -951,16 +1160,21 @@ def _read_history(path: Path, won_vals: set[str], lost_vals: set[str], dropped: 
     opens = h[h["kind"] == "open"]
     deals_at = opens.groupby("stage")["opportunity_id"].nunique()
     n_deals = max(int(h["opportunity_id"].nunique()), 1)
-    rare = [s for s, k in deals_at.items()
-            if s not in (export_stages or set()) and k <= min(5, RARE_STAGE_SHARE * n_deals)]
+    rare = [
+        s
+        for s, k in deals_at.items()
+        if s not in (export_stages or set()) and k <= min(5, RARE_STAGE_SHARE * n_deals)
+    ]
     if rare and len(deals_at) > len(rare):
         gone = h["stage"].isin(rare)
         dropped["history rows at a stage few deals record and none sits at"] += int(gone.sum())
         if notes is not None:
-            notes.append(f"{len(rare)} stage value{'s' if len(rare) > 1 else ''} in the history "
-                         f"recorded by at most {RARE_STAGE_SHARE:.0%} of its deals and by no "
-                         f"deal of the export (e.g. {_shown(rare[0], 24)!r}): "
-                         f"{int(gone.sum())} history rows left out")
+            notes.append(
+                f"{len(rare)} stage value{'s' if len(rare) > 1 else ''} in the history "
+                f"recorded by at most {RARE_STAGE_SHARE:.0%} of its deals and by no "
+                f"deal of the export (e.g. {_shown(rare[0], 24)!r}): "
+                f"{int(gone.sum())} history rows left out"
+            )
         h = h[~gone]
         opens = h[h["kind"] == "open"]
     # stage order: mean rank of each stage's first entry within a deal (repeats and regressions
@@ -1056,12 +1270,13 @@ def segment_map(values: Sequence[str]) -> tuple[dict[str, str], list[str]]:
             continue
         # words that start so ("Renewal" is not new business), or run together ("Up-sell")
         new = any(x.startswith(w) for x in words for w in NEW_LOGO_WORDS)
-        old = (any(x.startswith(w) for x in words for w in EXPANSION_WORDS)
-               or any(w in n for w in ("upsell", "crosssell", "addon", "accountmanagement")))
+        old = any(x.startswith(w) for x in words for w in EXPANSION_WORDS) or any(
+            w in n for w in ("upsell", "crosssell", "addon", "accountmanagement")
+        )
         if new != old:
             out[v] = "new_logo" if new else "expansion"
     if len(vals) == 2 and len(out) == 1:
-        (known, seg), = out.items()
+        ((known, seg),) = out.items()
         other = next(v for v in vals if v != known)
         out[other] = "expansion" if seg == "new_logo" else "new_logo"
     return out, [v for v in vals if v not in out]

@@ -95,13 +95,14 @@ def _show(value: object, limit: int = 40) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 128:
         return f"{'-' if value < 0 else ''}a {abs(value).bit_length()}-bit number"
     text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= limit else f"{text[:limit - 12]}… ({len(text):,} characters)"
+    return text if len(text) <= limit else f"{text[: limit - 12]}… ({len(text):,} characters)"
 
 
 def _whole(value: object, name: str) -> int:
     if isinstance(value, bool) or not (
-            isinstance(value, numbers.Integral)
-            or (isinstance(value, float) and math.isfinite(value) and value.is_integer())):
+        isinstance(value, numbers.Integral)
+        or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
+    ):
         raise ValueError(f"{name} must be a whole number, got {_show(value)}")
     return int(value)
 
@@ -112,8 +113,7 @@ def check_replications(replications: object) -> int:
     if n < 1:
         raise ValueError(f"replications must be at least 1, got {n}")
     if n > MAX_REPLICATIONS:
-        raise ValueError(f"replications must be at most {MAX_REPLICATIONS:,} per scenario, "
-                         f"got {_show(n)}")
+        raise ValueError(f"replications must be at most {MAX_REPLICATIONS:,} per scenario, got {_show(n)}")
     return n
 
 
@@ -124,7 +124,8 @@ def check_run_size(scenarios: int, replications: int) -> None:
         raise RunTooLarge(
             f"{scenarios:,} scenarios × {replications:,} replications = {total:,} replications in "
             f"one run; at most {MAX_RUN_REPLICATIONS:,} (results are held in memory): use fewer "
-            "sweep values or scenarios, or fewer replications")
+            "sweep values or scenarios, or fewer replications"
+        )
 
 
 def check_seed(seed: object) -> int:
@@ -157,8 +158,10 @@ def _check_workers(workers: object) -> int:
         raise ExecutorError(f"workers must be at least 1, got {n}")
     limit = max_workers()
     if n > limit:
-        raise ExecutorError(f"workers must be at most {limit} ({WORKERS_PER_CORE} × "
-                            f"{available_cores()} available cores), got {_show(n)}")
+        raise ExecutorError(
+            f"workers must be at most {limit} ({WORKERS_PER_CORE} × "
+            f"{available_cores()} available cores), got {_show(n)}"
+        )
     return n
 
 
@@ -184,8 +187,7 @@ def run_batch(batch: Batch) -> BatchResult:
     sc = Scenario.model_validate(batch.scenario)
     fp = plan(sc)
     warm = Scenario.model_validate(batch.warmup) if batch.warmup is not None else None
-    held = (Scenario.model_validate(batch.culture_from) if batch.culture_from is not None
-            else None)
+    held = Scenario.model_validate(batch.culture_from) if batch.culture_from is not None else None
     reps, periods, deals = [], [], []
     for r in batch.replications:
         a, b, c, _ = run_replication(sc, r, batch.seed, batch.deals, fp, warm, culture_from=held)
@@ -193,8 +195,11 @@ def run_batch(batch: Batch) -> BatchResult:
         periods.append(b)
         if c is not None:
             deals.append(c)
-    return (pd.concat(reps, ignore_index=True), pd.concat(periods, ignore_index=True),
-            pd.concat(deals, ignore_index=True) if deals else None)
+    return (
+        pd.concat(reps, ignore_index=True),
+        pd.concat(periods, ignore_index=True),
+        pd.concat(deals, ignore_index=True) if deals else None,
+    )
 
 
 class SerialExecutor:
@@ -259,8 +264,12 @@ class ProcessExecutor:
         # no __main__ guard); elsewhere spawn
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         kernel = threading.current_thread() is threading.main_thread()
-        return ProcessPoolExecutor(max_workers=max(1, min(self.workers, batches)), mp_context=ctx,
-                                   initializer=_die_with_parent, initargs=(os.getpid(), kernel))
+        return ProcessPoolExecutor(
+            max_workers=max(1, min(self.workers, batches)),
+            mp_context=ctx,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(), kernel),
+        )
 
     def map(self, batches: Sequence[Batch]) -> Iterator[tuple[Batch, BatchResult]]:
         """Yield (batch, result) as each finishes; retry batches lost with a broken pool."""
@@ -282,7 +291,8 @@ class ProcessExecutor:
                         if attempts[b.key] > self.retries:
                             raise ExecutorError(
                                 f"a worker process died {attempts[b.key]} times running "
-                                f"replications {b.replications[0]}–{b.replications[-1]}") from None
+                                f"replications {b.replications[0]}–{b.replications[-1]}"
+                            ) from None
                         todo.append(b)
                         continue
                     yield b, res
@@ -298,8 +308,10 @@ class ProcessExecutor:
 
 
 _HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_ADDRESS_HELP = ("expected SCHEME://HOST:PORT as printed by `dask scheduler`, e.g. tcp://10.0.0.5:8786 "
-                 f"(schemes: {', '.join(DASK_SCHEMES)}; HOST:PORT alone means tcp)")
+_ADDRESS_HELP = (
+    "expected SCHEME://HOST:PORT as printed by `dask scheduler`, e.g. tcp://10.0.0.5:8786 "
+    f"(schemes: {', '.join(DASK_SCHEMES)}; HOST:PORT alone means tcp)"
+)
 
 
 def check_scheduler_address(address: str) -> str:
@@ -340,8 +352,9 @@ def check_scheduler_address(address: str) -> str:
             raise ExecutorError(f"{bad}: malformed host {_show(host)}; {_ADDRESS_HELP}")
         host_text = host
     if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ExecutorError(f"{bad}: the port must be a number from 1 to 65535, got "
-                            f"{_show(port)}; {_ADDRESS_HELP}")
+        raise ExecutorError(
+            f"{bad}: the port must be a number from 1 to 65535, got {_show(port)}; {_ADDRESS_HELP}"
+        )
     return f"{scheme}://{host_text}:{int(port)}"
 
 
@@ -355,8 +368,9 @@ def dask_timeout() -> float:
     except ValueError:
         t = math.nan
     if not (math.isfinite(t) and 0 < t <= 3600):
-        raise ExecutorError(f"SALESSIM_DASK_TIMEOUT must be a number of seconds in (0, 3600], got "
-                            f"{_show(raw)}")
+        raise ExecutorError(
+            f"SALESSIM_DASK_TIMEOUT must be a number of seconds in (0, 3600], got {_show(raw)}"
+        )
     return t
 
 
@@ -418,15 +432,20 @@ class DaskExecutor:
             left = max(1.0, timeout - (time.monotonic() - t0))
             self.client = Client(address, timeout=f"{left}s", set_as_default=False)
         except Exception as e:  # whatever the far end did, the run cannot start
-            why = ("no Dask answer (timed out)" if isinstance(e, TimeoutError)
-                   else f"{type(e).__name__}: {_show(str(e), 200)}")
+            why = (
+                "no Dask answer (timed out)"
+                if isinstance(e, TimeoutError)
+                else f"{type(e).__name__}: {_show(str(e), 200)}"
+            )
             raise ExecutorError(
                 f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s: "
                 f"{why}. Start one with `dask scheduler` and "
                 "`dask worker ADDRESS`, or leave --scheduler and DASK_SCHEDULER_ADDRESS unset to "
-                "run on local processes.") from None
-        self.workers = max(1, sum(w.get("nthreads", 1) for w in
-                                  self.client.scheduler_info().get("workers", {}).values()))
+                "run on local processes."
+            ) from None
+        self.workers = max(
+            1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info().get("workers", {}).values())
+        )
 
     def map(self, batches: Sequence[Batch]) -> Iterator[tuple[Batch, BatchResult]]:
         """Yield (batch, result) as each finishes; lost workers' batches are rescheduled."""
@@ -444,8 +463,10 @@ class DaskExecutor:
         self.client.close()
 
 
-def make_executor(workers: int | None = None, scheduler: str | None = None,
-                  ) -> SerialExecutor | ProcessExecutor | DaskExecutor:
+def make_executor(
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> SerialExecutor | ProcessExecutor | DaskExecutor:
     """Pick the executor for a run.
 
     A scheduler address (or ``DASK_SCHEDULER_ADDRESS``) → Dask; ``workers=1`` → serial; otherwise a
@@ -461,9 +482,15 @@ def make_executor(workers: int | None = None, scheduler: str | None = None,
     return ProcessExecutor(workers)
 
 
-def batches_for(scenarios: Sequence[dict[str, Any]], replications: Sequence[Sequence[int]],
-                seed: int, deals: bool, workers: int, warmup: dict[str, Any] | None = None,
-                culture_from: Sequence[dict[str, Any] | None] | None = None) -> list[Batch]:
+def batches_for(
+    scenarios: Sequence[dict[str, Any]],
+    replications: Sequence[Sequence[int]],
+    seed: int,
+    deals: bool,
+    workers: int,
+    warmup: dict[str, Any] | None = None,
+    culture_from: Sequence[dict[str, Any] | None] | None = None,
+) -> list[Batch]:
     """Cut each scenario's replications into batches: about four per worker, for balance.
 
     ``warmup``: the scenario every batch's warm-up policy comes from (None: the library baseline).
@@ -477,7 +504,6 @@ def batches_for(scenarios: Sequence[dict[str, Any]], replications: Sequence[Sequ
     for sc, reps, hold in zip(scenarios, replications, held, strict=True):
         reps = list(reps)
         for i in range(0, len(reps), size):
-            out.append(Batch(key, sc, seed, tuple(reps[i:i + size]), deals, warmup, hold))
+            out.append(Batch(key, sc, seed, tuple(reps[i : i + size]), deals, warmup, hold))
             key += 1
     return out
-

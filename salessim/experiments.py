@@ -32,8 +32,17 @@ from salessim.results import Results
 from salessim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, safe_repr
 from salessim.stats import mean_ci, p_better, paired_diff_ci, welch_ci
 
-__all__ = ["METRICS", "SPLIT_COLUMNS", "Comparison", "compare", "library_swings", "parse_vary", "sweep",
-           "variant_changes", "variants_over"]
+__all__ = [
+    "METRICS",
+    "SPLIT_COLUMNS",
+    "Comparison",
+    "compare",
+    "library_swings",
+    "parse_vary",
+    "sweep",
+    "variant_changes",
+    "variants_over",
+]
 
 #: Summary metrics: column of the ``periods`` year row, label, and which direction is better.
 METRICS: dict[str, tuple[str, int]] = {
@@ -95,9 +104,16 @@ def _progress(total: int, enabled: bool | None) -> tuple[Callable[[int], None], 
 
     from rich.console import Console
 
-    prog = Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(), Rate(),
-                    TimeRemainingColumn(), transient=True, auto_refresh=False,
-                    console=Console(stderr=True))
+    prog = Progress(
+        TextColumn("replications"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeRemainingColumn(),
+        transient=True,
+        auto_refresh=False,
+        console=Console(stderr=True),
+    )
     task = prog.add_task("run", total=total)
     prog.start()  # no refresh thread (auto_refresh off): safe beside forked workers
 
@@ -113,9 +129,11 @@ def _resolve(scenarios: Sequence[Any]) -> list[Scenario]:
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ScenarioError(f"scenario names must be unique in one comparison; repeated: {dup} "
-                            "(a file is named by its `name:` field, else by its file name: give "
-                            "each its own `name:`)")
+        raise ScenarioError(
+            f"scenario names must be unique in one comparison; repeated: {dup} "
+            "(a file is named by its `name:` field, else by its file name: give "
+            "each its own `name:`)"
+        )
     return out
 
 
@@ -159,25 +177,37 @@ def _pick_baseline(sources: list[Any], scs: list[Scenario], baseline: Any) -> in
         try:
             got = load_scenario(baseline)
         except ScenarioError as e:
-            raise ScenarioError(f"--baseline {safe_repr(str(baseline))} is not one of the "
-                                f"scenarios ({', '.join(names)}) and cannot be loaded as a "
-                                f"scenario file or library name: {str(e).splitlines()[0]}"
-                                ) from None
+            raise ScenarioError(
+                f"--baseline {safe_repr(str(baseline))} is not one of the "
+                f"scenarios ({', '.join(names)}) and cannot be loaded as a "
+                f"scenario file or library name: {str(e).splitlines()[0]}"
+            ) from None
     if got.name in names:
         i = names.index(got.name)
         if scs[i].hash == got.hash:
             return i
-        raise ScenarioError(f"--baseline {safe_repr(_source(baseline))} is named {got.name!r}, "
-                            f"like another scenario of the comparison with different content; "
-                            "give it another `name:` in its file, or name that scenario")
+        raise ScenarioError(
+            f"--baseline {safe_repr(_source(baseline))} is named {got.name!r}, "
+            f"like another scenario of the comparison with different content; "
+            "give it another `name:` in its file, or name that scenario"
+        )
     return got
 
 
-def compare(scenarios: Sequence[Any], baseline: str | None = None, replications: int = 16,
-            seed: int = 1, executor: Any = None, workers: int | None = None,
-            scheduler: str | None = None, deals: bool = False, cache: bool | Path = True,
-            progress: bool | None = None, warmup: Any = None,
-            culture_split: bool = False) -> Comparison:
+def compare(
+    scenarios: Sequence[Any],
+    baseline: str | None = None,
+    replications: int = 16,
+    seed: int = 1,
+    executor: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    deals: bool = False,
+    cache: bool | Path = True,
+    progress: bool | None = None,
+    warmup: Any = None,
+    culture_split: bool = False,
+) -> Comparison:
     """Compare scenarios under common random numbers.
 
     Args:
@@ -225,14 +255,20 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     # the runs: every scenario, then each variant that can hold the baseline's culture path
     runs: list[tuple[Scenario, Scenario | None]] = [(s, None) for s in scs]
     if culture_split:
-        runs += [(s, base_sc) for s in scs if s.name != base
-                 and s.organisation.managers == base_sc.organisation.managers]
+        runs += [
+            (s, base_sc)
+            for s in scs
+            if s.name != base and s.organisation.managers == base_sc.organisation.managers
+        ]
     check_run_size(len(runs), replications)
     R = int(replications)
     warm = base_sc if warmup is None else load_scenario(warmup)
     store = Cache(Path(cache) if isinstance(cache, str | Path) else None) if cache else None
-    caches: list[RunCache | None] = ([store.for_run(s, seed, deals, warmup_policy(s, warm), held)
-                                      for s, held in runs] if store else [None] * len(runs))
+    caches: list[RunCache | None] = (
+        [store.for_run(s, seed, deals, warmup_policy(s, warm), held) for s, held in runs]
+        if store
+        else [None] * len(runs)
+    )
 
     # what is already done
     parts: dict[tuple[int, int], tuple] = {}  # (run index, first replication) → result
@@ -255,15 +291,22 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
         ex = make_executor(workers, scheduler)
     try:
         if todo:
-            batches = batches_for([s.model_dump(mode="json") for s, _ in runs], needed, seed,
-                                  deals, ex.workers, warm.model_dump(mode="json"),
-                                  [None if h is None else h.model_dump(mode="json")
-                                   for _, h in runs])
+            batches = batches_for(
+                [s.model_dump(mode="json") for s, _ in runs],
+                needed,
+                seed,
+                deals,
+                ex.workers,
+                warm.model_dump(mode="json"),
+                [None if h is None else h.model_dump(mode="json") for _, h in runs],
+            )
             run_of = {}  # batch key → run index (a held run shares its scenario's name)
             for b in batches:
-                run_of[b.key] = next(i for i, (s, h) in enumerate(runs)
-                                     if s.name == b.scenario["name"]
-                                     and (h is None) == (b.culture_from is None))
+                run_of[b.key] = next(
+                    i
+                    for i, (s, h) in enumerate(runs)
+                    if s.name == b.scenario["name"] and (h is None) == (b.culture_from is None)
+                )
             advance, stop = _progress(todo, progress)
             try:
                 for b, res in ex.map(batches):
@@ -284,33 +327,53 @@ def compare(scenarios: Sequence[Any], baseline: str | None = None, replications:
     held_keys = sorted(k for k in parts if k[0] >= n_own)
     reps = pd.concat([parts[k][0] for k in own], ignore_index=True)
     periods = pd.concat([parts[k][1] for k in own], ignore_index=True)
-    deal_df = (pd.concat([parts[k][2] for k in own if parts[k][2] is not None],
-                         ignore_index=True) if deals else None)
+    deal_df = (
+        pd.concat([parts[k][2] for k in own if parts[k][2] is not None], ignore_index=True) if deals else None
+    )
     # deterministic row order whatever the executor
-    reps = reps.sort_values(["scenario", "replication", "year", "period", "rep_id"],
-                            key=_scenario_key(names)).reset_index(drop=True)
-    periods = periods.sort_values(["scenario", "replication", "year", "period"],
-                                  key=_scenario_key(names)).reset_index(drop=True)
+    reps = reps.sort_values(
+        ["scenario", "replication", "year", "period", "rep_id"], key=_scenario_key(names)
+    ).reset_index(drop=True)
+    periods = periods.sort_values(
+        ["scenario", "replication", "year", "period"], key=_scenario_key(names)
+    ).reset_index(drop=True)
     if deal_df is not None:
-        deal_df = deal_df.sort_values(["scenario", "replication", "opportunity_id"],
-                                      key=_scenario_key(names)).reset_index(drop=True)
+        deal_df = deal_df.sort_values(
+            ["scenario", "replication", "opportunity_id"], key=_scenario_key(names)
+        ).reset_index(drop=True)
     direct = None
     if culture_split:
-        direct = (pd.concat([parts[k][1] for k in held_keys], ignore_index=True)
-                  if held_keys else periods.iloc[0:0].copy())
-        direct = direct.sort_values(["scenario", "replication", "year", "period"],
-                                    key=_scenario_key(names)).reset_index(drop=True)
+        direct = (
+            pd.concat([parts[k][1] for k in held_keys], ignore_index=True)
+            if held_keys
+            else periods.iloc[0:0].copy()
+        )
+        direct = direct.sort_values(
+            ["scenario", "replication", "year", "period"], key=_scenario_key(names)
+        ).reset_index(drop=True)
     res = Results(reps=reps, periods=periods, deals=deal_df)
-    meta = {"baseline": base, "baseline_hash": base_sc.hash,
-            "baseline_description": base_sc.description,
-            "baseline_source": _source(sources[base_i]), "seed": int(seed), "replications": R,
-            "scenarios": {s.name: s.hash for s in scs},
-            "scenario_sources": {s.name: _source(src) for s, src in zip(scs, sources, strict=True)},
-            "scenario_yaml": {s.name: s.to_yaml() for s in scs},
-            "executor": getattr(ex, "name", "cache") if todo else "cache",
-            "computed_replications": todo, "culture_split": bool(culture_split)}
-    return Comparison(results=res, summary=summarize(res.periods, base, names, direct, scs),
-                      baseline=base, scenarios=names, meta=meta, direct=direct)
+    meta = {
+        "baseline": base,
+        "baseline_hash": base_sc.hash,
+        "baseline_description": base_sc.description,
+        "baseline_source": _source(sources[base_i]),
+        "seed": int(seed),
+        "replications": R,
+        "scenarios": {s.name: s.hash for s in scs},
+        "scenario_sources": {s.name: _source(src) for s, src in zip(scs, sources, strict=True)},
+        "scenario_yaml": {s.name: s.to_yaml() for s in scs},
+        "executor": getattr(ex, "name", "cache") if todo else "cache",
+        "computed_replications": todo,
+        "culture_split": bool(culture_split),
+    }
+    return Comparison(
+        results=res,
+        summary=summarize(res.periods, base, names, direct, scs),
+        baseline=base,
+        scenarios=names,
+        meta=meta,
+        direct=direct,
+    )
 
 
 def _relabel(part: tuple, name: str) -> tuple:
@@ -343,10 +406,13 @@ def _t_ci(x: np.ndarray) -> tuple[float, float, float, float]:
     return r.mean, r.low, r.high, r.se
 
 
-def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str],
-              direct: pd.DataFrame | None = None,
-              scenarios: Mapping[str, Scenario] | Sequence[Scenario] | None = None
-              ) -> pd.DataFrame:
+def summarize(
+    periods: pd.DataFrame,
+    baseline: str,
+    names: Sequence[str],
+    direct: pd.DataFrame | None = None,
+    scenarios: Mapping[str, Scenario] | Sequence[Scenario] | None = None,
+) -> pd.DataFrame:
     """The paired summary of a comparison (intervals from :mod:`salessim.stats`).
 
     Per scenario and metric: mean and 95 % Student-t CI; against the baseline the paired difference
@@ -382,9 +448,23 @@ def summarize(periods: pd.DataFrame, baseline: str, names: Sequence[str],
             d = direct.assign(year=1) if "year" not in direct else direct
             held = d[(d["period"] == "year") & (d["year"] == fy)]
         rows += _summary_rows(year, baseline, names, int(fy), held, metrics)
-    cols = ["scenario", "year", "metric", "label", "n", "mean", "ci_low", "ci_high", "diff",
-            "diff_ci_low", "diff_ci_high", "diff_rel", "diff_ci_low_unpaired",
-            "diff_ci_high_unpaired", "p_better"]
+    cols = [
+        "scenario",
+        "year",
+        "metric",
+        "label",
+        "n",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "diff",
+        "diff_ci_low",
+        "diff_ci_high",
+        "diff_rel",
+        "diff_ci_low_unpaired",
+        "diff_ci_high_unpaired",
+        "p_better",
+    ]
     if direct is not None:
         cols += list(SPLIT_COLUMNS)
     if priced is not None:
@@ -402,9 +482,11 @@ COST_METRICS: dict[str, tuple[str, int]] = {
 RETURN_COLUMNS = ("margin_diff", "return_on_cost", "cost_verdict")
 
 
-def _with_costs(periods: pd.DataFrame, direct: pd.DataFrame | None,
-                scenarios: Mapping[str, Scenario] | Sequence[Scenario] | None
-                ) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
+def _with_costs(
+    periods: pd.DataFrame,
+    direct: pd.DataFrame | None,
+    scenarios: Mapping[str, Scenario] | Sequence[Scenario] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
     """The year rows with their cost columns (cost, margin, margin_less_cost), or None.
 
     None without scenarios, or for a table written before costs were recorded.
@@ -424,13 +506,11 @@ def _with_costs(periods: pd.DataFrame, direct: pd.DataFrame | None,
             priced = cost_table(years, by_name)
         except ValueError:
             return None
-        out.append(years.assign(**{c: priced[c].to_numpy()
-                                   for c in ("cost", "margin", "margin_less_cost")}))
+        out.append(years.assign(**{c: priced[c].to_numpy() for c in ("cost", "margin", "margin_less_cost")}))
     return out[0], out[1]
 
 
-def _returns(rows: list[dict[str, Any]], periods: pd.DataFrame,
-             baseline: str) -> list[dict[str, Any]]:
+def _returns(rows: list[dict[str, Any]], periods: pd.DataFrame, baseline: str) -> list[dict[str, Any]]:
     """Each variant's ``cost`` row with its margin gained (paired), return on cost and verdict."""
     from salessim.costs import return_on_cost
 
@@ -438,8 +518,9 @@ def _returns(rows: list[dict[str, Any]], periods: pd.DataFrame,
         if r["metric"] != "cost" or r["scenario"] == baseline:
             continue
         year = periods[(periods["period"] == "year") & (periods["year"] == r["year"])]
-        v, b = (year[year["scenario"] == n].set_index("replication")["margin"]
-                for n in (r["scenario"], baseline))
+        v, b = (
+            year[year["scenario"] == n].set_index("replication")["margin"] for n in (r["scenario"], baseline)
+        )
         pair = pd.concat([v, b], axis=1, keys=["v", "b"]).dropna()
         gain = paired_diff_ci(pair["v"].to_numpy(float), pair["b"].to_numpy(float)).mean
         ratio, verdict = return_on_cost(gain, r["diff"], r["diff_ci_low"], r["diff_ci_high"])
@@ -448,48 +529,83 @@ def _returns(rows: list[dict[str, Any]], periods: pd.DataFrame,
 
 
 #: the summary's columns for the split of an effect into its direct and culture-mediated parts
-SPLIT_COLUMNS = ("direct", "direct_ci_low", "direct_ci_high", "mediated", "mediated_ci_low",
-                 "mediated_ci_high")
+SPLIT_COLUMNS = (
+    "direct",
+    "direct_ci_low",
+    "direct_ci_high",
+    "mediated",
+    "mediated_ci_low",
+    "mediated_ci_high",
+)
 
 
-def _summary_rows(year: pd.DataFrame, baseline: str, names: Sequence[str], fy: int,
-                  held: pd.DataFrame | None = None,
-                  metrics: Mapping[str, tuple[str, int]] = METRICS) -> list[dict[str, Any]]:
+def _summary_rows(
+    year: pd.DataFrame,
+    baseline: str,
+    names: Sequence[str],
+    fy: int,
+    held: pd.DataFrame | None = None,
+    metrics: Mapping[str, tuple[str, int]] = METRICS,
+) -> list[dict[str, Any]]:
     """The summary rows of one reported year (its ``year`` rows of every scenario)."""
     rows = []
     base = year[year["scenario"] == baseline].set_index("replication")
     for name in names:
         y = year[year["scenario"] == name].set_index("replication")
-        h = (held[held["scenario"] == name].set_index("replication")
-             if held is not None and name != baseline else None)
+        h = (
+            held[held["scenario"] == name].set_index("replication")
+            if held is not None and name != baseline
+            else None
+        )
         for metric, (label, better) in metrics.items():
             if metric not in y:  # tables written before the metric existed
                 continue
             v = y[metric].to_numpy(dtype=float)
             m, lo, hi, _ = _t_ci(v)
-            row = {"scenario": name, "year": fy, "metric": metric, "label": label, "mean": m,
-                   "ci_low": lo, "ci_high": hi, "n": int(np.sum(~np.isnan(v)))}
+            row = {
+                "scenario": name,
+                "year": fy,
+                "metric": metric,
+                "label": label,
+                "mean": m,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n": int(np.sum(~np.isnan(v))),
+            }
             if name != baseline:
                 pair = pd.concat([y[metric], base[metric]], axis=1, keys=["v", "b"]).dropna()
                 va, vb = pair["v"].to_numpy(float), pair["b"].to_numpy(float)
                 d = paired_diff_ci(va, vb)
                 bm = float(vb.mean()) if vb.size else np.nan
                 unpaired = welch_ci(va, vb)
-                row.update({
-                    "diff": d.mean, "diff_ci_low": d.low, "diff_ci_high": d.high,
-                    "diff_rel": d.mean / bm if bm else np.nan,
-                    "diff_ci_low_unpaired": unpaired.low, "diff_ci_high_unpaired": unpaired.high,
-                    "p_better": p_better(va, vb, better),
-                })
+                row.update(
+                    {
+                        "diff": d.mean,
+                        "diff_ci_low": d.low,
+                        "diff_ci_high": d.high,
+                        "diff_rel": d.mean / bm if bm else np.nan,
+                        "diff_ci_low_unpaired": unpaired.low,
+                        "diff_ci_high_unpaired": unpaired.high,
+                        "p_better": p_better(va, vb, better),
+                    }
+                )
                 if h is not None and len(h):
-                    trio = pd.concat([y[metric], h[metric], base[metric]], axis=1,
-                                     keys=["v", "h", "b"]).dropna()
+                    trio = pd.concat(
+                        [y[metric], h[metric], base[metric]], axis=1, keys=["v", "h", "b"]
+                    ).dropna()
                     if len(trio):
                         tv, th, tb = (trio[c].to_numpy(float) for c in ("v", "h", "b"))
                         dd, dm = paired_diff_ci(th, tb), paired_diff_ci(tv, th)
-                        row.update({"direct": dd.mean, "direct_ci_low": dd.low,
-                                    "direct_ci_high": dd.high, "mediated": dm.mean,
-                                    "mediated_ci_low": dm.low, "mediated_ci_high": dm.high})
+                        row.update(
+                            {
+                                "direct": dd.mean,
+                                "direct_ci_low": dd.low,
+                                "direct_ci_high": dd.high,
+                                "mediated": dm.mean,
+                                "mediated_ci_low": dm.low,
+                                "mediated_ci_high": dm.high,
+                            }
+                        )
             rows.append(row)
     return rows
 
@@ -519,16 +635,14 @@ def _not_variable(key: str) -> str | None:
     reasons = {
         "name": "each sweep point is named after its values",
         "description": "it does not change what is simulated",
-        "extends": "a sweep varies the fields of one scenario (compare scenarios with "
-                   "`salessim compare`)",
+        "extends": "a sweep varies the fields of one scenario (compare scenarios with `salessim compare`)",
     }
     if key in reasons:
         return f"`{key}` cannot be varied: {reasons[key]}"
     section = _lookup_model(key.split("."))
     if section is not None:
         example = next(iter(section.model_fields))
-        return (f"`{key}` is a section, not a value: vary one of its fields "
-                f"(e.g. {key}.{example})")
+        return f"`{key}` is a section, not a value: vary one of its fields (e.g. {key}.{example})"
     return None
 
 
@@ -540,16 +654,20 @@ def parse_vary(spec: str) -> tuple[str, list[Any]]:
             ``description``, ``extends``, a whole section).
     """
     if "=" not in spec:
-        raise ScenarioError(f"--vary {safe_repr(spec)}: expected FIELD=VALUE,VALUE,… "
-                            "(e.g. coaching.joint_call_hours_per_week=0,2,4,8)")
+        raise ScenarioError(
+            f"--vary {safe_repr(spec)}: expected FIELD=VALUE,VALUE,… "
+            "(e.g. coaching.joint_call_hours_per_week=0,2,4,8)"
+        )
     key, _, values = spec.partition("=")
     vals = [_coerce(v) for v in values.split(",") if v.strip() != ""]
     if not key.strip() or not vals:
         raise ScenarioError(f"--vary {safe_repr(spec)}: expected FIELD=VALUE,VALUE,…")
     why = _not_variable(key.strip())
     if why is not None:
-        raise ScenarioError(f"--vary {safe_repr(spec)}: {why}; vary a field of the scenario, "
-                            "e.g. coaching.joint_call_hours_per_week=0,2,4")
+        raise ScenarioError(
+            f"--vary {safe_repr(spec)}: {why}; vary a field of the scenario, "
+            "e.g. coaching.joint_call_hours_per_week=0,2,4"
+        )
     return key.strip(), vals
 
 
@@ -565,8 +683,9 @@ def sweep_scenarios(scenario: Any, vary: Mapping[str, Sequence[Any]]) -> list[Sc
     out = []
     for combo in itertools.product(*vary.values()):
         changes = dict(zip(vary.keys(), combo, strict=True))
-        name = ", ".join(f"{k}={safe_repr(v, 40) if not isinstance(v, str) else v}"
-                         for k, v in changes.items())
+        name = ", ".join(
+            f"{k}={safe_repr(v, 40) if not isinstance(v, str) else v}" for k, v in changes.items()
+        )
         try:
             sc = base.replace(**changes, name=name)
         except ScenarioError as e:
@@ -577,8 +696,9 @@ def sweep_scenarios(scenario: Any, vary: Mapping[str, Sequence[Any]]) -> list[Sc
     return out
 
 
-def sweep(scenario: Any, vary: Mapping[str, Sequence[Any]], replications: int = 16,
-          seed: int = 1, **kw: Any) -> Comparison:
+def sweep(
+    scenario: Any, vary: Mapping[str, Sequence[Any]], replications: int = 16, seed: int = 1, **kw: Any
+) -> Comparison:
     """Vary fields over values (every combination; response curves, heat maps), baseline included."""
     base = load_scenario(scenario)
     points = 1
@@ -586,11 +706,18 @@ def sweep(scenario: Any, vary: Mapping[str, Sequence[Any]], replications: int = 
         points *= len(field_values)
     check_run_size(points, check_replications(replications))  # before building the points
     variants = sweep_scenarios(base, vary)
-    comp = compare([base, *[v for v in variants if v.hash != base.hash]], baseline=base.name,
-                   replications=replications, seed=seed, **kw)
+    comp = compare(
+        [base, *[v for v in variants if v.hash != base.hash]],
+        baseline=base.name,
+        replications=replications,
+        seed=seed,
+        **kw,
+    )
     # the varied values as columns, for plotting
-    values = {v.name: dict(zip(vary, combo, strict=True))
-              for v, combo in zip(variants, itertools.product(*vary.values()), strict=True)}
+    values = {
+        v.name: dict(zip(vary, combo, strict=True))
+        for v, combo in zip(variants, itertools.product(*vary.values()), strict=True)
+    }
     current = {k: _get(base.to_dict(), k) for k in vary}
     values.setdefault(base.name, current)
     for frame in (comp.summary, comp.results.periods, comp.results.reps):
@@ -649,8 +776,9 @@ def variant_changes(name: str, directory: Path = SCENARIO_DIR) -> dict[str, Any]
     return _diff(var, lib) or {}
 
 
-def variants_over(base: Scenario, changes: Mapping[str, Mapping[str, Any]],
-                  skip_invalid: bool = False) -> tuple[list[Scenario], dict[str, str]]:
+def variants_over(
+    base: Scenario, changes: Mapping[str, Mapping[str, Any]], skip_invalid: bool = False
+) -> tuple[list[Scenario], dict[str, str]]:
     """Each variant's changes laid over ``base``: the variant of *that* sales force.
 
     Only the fields a variant changes are replaced; everything else (a calibrated funnel, deal
@@ -678,14 +806,14 @@ def variants_over(base: Scenario, changes: Mapping[str, Mapping[str, Any]],
             lines = [x.strip() for x in str(e).splitlines() if x.strip()]
             why = "; ".join(lines[1:4] if len(lines) > 1 else lines).removeprefix("<dict>: ")
             if not skip_invalid:
-                raise ScenarioError(f"{name}'s changes cannot be laid over {base.name}: {why}"
-                                    ) from None
+                raise ScenarioError(f"{name}'s changes cannot be laid over {base.name}: {why}") from None
             skipped[name] = why
     return out, skipped
 
 
-def library_swings(replications: int = 16, seed: int = 1, directory: Path = SCENARIO_DIR,
-                   baseline: Any = None, **kw: Any) -> Comparison:
+def library_swings(
+    replications: int = 16, seed: int = 1, directory: Path = SCENARIO_DIR, baseline: Any = None, **kw: Any
+) -> Comparison:
     """Every one-driver variant of the library against a baseline (for the tornado chart).
 
     Args:
@@ -716,11 +844,13 @@ def library_swings(replications: int = 16, seed: int = 1, directory: Path = SCEN
         if base_sc.name in names:  # a variant chosen as the baseline: its name is the variants'
             base_sc = base_sc.model_copy(update={"name": "baseline"})
         variants, skipped = variants_over(
-            base_sc, {n: variant_changes(n, directory) for n in names}, skip_invalid=True)
+            base_sc, {n: variant_changes(n, directory) for n in names}, skip_invalid=True
+        )
         scs = [base_sc, *variants]
     comp = compare(scs, baseline=base_sc.name, replications=replications, seed=seed, **kw)
-    comp.meta.update({"baseline_source": _source(source), "variants_from": str(directory),
-                      "skipped": skipped})
+    comp.meta.update(
+        {"baseline_source": _source(source), "variants_from": str(directory), "skipped": skipped}
+    )
     driver = {n: d for d, v in DRIVER_VARIANTS.items() for n in v}
     driver["best_practice"] = "all eight"
     comp.summary["driver"] = comp.summary["scenario"].map(driver)

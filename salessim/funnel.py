@@ -24,8 +24,15 @@ from scipy import special
 
 from salessim.scenario import Scenario, Territory
 
-__all__ = ["Capacity", "Plan", "cell_table", "plan", "prospecting_hours", "territory_fresh_share",
-           "territory_max_outbound"]
+__all__ = [
+    "Capacity",
+    "Plan",
+    "cell_table",
+    "plan",
+    "prospecting_hours",
+    "territory_fresh_share",
+    "territory_max_outbound",
+]
 
 DAYS_PER_YEAR = 365.0
 
@@ -48,12 +55,17 @@ def cell_table(scenario: Scenario) -> pd.DataFrame:
         offset = seg.logit_offset + prod.logit_offset
         stage_p = special.expit(base + offset)
         mean_amount = prod.amount_median * np.exp(prod.amount_sigma**2 / 2) * seg.amount_factor
-        rows.append({
-            "segment": sname, "product": pname, "share": seg.share * prod.share,
-            "logit_offset": offset, "mean_amount": mean_amount,
-            "win_prob": float(np.prod(stage_p)),
-            **{f"p_{s.name}": float(p) for s, p in zip(f.stages, stage_p, strict=True)},
-        })
+        rows.append(
+            {
+                "segment": sname,
+                "product": pname,
+                "share": seg.share * prod.share,
+                "logit_offset": offset,
+                "mean_amount": mean_amount,
+                "win_prob": float(np.prod(stage_p)),
+                **{f"p_{s.name}": float(p) for s, p in zip(f.stages, stage_p, strict=True)},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -102,8 +114,11 @@ def prospecting_hours(territory: Territory, outbound_per_week: float) -> float:
     most = territory_max_outbound(territory)
     if outbound_per_week >= most:
         return math.inf
-    return (outbound_per_week * (back + territory.inbound_per_week)
-            / (territory.contacts_per_hour * (most - outbound_per_week)))
+    return (
+        outbound_per_week
+        * (back + territory.inbound_per_week)
+        / (territory.contacts_per_hour * (most - outbound_per_week))
+    )
 
 
 @dataclass(frozen=True)
@@ -333,8 +348,10 @@ class Plan:
     def summary(self) -> pd.DataFrame:
         """Per-rep, per-team and org figures side by side."""
         per_rep = {
-            "quota": self.quota, "wins needed": self.wins_per_year,
-            "average won deal": self.avg_won_amount, "win rate": self.win_rate,
+            "quota": self.quota,
+            "wins needed": self.wins_per_year,
+            "average won deal": self.avg_won_amount,
+            "win rate": self.win_rate,
             "new opportunities / week": self.new_per_week,
             "new opportunities / year": self.new_per_week * DAYS_PER_YEAR / 7.0,
             "cycle days (won)": self.cycle_days,
@@ -344,13 +361,18 @@ class Plan:
             "coverage needed (1 / win rate)": self.coverage_needed,
             "accounts to acquire": self.accounts_to_acquire,
         }
-        ratio_rows = {"win rate", "cycle days (won)", "pipeline coverage (next quarter)",
-                      "coverage needed (1 / win rate)", "average won deal"}
+        ratio_rows = {
+            "win rate",
+            "cycle days (won)",
+            "pipeline coverage (next quarter)",
+            "coverage needed (1 / win rate)",
+            "average won deal",
+        }
         df = pd.DataFrame({"per rep": per_rep})
-        df["per team"] = [v if k in ratio_rows else v * self.reps_per_team
-                          for k, v in per_rep.items()]
-        df["organisation"] = [v if k in ratio_rows else v * self.reps_per_team * self.teams
-                              for k, v in per_rep.items()]
+        df["per team"] = [v if k in ratio_rows else v * self.reps_per_team for k, v in per_rep.items()]
+        df["organisation"] = [
+            v if k in ratio_rows else v * self.reps_per_team * self.teams for k, v in per_rep.items()
+        ]
         return df
 
     def capacity_summary(self) -> pd.DataFrame:
@@ -382,8 +404,9 @@ class Plan:
         }
         return pd.DataFrame({"per rep": pd.Series(rows, dtype=object)})
 
-    def capacity_cells(self, money: Callable[[float], str], share: Callable[[float], str],
-                       space: str = " ") -> list[tuple[str, str, bool]]:
+    def capacity_cells(
+        self, money: Callable[[float], str], share: Callable[[float], str], space: str = " "
+    ) -> list[tuple[str, str, bool]]:
         """:meth:`capacity_summary` as words: (row, value, whether it is a part of the row above).
 
         Args:
@@ -391,16 +414,14 @@ class Plan:
             share: formats a ratio as a percentage.
             space: the space between a number and its unit.
         """
-        taken = {"non-selling time (admin, meetings, travel)", "CRM logging",
-                 "switching between goals"}
+        taken = {"non-selling time (admin, meetings, travel)", "CRM logging", "switching between goals"}
         out = []
         for label, v in self.capacity_summary()["per rep"].items():
             name = str(label)
             if isinstance(v, bool | np.bool_):
                 cell = "yes" if v else "no"
             elif name == "utilisation":
-                cell = (f"{100 * v:.0f}{space}% of the hours available" if np.isfinite(v)
-                        else "no hours left")
+                cell = f"{100 * v:.0f}{space}% of the hours available" if np.isfinite(v) else "no hours left"
             elif name == "supported quota ÷ quota":
                 cell = share(v)
             elif "quota" in name:
@@ -455,21 +476,22 @@ def plan(scenario: Scenario | str) -> Plan:
     # value of open deals in a stage: deals that reached it, weighted by amount
     amount = cells["mean_amount"].to_numpy()
     value_per_deal = np.array([(share * reach[:, s]) @ amount / reach_avg[s] for s in range(n)])
-    stages_df = pd.DataFrame({
-        "stage": names,
-        "conversion": conv,
-        "to_won": to_won,
-        "opportunities_per_year": new_per_year * reach_avg,
-        "arrivals_per_week": arrivals_per_day * 7,
-        "mean_days": mean_days,
-        "inventory": inventory,
-        "inventory_value": inventory * value_per_deal,
-    })
+    stages_df = pd.DataFrame(
+        {
+            "stage": names,
+            "conversion": conv,
+            "to_won": to_won,
+            "opportunities_per_year": new_per_year * reach_avg,
+            "arrivals_per_week": arrivals_per_day * 7,
+            "mean_days": mean_days,
+            "inventory": inventory,
+            "inventory_value": inventory * value_per_deal,
+        }
+    )
     cycle = float(mean_days.sum())
     remaining_mean = np.cumsum(mean_days[::-1])[::-1]
     remaining_var = np.cumsum(var_days[::-1])[::-1]
-    new_logo_win_share = float((share * win)[cells["segment"].to_numpy() == "new_logo"].sum()
-                               / win_rate)
+    new_logo_win_share = float((share * win)[cells["segment"].to_numpy() == "new_logo"].sum() / win_rate)
     quarter_quota = scenario.organisation.quota / 4
     return Plan(
         quota=scenario.organisation.quota,
@@ -524,14 +546,16 @@ class _GammaQuantiles:
 
     def __call__(self, u: np.ndarray, cv: float) -> np.ndarray:
         x = special.logit(u)
-        out = (self._interp(x, self.table(cv), self.slopes(cv)) if x.size >= 256
-               else np.interp(x, self.X, self.table(cv)))
+        out = (
+            self._interp(x, self.table(cv), self.slopes(cv))
+            if x.size >= 256
+            else np.interp(x, self.X, self.table(cv))
+        )
         tail = np.abs(x) > 12.0
         if tail.any():
             k = 1.0 / (cv * cv)
             out[tail] = special.gammaincinv(k, u[tail]) / k
         return out
-
 
     def _interp(self, x: np.ndarray, fp: np.ndarray, slope: np.ndarray) -> np.ndarray:
         """``np.interp(x, X, fp)``, value for value, finding each knot by arithmetic.
@@ -576,4 +600,3 @@ def gamma_quantile(u: np.ndarray, mean: np.ndarray | float, cv: np.ndarray | flo
 def lognormal_quantile(u: np.ndarray, median: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """Lognormal amounts with the given median and sigma, by inverse CDF of uniforms."""
     return median * np.exp(sigma * special.ndtri(u))
-

@@ -41,8 +41,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["Output", "OutputError", "atomic_dir", "atomic_write_text", "check_out_dir", "manifest",
-           "read_results", "write_tables"]
+__all__ = [
+    "Output",
+    "OutputError",
+    "atomic_dir",
+    "atomic_write_text",
+    "check_out_dir",
+    "manifest",
+    "read_results",
+    "write_tables",
+]
 
 #: Files that mark a folder as written by salessim (each a JSON object with ``salessim_version``):
 #: results carry ``manifest.json``, report folders ``run.json``.
@@ -59,10 +67,15 @@ class OutputError(OSError):
 
 def _kind(mode: int) -> str:
     """A file type in words, for messages."""
-    for test, word in ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
-                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISREG, "a regular file")):
+    for test, word in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISREG, "a regular file"),
+    ):
         if test(mode):
             return word
     return "a special file"
@@ -148,17 +161,22 @@ def check_target(path: Path, kind: Literal["dir", "file"] = "dir", flag: str = "
     absolute = Path(os.path.abspath(path))
     what = "folder" if kind == "dir" else "file"
     if path.name in ("", ".", "..") or absolute == absolute.parent:
-        raise OutputError(f"{flag} {shown}: names the current folder, a parent or the root, not a "
-                          f"new {what}; give a {what} name, e.g. {flag} "
-                          f"{'results' if kind == 'dir' else 'calibrated.yaml'}")
+        raise OutputError(
+            f"{flag} {shown}: names the current folder, a parent or the root, not a "
+            f"new {what}; give a {what} name, e.g. {flag} "
+            f"{'results' if kind == 'dir' else 'calibrated.yaml'}"
+        )
     st = _lstat(path)
     if st is not None and stat.S_ISLNK(st.st_mode):
-        raise OutputError(f"{flag} {path}: is a symbolic link (to {os.readlink(path)}); salessim "
-                          f"neither writes through nor replaces links: give the real path")
+        raise OutputError(
+            f"{flag} {path}: is a symbolic link (to {os.readlink(path)}); salessim "
+            f"neither writes through nor replaces links: give the real path"
+        )
     if kind == "dir":
         if st is not None and not stat.S_ISDIR(st.st_mode):
-            raise OutputError(f"{flag} {path}: exists and is {_kind(st.st_mode)}, not a directory; "
-                              "give a new folder name")
+            raise OutputError(
+                f"{flag} {path}: exists and is {_kind(st.st_mode)}, not a directory; give a new folder name"
+            )
         cwd = Path.cwd().resolve()
         if st is not None and cwd.is_relative_to(path.resolve()):
             raise OutputError(f"{flag} {path}: contains the current folder; give another folder")
@@ -171,20 +189,23 @@ def check_target(path: Path, kind: Literal["dir", "file"] = "dir", flag: str = "
                 raise OutputError(
                     f"{flag} {path}: is a folder salessim did not write (no manifest.json) and is "
                     f"not empty; salessim replaces only its own result folders: give a new or "
-                    f"empty folder")
+                    f"empty folder"
+                )
         added = _added(path) if st is not None else []
         if added:
-            shown_added = ", ".join(added[:5]) + (f" and {len(added) - 5:,} more" if len(added) > 5
-                                                  else "")
+            shown_added = ", ".join(added[:5]) + (f" and {len(added) - 5:,} more" if len(added) > 5 else "")
             raise OutputError(
                 f"{flag} {path}: holds {shown_added}, which salessim did not write there; it "
-                f"replaces its result folders as a whole: move them away or give another folder")
+                f"replaces its result folders as a whole: move them away or give another folder"
+            )
     else:
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise OutputError(f"{flag} {path}: is a directory; give a file name")
         if st is not None and not stat.S_ISREG(st.st_mode):
-            raise OutputError(f"{flag} {path}: is {_kind(st.st_mode)}, not a regular file; "
-                              f"salessim replaces only regular files: give a file name")
+            raise OutputError(
+                f"{flag} {path}: is {_kind(st.st_mode)}, not a regular file; "
+                f"salessim replaces only regular files: give a file name"
+            )
     _check_parent(path, flag)
 
 
@@ -251,8 +272,7 @@ class Output:
         flag: the command-line option that named the destination, for messages.
     """
 
-    def __init__(self, path: Path | str, kind: Literal["dir", "file"] = "dir",
-                 flag: str = "--out") -> None:
+    def __init__(self, path: Path | str, kind: Literal["dir", "file"] = "dir", flag: str = "--out") -> None:
         self.path = Path(path)
         self.kind = kind
         self.flag = flag
@@ -273,17 +293,20 @@ class Output:
             self.recover()
             check_target(self.path, self.kind, self.flag)  # the restored result, if any
             if self.kind == "dir" and _lstat(self.old) is not None:
-                raise OutputError(f"{self.flag} {self.path}: {self.old} exists and is not a salessim "
-                                  "result; move it away (salessim keeps the previous result there "
-                                  "while swapping in a new one)")
+                raise OutputError(
+                    f"{self.flag} {self.path}: {self.old} exists and is not a salessim "
+                    "result; move it away (salessim keeps the previous result there "
+                    "while swapping in a new one)"
+                )
         except BaseException:
             self._release()
             raise
         self._entered = True
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._release()
 
     def _make_parents(self) -> None:
@@ -299,8 +322,7 @@ class Output:
                 continue
             except OSError as e:
                 self._remove_created()
-                raise OutputError(f"{self.flag} {self.path}: cannot create {d} "
-                                  f"({e.strerror or e})") from None
+                raise OutputError(f"{self.flag} {self.path}: cannot create {d} ({e.strerror or e})") from None
             self._created.append(d)
 
     def _remove_created(self) -> None:
@@ -316,31 +338,35 @@ class Output:
             return
         key = str(self.lock_path)
         if key in _HELD:
-            raise OutputError(f"{self.flag} {self.path}: is already being written by this process "
-                              f"(lock {self.lock_path})")
+            raise OutputError(
+                f"{self.flag} {self.path}: is already being written by this process (lock {self.lock_path})"
+            )
         for _ in range(20):
             try:
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                             0o644)
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             except OSError as e:
                 if e.errno == errno.ELOOP:
-                    raise OutputError(f"{self.flag} {self.path}: the lock {self.lock_path} is a "
-                                      "symbolic link; remove it") from None
-                raise OutputError(f"{self.flag} {self.path}: cannot create the lock "
-                                  f"{self.lock_path} ({e.strerror or e})") from None
+                    raise OutputError(
+                        f"{self.flag} {self.path}: the lock {self.lock_path} is a symbolic link; remove it"
+                    ) from None
+                raise OutputError(
+                    f"{self.flag} {self.path}: cannot create the lock {self.lock_path} ({e.strerror or e})"
+                ) from None
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
                 if e.errno not in (errno.EACCES, errno.EAGAIN):
                     os.close(fd)
-                    raise OutputError(f"{self.flag} {self.path}: cannot lock {self.lock_path} "
-                                      f"({e.strerror or e})") from None
+                    raise OutputError(
+                        f"{self.flag} {self.path}: cannot lock {self.lock_path} ({e.strerror or e})"
+                    ) from None
                 holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another run"
                 os.close(fd)
                 raise OutputError(
                     f"{self.flag} {self.path}: another salessim run is writing it ({holder}; lock "
                     f"{self.lock_path}); wait for it to finish or choose another "
-                    f"{'folder' if self.kind == 'dir' else 'file'}") from None
+                    f"{'folder' if self.kind == 'dir' else 'file'}"
+                ) from None
             # the file may have been removed by the run that held it just before we locked it
             try:
                 same = os.stat(self.lock_path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
@@ -382,19 +408,31 @@ class Output:
         except OSError:
             return
         # only salessim's own result folders count (``.NAME.old-PID``: older versions' name)
-        olds = sorted((e for e in siblings if self.kind == "dir"
-                       and (e.name == self.old.name or e.name.startswith(f".{self.name}.old-"))
-                       and e.is_dir(follow_symlinks=False) and _is_ours(Path(e.path))),
-                      key=lambda e: (e.name != self.old.name, -e.stat(follow_symlinks=False).st_mtime))
+        olds = sorted(
+            (
+                e
+                for e in siblings
+                if self.kind == "dir"
+                and (e.name == self.old.name or e.name.startswith(f".{self.name}.old-"))
+                and e.is_dir(follow_symlinks=False)
+                and _is_ours(Path(e.path))
+            ),
+            key=lambda e: (e.name != self.old.name, -e.stat(follow_symlinks=False).st_mtime),
+        )
         for e in olds:
             if _lstat(self.path) is None:
                 try:
                     os.rename(e.path, self.path)
                 except OSError as err:
-                    raise OutputError(f"{self.flag} {self.path}: cannot restore the last good result "
-                                      f"from {e.path} ({err.strerror or err})") from None
-                print(f"salessim: restored the last good {self.path} (a previous run stopped "
-                      "while replacing it)", file=sys.stderr)
+                    raise OutputError(
+                        f"{self.flag} {self.path}: cannot restore the last good result "
+                        f"from {e.path} ({err.strerror or err})"
+                    ) from None
+                print(
+                    f"salessim: restored the last good {self.path} (a previous run stopped "
+                    "while replacing it)",
+                    file=sys.stderr,
+                )
             else:
                 _rmtree(Path(e.path))
         for e in siblings:
@@ -410,8 +448,7 @@ class Output:
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-", dir=self.parent))
         except OSError as e:
-            raise OutputError(f"{self.flag} {self.path}: cannot write there "
-                              f"({e.strerror or e})") from None
+            raise OutputError(f"{self.flag} {self.path}: cannot write there ({e.strerror or e})") from None
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)
@@ -452,10 +489,15 @@ class Output:
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{self.name}.partial-", dir=self.parent)
         except OSError as e:
-            raise OutputError(f"{self.flag} {self.path}: cannot write there "
-                              f"({e.strerror or e})") from None
-        _fill_and_replace(fd, tmp, text, self.path, sync=True,
-                          before_replace=lambda: check_target(self.path, "file", self.flag))
+            raise OutputError(f"{self.flag} {self.path}: cannot write there ({e.strerror or e})") from None
+        _fill_and_replace(
+            fd,
+            tmp,
+            text,
+            self.path,
+            sync=True,
+            before_replace=lambda: check_target(self.path, "file", self.flag),
+        )
         self._created = []
 
 
@@ -478,15 +520,22 @@ def atomic_write_text(path: Path, text: str | bytes) -> None:
     path = Path(path)
     st = _lstat(path)
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise OutputError(f"{path}: is {_kind(st.st_mode)}, not a regular file; salessim replaces "
-                          "only regular files")
+        raise OutputError(
+            f"{path}: is {_kind(st.st_mode)}, not a regular file; salessim replaces only regular files"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     _fill_and_replace(fd, tmp, text, path)
 
 
-def _fill_and_replace(fd: int, tmp: str, text: str | bytes, path: Path, sync: bool = False,
-                      before_replace: Callable[[], None] | None = None) -> None:
+def _fill_and_replace(
+    fd: int,
+    tmp: str,
+    text: str | bytes,
+    path: Path,
+    sync: bool = False,
+    before_replace: Callable[[], None] | None = None,
+) -> None:
     """Write ``text`` (or bytes) into the temporary file ``fd`` and rename it over ``path``.
 
     The file gets the mode the umask allows; it is removed if anything fails.
@@ -495,8 +544,11 @@ def _fill_and_replace(fd: int, tmp: str, text: str | bytes, path: Path, sync: bo
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        fh: Any = (os.fdopen(fd, "wb") if isinstance(text, bytes)
-                   else os.fdopen(fd, "w", encoding="utf-8", newline=""))
+        fh: Any = (
+            os.fdopen(fd, "wb")
+            if isinstance(text, bytes)
+            else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        )
         with fh:
             fh.write(text)
             if sync:
@@ -550,8 +602,9 @@ def manifest(**fields: Any) -> dict[str, Any]:
     }
 
 
-def write_tables(directory: Path, tables: dict[str, pd.DataFrame | None],
-                 meta: dict[str, Any], csv: tuple[str, ...] = ()) -> None:
+def write_tables(
+    directory: Path, tables: dict[str, pd.DataFrame | None], meta: dict[str, Any], csv: tuple[str, ...] = ()
+) -> None:
     """Write each table as Parquet (and CSV where asked) plus ``manifest.json`` into ``directory``."""
     files = {}
     for name, df in tables.items():

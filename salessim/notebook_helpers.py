@@ -147,8 +147,8 @@ def run_checked(run: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     comp = run(*args, **kw)
     names = set(comp.scenarios)
     if set(comp.results.periods["scenario"].unique()) != names or (
-            comp.results.deals is not None
-            and not set(comp.results.deals["scenario"].unique()) <= names):
+        comp.results.deals is not None and not set(comp.results.deals["scenario"].unique()) <= names
+    ):
         comp = run(*args, **{**kw, "cache": False})
     return comp
 
@@ -179,14 +179,16 @@ def _text_cell(v: Any) -> str:
 
 def _escaped(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
     """A cell format whose output is HTML-escaped (formats may carry names from the data)."""
+
     def cell(v: Any) -> str:
         return html.escape(str(fmt(v)), quote=True)
 
     return cell
 
 
-def _styler(df: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]], caption: str = "",
-            index: bool = False) -> Any:
+def _styler(
+    df: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]], caption: str = "", index: bool = False
+) -> Any:
     """A pandas Styler in which every cell, header and the caption is HTML-escaped."""
     fm = {c: _escaped(formats[c]) if c in formats else _text_cell for c in df.columns}
     st = df.style.format(fm, na_rep="–")
@@ -304,8 +306,7 @@ class Effect:
 
         ``None`` when the data cannot tell: fewer than two replications, or no finite interval.
         """
-        if self.n < 2 or not (np.isfinite(self.mean) and np.isfinite(self.low)
-                              and np.isfinite(self.high)):
+        if self.n < 2 or not (np.isfinite(self.mean) and np.isfinite(self.low) and np.isfinite(self.high)):
             return None
         if self.low > 0:
             return 1
@@ -329,9 +330,11 @@ class Effect:
             return "no replication had the data to measure the difference"
         if self.direction is None:
             value = fmt_pts(self.mean) if self.kind == "pts" else self.fmt(self.mean, True)
-            return (f"the difference ({value}) comes from {self._replications()}, too few to tell "
-                    "a direction" if interval else
-                    f"{self._replications()} cannot tell a direction")
+            return (
+                f"the difference ({value}) comes from {self._replications()}, too few to tell a direction"
+                if interval
+                else f"{self._replications()} cannot tell a direction"
+            )
         what = f"the difference ({self.brief()})" if interval else "the difference"
         return f"{what} is not distinguishable from zero with {self._replications()}"
 
@@ -418,24 +421,23 @@ class Effect:
             return f"could not be measured{' for ' + what if what else ''} (no replication had the data)"
         if self.direction is None:
             value = fmt_pts(self.mean) if self.kind == "pts" else self.fmt(self.mean, True)
-            return (f"changed{obj} by {value} in {self._replications()}, too few to tell a "
-                    "direction")
+            return f"changed{obj} by {value} in {self._replications()}, too few to tell a direction"
         if self.direction == 0:
-            return (f"did not change{obj} distinguishably from zero with {self._replications()} "
-                    f"({self.brief()})")
+            return (
+                f"did not change{obj} distinguishably from zero with {self._replications()} ({self.brief()})"
+            )
         verb = up if self.mean > 0 else down
-        amount = (fmt_pts(abs(self.mean), signed=False) if self.kind == "pts"
-                  else self.fmt(abs(self.mean)))
+        amount = fmt_pts(abs(self.mean), signed=False) if self.kind == "pts" else self.fmt(abs(self.mean))
         return f"{verb}{obj} by {amount} ({self.ci(magnitude=True)})"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain numbers for ``findings.json``."""
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()
+        }
 
 
-def direction_sentence(effect: Effect, up: str, down: str, unclear: str = "",
-                       interval: bool = True) -> str:
+def direction_sentence(effect: Effect, up: str, down: str, unclear: str = "", interval: bool = True) -> str:
     """The sentence a paired effect supports: a direction only when its 95 % CI excludes zero.
 
     Args:
@@ -471,8 +473,13 @@ def year_rows(periods: pd.DataFrame, year: int = 1) -> pd.DataFrame:
     return rows
 
 
-def per_replication(reps: pd.DataFrame, column: str, full_period: bool = True,
-                    by: Sequence[str] = ("scenario", "replication"), year: int = 1) -> pd.DataFrame:
+def per_replication(
+    reps: pd.DataFrame,
+    column: str,
+    full_period: bool = True,
+    by: Sequence[str] = ("scenario", "replication"),
+    year: int = 1,
+) -> pd.DataFrame:
     """Mean of a ``reps`` column per scenario and replication (one year's rows, full-period reps)."""
     r = reps[reps["period"] == "year"]
     if "year" in r.columns:
@@ -482,8 +489,7 @@ def per_replication(reps: pd.DataFrame, column: str, full_period: bool = True,
     return r.groupby(list(by), observed=True)[column].mean().reset_index()
 
 
-def paired(frame: pd.DataFrame, column: str, baseline: str, variant: str,
-           kind: str = "rel") -> Effect:
+def paired(frame: pd.DataFrame, column: str, baseline: str, variant: str, kind: str = "rel") -> Effect:
     """The paired effect of ``variant`` against ``baseline`` on ``column``, replication by replication.
 
     Args:
@@ -521,8 +527,10 @@ def _horizon_text(days: int) -> str:
         return "one year, in four quarters"
     if days > 365:
         n = days // 365
-        return (f"{number_word(n)} years, each in four quarters; the tables and charts show year 1 "
-                "unless they say otherwise")
+        return (
+            f"{number_word(n)} years, each in four quarters; the tables and charts show year 1 "
+            "unless they say otherwise"
+        )
     return f"the first {days:,} days of a year, in quarters"
 
 
@@ -537,8 +545,7 @@ def _policy(sc: Scenario) -> dict[str, Any]:
     return out
 
 
-def time_frame(scenarios: Scenario | Iterable[Scenario],
-               baseline: Scenario | None = None) -> dict[str, Any]:
+def time_frame(scenarios: Scenario | Iterable[Scenario], baseline: Scenario | None = None) -> dict[str, Any]:
     """Which simulated time a report shows, in plain words, from the scenarios it runs.
 
     In ``simulation.mode: transition`` each scenario first runs its warm-up under the baseline's
@@ -569,37 +576,55 @@ def time_frame(scenarios: Scenario | Iterable[Scenario],
     mode, warm, horizon = lead.mode, lead.warmup_days, lead.horizon_days
     if mode == "transition" and warm > 0 and changes:
         shown, label = "transition", TRANSITION_LABEL
-        detail = (f"Each simulated sales force first works for {_days_text(warm)} the way it is run "
-                  f"today (scenario “{base.name}”); the change starts on the first day of the reported "
-                  "period, so the figures include the ramp-in: training takes time, coaching "
-                  "builds skill slowly and culture moves slowly.")
+        detail = (
+            f"Each simulated sales force first works for {_days_text(warm)} the way it is run "
+            f"today (scenario “{base.name}”); the change starts on the first day of the reported "
+            "period, so the figures include the ramp-in: training takes time, coaching "
+            "builds skill slowly and culture moves slowly."
+        )
     elif mode == "transition" and warm > 0:
         shown = "steady_state"
         label = "The steady state, after the sales force has settled under its way of working"
-        detail = (f"The simulated sales force works for {_days_text(warm)} before anything is "
-                  "reported, under the same way of working as in the reported period: nothing "
-                  "changes when it starts, so the figures show where this way of working settles.")
+        detail = (
+            f"The simulated sales force works for {_days_text(warm)} before anything is "
+            "reported, under the same way of working as in the reported period: nothing "
+            "changes when it starts, so the figures show where this way of working settles."
+        )
     else:
         shown, label = "steady_state", STEADY_LABEL
-        detail = ("Each way of working runs from the start" + (
+        detail = "Each way of working runs from the start" + (
             f" and the simulated sales force works for {_days_text(warm)} under it before "
             "anything is reported, so the figures show where it settles, not the first year's "
-            "ramp-in." if warm > 0 else
-            ", with no settling period before the reported one (the sales force starts from "
-            "pipelines and tenures as they are when settled)."))
+            "ramp-in."
+            if warm > 0
+            else ", with no settling period before the reported one (the sales force starts from "
+            "pipelines and tenures as they are when settled)."
+        )
     if mixed:
-        detail += (" The scenarios do not all share this setting: "
-                   + "; ".join(f"{s.name}: {s.simulation.mode.replace('_', ' ')} mode, "
-                               f"{_days_text(s.simulation.warmup_days)} of warm-up, "
-                               f"{_days_text(s.simulation.horizon_days)} reported" for s in scs)
-                   + ".")
-    return {"mode": shown, "label": label, "detail": detail, "horizon": _horizon_text(horizon),
-            "horizon_days": int(horizon), "warmup_days": int(warm),
-            "scenario_modes": {s.name: s.simulation.mode for s in scs}}
+        detail += (
+            " The scenarios do not all share this setting: "
+            + "; ".join(
+                f"{s.name}: {s.simulation.mode.replace('_', ' ')} mode, "
+                f"{_days_text(s.simulation.warmup_days)} of warm-up, "
+                f"{_days_text(s.simulation.horizon_days)} reported"
+                for s in scs
+            )
+            + "."
+        )
+    return {
+        "mode": shown,
+        "label": label,
+        "detail": detail,
+        "horizon": _horizon_text(horizon),
+        "horizon_days": int(horizon),
+        "warmup_days": int(warm),
+        "scenario_modes": {s.name: s.simulation.mode for s in scs},
+    }
 
 
-def show_time_frame(scenarios: Scenario | Iterable[Scenario], output_dir: Path | None = None,
-                    baseline: Scenario | None = None) -> dict[str, Any]:
+def show_time_frame(
+    scenarios: Scenario | Iterable[Scenario], output_dir: Path | None = None, baseline: Scenario | None = None
+) -> dict[str, Any]:
     """Say near a report's top which simulated time it shows (see :func:`time_frame`).
 
     Displays the statement as a highlighted paragraph (every string HTML-escaped) and, given an
@@ -611,14 +636,18 @@ def show_time_frame(scenarios: Scenario | Iterable[Scenario], output_dir: Path |
     from IPython.display import HTML, display
 
     tf = time_frame(scenarios, baseline)
-    display(HTML(
-        "<div class='salessim-time-frame' style='border-left:4px solid #264653;background:#f3f6f8;"
-        "padding:10px 14px;margin:4px 0 12px 0;font-size:15px;line-height:1.5'>"
-        f"<b>What these figures show: {html.escape(tf['label'])}.</b> "
-        f"{html.escape(tf['detail'])} <b>Reported:</b> {html.escape(tf['horizon'])}.</div>"))
+    display(
+        HTML(
+            "<div class='salessim-time-frame' style='border-left:4px solid #264653;background:#f3f6f8;"
+            "padding:10px 14px;margin:4px 0 12px 0;font-size:15px;line-height:1.5'>"
+            f"<b>What these figures show: {html.escape(tf['label'])}.</b> "
+            f"{html.escape(tf['detail'])} <b>Reported:</b> {html.escape(tf['horizon'])}.</div>"
+        )
+    )
     if output_dir is not None:
-        atomic_write_text(Path(output_dir) / "time_frame.json",
-                          json.dumps(tf, indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(
+            Path(output_dir) / "time_frame.json", json.dumps(tf, indent=2, ensure_ascii=False) + "\n"
+        )
     return tf
 
 
@@ -627,10 +656,15 @@ def record_baseline(scenario: Scenario, output_dir: Path, source: str | Path = "
 
     ``salessim report`` puts it under the report's title and on the index page (escaped there).
     """
-    info = {"name": scenario.name, "description": scenario.description or "",
-            "hash": scenario.hash, "source": str(source)}
-    atomic_write_text(Path(output_dir) / "baseline.json",
-                      json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    info = {
+        "name": scenario.name,
+        "description": scenario.description or "",
+        "hash": scenario.hash,
+        "source": str(source),
+    }
+    atomic_write_text(
+        Path(output_dir) / "baseline.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+    )
     return info
 
 
@@ -649,19 +683,25 @@ class Findings:
         self.question = question
         self.items: list[dict[str, Any]] = []
 
-    def add(self, key: str, headline: str, meaning: str = "", effect: Effect | None = None,
-            **numbers: Any) -> None:
+    def add(
+        self, key: str, headline: str, meaning: str = "", effect: Effect | None = None, **numbers: Any
+    ) -> None:
         """One finding: a bold headline sentence with the effect and CI, then what it means."""
-        self.items.append({"id": key, "headline": headline.strip(), "meaning": meaning.strip(),
-                           "effect": effect.as_dict() if effect is not None else None,
-                           **{k: _plain(v) for k, v in numbers.items()}})
+        self.items.append(
+            {
+                "id": key,
+                "headline": headline.strip(),
+                "meaning": meaning.strip(),
+                "effect": effect.as_dict() if effect is not None else None,
+                **{k: _plain(v) for k, v in numbers.items()},
+            }
+        )
 
     def markdown(self) -> str:
         """The findings as a Markdown list; their text is literal (names from the data included)."""
         lines = []
         for f in self.items:
-            lines.append(f"- **{escape_markdown(f['headline'])}** "
-                         f"{escape_markdown(f['meaning'])}".rstrip())
+            lines.append(f"- **{escape_markdown(f['headline'])}** {escape_markdown(f['meaning'])}".rstrip())
         return "\n".join(lines)
 
     def show(self) -> Any:
@@ -673,11 +713,13 @@ class Findings:
     def save(self, output_dir: Path, **extra: Any) -> None:
         """Write ``findings.json`` (atomically)."""
         path = Path(output_dir) / "findings.json"
-        doc = {"report": self.report, "question": self.question,
-               "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-               "findings": [{**f, "text": f"{f['headline']} {f['meaning']}".strip()}
-                            for f in self.items],
-               **{k: _plain(v) for k, v in extra.items()}}
+        doc = {
+            "report": self.report,
+            "question": self.question,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "findings": [{**f, "text": f"{f['headline']} {f['meaning']}".strip()} for f in self.items],
+            **{k: _plain(v) for k, v in extra.items()},
+        }
         atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
@@ -708,13 +750,24 @@ def setup_figures() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     sns.set_theme(style="whitegrid", context="notebook", font_scale=1.0)
-    mpl.rcParams.update({
-        "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (9.5, 4.6),
-        "axes.titlesize": 13.5, "axes.titleweight": "bold", "axes.titlelocation": "left",
-        "axes.titlepad": 12, "axes.labelsize": 11.5, "xtick.labelsize": 10.5,
-        "ytick.labelsize": 10.5, "legend.fontsize": 10, "legend.frameon": False,
-        "axes.spines.top": False, "axes.spines.right": False,
-    })
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "figure.figsize": (9.5, 4.6),
+            "axes.titlesize": 13.5,
+            "axes.titleweight": "bold",
+            "axes.titlelocation": "left",
+            "axes.titlepad": 12,
+            "axes.labelsize": 11.5,
+            "xtick.labelsize": 10.5,
+            "ytick.labelsize": 10.5,
+            "legend.fontsize": 10,
+            "legend.frameon": False,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
     try:  # PNG (not SVG): embedded as data:image/png in the HTML report
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
@@ -723,8 +776,14 @@ def setup_figures() -> None:
         pass
 
 
-def effect_chart(ax: Any, labels: Sequence[str], effects: Sequence[Effect], better: int = +1,
-                 xlabel: str = "", ref: float = 0.0) -> None:
+def effect_chart(
+    ax: Any,
+    labels: Sequence[str],
+    effects: Sequence[Effect],
+    better: int = +1,
+    xlabel: str = "",
+    ref: float = 0.0,
+) -> None:
     """Horizontal bars of paired effects with their 95 % CIs, coloured good / bad, values labelled.
 
     Args:
@@ -744,8 +803,7 @@ def effect_chart(ax: Any, labels: Sequence[str], effects: Sequence[Effect], bett
     colors = [GREY if not e.clear else (GOOD if better * e.mean > 0 else BAD) for e in effects]
     ax.barh(y, means, color=colors, height=0.62, zorder=2)
     err = np.vstack([np.nan_to_num(means - lo), np.nan_to_num(hi - means)])
-    ax.errorbar(means, y, xerr=err, fmt="none", ecolor="#222222", elinewidth=1.2, capsize=3,
-                zorder=3)
+    ax.errorbar(means, y, xerr=err, fmt="none", ecolor="#222222", elinewidth=1.2, capsize=3, zorder=3)
     ax.axvline(ref, color="#333333", lw=0.9, zorder=1)
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
@@ -756,8 +814,15 @@ def effect_chart(ax: Any, labels: Sequence[str], effects: Sequence[Effect], bett
     pad = 0.05 * span
     for yi, e, m, l_, h_ in zip(y, effects, means, lo, hi, strict=True):
         edge = np.nanmax([m, h_]) if m >= 0 else np.nanmin([m, l_])
-        ax.text(edge + (pad if m >= 0 else -pad), yi, e.short(), va="center",
-                ha="left" if m >= 0 else "right", fontsize=10, color="#222222")
+        ax.text(
+            edge + (pad if m >= 0 else -pad),
+            yi,
+            e.short(),
+            va="center",
+            ha="left" if m >= 0 else "right",
+            fontsize=10,
+            color="#222222",
+        )
     left = min(0.0, np.nanmin(np.concatenate([lo, means]))) if n else 0.0
     right = max(0.0, np.nanmax(np.concatenate([hi, means]))) if n else 1.0
     left = left if np.isfinite(left) else 0.0
@@ -782,8 +847,12 @@ _FMT: dict[str, Callable[[Any], str]] = {
 }
 
 
-def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str]] | None = None,
-               caption: str = "", index: bool = False) -> None:
+def show_table(
+    df: pd.DataFrame,
+    formats: Mapping[str, str | Callable[[Any], str]] | None = None,
+    caption: str = "",
+    index: bool = False,
+) -> None:
     """Display a formatted table (money, percentages, points, days) with a caption.
 
     Text columns are left-aligned and number columns right-aligned; number columns without a
@@ -804,16 +873,20 @@ def show_table(df: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str
         elif pd.api.types.is_float_dtype(df[c]):
             fm[c] = _FMT["num2"]
     st = _styler(df, fm, caption, index)
-    st = st.set_table_styles([
-        {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: 600;"
-                                         " font-size: 14px; padding: 4px 0 8px 0; color: #222;"},
-        {"selector": "th", "props": "text-align: left; background: #f3f5f7; padding: 5px 10px;"},
-        {"selector": "td", "props": "padding: 4px 10px; text-align: left;"},
-    ])
+    st = st.set_table_styles(
+        [
+            {
+                "selector": "caption",
+                "props": "caption-side: top; text-align: left; font-weight: 600;"
+                " font-size: 14px; padding: 4px 0 8px 0; color: #222;",
+            },
+            {"selector": "th", "props": "text-align: left; background: #f3f5f7; padding: 5px 10px;"},
+            {"selector": "td", "props": "padding: 4px 10px; text-align: left;"},
+        ]
+    )
     num_cols = [c for c in df.columns if c in fm or "CI" in str(c)]
     if num_cols:
-        st = st.set_properties(subset=num_cols, **{"text-align": "right",
-                                                   "white-space": "nowrap"})
+        st = st.set_properties(subset=num_cols, **{"text-align": "right", "white-space": "nowrap"})
     display(st)
 
 
@@ -834,8 +907,13 @@ def capacity_numbers(p: Any) -> pd.DataFrame:
             return "USD"
         return "number" if "/ week" in item else "hours"
 
-    return pd.DataFrame({"item": list(s.index), "unit": [unit(str(i), v) for i, v in s.items()],
-                         "per rep": [float(v) for v in s]})
+    return pd.DataFrame(
+        {
+            "item": list(s.index),
+            "unit": [unit(str(i), v) for i, v in s.items()],
+            "per rep": [float(v) for v in s],
+        }
+    )
 
 
 def effect_columns(name: str, effects: Iterable[Effect | None]) -> dict[str, list[float]]:
@@ -847,22 +925,36 @@ def effect_columns(name: str, effects: Iterable[Effect | None]) -> dict[str, lis
     """
     es = list(effects)
     nan = float("nan")
-    return {name: [nan if e is None else e.mean for e in es],
-            f"{name}_ci_low": [nan if e is None else e.low for e in es],
-            f"{name}_ci_high": [nan if e is None else e.high for e in es]}
+    return {
+        name: [nan if e is None else e.mean for e in es],
+        f"{name}_ci_low": [nan if e is None else e.low for e in es],
+        f"{name}_ci_high": [nan if e is None else e.high for e in es],
+    }
 
 
 #: Spreadsheet number formats of :func:`show_table`'s format names (a point is a difference of
 #: two shares, kept as a fraction: 0.012 shows as +1.2 %).
 XLSX_FORMATS: dict[str, str] = {
-    "money": "#,##0", "money_signed": "+#,##0;-#,##0;0", "pct": "0.0%", "pct0": "0%",
-    "pct_signed": "+0.0%;-0.0%;0.0%", "pts": "+0.0%;-0.0%;0.0%", "days": "0", "int": "#,##0",
-    "num1": "#,##0.0", "num2": "#,##0.00", "x": '0.00"×"',
+    "money": "#,##0",
+    "money_signed": "+#,##0;-#,##0;0",
+    "pct": "0.0%",
+    "pct0": "0%",
+    "pct_signed": "+0.0%;-0.0%;0.0%",
+    "pts": "+0.0%;-0.0%;0.0%",
+    "days": "0",
+    "int": "#,##0",
+    "num1": "#,##0.0",
+    "num2": "#,##0.00",
+    "x": '0.00"×"',
 }
 
 
-def save_table(df: pd.DataFrame, output_dir: Path, name: str,
-               formats: Mapping[str, str | Callable[[Any], str]] | None = None) -> None:
+def save_table(
+    df: pd.DataFrame,
+    output_dir: Path,
+    name: str,
+    formats: Mapping[str, str | Callable[[Any], str]] | None = None,
+) -> None:
     """Write a table as ``NAME.csv`` and ``NAME.xlsx`` under ``output_dir`` (each atomically).
 
     Save the numbers, not the text a page shows: figures as numbers (shares as fractions, money
@@ -876,39 +968,56 @@ def save_table(df: pd.DataFrame, output_dir: Path, name: str,
     from salessim.xlsx import workbook_bytes
 
     out = Path(output_dir)
-    own = {str(c): XLSX_FORMATS.get(f, f) for c, f in (formats or {}).items()
-           if isinstance(f, str) and c in df.columns}
-    meta = {"table": name, "same as": f"{name}.csv", "shares": "fractions (0.05 is 5 %)",
-            "salessim_version": __version__}
+    own = {
+        str(c): XLSX_FORMATS.get(f, f)
+        for c, f in (formats or {}).items()
+        if isinstance(f, str) and c in df.columns
+    }
+    meta = {
+        "table": name,
+        "same as": f"{name}.csv",
+        "shares": "fractions (0.05 is 5 %)",
+        "salessim_version": __version__,
+    }
     atomic_write_text(out / f"{name}.csv", df.to_csv(index=False))
     atomic_write_text(out / f"{name}.xlsx", workbook_bytes({name: df}, meta, {name: own}))
 
 
-def assumptions_section(scenario: Scenario, key_parameters: Sequence[str] = (),
-                        note: str = "") -> None:
+def assumptions_section(scenario: Scenario, key_parameters: Sequence[str] = (), note: str = "") -> None:
     """The assumptions register: the parameters this report leans on, then the full register folded."""
     from IPython.display import HTML, display
 
     reg = pd.DataFrame(assumptions_register(scenario))
     reg["value"] = [f"{v:,g}" if isinstance(v, float) else str(v) for v in reg["value"]]
     reg["kind"] = reg["kind"].map({"assumption": "assumption", "sourced": "published source"})
-    reg = reg.rename(columns={"parameter": "parameter", "value": "value", "kind": "basis",
-                              "source": "source or reasoning"})
+    reg = reg.rename(
+        columns={"parameter": "parameter", "value": "value", "kind": "basis", "source": "source or reasoning"}
+    )
     if key_parameters:
         key = reg[reg["parameter"].isin(key_parameters)]
         show_table(key, caption="The assumptions these results lean on most")
     n_a = int((reg["basis"] == "assumption").sum())
-    table = (_styler(reg, {})
-             .set_table_styles([{"selector": "td", "props": "padding: 3px 8px; font-size: 12px;"
-                                                           " text-align: left;"},
-                                {"selector": "th", "props": "text-align: left; padding: 3px 8px;"
-                                                           " background: #f3f5f7;"}])
-             .to_html())
-    summary = (f"Full assumptions register: {len(reg)} parameters, {n_a} of them modelling "
-               f"assumptions, the rest from published sources (click to expand)")
+    table = (
+        _styler(reg, {})
+        .set_table_styles(
+            [
+                {"selector": "td", "props": "padding: 3px 8px; font-size: 12px; text-align: left;"},
+                {"selector": "th", "props": "text-align: left; padding: 3px 8px; background: #f3f5f7;"},
+            ]
+        )
+        .to_html()
+    )
+    summary = (
+        f"Full assumptions register: {len(reg)} parameters, {n_a} of them modelling "
+        f"assumptions, the rest from published sources (click to expand)"
+    )
     extra = f"<p>{html.escape(note)}</p>" if note else ""
-    display(HTML(f"<details><summary style='cursor:pointer;font-weight:600'>"
-                 f"{html.escape(summary)}</summary>{extra}{table}</details>"))
+    display(
+        HTML(
+            f"<details><summary style='cursor:pointer;font-weight:600'>"
+            f"{html.escape(summary)}</summary>{extra}{table}</details>"
+        )
+    )
 
 
 def show_preformatted(text: str, intro: str = "") -> None:
@@ -919,8 +1028,13 @@ def show_preformatted(text: str, intro: str = "") -> None:
     display(HTML(f"{head}<pre><code>{html.escape(text)}</code></pre>"))
 
 
-def run_metadata(started: float, seed: int, replications: int,
-                 scenarios: Mapping[str, str] | Iterable[Scenario], **extra: Any) -> dict[str, Any]:
+def run_metadata(
+    started: float,
+    seed: int,
+    replications: int,
+    scenarios: Mapping[str, str] | Iterable[Scenario],
+    **extra: Any,
+) -> dict[str, Any]:
     """What produced this report: version, seed, replications, scenario hashes, runtime."""
     from salessim import __version__
 
@@ -942,14 +1056,23 @@ def run_metadata(started: float, seed: int, replications: int,
 def show_metadata(meta: Mapping[str, Any]) -> None:
     """Run metadata as a two-column table."""
     rows = []
-    labels = {"salessim_version": "salessim version", "created_utc": "created (UTC)",
-              "seed": "root seed", "replications": "replications per scenario",
-              "runtime_seconds": "runtime (seconds)", "python": "Python",
-              "quick_mode": "quick smoke run (SALESSIM_QUICK)"}
+    labels = {
+        "salessim_version": "salessim version",
+        "created_utc": "created (UTC)",
+        "seed": "root seed",
+        "replications": "replications per scenario",
+        "runtime_seconds": "runtime (seconds)",
+        "python": "Python",
+        "quick_mode": "quick smoke run (SALESSIM_QUICK)",
+    }
     for k, v in meta.items():
         if k == "scenario_hashes":
-            rows.append({"item": "scenario content hashes" if len(v) > 1 else "scenario content hash",
-                         "value": ", ".join(f"{name} {h}" for name, h in v.items())})
+            rows.append(
+                {
+                    "item": "scenario content hashes" if len(v) > 1 else "scenario content hash",
+                    "value": ", ".join(f"{name} {h}" for name, h in v.items()),
+                }
+            )
             continue
         rows.append({"item": labels.get(k, k.replace("_", " ")), "value": str(v)})
     show_table(pd.DataFrame(rows))
@@ -958,11 +1081,27 @@ def show_metadata(meta: Mapping[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------
 # goals and the deal log
 # ------------------------------------------------------------------------------------------
-_GOAL_LABELS = {"revenue": "revenue", "new_logos": "new logos", "new_logo_revenue": "new-logo revenue",
-                "expansion_revenue": "expansion revenue", "avg_deal_size": "average deal size",
-                "win_rate": "win rate", "opportunities": "new opportunities"}
-_NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven",
-            8: "eight", 9: "nine", 10: "ten"}
+_GOAL_LABELS = {
+    "revenue": "revenue",
+    "new_logos": "new logos",
+    "new_logo_revenue": "new-logo revenue",
+    "expansion_revenue": "expansion revenue",
+    "avg_deal_size": "average deal size",
+    "win_rate": "win rate",
+    "opportunities": "new opportunities",
+}
+_NUMBERS = {
+    1: "one",
+    2: "two",
+    3: "three",
+    4: "four",
+    5: "five",
+    6: "six",
+    7: "seven",
+    8: "eight",
+    9: "nine",
+    10: "ten",
+}
 
 
 def number_word(n: int) -> str:
@@ -983,8 +1122,9 @@ def days_since_start(dates: pd.Series, scenario: Scenario) -> pd.Series:
     return (pd.to_datetime(dates) - start).dt.days
 
 
-def goal_attainment(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
-                    first_day: int = 183, last_day: int = 365) -> pd.DataFrame:
+def goal_attainment(
+    deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario, first_day: int = 183, last_day: int = 365
+) -> pd.DataFrame:
     """Per-goal attainment of full-period reps from the deal log, over days [first, last).
 
     The deal log lists deals created in the reported year; deals opened during the warm-up and
@@ -1011,39 +1151,61 @@ def goal_attainment(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
     for rep_idx, rr in r.groupby("replication"):
         ids = rr["rep_id"].to_numpy()
 
-        def per(frame: pd.DataFrame, weights: str | None = None, rep_idx: Any = rep_idx,
-                ids: np.ndarray = ids) -> np.ndarray:
+        def per(
+            frame: pd.DataFrame, weights: str | None = None, rep_idx: Any = rep_idx, ids: np.ndarray = ids
+        ) -> np.ndarray:
             f = frame[frame["replication"] == rep_idx]
-            s = (f.groupby("rep_id")[weights].sum() if weights else f.groupby("rep_id").size())
+            s = f.groupby("rep_id")[weights].sum() if weights else f.groupby("rep_id").size()
             return s.reindex(ids, fill_value=0).to_numpy(dtype=float)
 
         new = won[won["segment"] == "new_logo"]
-        metrics = {"revenue": per(won, "amount"), "wins": per(won),
-                   "closed": per(won) + per(lost), "created": per(made),
-                   "new_logo_wins": per(new), "new_logo_revenue": per(new, "amount"),
-                   "expansion_revenue": per(won[won["segment"] == "expansion"], "amount")}
+        metrics = {
+            "revenue": per(won, "amount"),
+            "wins": per(won),
+            "closed": per(won) + per(lost),
+            "created": per(made),
+            "new_logo_wins": per(new),
+            "new_logo_revenue": per(new, "amount"),
+            "expansion_revenue": per(won[won["segment"] == "expansion"], "amount"),
+        }
         for p in scenario.funnel.products:
             metrics[f"product_revenue:{p}"] = per(won[won["product"] == p], "amount")
         att = gm.attainment(metrics, np.full(ids.size, frac))
         for j, goal in enumerate(gm.goals):
-            rows.append(pd.DataFrame({"scenario": scenario.name, "replication": rep_idx,
-                                      "rep_id": ids, "goal": goal_label(goal),
-                                      "weight": goal.weight, "attainment": att[:, j]}))
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["scenario", "replication", "rep_id", "goal", "weight", "attainment"])
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "scenario": scenario.name,
+                        "replication": rep_idx,
+                        "rep_id": ids,
+                        "goal": goal_label(goal),
+                        "weight": goal.weight,
+                        "attainment": att[:, j],
+                    }
+                )
+            )
+    return (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=["scenario", "replication", "rep_id", "goal", "weight", "attainment"])
+    )
 
 
 def prospecting_mix(deals: pd.DataFrame) -> pd.DataFrame:
     """Share of new opportunities per market cell (segment × product), per scenario."""
-    cell = (deals["segment"].map({"new_logo": "new logo", "expansion": "expansion"})
-            .fillna(deals["segment"]) + " · product " + deals["product"].astype(str))
+    cell = (
+        deals["segment"].map({"new_logo": "new logo", "expansion": "expansion"}).fillna(deals["segment"])
+        + " · product "
+        + deals["product"].astype(str)
+    )
     t = deals.assign(cell=cell).groupby(["scenario", "cell"]).size().rename("n").reset_index()
     t["share"] = t["n"] / t.groupby("scenario")["n"].transform("sum")
     return t
 
 
-def rep_coverage(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
-                 quarters: Sequence[str] = ("Q3", "Q4")) -> pd.DataFrame:
+def rep_coverage(
+    deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario, quarters: Sequence[str] = ("Q3", "Q4")
+) -> pd.DataFrame:
     """Each full-period rep's pipeline coverage at a quarter's start, and whether they made quota.
 
     Coverage = value of the rep's open deals at the quarter's first day ÷ the rep's quota for the
@@ -1064,7 +1226,8 @@ def rep_coverage(deals: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario,
         value = d[is_open].groupby(["replication", "rep_id"])["amount"].sum().rename("open_value")
         r = reps[(reps["scenario"] == scenario.name) & (reps["period"] == q) & reps["full_period"]]
         m = r[["replication", "rep_id", "quota", "attainment"]].merge(
-            value.reset_index(), on=["replication", "rep_id"], how="left")
+            value.reset_index(), on=["replication", "rep_id"], how="left"
+        )
         m["open_value"] = m["open_value"].fillna(0.0)
         m["coverage"] = m["open_value"] / m["quota"]
         m["hit"] = m["attainment"] >= 1.0
@@ -1084,8 +1247,10 @@ def capacity_table(plan: Any) -> pd.DataFrame:
         Columns ``item`` (indented where it is a part of the row above) and ``per rep`` (text:
         hours a week, opportunities a week, yes/no, dollars or a percentage).
     """
-    rows = [{"item": (NBSP * 4 + name) if part else name, "per rep": cell}
-            for name, cell, part in plan.capacity_cells(fmt_money, lambda v: fmt_pct(v, 0), NBSP)]
+    rows = [
+        {"item": (NBSP * 4 + name) if part else name, "per rep": cell}
+        for name, cell, part in plan.capacity_cells(fmt_money, lambda v: fmt_pct(v, 0), NBSP)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -1124,8 +1289,9 @@ def figure_note(fig: Any, text: str, y: float = -0.02) -> None:
         x0, x1 = 0.01, 1.0
     width = max(40, int(fig.get_figwidth() * (x1 - x0) * 14.5))
     lines = textwrap.wrap(text, width)
-    fig.text(x0, y - 0.035 * (len(lines) - 1), "\n".join(lines), fontsize=9.5, color="#555",
-             ha="left", va="top")
+    fig.text(
+        x0, y - 0.035 * (len(lines) - 1), "\n".join(lines), fontsize=9.5, color="#555", ha="left", va="top"
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -1140,8 +1306,7 @@ def comparison_scenarios(comp: Any) -> dict[str, Scenario]:
     """The resolved scenarios of a comparison, by name (from the YAML its metadata keeps)."""
     import yaml
 
-    return {n: load_scenario(yaml.safe_load(text))
-            for n, text in comp.meta["scenario_yaml"].items()}
+    return {n: load_scenario(yaml.safe_load(text)) for n, text in comp.meta["scenario_yaml"].items()}
 
 
 def cost_effects(comp: Any, year: int = 1) -> pd.DataFrame:
@@ -1161,31 +1326,42 @@ def cost_effects(comp: Any, year: int = 1) -> pd.DataFrame:
     """
     sm = comp.summary
     if "return_on_cost" not in sm:
-        raise ValueError("the comparison's summary has no costs: its periods table was written "
-                         "before salessim recorded what costs are priced from; run it again")
-    sm = sm[(sm["year"] == year) & (sm["scenario"] != comp.baseline)].set_index(
-        ["scenario", "metric"])
+        raise ValueError(
+            "the comparison's summary has no costs: its periods table was written "
+            "before salessim recorded what costs are priced from; run it again"
+        )
+    sm = sm[(sm["year"] == year) & (sm["scenario"] != comp.baseline)].set_index(["scenario", "metric"])
 
     def effect(n: str, metric: str) -> Effect:
         r = sm.loc[(n, metric)]
-        return Effect(float(r["diff"]), float(r["diff_ci_low"]), float(r["diff_ci_high"]),
-                      int(r["n"]), "money")
+        return Effect(
+            float(r["diff"]), float(r["diff_ci_low"]), float(r["diff_ci_high"]), int(r["n"]), "money"
+        )
 
     rows = []
     for n in comp.scenarios:
         if n == comp.baseline:
             continue
         c = sm.loc[(n, "cost")]
-        rows.append({"scenario": n, "revenue": effect(n, "revenue"), "cost": effect(n, "cost"),
-                     "net": effect(n, "margin_less_cost"), "margin": float(c["margin_diff"]),
-                     "return_on_cost": float(c["return_on_cost"]),
-                     "verdict": str(c["cost_verdict"])})
-    return pd.DataFrame(rows, columns=["scenario", "revenue", "cost", "net", "margin",
-                                       "return_on_cost", "verdict"])
+        rows.append(
+            {
+                "scenario": n,
+                "revenue": effect(n, "revenue"),
+                "cost": effect(n, "cost"),
+                "net": effect(n, "margin_less_cost"),
+                "margin": float(c["margin_diff"]),
+                "return_on_cost": float(c["return_on_cost"]),
+                "verdict": str(c["cost_verdict"]),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["scenario", "revenue", "cost", "net", "margin", "return_on_cost", "verdict"]
+    )
 
 
-def cost_breakdown(comp: Any, year: int = 1,
-                   groups: Mapping[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+def cost_breakdown(
+    comp: Any, year: int = 1, groups: Mapping[str, tuple[str, ...]] | None = None
+) -> pd.DataFrame:
     """What each variant's change in cost is made of: one row per variant and cost line.
 
     Unbundles a variant that changes several things at once (more joint calls *and* trained
@@ -1206,8 +1382,9 @@ def cost_breakdown(comp: Any, year: int = 1,
     return component_diffs(costs, comp.baseline, year, GROUPS if groups is None else groups)
 
 
-def cost_components_chart(ax: Any, breakdown: pd.DataFrame, order: Sequence[str],
-                          labels: Sequence[str]) -> None:
+def cost_components_chart(
+    ax: Any, breakdown: pd.DataFrame, order: Sequence[str], labels: Sequence[str]
+) -> None:
     """Each variant's change in cost, split by cost line: bars right for more, left for less.
 
     A diamond marks the net change; USD a year.
@@ -1221,8 +1398,11 @@ def cost_components_chart(ax: Any, breakdown: pd.DataFrame, order: Sequence[str]
     from matplotlib.ticker import FuncFormatter
 
     lines = list(dict.fromkeys(breakdown["component"]))
-    wide = breakdown.pivot(index="scenario", columns="component", values="diff").reindex(
-        index=list(order), columns=lines).fillna(0.0)
+    wide = (
+        breakdown.pivot(index="scenario", columns="component", values="diff")
+        .reindex(index=list(order), columns=lines)
+        .fillna(0.0)
+    )
     y = np.arange(len(order))[::-1]
     right = np.zeros(len(order))
     left = np.zeros(len(order))
@@ -1257,13 +1437,11 @@ def cost_story(breakdown: pd.DataFrame, scenario: str) -> tuple[str, str]:
     from salessim.costs import FOLLOWS
 
     b = breakdown[breakdown["scenario"] == scenario]
-    clear = b[(b["diff_ci_low"] > 0) | (b["diff_ci_high"] < 0)
-              | (b["diff_ci_low"].isna() & (b["diff"] != 0))]
+    clear = b[(b["diff_ci_low"] > 0) | (b["diff_ci_high"] < 0) | (b["diff_ci_low"].isna() & (b["diff"] != 0))]
     clear = clear.reindex(clear["diff"].abs().sort_values(ascending=False).index)
 
     def words(rows: pd.DataFrame) -> str:
-        return ", ".join(f"{r.component} {fmt_money(r.diff, signed=True)}"
-                         for r in rows.itertuples())
+        return ", ".join(f"{r.component} {fmt_money(r.diff, signed=True)}" for r in rows.itertuples())
 
     follows = clear["component"].isin(FOLLOWS)
     return words(clear[~follows]), words(clear[follows])

@@ -98,8 +98,7 @@ def _first_heading_and_question(cells: Sequence[Any]) -> tuple[str, str]:
     for c in cells:
         if c.get("cell_type") != "markdown":
             continue
-        text = "".join(c.get("source", "")) if isinstance(c.get("source"), list) else str(
-            c.get("source", ""))
+        text = "".join(c.get("source", "")) if isinstance(c.get("source"), list) else str(c.get("source", ""))
         for line in text.splitlines():
             if not title and line.startswith("# "):
                 title = line[2:].strip()
@@ -121,20 +120,26 @@ def read_notebook(path: Path) -> Notebook | None:
     path = Path(path)
     name = path.stem
     if not _NAME.match(name):
-        raise ReportError(f"{path}: a report's file name must be letters, digits, _ and - (it "
-                          "names the report's page and folder)")
+        raise ReportError(
+            f"{path}: a report's file name must be letters, digits, _ and - (it "
+            "names the report's page and folder)"
+        )
     try:
         if path.stat().st_size > 20 * 2**20:
-            raise ReportError(f"{path}: larger than 20 MiB; a report notebook is committed without "
-                              "outputs")
+            raise ReportError(f"{path}: larger than 20 MiB; a report notebook is committed without outputs")
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise ReportError(f"{path}: not a readable notebook ({type(e).__name__})") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
         raise ReportError(f"{path}: not a notebook (no cells)")
-    tagged = [c for c in cells if isinstance(c, dict) and isinstance(c.get("metadata"), dict)
-              and "parameters" in (c["metadata"].get("tags") or [])]
+    tagged = [
+        c
+        for c in cells
+        if isinstance(c, dict)
+        and isinstance(c.get("metadata"), dict)
+        and "parameters" in (c["metadata"].get("tags") or [])
+    ]
     if not tagged:
         return None
     meta = (nb.get("metadata") or {}).get("salessim") or {}
@@ -153,8 +158,15 @@ def read_notebook(path: Path) -> Notebook | None:
         raise ReportError(f"{path}: metadata `salessim.standard` must be true or false")
     if not isinstance(rules, dict):
         raise ReportError(f"{path}: metadata `salessim.parameters` must be a mapping")
-    return Notebook(name, path, title, question, float(order), standard,
-                    {str(k): _meta_rule(path, str(k), v) for k, v in rules.items()})
+    return Notebook(
+        name,
+        path,
+        title,
+        question,
+        float(order),
+        standard,
+        {str(k): _meta_rule(path, str(k), v) for k, v in rules.items()},
+    )
 
 
 def discover(directory: Path | None = None) -> dict[str, Notebook]:
@@ -208,15 +220,16 @@ def _scenario_file(value: Any) -> str | None:
         try:
             load_scenario(str(value))
         except ScenarioError:
-            return (f"no scenario file {_show(value)} and no library scenario of that name "
-                    "(a relative path is read from the working directory)")
+            return (
+                f"no scenario file {_show(value)} and no library scenario of that name "
+                "(a relative path is read from the working directory)"
+            )
         return None
     try:
         load_scenario(path)
     except ScenarioError as e:
         first = str(e).splitlines()
-        return (f"{_show(str(path))} is not a valid scenario: "
-                + "; ".join(x.strip() for x in first[:3]))
+        return f"{_show(str(path))} is not a valid scenario: " + "; ".join(x.strip() for x in first[:3])
     return None
 
 
@@ -245,8 +258,7 @@ def _param_list(value: Any) -> str | None:
         cur: Any = data
         for k in n.split("."):
             if not isinstance(cur, dict) or k not in cur:
-                return (f"{_show(n)} is not a scenario parameter "
-                        "(e.g. culture.attrition_sensitivity)")
+                return f"{_show(n)} is not a scenario parameter (e.g. culture.attrition_sensitivity)"
             cur = cur[k]
         if isinstance(cur, bool) or not isinstance(cur, int | float):
             return f"{_show(n)} is not a numeric parameter"
@@ -289,8 +301,12 @@ ALIASES: dict[str, str] = {"scenario": "baseline", "baseline_scenario": "baselin
 
 #: Checks a notebook's metadata may name for a text parameter.
 CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "scenario": _scenario_file, "optional_scenario": _optional_scenario, "dir": _existing_dir,
-    "file": _optional_csv, "parameters": _param_list}
+    "scenario": _scenario_file,
+    "optional_scenario": _optional_scenario,
+    "dir": _existing_dir,
+    "file": _optional_csv,
+    "parameters": _param_list,
+}
 _KINDS = {"int": int, "float": float, "bool": bool, "str": str}
 
 
@@ -301,8 +317,7 @@ def _meta_rule(path: Path, key: str, spec: Any) -> Rule:
         raise ReportError(f"{where} must be a mapping of min, max, check, type, note")
     low, high = spec.get("min"), spec.get("max")
     for v in (low, high):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
-                              or not math.isfinite(v)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)):
             raise ReportError(f"{where}: min and max must be numbers, got {_show(v)}")
     check = spec.get("check")
     if check is not None and check not in CHECKS:
@@ -310,10 +325,14 @@ def _meta_rule(path: Path, key: str, spec: Any) -> Rule:
     kind = spec.get("type")
     if kind is not None and kind not in _KINDS:
         raise ReportError(f"{where}: type must be one of {', '.join(_KINDS)}, got {_show(kind)}")
-    default_kind = str if check is not None else float if low is not None or high is not None \
-        else str
-    return Rule(_KINDS[kind] if kind else default_kind, low, high,
-                CHECKS[check] if check else None, str(spec.get("note", "")))
+    default_kind = str if check is not None else float if low is not None or high is not None else str
+    return Rule(
+        _KINDS[kind] if kind else default_kind,
+        low,
+        high,
+        CHECKS[check] if check else None,
+        str(spec.get("note", "")),
+    )
 
 
 def _rule(nb: Notebook | None, key: str) -> Rule | None:
@@ -327,8 +346,11 @@ def _rule(nb: Notebook | None, key: str) -> Rule | None:
 #: report → parameter → variant (its changes over the library baseline, :func:`salessim.
 #: experiments.variant_changes`).
 LAID_OVER: dict[str, dict[str, str]] = {
-    "goal_designs": {"focused_scenario": "goals_focused", "many_scenario": "goals_many",
-                     "prescription_scenario": "prescription"},
+    "goal_designs": {
+        "focused_scenario": "goals_focused",
+        "many_scenario": "goals_many",
+        "prescription_scenario": "prescription",
+    },
     "pipeline_benchmark": {"prescription_scenario": "prescription"},
 }
 
@@ -351,17 +373,22 @@ def parse_value(text: str, key: str | None = None) -> Any:
     """
     where = f"-p {key}" if key else "-p value"
     if len(text) > MAX_VALUE_CHARS:
-        raise ReportError(f"{where}: the value is {len(text):,} characters long; at most "
-                          f"{MAX_VALUE_CHARS:,} are read")
+        raise ReportError(
+            f"{where}: the value is {len(text):,} characters long; at most {MAX_VALUE_CHARS:,} are read"
+        )
     scalars = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                raise ReportError(f"{where} {_show(text)}: YAML anchors and aliases (& and *) are "
-                                  "not read; give the value itself")
+                raise ReportError(
+                    f"{where} {_show(text)}: YAML anchors and aliases (& and *) are "
+                    "not read; give the value itself"
+                )
             if isinstance(event, yaml.CollectionStartEvent):
-                raise ReportError(f"{where} {_show(text)}: expected a single value (number, "
-                                  "true/false or text), not a list or mapping")
+                raise ReportError(
+                    f"{where} {_show(text)}: expected a single value (number, "
+                    "true/false or text), not a list or mapping"
+                )
             if isinstance(event, yaml.ScalarEvent):
                 scalars += 1
                 if scalars > 1:  # several documents
@@ -391,7 +418,7 @@ def _show(value: Any, limit: int = 80) -> str:
     if isinstance(value, str):
         if len(value) <= limit:
             return repr(value)
-        head, tail = value[: limit // 3], value[-(limit - limit // 3):]
+        head, tail = value[: limit // 3], value[-(limit - limit // 3) :]
         return f"{head + '…' + tail!r} ({len(value):,} characters)"
     if isinstance(value, int) and value.bit_length() > 4 * limit:
         return f"a whole number of {value.bit_length():,} bits"
@@ -411,13 +438,16 @@ def notebook_path(name: str | Path) -> Path:
     if looks_like_path:
         path = input_path(text)
         if not path.is_file():
-            raise ReportError(f"no notebook {_show(text)} (a relative path is read from the "
-                              "working directory)")
+            raise ReportError(
+                f"no notebook {_show(text)} (a relative path is read from the working directory)"
+            )
         return path
     path = NOTEBOOK_DIR / f"{text}.ipynb"
     if not _NAME.match(text) or not path.is_file():
-        raise ReportError(f"no report {_show(text)}; reports: {', '.join(discover())} (or give "
-                          "the path of any notebook with a `parameters` cell)")
+        raise ReportError(
+            f"no report {_show(text)}; reports: {', '.join(discover())} (or give "
+            "the path of any notebook with a `parameters` cell)"
+        )
     return path
 
 
@@ -426,8 +456,10 @@ def report_notebook(name: str | Path) -> Notebook:
     path = notebook_path(name)
     nb = read_notebook(path)
     if nb is None:
-        raise ReportError(f"{path}: no cell tagged `parameters`; a report notebook declares its "
-                          "parameters in one (see papermill's parameters cell)")
+        raise ReportError(
+            f"{path}: no cell tagged `parameters`; a report notebook declares its "
+            "parameters in one (see papermill's parameters cell)"
+        )
     return nb
 
 
@@ -442,13 +474,13 @@ def notebook_parameters(name: str | Path) -> dict[str, dict[str, Any]]:
             default = ast.literal_eval(p["default"])
         except (ValueError, SyntaxError):
             default = p["default"]
-        out[key] = {"type": p.get("inferred_type_name"), "default": default,
-                    "help": p.get("help", "")}
+        out[key] = {"type": p.get("inferred_type_name"), "default": default, "help": p.get("help", "")}
     return out
 
 
-def validate_parameters(name: str | Path, params: Mapping[str, Any] | None,
-                        allow_output_dir: bool = False) -> dict[str, Any]:
+def validate_parameters(
+    name: str | Path, params: Mapping[str, Any] | None, allow_output_dir: bool = False
+) -> dict[str, Any]:
     """Check names against the notebook and values by type and range; return them typed.
 
     Raises:
@@ -461,14 +493,17 @@ def validate_parameters(name: str | Path, params: Mapping[str, Any] | None,
     params = dict(params or {})
     unknown = sorted(k for k in params if k not in spec and ALIASES.get(k) not in spec)
     if unknown:
-        raise ReportError(f"report {name}: unknown parameter{'s' if len(unknown) > 1 else ''} "
-                          f"{', '.join(unknown)}; valid parameters: {', '.join(spec)}")
+        raise ReportError(
+            f"report {name}: unknown parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)}; valid parameters: {', '.join(spec)}"
+        )
     for old, new in ALIASES.items():
         if old in params and old not in spec and new in params:
             raise ReportError(f"report {name}: {old} is the old name of {new}; give only {new}")
     if "output_dir" in params and not allow_output_dir:
-        raise ReportError(f"report {name}: output_dir is set by --out (the report's tables go "
-                          f"to OUT/{name}/)")
+        raise ReportError(
+            f"report {name}: output_dir is set by --out (the report's tables go to OUT/{name}/)"
+        )
     out: dict[str, Any] = {}
     for key, value in params.items():
         rule = _rule(nb, key) or _rule(nb, ALIASES.get(key, key))
@@ -490,8 +525,9 @@ def _check_laid_over(name: str, params: Mapping[str, Any]) -> None:
     from salessim.notebook_helpers import load_input_scenario
     from salessim.scenario import ScenarioError
 
-    todo = {param: variant for param, variant in LAID_OVER.get(name, {}).items()
-            if params.get(param, "") == ""}
+    todo = {
+        param: variant for param, variant in LAID_OVER.get(name, {}).items() if params.get(param, "") == ""
+    }
     if not todo or "baseline" not in params:
         return
     base = load_input_scenario(str(params["baseline"]))
@@ -499,9 +535,10 @@ def _check_laid_over(name: str, params: Mapping[str, Any]) -> None:
         try:
             variants_over(base, {variant: variant_changes(variant)})
         except ScenarioError as e:
-            raise ReportError(f"report {name}: {e} — give that plan for this sales force as a "
-                              f"scenario file with -p {param} FILE") from None
-
+            raise ReportError(
+                f"report {name}: {e} — give that plan for this sales force as a "
+                f"scenario file with -p {param} FILE"
+            ) from None
 
 
 def _check_value(report: str, key: str, value: Any, kind: type, rule: Rule | None) -> Any:
@@ -519,8 +556,10 @@ def _check_value(report: str, key: str, value: Any, kind: type, rule: Rule | Non
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ReportError(f"{where} must be a number, got {_show(value)}")
         if not math.isfinite(value):
-            raise ReportError(f"{where} must be a finite number, got {_show(value)}"
-                              + (f" ({rule.note})" if rule is not None and rule.note else ""))
+            raise ReportError(
+                f"{where} must be a finite number, got {_show(value)}"
+                + (f" ({rule.note})" if rule is not None and rule.note else "")
+            )
         value = float(value)
     elif kind is str:
         if value is None:
@@ -531,11 +570,15 @@ def _check_value(report: str, key: str, value: Any, kind: type, rule: Rule | Non
             raise ReportError(f"{where} must be text, got {_show(value)}")
     if rule is not None:
         if rule.low is not None and value < rule.low:
-            raise ReportError(f"{where} must be ≥ {_num(rule.low)}, got {_show(value)}"
-                              + (f" ({rule.note})" if rule.note else ""))
+            raise ReportError(
+                f"{where} must be ≥ {_num(rule.low)}, got {_show(value)}"
+                + (f" ({rule.note})" if rule.note else "")
+            )
         if rule.high is not None and value > rule.high:
-            raise ReportError(f"{where} must be ≤ {_num(rule.high)}, got {_show(value)}"
-                              + (f" ({rule.note})" if rule.note else ""))
+            raise ReportError(
+                f"{where} must be ≤ {_num(rule.high)}, got {_show(value)}"
+                + (f" ({rule.note})" if rule.note else "")
+            )
         if rule.check is not None:
             problem = rule.check(value)
             if problem:
@@ -580,8 +623,9 @@ _TEMPLATE = r"""
 {%- endblock extra_css -%}
 """
 
-_REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>",
-                            re.IGNORECASE)
+_REMOTE_SCRIPT = re.compile(
+    r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>", re.IGNORECASE
+)
 _ACTIVE_TAGS = frozenset({"script", "iframe", "frame", "object", "embed", "applet", "base", "form"})
 _URL_ATTRS = frozenset({"href", "src", "action", "formaction", "xlink:href", "data", "srcdoc"})
 
@@ -618,7 +662,6 @@ def active_content(page: str) -> str:
     return "; ".join(dict.fromkeys(parser.found))
 
 
-
 def export_html(notebook: Path | Any, title: str | None = None) -> str:
     """A code-free HTML page of an executed notebook.
 
@@ -634,29 +677,40 @@ def export_html(notebook: Path | Any, title: str | None = None) -> str:
     keep = []
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", [])
-                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            cell.outputs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
             if not cell.outputs:
                 continue  # nothing to show: drop the empty cell rather than leave a gap
         keep.append(cell)
     nb.cells = keep
     if title:
         nb.metadata["title"] = title
-    exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({
-        "salessim_report.html.j2": _TEMPLATE})], template_file="salessim_report.html.j2",
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(
-        remove_cell_tags={"hide-in-report"}, enabled=True), enabled=True)
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_loaders=[DictLoader({"salessim_report.html.j2": _TEMPLATE})],
+        template_file="salessim_report.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"hide-in-report"}, enabled=True), enabled=True
+    )
     body, _ = exporter.from_notebook_node(nb)
     return _REMOTE_SCRIPT.sub("", body)
 
 
 #: The quick-run warning: at the top of the page, kept in view while reading (sticky), in colours
 #: no other part of a report uses.
-_BANNER_STYLE = ("position:sticky;top:0;z-index:1000;background:#fff3cd;color:#4a2600;"
-                 "border:2px solid #b45309;border-left:12px solid #b45309;border-radius:4px;"
-                 "padding:12px 18px;margin:0 0 18px 0;font-size:17px;font-weight:600;"
-                 "line-height:1.45;box-shadow:0 2px 8px rgba(0,0,0,0.18)")
+_BANNER_STYLE = (
+    "position:sticky;top:0;z-index:1000;background:#fff3cd;color:#4a2600;"
+    "border:2px solid #b45309;border-left:12px solid #b45309;border-radius:4px;"
+    "padding:12px 18px;margin:0 0 18px 0;font-size:17px;font-weight:600;"
+    "line-height:1.45;box-shadow:0 2px 8px rgba(0,0,0,0.18)"
+)
 
 
 def quick_run_text(replications: int, default: int) -> str:
@@ -664,8 +718,10 @@ def quick_run_text(replications: int, default: int) -> str:
     if replications >= default:
         return ""
     noun = "replication" if replications == 1 else "replications"
-    return (f"Quick run: {replications:,} {noun} instead of the default {default:,} — the "
-            "confidence intervals are wide and directions may not show; not for decisions.")
+    return (
+        f"Quick run: {replications:,} {noun} instead of the default {default:,} — the "
+        "confidence intervals are wide and directions may not show; not for decisions."
+    )
 
 
 def quick_run_banner(replications: int | None, default: Any) -> str:
@@ -679,14 +735,20 @@ def quick_run_banner(replications: int | None, default: Any) -> str:
         An HTML ``<div>`` (its text escaped), or an empty string when the run is not a quick one
         (or either number is unknown).
     """
-    if not isinstance(replications, int) or not isinstance(default, int) or isinstance(
-            replications, bool) or isinstance(default, bool):
+    if (
+        not isinstance(replications, int)
+        or not isinstance(default, int)
+        or isinstance(replications, bool)
+        or isinstance(default, bool)
+    ):
         return ""
     text = quick_run_text(replications, default)
     if not text:
         return ""
-    return (f"<div class='salessim-quick-run' role='note' style='{_BANNER_STYLE}'>"
-            f"&#9888; {html.escape(text)}</div>")
+    return (
+        f"<div class='salessim-quick-run' role='note' style='{_BANNER_STYLE}'>"
+        f"&#9888; {html.escape(text)}</div>"
+    )
 
 
 _BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
@@ -699,11 +761,13 @@ def with_banner(page: str, banner: str) -> str:
     m = _BODY_TAG.search(page)
     if m is None:
         return banner + page
-    return page[:m.end()] + "\n" + banner + page[m.end():]
+    return page[: m.end()] + "\n" + banner + page[m.end() :]
 
 
-_BASELINE_STYLE = ("border-left:4px solid #1f4e79;background:#eef3f8;padding:8px 14px;"
-                   "margin:6px 0 14px 0;font-size:15px;line-height:1.5;color:#1d2327")
+_BASELINE_STYLE = (
+    "border-left:4px solid #1f4e79;background:#eef3f8;padding:8px 14px;"
+    "margin:6px 0 14px 0;font-size:15px;line-height:1.5;color:#1d2327"
+)
 
 
 def baseline_text(info: Mapping[str, str] | None) -> tuple[str, str]:
@@ -725,12 +789,14 @@ def with_baseline(page: str, info: Mapping[str, str] | None) -> str:
     who, detail = baseline_text(info)
     if not who:
         return page
-    box = (f"<div class='salessim-baseline' role='note' style='{_BASELINE_STYLE}'>"
-           f"<b>{html.escape(who)}</b> {html.escape(detail)}</div>")
+    box = (
+        f"<div class='salessim-baseline' role='note' style='{_BASELINE_STYLE}'>"
+        f"<b>{html.escape(who)}</b> {html.escape(detail)}</div>"
+    )
     m = _H1_END.search(page)
     if m is None:
         return with_banner(page, box)
-    return page[:m.end()] + "\n" + box + page[m.end():]
+    return page[: m.end()] + "\n" + box + page[m.end() :]
 
 
 #: The tables a report links to: what its notebook wrote beside the page as CSV or spreadsheet.
@@ -750,8 +816,12 @@ def tables_section(name: str, data: Path) -> str:
 
     found: dict[str, list[str]] = {}
     for p in sorted(data.rglob("*")):
-        if p.suffix.lower() in _TABLE_SUFFIXES and p.is_file() and not p.is_symlink() \
-                and not any(part.startswith(".") for part in p.relative_to(data).parts):
+        if (
+            p.suffix.lower() in _TABLE_SUFFIXES
+            and p.is_file()
+            and not p.is_symlink()
+            and not any(part.startswith(".") for part in p.relative_to(data).parts)
+        ):
             rel = p.relative_to(data).as_posix()
             found.setdefault(rel[: -len(p.suffix)], []).append(rel)
     if not found:
@@ -761,15 +831,20 @@ def tables_section(name: str, data: Path) -> str:
         href = html.escape(quote(f"{name}/{rel}"), quote=True)
         return f"<a href='{href}' style='{_LINK_STYLE}'>{html.escape(rel)}</a>"
 
-    items = "".join(f"<li><b>{html.escape(stem)}</b>: "
-                    + " · ".join(link(r) for r in sorted(files, key=lambda r: r.endswith(".xlsx")))
-                    + "</li>" for stem, files in found.items())
+    items = "".join(
+        f"<li><b>{html.escape(stem)}</b>: "
+        + " · ".join(link(r) for r in sorted(files, key=lambda r: r.endswith(".xlsx")))
+        + "</li>"
+        for stem, files in found.items()
+    )
     # styled as the page's own text (the notebook's Markdown cells)
-    return (f"<section class='salessim-tables jp-RenderedHTMLCommon' aria-label='Tables' "
-            f"style='{_TABLES_STYLE}'><h2>Tables</h2>"
-            "<p>The numbers behind this page, each as CSV and as a spreadsheet: figures are "
-            "numbers (shares as fractions, money in USD), not the formatted text above.</p>"
-            f"<ul>{items}</ul></section>")
+    return (
+        f"<section class='salessim-tables jp-RenderedHTMLCommon' aria-label='Tables' "
+        f"style='{_TABLES_STYLE}'><h2>Tables</h2>"
+        "<p>The numbers behind this page, each as CSV and as a spreadsheet: figures are "
+        "numbers (shares as fractions, money in USD), not the formatted text above.</p>"
+        f"<ul>{items}</ul></section>"
+    )
 
 
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
@@ -825,16 +900,23 @@ def _failing_cell(nb: Any) -> str:
                     section = line.lstrip("#").strip()
                     break
         elif any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            first = next((x.strip() for x in cell.source.splitlines()
-                          if x.strip() and not x.strip().startswith("#")), "")
+            first = next(
+                (x.strip() for x in cell.source.splitlines() if x.strip() and not x.strip().startswith("#")),
+                "",
+            )
             if len(first) > 70:
                 first = first[:67] + "…"
             return f"cell {i + 1} (section “{section}”, starting `{first}`)"
     return "an unknown cell"
 
 
-def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any] | None = None,
-               update_index: bool = True, log: Callable[[str], None] | None = None) -> ReportRun:
+def run_report(
+    name: str,
+    out: Path = Path("reports"),
+    params: Mapping[str, Any] | None = None,
+    update_index: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> ReportRun:
     """Run one report notebook with papermill and export it as code-free HTML.
 
     Args:
@@ -883,14 +965,18 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
             # the command line prints one clear line; the log is kept beside a failed notebook
             with _stderr_to(kernel_log), _kernel_environment():
                 papermill.execute_notebook(
-                    str(nb_path), str(executed),
+                    str(nb_path),
+                    str(executed),
                     parameters={**kernel_params, "output_dir": str(tmp.resolve())},
-                    kernel_name=KERNEL, cwd=str(work), progress_bar=False, log_output=False,
+                    kernel_name=KERNEL,
+                    cwd=str(work),
+                    progress_bar=False,
+                    log_output=False,
                     # IPC transport: no network ports and no plain-TCP warning from the kernel;
                     # the sockets live in a directory of this run's own: parallel runs cannot
                     # collide
-                    config=Config({"KernelManager": {"transport": "ipc",
-                                                     "ip": f"{sock}/kernel"}}))
+                    config=Config({"KernelManager": {"transport": "ipc", "ip": f"{sock}/kernel"}}),
+                )
         except PapermillExecutionError as e:
             where = "an unknown cell"
             if executed.exists():
@@ -901,41 +987,55 @@ def run_report(name: str, out: Path = Path("reports"), params: Mapping[str, Any]
             evalue = str(e.evalue).strip().splitlines()[0] if str(e.evalue).strip() else ""
             raise ReportFailed(
                 f"report {name}: {rel_nb} failed in {where}: {e.ename}: {evalue} — executed "
-                f"notebook kept in {failed_nb}; the last good report is untouched") from None
+                f"notebook kept in {failed_nb}; the last good report is untouched"
+            ) from None
         except Exception as e:
             _keep_log(kernel_log, failed_nb.with_suffix(".log"))
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
             if type(e).__name__ == "NoSuchKernel":
-                msg = (f"no Jupyter kernel named {KERNEL!r}; run `make install` (it registers the "
-                       "kernel inside .venv)")
-            raise ReportFailed(f"report {name}: {rel_nb} could not run: {type(e).__name__}: "
-                               f"{msg}; the last good report is untouched") from None
+                msg = (
+                    f"no Jupyter kernel named {KERNEL!r}; run `make install` (it registers the "
+                    "kernel inside .venv)"
+                )
+            raise ReportFailed(
+                f"report {name}: {rel_nb} could not run: {type(e).__name__}: "
+                f"{msg}; the last good report is untouched"
+            ) from None
         default_reps = _defaults(nb_path).get("replications")
         used_reps = _replications_used(tmp, typed, default_reps)
-        page = with_baseline(with_banner(export_html(executed, title=report.title),
-                                         quick_run_banner(used_reps, default_reps)),
-                             _baseline_of(tmp))
+        page = with_baseline(
+            with_banner(export_html(executed, title=report.title), quick_run_banner(used_reps, default_reps)),
+            _baseline_of(tmp),
+        )
         page = with_tables(page, tables_section(name, tmp))
         active = active_content(page)
         if active:
             # text from the data must show as text: a page that would run anything is not
             # published (the notebook is kept for a look at which output carried it)
             atomic_write_text(failed_nb, executed.read_text(encoding="utf-8"))
-            raise ReportFailed(f"report {name}: the page would run script ({active}); not written "
-                               f"— executed notebook kept in {failed_nb}; the last good report is "
-                               "untouched")
+            raise ReportFailed(
+                f"report {name}: the page would run script ({active}); not written "
+                f"— executed notebook kept in {failed_nb}; the last good report is "
+                "untouched"
+            )
         runtime = time.perf_counter() - t0
         from salessim import __version__
 
-        info = {"name": name, "title": report.title, "question": report.question,
-                "created_utc": started.isoformat(timespec="seconds"),
-                "parameters": {**_defaults(nb_path), **_renamed(typed)},
-                "given_parameters": _renamed(typed), "baseline": _baseline_of(tmp),
-                "runtime_seconds": round(runtime, 1),
-                "replications_used": used_reps, "replications_default": default_reps,
-                "salessim_version": __version__, "notebook": str(rel_nb)}
-        (tmp / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n",
-                                      encoding="utf-8")
+        info = {
+            "name": name,
+            "title": report.title,
+            "question": report.question,
+            "created_utc": started.isoformat(timespec="seconds"),
+            "parameters": {**_defaults(nb_path), **_renamed(typed)},
+            "given_parameters": _renamed(typed),
+            "baseline": _baseline_of(tmp),
+            "runtime_seconds": round(runtime, 1),
+            "replications_used": used_reps,
+            "replications_default": default_reps,
+            "salessim_version": __version__,
+            "notebook": str(rel_nb),
+        }
+        (tmp / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     html_path = out / f"{name}.html"
     atomic_write_text(html_path, page)
     if failed_nb.exists() or failed_nb.with_suffix(".log").exists():
@@ -1067,14 +1167,20 @@ def write_index(out: Path) -> Path:
     for name, (title, question) in listed.items():
         run_file = out / name / "run.json"
         failed = (out / "_failed" / f"{name}.ipynb").exists()
-        fail_note = (f"<div class='failed'>The last build of this report failed; the page linked "
-                     f"here is the last good one. The failed notebook is in "
-                     f"<code>_failed/{name}.ipynb</code>.</div>" if failed else "")
+        fail_note = (
+            f"<div class='failed'>The last build of this report failed; the page linked "
+            f"here is the last good one. The failed notebook is in "
+            f"<code>_failed/{name}.ipynb</code>.</div>"
+            if failed
+            else ""
+        )
         if not run_file.exists() or not (out / f"{name}.html").exists():
-            cards.append(f"<div class='card'><h2 class='missing'>{html.escape(title)}</h2>"
-                         f"<p class='q'>{html.escape(question)}</p>{fail_note}"
-                         f"<p class='meta missing'>Not built yet: <code>salessim report {name}"
-                         f"</code></p></div>")
+            cards.append(
+                f"<div class='card'><h2 class='missing'>{html.escape(title)}</h2>"
+                f"<p class='q'>{html.escape(question)}</p>{fail_note}"
+                f"<p class='meta missing'>Not built yet: <code>salessim report {name}"
+                f"</code></p></div>"
+            )
             continue
         info = json.loads(run_file.read_text(encoding="utf-8"))
         headline = ""
@@ -1083,8 +1189,10 @@ def write_index(out: Path) -> Path:
             try:
                 items = json.loads(fpath.read_text(encoding="utf-8")).get("findings", [])
                 if items:
-                    headline = (f"<div class='finding'><b>{html.escape(items[0]['headline'])}</b>"
-                                f" {html.escape(items[0].get('meaning', ''))}</div>")
+                    headline = (
+                        f"<div class='finding'><b>{html.escape(items[0]['headline'])}</b>"
+                        f" {html.escape(items[0].get('meaning', ''))}</div>"
+                    )
             except (ValueError, KeyError):
                 headline = ""
         shows = ""
@@ -1092,8 +1200,10 @@ def write_index(out: Path) -> Path:
         if tpath.exists():
             try:
                 tf = json.loads(tpath.read_text(encoding="utf-8"))
-                shows = (f"<p class='shows'><b>Shows:</b> {html.escape(str(tf['label']))} "
-                         f"({html.escape(str(tf.get('horizon', '')).split(';')[0])}).</p>")
+                shows = (
+                    f"<p class='shows'><b>Shows:</b> {html.escape(str(tf['label']))} "
+                    f"({html.escape(str(tf.get('horizon', '')).split(';')[0])}).</p>"
+                )
             except (ValueError, KeyError, TypeError):
                 shows = ""
         quick = ""
@@ -1102,14 +1212,21 @@ def write_index(out: Path) -> Path:
             quick = f"<div class='quick'>{html.escape(quick_run_text(used, default))}</div>"
         params = info.get("parameters", {})
         given = set(info.get("given_parameters", {}))
-        ptxt = ", ".join(f"<code>{html.escape(k)}={html.escape(str(v) if v != '' else '“”')}</code>"
-                         + (" (set)" if k in given else "") for k, v in params.items())
+        ptxt = ", ".join(
+            f"<code>{html.escape(k)}={html.escape(str(v) if v != '' else '“”')}</code>"
+            + (" (set)" if k in given else "")
+            for k, v in params.items()
+        )
         base = info.get("baseline") if isinstance(info.get("baseline"), dict) else None
         if base and base.get("hash"):
             bases[str(base["hash"])] = base
-        for_whom = (f"<p class='shows'><b>Sales force:</b> {html.escape(str(base.get('name', '')))}"
-                    f" <span class='meta'>(content hash <code>{html.escape(str(base.get('hash', '')))}"
-                    "</code>)</span></p>" if base else "")
+        for_whom = (
+            f"<p class='shows'><b>Sales force:</b> {html.escape(str(base.get('name', '')))}"
+            f" <span class='meta'>(content hash <code>{html.escape(str(base.get('hash', '')))}"
+            "</code>)</span></p>"
+            if base
+            else ""
+        )
         when = info.get("created_utc", "")
         with contextlib.suppress(ValueError):
             when = datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M UTC")
@@ -1118,22 +1235,25 @@ def write_index(out: Path) -> Path:
             f"<p class='q'>{html.escape(question)}</p>{quick}{for_whom}{shows}{headline}{fail_note}"
             f"<p class='meta'>Built {html.escape(when)} in {info.get('runtime_seconds', '?')} s "
             f"with salessim {html.escape(str(info.get('salessim_version', '')))}. "
-            f"Parameters: {ptxt}</p></div>")
+            f"Parameters: {ptxt}</p></div>"
+        )
     from salessim import __version__
 
-    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>salessim reports</title><style>{_INDEX_CSS}</style></head><body>"
-            "<h1>Sales performance reports</h1>"
-            + _index_company(bases)
-            +             "<p class='lead'>Each report tries a change in how the sales force is run on a "
-            "simulated sales force first, and gives the effect with its 95&nbsp;% confidence "
-            "interval, and says whether it shows the first year after the change (while it "
-            "ramps in) or the steady state once the sales force has settled. Start with the "
-            "drivers overview.</p>"
-            + "\n".join(cards)
-            + f"<p class='meta'>Index written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by salessim "
-              f"{__version__}. Rebuild with <code>make report</code>.</p></body></html>")
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>salessim reports</title><style>{_INDEX_CSS}</style></head><body>"
+        "<h1>Sales performance reports</h1>"
+        + _index_company(bases)
+        + "<p class='lead'>Each report tries a change in how the sales force is run on a "
+        "simulated sales force first, and gives the effect with its 95&nbsp;% confidence "
+        "interval, and says whether it shows the first year after the change (while it "
+        "ramps in) or the steady state once the sales force has settled. Start with the "
+        "drivers overview.</p>"
+        + "\n".join(cards)
+        + f"<p class='meta'>Index written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by salessim "
+        f"{__version__}. Rebuild with <code>make report</code>.</p></body></html>"
+    )
     path = out / "index.html"
     atomic_write_text(path, page)
     return path
@@ -1147,13 +1267,19 @@ def _index_company(bases: Mapping[str, Mapping[str, str]]) -> str:
         who, detail = baseline_text(next(iter(bases.values())))
         return f"<div class='finding'><b>{html.escape(who)}</b> {html.escape(detail)}</div>"
     names = ", ".join(sorted({str(b.get("name", "")) for b in bases.values()}))
-    return ("<div class='failed'>These reports were built for different sales forces ("
-            f"{html.escape(names)}); each card says which. Rebuild them together with "
-            "<code>salessim reports --baseline FILE</code>.</div>")
+    return (
+        "<div class='failed'>These reports were built for different sales forces ("
+        f"{html.escape(names)}); each card says which. Rebuild them together with "
+        "<code>salessim reports --baseline FILE</code>.</div>"
+    )
 
 
-def build_all(out: Path, replications: int | None = None,
-              names: Sequence[str] | None = None, baseline: str | None = None) -> int:
+def build_all(
+    out: Path,
+    replications: int | None = None,
+    names: Sequence[str] | None = None,
+    baseline: str | None = None,
+) -> int:
     """Build the standard reports into ``out`` and write ``out/index.html``.
 
     ``baseline``: the sales force every report is built for (a scenario file, e.g. one
@@ -1186,13 +1312,18 @@ def build_all(out: Path, replications: int | None = None,
             failures.append(name)
             print(f"salessim: error: {e}", file=sys.stderr, flush=True)
             continue
-        print(f"[{i}/{len(names)}] {name}: {run.html} ({run.runtime_seconds:.0f} s)",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{i}/{len(names)}] {name}: {run.html} ({run.runtime_seconds:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     index = write_index(out)
     total = time.perf_counter() - t0
     done = len(names) - len(failures)
-    print(f"wrote {index}: {done} of {len(names)} reports built in {total:.0f} s"
-          + (f"; failed: {', '.join(failures)}" if failures else ""))
+    print(
+        f"wrote {index}: {done} of {len(names)} reports built in {total:.0f} s"
+        + (f"; failed: {', '.join(failures)}" if failures else "")
+    )
     return 0 if not failures else 1
 
 

@@ -20,28 +20,85 @@ __all__ = ["DEAL_COLUMNS", "PERIODS", "PERIOD_COLUMNS", "REP_COLUMNS", "Results"
 PERIODS = ("Q1", "Q2", "Q3", "Q4", "year")
 
 REP_COLUMNS = [
-    "scenario", "replication", "seed", "rep_id", "manager_id", "year", "period", "full_period", "quota",
-    "revenue", "attainment", "composite_attainment", "opportunities", "wins", "losses",
-    "coaching_hours", "joint_calls", "skill_start", "skill_end", "tenure_days", "left", "hired",
-    "gap_flagged", "selling_time_share", "extra_hours", "p_make_quota",
+    "scenario",
+    "replication",
+    "seed",
+    "rep_id",
+    "manager_id",
+    "year",
+    "period",
+    "full_period",
+    "quota",
+    "revenue",
+    "attainment",
+    "composite_attainment",
+    "opportunities",
+    "wins",
+    "losses",
+    "coaching_hours",
+    "joint_calls",
+    "skill_start",
+    "skill_end",
+    "tenure_days",
+    "left",
+    "hired",
+    "gap_flagged",
+    "selling_time_share",
+    "extra_hours",
+    "p_make_quota",
 ]
 #: ``pipeline_coverage`` is pipeline coverage (next quarter), the quantity the plan's benchmark
 #: ``Plan.coverage`` gives: the open pipeline's value at a quarter's start ÷ that quarter's quota
 #: (a fourth of the annual quota) of the seated reps; the ``year`` row is the mean of its quarters'.
 #: ``year`` numbers the reported fiscal years (1, 2, …): each has four quarter rows and a ``year`` row.
 PERIOD_COLUMNS = [
-    "scenario", "replication", "seed", "year", "period", "headcount", "revenue", "quota",
-    "attainment_p10", "attainment_p50", "attainment_p90", "pct_at_quota", "win_rate",
-    "cycle_days", "pipeline_coverage", "forecast_error", "forecast_bias", "turnover",
+    "scenario",
+    "replication",
+    "seed",
+    "year",
+    "period",
+    "headcount",
+    "revenue",
+    "quota",
+    "attainment_p10",
+    "attainment_p50",
+    "attainment_p90",
+    "pct_at_quota",
+    "win_rate",
+    "cycle_days",
+    "pipeline_coverage",
+    "forecast_error",
+    "forecast_bias",
+    "turnover",
     "voluntary_turnover",
-    "coaching_hours", "coaching_delivered_share", "culture", "detection_lag_days",
-    "false_flag_rate", "diagnosis_accuracy", "selling_time_share",
-    "hires", "manager_review_hours", "manager_hiring_hours", "manager_training_hours",
-    "managers_trained", "crm_logging_hours",
+    "coaching_hours",
+    "coaching_delivered_share",
+    "culture",
+    "detection_lag_days",
+    "false_flag_rate",
+    "diagnosis_accuracy",
+    "selling_time_share",
+    "hires",
+    "manager_review_hours",
+    "manager_hiring_hours",
+    "manager_training_hours",
+    "managers_trained",
+    "crm_logging_hours",
 ]
 DEAL_COLUMNS = [
-    "scenario", "replication", "opportunity_id", "rep_id", "manager_id", "segment", "product",
-    "amount", "created_at", "closed_at", "stage_reached", "outcome", "joint_calls",
+    "scenario",
+    "replication",
+    "opportunity_id",
+    "rep_id",
+    "manager_id",
+    "segment",
+    "product",
+    "amount",
+    "created_at",
+    "closed_at",
+    "stage_reached",
+    "outcome",
+    "joint_calls",
 ]
 
 
@@ -81,14 +138,25 @@ def _bounds(rec: ReplicationRecord) -> list[_Period]:
         y0 = w + y * ylen
         last = y == clock.years - 1
         for i in range(4):
-            out.append(_Period(y0 + i * q, y0 + (i + 1) * q, PERIODS[i], y + 1, 5 * y + i,
-                               4 * y + i, 4 * y + i + 1, last and i == 3))
+            out.append(
+                _Period(
+                    y0 + i * q,
+                    y0 + (i + 1) * q,
+                    PERIODS[i],
+                    y + 1,
+                    5 * y + i,
+                    4 * y + i,
+                    4 * y + i + 1,
+                    last and i == 3,
+                )
+            )
         out.append(_Period(y0, y0 + ylen, "year", y + 1, 5 * y + 4, 4 * y, 4 * y + 4, last))
     return out
 
 
-def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, pd.DataFrame,
-                                                                 pd.DataFrame | None]:
+def tables(
+    rec: ReplicationRecord, deals: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """The ``reps``, ``periods`` (and optionally ``deals``) rows of one replication."""
     sc = rec.scenario
     b = rec.book
@@ -110,21 +178,22 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         first = min(per.t0 for per in bounds)
         sel = np.flatnonzero((closed >= first) | (created >= first))
         status, closed, created, amount, person, creator, seg_new, product = (
-            a[sel] for a in (status, closed, created, amount, person, creator, seg_new, product))
+            a[sel] for a in (status, closed, created, amount, person, creator, seg_new, product)
+        )
 
     rep_parts: list[dict[str, np.ndarray]] = []  # each period's columns, one frame at the end
     period_rows = []
     for per in bounds:
         t0, t1, k = per.t0, per.t1, per.slot
-        in_seat = np.clip(np.minimum(rec.person_leave, t1) - np.maximum(rec.person_hire, t0),
-                          0.0, None)
+        in_seat = np.clip(np.minimum(rec.person_leave, t1) - np.maximum(rec.person_hire, t0), 0.0, None)
         present = in_seat > 0
         closed_in = (closed >= t0) & (closed < t1)
         won = closed_in & (status == WON)
         lost = closed_in & (status == LOST)
 
-        def per_person(mask: np.ndarray, weights: np.ndarray | None = None,
-                       who: np.ndarray = person) -> np.ndarray:
+        def per_person(
+            mask: np.ndarray, weights: np.ndarray | None = None, who: np.ndarray = person
+        ) -> np.ndarray:
             w = None if weights is None else weights[mask]
             return np.bincount(who[mask], weights=w, minlength=n_p).astype(float)
 
@@ -134,7 +203,10 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         created_in = (created >= t0) & (created < t1)
         opps = per_person(created_in, who=creator)
         metrics = {
-            "revenue": revenue, "wins": wins, "closed": wins + losses, "created": opps,
+            "revenue": revenue,
+            "wins": wins,
+            "closed": wins + losses,
+            "created": opps,
             "new_logo_wins": per_person(won & seg_new),
             "new_logo_revenue": per_person(won & seg_new, amount),
             "expansion_revenue": per_person(won & ~seg_new, amount),
@@ -156,23 +228,34 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         # a rep who leaves at a period's first instant is listed for it when their handed-over
         # deals are lost then, so the period's rows still add up to it
         idx = np.flatnonzero(present | (wins + losses + opps > 0))
-        rep_parts.append({
-            "rep_id": idx, "manager_id": rec.person_manager[idx],
-            "year": np.full(idx.size, per.year), "period": np.full(idx.size, period, dtype=object),
-            "full_period": full[idx], "quota": quota[idx], "revenue": revenue[idx],
-            "attainment": attainment[idx], "composite_attainment": composite[idx],
-            "opportunities": opps[idx].astype(np.int64), "wins": wins[idx].astype(np.int64),
-            "losses": losses[idx].astype(np.int64),
-            "coaching_hours": rec.coaching_hours[idx, k],
-            "joint_calls": rec.joint_calls[idx, k].astype(np.int64),
-            "skill_start": s_start[idx], "skill_end": s_end[idx],
-            "tenure_days": tenure[idx], "left": left[idx], "hired": hired[idx],
-            "gap_flagged": rec.flagged[idx, k],
-            "selling_time_share": _ratio(rec.hours_selling[idx, k], rec.hours_worked[idx, k]),
-            # discretionary hours per week in seat
-            "extra_hours": _ratio(rec.hours_extra[idx, k], rec.p_make_n[idx, k]),
-            "p_make_quota": _ratio(rec.p_make_sum[idx, k], rec.p_make_n[idx, k]),
-        })
+        rep_parts.append(
+            {
+                "rep_id": idx,
+                "manager_id": rec.person_manager[idx],
+                "year": np.full(idx.size, per.year),
+                "period": np.full(idx.size, period, dtype=object),
+                "full_period": full[idx],
+                "quota": quota[idx],
+                "revenue": revenue[idx],
+                "attainment": attainment[idx],
+                "composite_attainment": composite[idx],
+                "opportunities": opps[idx].astype(np.int64),
+                "wins": wins[idx].astype(np.int64),
+                "losses": losses[idx].astype(np.int64),
+                "coaching_hours": rec.coaching_hours[idx, k],
+                "joint_calls": rec.joint_calls[idx, k].astype(np.int64),
+                "skill_start": s_start[idx],
+                "skill_end": s_end[idx],
+                "tenure_days": tenure[idx],
+                "left": left[idx],
+                "hired": hired[idx],
+                "gap_flagged": rec.flagged[idx, k],
+                "selling_time_share": _ratio(rec.hours_selling[idx, k], rec.hours_worked[idx, k]),
+                # discretionary hours per week in seat
+                "extra_hours": _ratio(rec.hours_extra[idx, k], rec.p_make_n[idx, k]),
+                "p_make_quota": _ratio(rec.p_make_sum[idx, k], rec.p_make_n[idx, k]),
+            }
+        )
         att_full = attainment[full & present]
         n_won = int(won.sum())
         n_closed = n_won + int(lost.sum())
@@ -185,41 +268,53 @@ def tables(rec: ReplicationRecord, deals: bool = False) -> tuple[pd.DataFrame, p
         fl_in = fl[(fl[:, 0] >= t0) & ((fl[:, 0] < t1) | (per.closes_horizon & (fl[:, 0] <= t1)))]
         dg = rec.diag_log
         dg_in = dg[(dg[:, 0] >= t0) & ((dg[:, 0] < t1) | (per.closes_horizon & (dg[:, 0] <= t1)))]
-        period_rows.append({
-            "year": per.year, "period": period, "headcount": hc, "revenue": float(revenue.sum()),
-            "quota": float(quota.sum()),
-            "attainment_p10": _q(att_full, 0.1), "attainment_p50": _q(att_full, 0.5),
-            "attainment_p90": _q(att_full, 0.9),
-            "pct_at_quota": float(np.mean(att_full >= 1.0)) if att_full.size else np.nan,
-            "win_rate": n_won / n_closed if n_closed else np.nan,
-            "cycle_days": float(np.median(closed[won] - created[won])) if n_won else np.nan,
-            "pipeline_coverage": rec.coverage[k], "forecast_error": rec.forecast_error[k],
-            "forecast_bias": rec.forecast_bias[k],
-            "turnover": leavers.sum() / hc if hc else np.nan,
-            "voluntary_turnover": vol.sum() / hc if hc else np.nan,
-            "coaching_hours": float(rec.coaching_hours[:, k].sum()),
-            "coaching_delivered_share": rec.coaching_delivered_share[k],
-            "culture": rec.culture[k],
-            "detection_lag_days": float(det_in[:, 1].mean()) if det_in.size else np.nan,
-            "false_flag_rate": float(fl_in[:, 1].mean()) if fl_in.size else np.nan,
-            "diagnosis_accuracy": float(dg_in[:, 1].mean()) if dg_in.size else np.nan,
-            "selling_time_share": float(_ratio(rec.hours_selling[:, k].sum(),
-                                               rec.hours_worked[:, k].sum())),
-            # what the period's costs are priced from (salessim.costs)
-            "hires": int(hired.sum()),
-            "manager_review_hours": float(rec.manager_hours[k, REVIEW]),
-            "manager_hiring_hours": float(rec.manager_hours[k, HIRING]),
-            "manager_training_hours": float(rec.manager_hours[k, TRAINING]),
-            "managers_trained": int(rec.trained_started[k]),
-            "crm_logging_hours": float(rec.log_hours[k]),
-        })
+        period_rows.append(
+            {
+                "year": per.year,
+                "period": period,
+                "headcount": hc,
+                "revenue": float(revenue.sum()),
+                "quota": float(quota.sum()),
+                "attainment_p10": _q(att_full, 0.1),
+                "attainment_p50": _q(att_full, 0.5),
+                "attainment_p90": _q(att_full, 0.9),
+                "pct_at_quota": float(np.mean(att_full >= 1.0)) if att_full.size else np.nan,
+                "win_rate": n_won / n_closed if n_closed else np.nan,
+                "cycle_days": float(np.median(closed[won] - created[won])) if n_won else np.nan,
+                "pipeline_coverage": rec.coverage[k],
+                "forecast_error": rec.forecast_error[k],
+                "forecast_bias": rec.forecast_bias[k],
+                "turnover": leavers.sum() / hc if hc else np.nan,
+                "voluntary_turnover": vol.sum() / hc if hc else np.nan,
+                "coaching_hours": float(rec.coaching_hours[:, k].sum()),
+                "coaching_delivered_share": rec.coaching_delivered_share[k],
+                "culture": rec.culture[k],
+                "detection_lag_days": float(det_in[:, 1].mean()) if det_in.size else np.nan,
+                "false_flag_rate": float(fl_in[:, 1].mean()) if fl_in.size else np.nan,
+                "diagnosis_accuracy": float(dg_in[:, 1].mean()) if dg_in.size else np.nan,
+                "selling_time_share": float(
+                    _ratio(rec.hours_selling[:, k].sum(), rec.hours_worked[:, k].sum())
+                ),
+                # what the period's costs are priced from (salessim.costs)
+                "hires": int(hired.sum()),
+                "manager_review_hours": float(rec.manager_hours[k, REVIEW]),
+                "manager_hiring_hours": float(rec.manager_hours[k, HIRING]),
+                "manager_training_hours": float(rec.manager_hours[k, TRAINING]),
+                "managers_trained": int(rec.trained_started[k]),
+                "crm_logging_hours": float(rec.log_hours[k]),
+            }
+        )
 
     ctx = {"scenario": sc.name, "replication": rec.replication, "seed": rec.seed}
     m = sum(part["rep_id"].size for part in rep_parts)
-    reps = pd.DataFrame({
-        "scenario": np.full(m, sc.name, dtype=object), "replication": np.full(m, rec.replication),
-        "seed": np.full(m, rec.seed),
-        **{name: np.concatenate([part[name] for part in rep_parts]) for name in rep_parts[0]}})
+    reps = pd.DataFrame(
+        {
+            "scenario": np.full(m, sc.name, dtype=object),
+            "replication": np.full(m, rec.replication),
+            "seed": np.full(m, rec.seed),
+            **{name: np.concatenate([part[name] for part in rep_parts]) for name in rep_parts[0]},
+        }
+    )
     periods = pd.DataFrame([{**ctx, **row} for row in period_rows])
     deal_df = _deals_table(rec) if deals else None
     return _in_order(reps, REP_COLUMNS), _in_order(periods, PERIOD_COLUMNS), deal_df
@@ -259,15 +354,20 @@ def _deals_table(rec: ReplicationRecord) -> pd.DataFrame:
     stage_names = np.array([s.name for s in sc.funnel.stages] + ["won"])
     outcome = np.array(["open", "won", "lost"])[status]
     closed = to_date(np.where(status == OPEN, np.nan, closed_days))
-    return pd.DataFrame({
-        "scenario": sc.name, "replication": rec.replication,
-        "opportunity_id": [f"R{rec.replication}-D{i:06d}" for i in keep],
-        "rep_id": b.person[keep].astype(np.int64), "manager_id": b.manager[keep].astype(np.int64),
-        "segment": np.array(list(sc.funnel.segments))[b.segment[keep]],
-        "product": np.array(list(sc.funnel.products))[b.product[keep]],
-        "amount": np.round(b.amount[keep], 2),
-        "created_at": to_date(b.created[keep]), "closed_at": closed,
-        "stage_reached": stage_names[b.stage[keep]], "outcome": outcome,
-        "joint_calls": b.joint_calls[keep].astype(np.int64),
-    })[DEAL_COLUMNS]
-
+    return pd.DataFrame(
+        {
+            "scenario": sc.name,
+            "replication": rec.replication,
+            "opportunity_id": [f"R{rec.replication}-D{i:06d}" for i in keep],
+            "rep_id": b.person[keep].astype(np.int64),
+            "manager_id": b.manager[keep].astype(np.int64),
+            "segment": np.array(list(sc.funnel.segments))[b.segment[keep]],
+            "product": np.array(list(sc.funnel.products))[b.product[keep]],
+            "amount": np.round(b.amount[keep], 2),
+            "created_at": to_date(b.created[keep]),
+            "closed_at": closed,
+            "stage_reached": stage_names[b.stage[keep]],
+            "outcome": outcome,
+            "joint_calls": b.joint_calls[keep].astype(np.int64),
+        }
+    )[DEAL_COLUMNS]

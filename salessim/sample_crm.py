@@ -92,39 +92,67 @@ def make_sample(out: Path, seed: int = SEED) -> tuple[Path, Path]:
         if is_closed:
             prob = 100 if is_won else 0
         else:
-            prob = round(100 * float(np.prod([x.conversion for x in
-                                              sc.funnel.stages[int(b.stage[d]):]])))
-        opp_rows.append({
-            "Id": oid, "OwnerId": _sf_id("005", int(b.person[d])),
-            "Name": f"Opportunity {i + 1}", "StageName": stage_name, "Amount": amount_text,
-            "Probability": prob, "CreatedDate": fmt_date(created, i), "CloseDate": close_text,
-            "IsClosed": str(is_closed).lower(), "IsWon": str(is_won).lower(),
-            "Type": "New Business" if segs[int(b.segment[d])] == "new_logo"
-            else "Existing Business",
-            "Product__c": products[int(b.product[d])],
-        })
+            prob = round(100 * float(np.prod([x.conversion for x in sc.funnel.stages[int(b.stage[d]) :]])))
+        opp_rows.append(
+            {
+                "Id": oid,
+                "OwnerId": _sf_id("005", int(b.person[d])),
+                "Name": f"Opportunity {i + 1}",
+                "StageName": stage_name,
+                "Amount": amount_text,
+                "Probability": prob,
+                "CreatedDate": fmt_date(created, i),
+                "CloseDate": close_text,
+                "IsClosed": str(is_closed).lower(),
+                "IsWon": str(is_won).lower(),
+                "Type": "New Business" if segs[int(b.segment[d])] == "new_logo" else "Existing Business",
+                "Product__c": products[int(b.product[d])],
+            }
+        )
         # stage history: every stage entered, then the closing stage
         reached = int(b.stage[d]) if status != WON else len(stages) - 1
         for s in range(reached + 1):
             t = b.stage_t[d, s]
             if np.isfinite(t):
-                hist_rows.append({"OpportunityId": oid, "StageName": stages[s],
-                                  "CreatedDate": day(t).isoformat(), "Amount": f"{amount:.2f}"})
+                hist_rows.append(
+                    {
+                        "OpportunityId": oid,
+                        "StageName": stages[s],
+                        "CreatedDate": day(t).isoformat(),
+                        "Amount": f"{amount:.2f}",
+                    }
+                )
         if closed is not None:
-            hist_rows.append({"OpportunityId": oid, "StageName": stage_name,
-                              "CreatedDate": closed.isoformat(), "Amount": f"{amount:.2f}"})
+            hist_rows.append(
+                {
+                    "OpportunityId": oid,
+                    "StageName": stage_name,
+                    "CreatedDate": closed.isoformat(),
+                    "Amount": f"{amount:.2f}",
+                }
+            )
     # the mess real exports carry
     closed_rows = [r for r in opp_rows if r["IsClosed"] == "true"]
     for r in closed_rows[5:8]:  # close date typed before the creation date
         cd = r["CreatedDate"]
         r["CloseDate"] = "1/2/25" if "/" in cd else "2025-01-02"
     for k in range(4):  # stale open deals nobody closed, years old
-        opp_rows.append({
-            "Id": _sf_id("006", 10_000_000 + k), "OwnerId": opp_rows[k]["OwnerId"],
-            "Name": f"Legacy opportunity {k + 1}", "StageName": stages[0], "Amount": "",
-            "Probability": 10, "CreatedDate": f"3/{k + 1}/21", "CloseDate": "",
-            "IsClosed": "false", "IsWon": "false", "Type": "New Business",
-            "Product__c": products[0]})
+        opp_rows.append(
+            {
+                "Id": _sf_id("006", 10_000_000 + k),
+                "OwnerId": opp_rows[k]["OwnerId"],
+                "Name": f"Legacy opportunity {k + 1}",
+                "StageName": stages[0],
+                "Amount": "",
+                "Probability": 10,
+                "CreatedDate": f"3/{k + 1}/21",
+                "CloseDate": "",
+                "IsClosed": "false",
+                "IsWon": "false",
+                "Type": "New Business",
+                "Product__c": products[0],
+            }
+        )
     out = Path(out)
     opp = out / "Opportunity.csv"
     hist = out / "OpportunityHistory.csv"

@@ -74,13 +74,33 @@ from salessim.scenario import (
     safe_repr,
 )
 
-__all__ = ["DEFAULT_VARIANTS", "JOINT", "MAX_TRAJECTORIES", "RANGES", "Plan", "Screening",
-           "SensitivityError", "morris_design", "morris_indices", "plan", "run", "screening_ranges",
-           "sensitivity", "variant_changes"]
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "JOINT",
+    "MAX_TRAJECTORIES",
+    "RANGES",
+    "Plan",
+    "Screening",
+    "SensitivityError",
+    "morris_design",
+    "morris_indices",
+    "plan",
+    "run",
+    "screening_ranges",
+    "sensitivity",
+    "variant_changes",
+]
 
 #: The variant of each driver that the drivers' ranking compares: the driver done well.
-DEFAULT_VARIANTS: tuple[str, ...] = ("goals_focused", "prescription", "metrics_stage", "crm_full",
-                                     "managers_trained", "coaching_high", "reviews_monthly")
+DEFAULT_VARIANTS: tuple[str, ...] = (
+    "goals_focused",
+    "prescription",
+    "metrics_stage",
+    "crm_full",
+    "managers_trained",
+    "coaching_high",
+    "reviews_monthly",
+)
 #: The screening range of a parameter without a range of its own: default × these, clipped to bounds.
 RANGE_FACTORS = (0.5, 1.5)
 #: Most trajectories in one screening.
@@ -90,23 +110,25 @@ LEVELS_RANGE = (2, 20)
 #: Parameters with a stated range of their own: path → (low, high, why).
 RANGES: dict[str, tuple[float, float, str]] = {
     "managers.quality_trained": (
-        0.6, 1.0, "kept above managers.quality_untrained's range (0.15 … 0.45), so leadership "
-        "training raises coaching quality at every design point; capped at the schema's 1"),
+        0.6,
+        1.0,
+        "kept above managers.quality_untrained's range (0.15 … 0.45), so leadership "
+        "training raises coaching quality at every design point; capped at the schema's 1",
+    ),
 }
 #: Jointly constrained fields: the register row → how the screening handles it.
 JOINT: dict[str, str] = {
     "funnel.segments": "segment shares must sum to 1: funnel.segments.new_logo.share is screened "
-                       "and expansion's share is 1 minus it; each segment's logit_offset and "
-                       "amount_factor are screened on their own",
+    "and expansion's share is 1 minus it; each segment's logit_offset and "
+    "amount_factor are screened on their own",
     "managers.quality_trained": "must stay above managers.quality_untrained for training to mean "
-                                "anything: its range starts above the untrained range's top",
+    "anything: its range starts above the untrained range's top",
 }
 #: Fields that set what a run measures rather than how the sales force behaves.
 RUN_SETTINGS: dict[str, str] = {
     "simulation.warmup_days": "a run setting (how long the run settles before the reported "
-                              "horizon), not a behaviour of the sales force",
-    "simulation.horizon_days": "a run setting (how long is reported), not a behaviour of the "
-                               "sales force",
+    "horizon), not a behaviour of the sales force",
+    "simulation.horizon_days": "a run setting (how long is reported), not a behaviour of the sales force",
 }
 #: Format of a stored screening; another format is recomputed.
 FORMAT = 1
@@ -146,9 +168,11 @@ class Screening:
         """Parameters whose steps changed the leading driver, most changes first."""
         t = self.table.drop_duplicates("parameter")
         t = t[t["top_changes"] > 0]
-        return (t[["parameter", "top_changes", "clear_top_changes", "steps", "low", "high"]]
-                .sort_values(["top_changes", "clear_top_changes"], ascending=False)
-                .reset_index(drop=True))
+        return (
+            t[["parameter", "top_changes", "clear_top_changes", "steps", "low", "high"]]
+            .sort_values(["top_changes", "clear_top_changes"], ascending=False)
+            .reset_index(drop=True)
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -168,8 +192,12 @@ def _bounds(metadata: Sequence[Any]) -> tuple[float, bool, float, bool]:
     """(lower, strict, upper, strict) from a field's annotated-types metadata."""
     lo, lo_strict, hi, hi_strict = -math.inf, False, math.inf, False
     for m in metadata:
-        for attr, strict, is_low in (("ge", False, True), ("gt", True, True),
-                                     ("le", False, False), ("lt", True, False)):
+        for attr, strict, is_low in (
+            ("ge", False, True),
+            ("gt", True, True),
+            ("le", False, False),
+            ("lt", True, False),
+        ):
             v = getattr(m, attr, None)
             if v is None:
                 continue
@@ -180,8 +208,9 @@ def _bounds(metadata: Sequence[Any]) -> tuple[float, bool, float, bool]:
     return lo, lo_strict, hi, hi_strict
 
 
-def _rule_range(path: str, default: float, metadata: Sequence[Any], integer: bool
-                ) -> tuple[float, float, str] | str:
+def _rule_range(
+    path: str, default: float, metadata: Sequence[Any], integer: bool
+) -> tuple[float, float, str] | str:
     """(low, high, rule) of a numeric field, or why it has none."""
     if path in RANGES:
         low, high, why = RANGES[path]
@@ -219,8 +248,14 @@ def _segment_params(scenario: Scenario) -> list[tuple[str, float, Sequence[Any],
     out.append(("funnel.segments.new_logo.share", float(seg["new_logo"].share), share, False))
     for name in ("new_logo", "expansion"):
         for attr in ("logit_offset", "amount_factor"):
-            out.append((f"funnel.segments.{name}.{attr}", float(getattr(seg[name], attr)),
-                        Segment.model_fields[attr].metadata, False))
+            out.append(
+                (
+                    f"funnel.segments.{name}.{attr}",
+                    float(getattr(seg[name], attr)),
+                    Segment.model_fields[attr].metadata,
+                    False,
+                )
+            )
     return out
 
 
@@ -240,22 +275,48 @@ def screening_ranges(scenario: Scenario | None = None) -> tuple[list[_Param], pd
     params: list[_Param] = []
     rows: list[dict[str, Any]] = []
 
-    def add(path: str, default: float, metadata: Sequence[Any], integer: bool,
-            note: str = "") -> None:
+    def add(path: str, default: float, metadata: Sequence[Any], integer: bool, note: str = "") -> None:
         got = _rule_range(path, default, metadata, integer)
         if isinstance(got, str):
-            rows.append({"parameter": path, "screened": False, "default": default,
-                         "low": np.nan, "high": np.nan, "rule": "", "note": got})
+            rows.append(
+                {
+                    "parameter": path,
+                    "screened": False,
+                    "default": default,
+                    "low": np.nan,
+                    "high": np.nan,
+                    "rule": "",
+                    "note": got,
+                }
+            )
             return
         low, high, rule = got
         params.append(_Param(path, default, low, high, integer, rule))
-        rows.append({"parameter": path, "screened": True, "default": default, "low": low,
-                     "high": high, "rule": rule, "note": note or JOINT.get(path, "")})
+        rows.append(
+            {
+                "parameter": path,
+                "screened": True,
+                "default": default,
+                "low": low,
+                "high": high,
+                "rule": rule,
+                "note": note or JOINT.get(path, ""),
+            }
+        )
 
     def skip(path: str, value: Any, why: str) -> None:
         shown = value if isinstance(value, str) else safe_repr(value, 60)
-        rows.append({"parameter": path, "screened": False, "default": np.nan, "low": np.nan,
-                     "high": np.nan, "rule": "", "note": f"{why} (value {shown})"})
+        rows.append(
+            {
+                "parameter": path,
+                "screened": False,
+                "default": np.nan,
+                "low": np.nan,
+                "high": np.nan,
+                "rule": "",
+                "note": f"{why} (value {shown})",
+            }
+        )
 
     for r in assumptions_register(scenario):
         if r["kind"] != "assumption":
@@ -294,8 +355,10 @@ def _pick(params: list[_Param], parameters: Sequence[str] | None) -> list[_Param
     for name in parameters:
         if name not in by:
             example = params[0].path if params else "culture.effort_sensitivity"
-            raise SensitivityError(f"parameters: {safe_repr(name)} is not a screened assumption "
-                                   f"(e.g. {example}; `salessim assumptions` lists them)")
+            raise SensitivityError(
+                f"parameters: {safe_repr(name)} is not a screened assumption "
+                f"(e.g. {example}; `salessim assumptions` lists them)"
+            )
         if by[name] not in out:
             out.append(by[name])
     if not out:
@@ -307,12 +370,12 @@ def _pick(params: list[_Param], parameters: Sequence[str] | None) -> list[_Param
 # the Morris design and its analysis (SALib)
 # ------------------------------------------------------------------------------------------
 def _problem(names: Sequence[str], bounds: Sequence[tuple[float, float]]) -> dict[str, Any]:
-    return {"num_vars": len(names), "names": list(names), "bounds": [list(b) for b in bounds],
-            "groups": None}
+    return {"num_vars": len(names), "names": list(names), "bounds": [list(b) for b in bounds], "groups": None}
 
 
-def morris_design(names: Sequence[str], bounds: Sequence[tuple[float, float]], trajectories: int,
-                  levels: int, seed: int) -> np.ndarray:
+def morris_design(
+    names: Sequence[str], bounds: Sequence[tuple[float, float]], trajectories: int, levels: int, seed: int
+) -> np.ndarray:
     """The Morris design: ``trajectories × (k + 1)`` rows, one column per parameter.
 
     Each value lies on the grid ``low + j / (levels − 1) × (high − low)``, ``j = 0 … levels − 1``;
@@ -320,12 +383,19 @@ def morris_design(names: Sequence[str], bounds: Sequence[tuple[float, float]], t
     """
     from SALib.sample import morris as morris_sample
 
-    return morris_sample.sample(_problem(names, bounds), int(trajectories), num_levels=int(levels),
-                                seed=int(seed) % 2**32)
+    return morris_sample.sample(
+        _problem(names, bounds), int(trajectories), num_levels=int(levels), seed=int(seed) % 2**32
+    )
 
 
-def morris_indices(names: Sequence[str], bounds: Sequence[tuple[float, float]], X: np.ndarray,
-                   Y: np.ndarray, levels: int, seed: int) -> pd.DataFrame:
+def morris_indices(
+    names: Sequence[str],
+    bounds: Sequence[tuple[float, float]],
+    X: np.ndarray,
+    Y: np.ndarray,
+    levels: int,
+    seed: int,
+) -> pd.DataFrame:
     """mu*, its bootstrap 95 % half-width, sigma and mu per parameter (SALib's Morris analysis).
 
     Elementary effects are ``ΔY / Δ``, with ``Δ`` the step as a share of the range: an effect is
@@ -335,14 +405,23 @@ def morris_indices(names: Sequence[str], bounds: Sequence[tuple[float, float]], 
 
     with warnings.catch_warnings():  # one trajectory: no spread (NaN), numpy warns about it
         warnings.simplefilter("ignore", RuntimeWarning)
-        si = morris_analyze.analyze(_problem(names, bounds), np.asarray(X, dtype=float),
-                                    np.asarray(Y, dtype=float), num_levels=int(levels),
-                                    seed=int(seed) % 2**32, num_resamples=1000)
-    return pd.DataFrame({"parameter": list(names),
-                         "mu_star": np.asarray(si["mu_star"], dtype=float),
-                         "mu_star_conf": np.asarray(si["mu_star_conf"], dtype=float),
-                         "sigma": np.asarray(si["sigma"], dtype=float),
-                         "mu": np.asarray(si["mu"], dtype=float)})
+        si = morris_analyze.analyze(
+            _problem(names, bounds),
+            np.asarray(X, dtype=float),
+            np.asarray(Y, dtype=float),
+            num_levels=int(levels),
+            seed=int(seed) % 2**32,
+            num_resamples=1000,
+        )
+    return pd.DataFrame(
+        {
+            "parameter": list(names),
+            "mu_star": np.asarray(si["mu_star"], dtype=float),
+            "mu_star_conf": np.asarray(si["mu_star_conf"], dtype=float),
+            "sigma": np.asarray(si["sigma"], dtype=float),
+            "mu": np.asarray(si["mu"], dtype=float),
+        }
+    )
 
 
 def _steps(X: np.ndarray, k: int) -> list[tuple[int, int, int]]:
@@ -378,8 +457,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
     cur[keys[-1]] = value
 
 
-def _point_scenario(base: dict[str, Any], params: Sequence[_Param], x: np.ndarray,
-                    point: int) -> Scenario:
+def _point_scenario(base: dict[str, Any], params: Sequence[_Param], x: np.ndarray, point: int) -> Scenario:
     data = json.loads(json.dumps(base))
     for p, v in zip(params, x, strict=True):
         value: float | int = round(float(v)) if p.integer else float(v)
@@ -390,8 +468,9 @@ def _point_scenario(base: dict[str, Any], params: Sequence[_Param], x: np.ndarra
         return load_scenario(data)
     except ScenarioError as e:
         values = ", ".join(f"{p.path}={float(v):g}" for p, v in zip(params, x, strict=True))
-        raise SensitivityError(f"design point {point} is not a valid scenario ({values}): "
-                               f"{str(e).splitlines()[0]}") from None
+        raise SensitivityError(
+            f"design point {point} is not a valid scenario ({values}): {str(e).splitlines()[0]}"
+        ) from None
 
 
 def _variants_over(base: Scenario, changes: Mapping[str, dict[str, Any]]) -> list[Scenario]:
@@ -404,19 +483,33 @@ def _variants_over(base: Scenario, changes: Mapping[str, dict[str, Any]]) -> lis
 _TABLES = ("table", "parameters", "design", "effects")
 
 
-def _key_fields(baseline: Scenario, variants: Mapping[str, Scenario], params: Sequence[_Param],
-                replications: int, trajectories: int, levels: int, seed: int) -> dict[str, Any]:
+def _key_fields(
+    baseline: Scenario,
+    variants: Mapping[str, Scenario],
+    params: Sequence[_Param],
+    replications: int,
+    trajectories: int,
+    levels: int,
+    seed: int,
+) -> dict[str, Any]:
     from importlib import metadata
 
     from salessim import __version__
 
-    return {"format": FORMAT, "baseline": baseline.hash,
-            "variants": {n: s.hash for n, s in variants.items()},
-            "parameters": [[p.path, p.low, p.high, p.integer] for p in params],
-            "replications": int(replications), "trajectories": int(trajectories),
-            "levels": int(levels), "seed": int(seed), "metric": METRIC, "version": __version__,
-            "code": code_fingerprint(), "libraries": {**dependency_versions(),
-                                                      "SALib": metadata.version("SALib")}}
+    return {
+        "format": FORMAT,
+        "baseline": baseline.hash,
+        "variants": {n: s.hash for n, s in variants.items()},
+        "parameters": [[p.path, p.low, p.high, p.integer] for p in params],
+        "replications": int(replications),
+        "trajectories": int(trajectories),
+        "levels": int(levels),
+        "seed": int(seed),
+        "metric": METRIC,
+        "version": __version__,
+        "code": code_fingerprint(),
+        "libraries": {**dependency_versions(), "SALib": metadata.version("SALib")},
+    }
 
 
 def _key(fields: Mapping[str, Any]) -> str:
@@ -454,7 +547,8 @@ def _load(folder: Path, fields: Mapping[str, Any], key: str) -> Screening | None
         import logging
 
         logging.getLogger("salessim.cache").warning(
-            "salessim: note: discarded stored screening %s (%s); recomputing", where, e)
+            "salessim: note: discarded stored screening %s (%s); recomputing", where, e
+        )
         shutil.rmtree(where, ignore_errors=True)
         return None
     return Screening(**tables, meta={**meta.get("meta", {}), "cached": True})
@@ -476,10 +570,17 @@ def _store(folder: Path, fields: Mapping[str, Any], key: str, s: Screening) -> N
                 blob = buf.getvalue()
                 (tmp / f"{name}.parquet").write_bytes(blob)
                 files[f"{name}.parquet"] = hashlib.sha256(blob).hexdigest()
-            meta = {"format": FORMAT, "key": key, "fields": fields, "files": files,
-                    "meta": s.meta, "created_utc": datetime.now(UTC).isoformat(timespec="seconds")}
-            (tmp / "screening.json").write_text(json.dumps(meta, indent=1, default=str) + "\n",
-                                                encoding="utf-8")
+            meta = {
+                "format": FORMAT,
+                "key": key,
+                "fields": fields,
+                "files": files,
+                "meta": s.meta,
+                "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            (tmp / "screening.json").write_text(
+                json.dumps(meta, indent=1, default=str) + "\n", encoding="utf-8"
+            )
             with contextlib.suppress(OSError):
                 tmp.rename(final)
         finally:
@@ -495,8 +596,7 @@ def _check_int(name: str, value: Any, low: int, high: int, extra: str = "") -> i
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise SensitivityError(f"{name} must be a whole number, got {safe_repr(value)}")
     if not low <= int(value) <= high:
-        raise SensitivityError(f"{name} must be between {low:,} and {high:,}{extra}, "
-                               f"got {safe_repr(value)}")
+        raise SensitivityError(f"{name} must be between {low:,} and {high:,}{extra}, got {safe_repr(value)}")
     return int(value)
 
 
@@ -504,8 +604,10 @@ def check_levels(levels: Any) -> int:
     """``levels`` as an even whole number in :data:`LEVELS_RANGE`; SensitivityError otherwise."""
     v = _check_int("levels", levels, *LEVELS_RANGE)
     if v % 2:
-        raise SensitivityError(f"levels must be an even number (Morris's steps of levels / "
-                               f"(2 (levels − 1)) stay on the grid only then), got {v}")
+        raise SensitivityError(
+            f"levels must be an even number (Morris's steps of levels / "
+            f"(2 (levels − 1)) stay on the grid only then), got {v}"
+        )
     return v
 
 
@@ -536,9 +638,16 @@ class Plan:
     points: list[tuple[int, list[Scenario]]]
 
 
-def plan(baseline: Any = "baseline", replications: int = 4, trajectories: int = 4, levels: int = 4,
-         seed: int = 1, variants: Sequence[str] | None = None,
-         parameters: Sequence[str] | None = None, force: bool = False) -> Plan:
+def plan(
+    baseline: Any = "baseline",
+    replications: int = 4,
+    trajectories: int = 4,
+    levels: int = 4,
+    seed: int = 1,
+    variants: Sequence[str] | None = None,
+    parameters: Sequence[str] | None = None,
+    force: bool = False,
+) -> Plan:
     """Check a screening's inputs and size before anything runs (arguments as :func:`sensitivity`).
 
     Raises:
@@ -558,8 +667,9 @@ def plan(baseline: Any = "baseline", replications: int = 4, trajectories: int = 
     names = list(dict.fromkeys(DEFAULT_VARIANTS if variants is None else variants))
     for n in names:
         if n not in library:
-            raise SensitivityError(f"variants: {safe_repr(n)} is not a one-driver variant of the "
-                                   f"library ({', '.join(library)})")
+            raise SensitivityError(
+                f"variants: {safe_repr(n)} is not a one-driver variant of the library ({', '.join(library)})"
+            )
     if not names:
         raise SensitivityError("variants: give at least one variant")
     base = load_scenario(baseline)
@@ -572,7 +682,8 @@ def plan(baseline: Any = "baseline", replications: int = 4, trajectories: int = 
             f"a screening of {k} parameters × {trajectories} trajectories ({trajectories * (k + 1):,}"
             f" design points and the defaults) × {len(names) + 1} scenarios × {replications} "
             f"replications = {size:,} scenario-replications; at most {MAX_RUN_REPLICATIONS:,} "
-            "without --force (use fewer trajectories, replications or variants)")
+            "without --force (use fewer trajectories, replications or variants)"
+        )
     changes = {n: variant_changes(n) for n in names}
     chosen = ptable["parameter"].isin([p.path for p in params])
     left_out = ptable["screened"] & ~chosen
@@ -584,10 +695,10 @@ def plan(baseline: Any = "baseline", replications: int = 4, trajectories: int = 
             i = ptable.index[ptable["parameter"] == p.path][0]
             note = f"set by {', '.join(vs)}: there, only the baseline's value moves"
             ptable.loc[i, "note"] = f"{ptable.loc[i, 'note']}; {note}" if ptable.loc[i, "note"] else note
-    fields = _key_fields(base, {n: load_scenario(n) for n in names}, params, replications,
-                         trajectories, levels, seed)
-    X = morris_design([q.path for q in params], [(q.low, q.high) for q in params], trajectories,
-                      levels, seed)
+    fields = _key_fields(
+        base, {n: load_scenario(n) for n in names}, params, replications, trajectories, levels, seed
+    )
+    X = morris_design([q.path for q in params], [(q.low, q.high) for q in params], trajectories, levels, seed)
     # every point's scenarios are built (and validated) before anything runs
     base_data = base.to_dict()
     points: list[tuple[int, list[Scenario]]] = []
@@ -595,15 +706,38 @@ def plan(baseline: Any = "baseline", replications: int = 4, trajectories: int = 
         sc = base if i < 0 else _point_scenario(base_data, params, X[i], i)
         sc = sc.model_copy(update={"name": "baseline"})
         points.append((i, [sc, *_variants_over(sc, changes)]))
-    return Plan(base, params, ptable, names, changes, replications, trajectories, levels, seed,
-                size, fields, _key(fields), X, points)
+    return Plan(
+        base,
+        params,
+        ptable,
+        names,
+        changes,
+        replications,
+        trajectories,
+        levels,
+        seed,
+        size,
+        fields,
+        _key(fields),
+        X,
+        points,
+    )
 
 
-def sensitivity(baseline: Any = "baseline", replications: int = 4, trajectories: int = 4,
-                levels: int = 4, seed: int = 1, workers: int | None = None,
-                cache: bool | Path | str = True, progress: bool | None = None,
-                variants: Sequence[str] | None = None, parameters: Sequence[str] | None = None,
-                force: bool = False, executor: Any = None) -> Screening:
+def sensitivity(
+    baseline: Any = "baseline",
+    replications: int = 4,
+    trajectories: int = 4,
+    levels: int = 4,
+    seed: int = 1,
+    workers: int | None = None,
+    cache: bool | Path | str = True,
+    progress: bool | None = None,
+    variants: Sequence[str] | None = None,
+    parameters: Sequence[str] | None = None,
+    force: bool = False,
+    executor: Any = None,
+) -> Screening:
     """Screen every assumption for its influence on each driver's revenue effect (Morris).
 
     Args:
@@ -632,12 +766,22 @@ def sensitivity(baseline: Any = "baseline", replications: int = 4, trajectories:
         RunTooLarge: a run above the limit without ``force``.
         ScenarioError: a baseline that cannot be loaded.
     """
-    return run(plan(baseline, replications, trajectories, levels, seed, variants, parameters,
-                    force), workers=workers, cache=cache, progress=progress, executor=executor)
+    return run(
+        plan(baseline, replications, trajectories, levels, seed, variants, parameters, force),
+        workers=workers,
+        cache=cache,
+        progress=progress,
+        executor=executor,
+    )
 
 
-def run(p: Plan, workers: int | None = None, cache: bool | Path | str = True,
-        progress: bool | None = None, executor: Any = None) -> Screening:
+def run(
+    p: Plan,
+    workers: int | None = None,
+    cache: bool | Path | str = True,
+    progress: bool | None = None,
+    executor: Any = None,
+) -> Screening:
     """Run a checked screening (:func:`plan`), or serve it from the cache."""
     from salessim.executors import make_executor
     from salessim.experiments import _progress, compare
@@ -656,15 +800,23 @@ def run(p: Plan, workers: int | None = None, cache: bool | Path | str = True,
     compare_cache: bool | Path = cache if isinstance(cache, bool) else Path(cache)
     try:
         for i, scs in p.points:
-            comp = compare(scs, baseline="baseline", replications=R, seed=p.seed, executor=ex,
-                           cache=compare_cache, progress=False)
+            comp = compare(
+                scs,
+                baseline="baseline",
+                replications=R,
+                seed=p.seed,
+                executor=ex,
+                cache=compare_cache,
+                progress=False,
+            )
             sm = comp.summary[(comp.summary["metric"] == METRIC) & (comp.summary["year"] == 1)]
             bm = float(sm.loc[sm["scenario"] == "baseline", "mean"].iloc[0])
             for r in sm[sm["scenario"] != "baseline"].itertuples():
                 hw = (float(r.diff_ci_high) - float(r.diff_ci_low)) / 2
                 se = hw / _t975(R - 1) / bm if R > 1 and bm else np.nan
-                effects.append({"point": i, "driver": str(r.scenario), "effect": float(r.diff_rel),
-                                "effect_se": se})
+                effects.append(
+                    {"point": i, "driver": str(r.scenario), "effect": float(r.diff_rel), "effect_se": se}
+                )
             advance(len(scs) * R)
     finally:
         stop()
@@ -673,19 +825,37 @@ def run(p: Plan, workers: int | None = None, cache: bool | Path | str = True,
     eff = pd.DataFrame(effects)
     table = _analyse(params, X, eff, names, p.levels, p.seed)
     design = pd.DataFrame(
-        {"point": np.arange(X.shape[0]), "trajectory": np.arange(X.shape[0]) // (k + 1),
-         **{q.path: (np.round(X[:, j]).astype(int) if q.integer else X[:, j])
-            for j, q in enumerate(params)}})
+        {
+            "point": np.arange(X.shape[0]),
+            "trajectory": np.arange(X.shape[0]) // (k + 1),
+            **{
+                q.path: (np.round(X[:, j]).astype(int) if q.integer else X[:, j])
+                for j, q in enumerate(params)
+            },
+        }
+    )
     wide = eff.pivot(index="point", columns="driver", values="effect")[names]
     leaders = wide.idxmax(axis=1)
-    meta = {"baseline": p.baseline.name, "baseline_hash": p.baseline.hash, "variants": names,
-            "replications": R, "trajectories": p.trajectories, "levels": p.levels,
-            "seed": p.seed, "metric": METRIC, "year": 1, "parameters": k,
-            "design_points": int(X.shape[0]), "scenario_replications": p.size,
-            "leader_at_defaults": str(leaders.loc[-1]),
-            "leader_share": {n: float((leaders.drop(index=-1) == n).mean()) for n in names},
-            "runtime_seconds": round(time.perf_counter() - t0, 1), "cached": False,
-            "code": p.fields["code"], "key": p.key}
+    meta = {
+        "baseline": p.baseline.name,
+        "baseline_hash": p.baseline.hash,
+        "variants": names,
+        "replications": R,
+        "trajectories": p.trajectories,
+        "levels": p.levels,
+        "seed": p.seed,
+        "metric": METRIC,
+        "year": 1,
+        "parameters": k,
+        "design_points": int(X.shape[0]),
+        "scenario_replications": p.size,
+        "leader_at_defaults": str(leaders.loc[-1]),
+        "leader_share": {n: float((leaders.drop(index=-1) == n).mean()) for n in names},
+        "runtime_seconds": round(time.perf_counter() - t0, 1),
+        "cached": False,
+        "code": p.fields["code"],
+        "key": p.key,
+    }
     s = Screening(table=table, parameters=p.parameters, design=design, effects=eff, meta=meta)
     if folder is not None:
         _store(folder, p.fields, p.key, s)
@@ -698,17 +868,20 @@ def _t975(df: int) -> float:
     return float(stats.t.ppf(0.975, df))
 
 
-def _analyse(params: Sequence[_Param], X: np.ndarray, eff: pd.DataFrame, names: Sequence[str],
-             levels: int, seed: int) -> pd.DataFrame:
+def _analyse(
+    params: Sequence[_Param], X: np.ndarray, eff: pd.DataFrame, names: Sequence[str], levels: int, seed: int
+) -> pd.DataFrame:
     """The tidy table: Morris indices per parameter and driver, and changes of the leader."""
     k = len(params)
     paths = [p.path for p in params]
     bounds = [(p.low, p.high) for p in params]
     design = eff[eff["point"] >= 0]
     Y = design.pivot(index="point", columns="driver", values="effect").reindex(
-        index=range(X.shape[0]), columns=list(names))
+        index=range(X.shape[0]), columns=list(names)
+    )
     SE = design.pivot(index="point", columns="driver", values="effect_se").reindex(
-        index=range(X.shape[0]), columns=list(names))
+        index=range(X.shape[0]), columns=list(names)
+    )
     delta = levels / (2 * (levels - 1))
     frames = []
     for n in names:
@@ -737,12 +910,37 @@ def _analyse(params: Sequence[_Param], X: np.ndarray, eff: pd.DataFrame, names: 
         if la != lb:
             changes[j] += 1
             clear[j] += int(ca and cb)
-    per = pd.DataFrame({"parameter": paths, "low": [p.low for p in params],
-                        "high": [p.high for p in params], "top_changes": changes,
-                        "clear_top_changes": clear, "steps": steps})
+    per = pd.DataFrame(
+        {
+            "parameter": paths,
+            "low": [p.low for p in params],
+            "high": [p.high for p in params],
+            "top_changes": changes,
+            "clear_top_changes": clear,
+            "steps": steps,
+        }
+    )
     table = table.merge(per, on="parameter", how="left")
-    cols = ["parameter", "driver", "mu_star", "mu_star_conf", "sigma", "mu", "noise_mu_star",
-            "low", "high", "top_changes", "clear_top_changes", "steps"]
-    return table[cols].sort_values(["driver", "mu_star"], ascending=[True, False],
-                                   key=lambda c: c.map({n: i for i, n in enumerate(names)})
-                                   if c.name == "driver" else c).reset_index(drop=True)
+    cols = [
+        "parameter",
+        "driver",
+        "mu_star",
+        "mu_star_conf",
+        "sigma",
+        "mu",
+        "noise_mu_star",
+        "low",
+        "high",
+        "top_changes",
+        "clear_top_changes",
+        "steps",
+    ]
+    return (
+        table[cols]
+        .sort_values(
+            ["driver", "mu_star"],
+            ascending=[True, False],
+            key=lambda c: c.map({n: i for i, n in enumerate(names)}) if c.name == "driver" else c,
+        )
+        .reset_index(drop=True)
+    )

@@ -18,18 +18,24 @@ from salessim.scenario import Scenario, load_scenario
 __all__ = ["culture_path", "run_replication", "simulate"]
 
 
-def culture_path(scenario: Scenario, replication: int, seed: int,
-                 warmup: Scenario | None = None) -> np.ndarray:
+def culture_path(
+    scenario: Scenario, replication: int, seed: int, warmup: Scenario | None = None
+) -> np.ndarray:
     """Each team's culture, week by week (weeks × teams), in one replication of ``scenario``."""
     sf = SalesForce(scenario, seed, replication, warmup=warmup)
     sf.run()
     return np.array(sf.culture_trace)
 
 
-def run_replication(scenario: Scenario, replication: int, seed: int, deals: bool = False,
-                    funnel_plan: Plan | None = None, warmup: Scenario | None = None,
-                    culture_from: Scenario | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, int]:
+def run_replication(
+    scenario: Scenario,
+    replication: int,
+    seed: int,
+    deals: bool = False,
+    funnel_plan: Plan | None = None,
+    warmup: Scenario | None = None,
+    culture_from: Scenario | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, int]:
     """One replication: its ``reps``, ``periods`` and optional ``deals`` rows, and event count.
 
     ``warmup``: the scenario whose driver sections the warm-up runs under in transition mode
@@ -37,18 +43,20 @@ def run_replication(scenario: Scenario, replication: int, seed: int, deals: bool
     takes in the same replication of this scenario (the direct part of an effect; it must have
     as many teams).
     """
-    path = (culture_path(culture_from, replication, seed, warmup) if culture_from is not None
-            else None)
-    rec = SalesForce(scenario, seed, replication, funnel_plan, warmup=warmup,
-                     culture_path=path).run()
+    path = culture_path(culture_from, replication, seed, warmup) if culture_from is not None else None
+    rec = SalesForce(scenario, seed, replication, funnel_plan, warmup=warmup, culture_path=path).run()
     reps, periods, deal_df = tables(rec, deals=deals)
     return reps, periods, deal_df, rec.events
 
 
-def simulate(scenario: Scenario | str | Path | Mapping[str, Any], replications: int = 8,
-             seed: int = 1, deals: bool = False,
-             progress: Callable[[int, int], None] | None = None,
-             warmup: Scenario | str | Path | Mapping[str, Any] | None = None) -> Results:
+def simulate(
+    scenario: Scenario | str | Path | Mapping[str, Any],
+    replications: int = 8,
+    seed: int = 1,
+    deals: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    warmup: Scenario | str | Path | Mapping[str, Any] | None = None,
+) -> Results:
     """Simulate a scenario: ``replications`` independent runs under common random numbers.
 
     Replication ``r`` with root ``seed`` is the same sales force (same people, same deals, same
@@ -85,6 +93,11 @@ def simulate(scenario: Scenario | str | Path | Mapping[str, Any], replications: 
         reps=pd.concat(reps, ignore_index=True),
         periods=pd.concat(periods, ignore_index=True),
         deals=pd.concat(deal_frames, ignore_index=True) if deals else None,
-        meta={"scenario": sc.name, "scenario_hash": sc.hash, "seed": int(seed),
-              "replications": int(replications), "events": events},
+        meta={
+            "scenario": sc.name,
+            "scenario_hash": sc.hash,
+            "seed": int(seed),
+            "replications": int(replications),
+            "events": events,
+        },
     )

@@ -101,8 +101,7 @@ def mean_ci(x: Iterable[float] | np.ndarray, level: float = 0.95) -> MeanCI:
     return MeanCI(m, m - h, m + h, se, n)
 
 
-def _pairs(variant: Iterable[float] | np.ndarray, baseline: Iterable[float] | np.ndarray
-           ) -> np.ndarray:
+def _pairs(variant: Iterable[float] | np.ndarray, baseline: Iterable[float] | np.ndarray) -> np.ndarray:
     v = np.asarray(variant if isinstance(variant, np.ndarray) else list(variant), dtype=float)
     b = np.asarray(baseline if isinstance(baseline, np.ndarray) else list(baseline), dtype=float)
     if v.shape != b.shape:
@@ -111,8 +110,9 @@ def _pairs(variant: Iterable[float] | np.ndarray, baseline: Iterable[float] | np
     return d[~np.isnan(d)]
 
 
-def paired_diff_ci(variant: Iterable[float] | np.ndarray, baseline: Iterable[float] | np.ndarray,
-                   level: float = 0.95) -> MeanCI:
+def paired_diff_ci(
+    variant: Iterable[float] | np.ndarray, baseline: Iterable[float] | np.ndarray, level: float = 0.95
+) -> MeanCI:
     """Mean paired difference (variant − baseline) and its Student-t interval.
 
     ``variant[i]`` and ``baseline[i]`` must be the same replication; pairs with a NaN on either side
@@ -121,8 +121,9 @@ def paired_diff_ci(variant: Iterable[float] | np.ndarray, baseline: Iterable[flo
     return mean_ci(_pairs(variant, baseline), level)
 
 
-def welch_ci(a: Iterable[float] | np.ndarray, b: Iterable[float] | np.ndarray,
-             level: float = 0.95) -> WelchCI:
+def welch_ci(
+    a: Iterable[float] | np.ndarray, b: Iterable[float] | np.ndarray, level: float = 0.95
+) -> WelchCI:
     """Unpaired difference of means (a − b) with the Welch–Satterthwaite degrees of freedom.
 
     df = (s²a/na + s²b/nb)² / ((s²a/na)²/(na − 1) + (s²b/nb)²/(nb − 1)).
@@ -145,8 +146,9 @@ def welch_ci(a: Iterable[float] | np.ndarray, b: Iterable[float] | np.ndarray,
     return WelchCI(diff, diff - h, diff + h, se, float(df))
 
 
-def p_better(variant: Iterable[float] | np.ndarray, baseline: Iterable[float] | np.ndarray,
-             better: int = +1) -> float:
+def p_better(
+    variant: Iterable[float] | np.ndarray, baseline: Iterable[float] | np.ndarray, better: int = +1
+) -> float:
     """Probability that the variant is better than the baseline, from paired replications.
 
     The paired differences d = variant − baseline have mean d̄ and standard error s/√n. Under the

@@ -53,28 +53,54 @@ class Lever:
 
 #: The goal plans a what-if can pick: the library scenario whose ``goals`` section is laid over the
 #: baseline ("as is" keeps the baseline's own plan).
-GOAL_PLANS: dict[str, str | None] = {"as is": None, "two focused goals": "goals_focused",
-                                     "six goals": "goals_many"}
+GOAL_PLANS: dict[str, str | None] = {
+    "as is": None,
+    "two focused goals": "goals_focused",
+    "six goals": "goals_many",
+}
 
 #: The main lever of each driver, then quota, headcount and territory.
 LEVERS: tuple[Lever, ...] = (
     Lever("goals", "goal plan", "1 goal clarity", "choice", choices=tuple(GOAL_PLANS)),
     Lever("prescription.enabled", "tactical prescription", "2 tactical prescription", "bool"),
-    Lever("metrics", "performance metrics", "3 performance metrics", "choice",
-          choices=("outcomes", "pipeline", "stage")),
-    Lever("crm.adoption", "CRM adoption (share of deals logged)", "4 CRM adoption", "float",
-          0.0, 1.0, 0.05),
-    Lever("managers.training", "manager training", "5 manager training", "choice",
-          choices=("none", "trained")),
-    Lever("coaching.joint_call_hours_per_week", "joint-call hours per manager-week", "6 joint calls",
-          "float", 0.0, 16.0, 1.0),
-    Lever("coaching.targeting", "whom managers coach", "6 joint calls", "choice",
-          choices=("none", "reactive", "round_robin", "gap_targeted", "top_performers")),
-    Lever("reviews.cadence", "review cadence", "7 review cadence", "choice",
-          choices=("annual", "semiannual", "quarterly", "monthly")),
+    Lever(
+        "metrics",
+        "performance metrics",
+        "3 performance metrics",
+        "choice",
+        choices=("outcomes", "pipeline", "stage"),
+    ),
+    Lever("crm.adoption", "CRM adoption (share of deals logged)", "4 CRM adoption", "float", 0.0, 1.0, 0.05),
+    Lever(
+        "managers.training", "manager training", "5 manager training", "choice", choices=("none", "trained")
+    ),
+    Lever(
+        "coaching.joint_call_hours_per_week",
+        "joint-call hours per manager-week",
+        "6 joint calls",
+        "float",
+        0.0,
+        16.0,
+        1.0,
+    ),
+    Lever(
+        "coaching.targeting",
+        "whom managers coach",
+        "6 joint calls",
+        "choice",
+        choices=("none", "reactive", "round_robin", "gap_targeted", "top_performers"),
+    ),
+    Lever(
+        "reviews.cadence",
+        "review cadence",
+        "7 review cadence",
+        "choice",
+        choices=("annual", "semiannual", "quarterly", "monthly"),
+    ),
     Lever("culture.enabled", "culture moves with experience (off: frozen)", "8 culture", "bool"),
-    Lever("organisation.quota", "annual quota per rep (USD)", "quota", "float",
-          400_000.0, 3_000_000.0, 50_000.0),
+    Lever(
+        "organisation.quota", "annual quota per rep (USD)", "quota", "float", 400_000.0, 3_000_000.0, 50_000.0
+    ),
     Lever("organisation.managers", "first-line managers", "headcount", "int", 1, 30, 1),
     Lever("organisation.span", "reps per manager", "headcount", "int", 2, 15, 1),
     Lever("territory.accounts", "accounts per rep's territory", "territory", "int", 100, 2000, 50),
@@ -105,10 +131,16 @@ def lever_values(baseline: Scenario) -> dict[str, Any]:
 
 
 def _check(lever: Lever, value: Any) -> Any:
-    bad = ScenarioError(f"what-if lever `{lever.path}` = {safe_repr(value)}: expected "
-                        + (f"one of {', '.join(lever.choices)}" if lever.kind == "choice"
-                           else "true or false" if lever.kind == "bool"
-                           else f"a number from {lever.low:g} to {lever.high:g}"))
+    bad = ScenarioError(
+        f"what-if lever `{lever.path}` = {safe_repr(value)}: expected "
+        + (
+            f"one of {', '.join(lever.choices)}"
+            if lever.kind == "choice"
+            else "true or false"
+            if lever.kind == "bool"
+            else f"a number from {lever.low:g} to {lever.high:g}"
+        )
+    )
     if lever.kind == "choice":
         if not isinstance(value, str) or value not in lever.choices:
             raise bad
@@ -139,8 +171,9 @@ def apply_levers(baseline: Scenario, settings: Mapping[str, Any]) -> Scenario:
     for path, value in settings.items():
         lever = _BY_PATH.get(path)
         if lever is None:
-            raise ScenarioError(f"what-if lever `{safe_repr(path)}` is not a lever; the levers are "
-                                + ", ".join(_BY_PATH))
+            raise ScenarioError(
+                f"what-if lever `{safe_repr(path)}` is not a lever; the levers are " + ", ".join(_BY_PATH)
+            )
         value = _check(lever, value)
         if path == "goals":
             name = GOAL_PLANS[value]
@@ -164,9 +197,13 @@ def apply_levers(baseline: Scenario, settings: Mapping[str, Any]) -> Scenario:
 
 def describe(settings: Mapping[str, Any]) -> str:
     """The settings as a sentence's worth of text: ``joint-call hours … = 8; review cadence = …``."""
-    return "; ".join(f"{_BY_PATH[p].label} = {v:,g}" if isinstance(v, int | float)
-                     and not isinstance(v, bool) else f"{_BY_PATH[p].label} = {v}"
-                     for p, v in settings.items() if p in _BY_PATH)
+    return "; ".join(
+        f"{_BY_PATH[p].label} = {v:,g}"
+        if isinstance(v, int | float) and not isinstance(v, bool)
+        else f"{_BY_PATH[p].label} = {v}"
+        for p, v in settings.items()
+        if p in _BY_PATH
+    )
 
 
 def parse_settings(text: str, source: str = "changes") -> dict[str, Any]:
@@ -204,8 +241,14 @@ class WhatIf:
         return self.variant.hash != self.baseline.hash
 
 
-def _answer(base: Scenario, variant: Scenario, settings: dict[str, Any], comp: Comparison,
-            replications: int, seed: int) -> WhatIf:
+def _answer(
+    base: Scenario,
+    variant: Scenario,
+    settings: dict[str, Any],
+    comp: Comparison,
+    replications: int,
+    seed: int,
+) -> WhatIf:
     s = comp.summary
     s = s[s["year"] == s["year"].min()]
     rows, dist = [], []
@@ -216,26 +259,40 @@ def _answer(base: Scenario, variant: Scenario, settings: dict[str, Any], comp: C
             continue
         b, v = base_row.iloc[0], var_row.iloc[0]
         same = variant.name == base.name
-        rows.append({"metric": metric, "label": label, "unit": unit, "better": better,
-                     "baseline": float(b["mean"]), "what_if": float(v["mean"]),
-                     "difference": 0.0 if same else float(v["diff"]),
-                     "ci_low": 0.0 if same else float(v["diff_ci_low"]),
-                     "ci_high": 0.0 if same else float(v["diff_ci_high"]),
-                     "p_better": math.nan if same else float(v["p_better"])})
+        rows.append(
+            {
+                "metric": metric,
+                "label": label,
+                "unit": unit,
+                "better": better,
+                "baseline": float(b["mean"]),
+                "what_if": float(v["mean"]),
+                "difference": 0.0 if same else float(v["diff"]),
+                "ci_low": 0.0 if same else float(v["diff_ci_low"]),
+                "ci_high": 0.0 if same else float(v["diff_ci_high"]),
+                "p_better": math.nan if same else float(v["p_better"]),
+            }
+        )
         try:
             pair = comp.paired(metric, variant.name)
         except KeyError:  # not a periods column (e.g. priced afterwards): no distribution
             continue
         for arm, col in (("baseline", "baseline"), ("what if", "variant")):
             for r, val in pair[col].items():
-                dist.append({"arm": arm, "replication": int(r), "metric": metric,
-                             "value": float(val)})
+                dist.append({"arm": arm, "replication": int(r), "metric": metric, "value": float(val)})
     table = pd.DataFrame(rows)
     return WhatIf(base, variant, settings, table, pd.DataFrame(dist), replications, seed, comp)
 
 
-def what_if(baseline: Any, settings: Mapping[str, Any], replications: int = 8, seed: int = 1,
-            executor: Any = None, workers: int | None = None, cache: bool | Any = True) -> WhatIf:
+def what_if(
+    baseline: Any,
+    settings: Mapping[str, Any],
+    replications: int = 8,
+    seed: int = 1,
+    executor: Any = None,
+    workers: int | None = None,
+    cache: bool | Any = True,
+) -> WhatIf:
     """Run the baseline and the baseline with ``settings`` applied, paired on common random numbers.
 
     Args:
@@ -248,8 +305,16 @@ def what_if(baseline: Any, settings: Mapping[str, Any], replications: int = 8, s
     settings = dict(settings)
     variant = apply_levers(base, settings)
     scenarios = [base] if variant.hash == base.hash else [base, variant]
-    comp = compare(scenarios, baseline=base.name, replications=replications, seed=seed,
-                   executor=executor, workers=workers, cache=cache, progress=False)
+    comp = compare(
+        scenarios,
+        baseline=base.name,
+        replications=replications,
+        seed=seed,
+        executor=executor,
+        workers=workers,
+        cache=cache,
+        progress=False,
+    )
     if variant.hash == base.hash:
         variant = base
     return _answer(base, variant, settings, comp, replications, seed)
@@ -258,8 +323,14 @@ def what_if(baseline: Any, settings: Mapping[str, Any], replications: int = 8, s
 class WhatIfSession:
     """Repeated what-ifs against one baseline: one warm worker pool, answers remembered."""
 
-    def __init__(self, baseline: Any, replications: int = 8, seed: int = 1,
-                 workers: int | None = None, cache: bool | Any = True) -> None:
+    def __init__(
+        self,
+        baseline: Any,
+        replications: int = 8,
+        seed: int = 1,
+        workers: int | None = None,
+        cache: bool | Any = True,
+    ) -> None:
         self.baseline = load_scenario(baseline)
         self.replications, self.seed, self.cache = replications, seed, cache
         self._executor = make_executor(workers=workers)
@@ -270,8 +341,14 @@ class WhatIfSession:
         variant = apply_levers(self.baseline, settings)
         key = variant.hash
         if key not in self._answers:
-            self._answers[key] = what_if(self.baseline, settings, self.replications, self.seed,
-                                         executor=self._executor, cache=self.cache)
+            self._answers[key] = what_if(
+                self.baseline,
+                settings,
+                self.replications,
+                self.seed,
+                executor=self._executor,
+                cache=self.cache,
+            )
         return self._answers[key]
 
     def close(self) -> None:
@@ -291,7 +368,6 @@ def changed_settings(baseline: Scenario, settings: Mapping[str, Any]) -> dict[st
     return {k: v for k, v in settings.items() if current.get(k) != v}
 
 
-
 # ------------------------------------------------------------------------------------------
 # presenting an answer (the what_if notebook)
 # ------------------------------------------------------------------------------------------
@@ -303,8 +379,9 @@ def _effects(answer: WhatIf) -> dict[str, Any]:
     for r in answer.table.itertuples():
         if r.unit == "USD":
             scale = r.baseline if r.baseline else math.nan
-            out[r.metric] = Effect(r.difference / scale, r.ci_low / scale, r.ci_high / scale,
-                                   answer.replications, "rel")
+            out[r.metric] = Effect(
+                r.difference / scale, r.ci_low / scale, r.ci_high / scale, answer.replications, "rel"
+            )
         else:
             out[r.metric] = Effect(r.difference, r.ci_low, r.ci_high, answer.replications, "pts")
     return out
@@ -316,19 +393,26 @@ def what_if_findings(answer: WhatIf, findings: Any) -> None:
 
     what = describe(answer.settings) if answer.changed else ""
     if not answer.changed:
-        findings.add("no_change", "Nothing changes: every lever is where the baseline has it.",
-                     "Move a lever (or give `changes`) to ask a what-if.")
+        findings.add(
+            "no_change",
+            "Nothing changes: every lever is where the baseline has it.",
+            "Move a lever (or give `changes`) to ask a what-if.",
+        )
         return
     for r, eff in zip(answer.table.itertuples(), _effects(answer).values(), strict=True):
         name = r.label[0].upper() + r.label[1:]
         good = (eff.mean > 0) == (r.better > 0)
         up, down = f"{name} rises", f"{name} falls"
-        sentence = direction_sentence(eff, f"{up} by {eff.text().lstrip('+')}",
-                                      f"{down} by {eff.text().lstrip('−')}",
-                                      unclear=f"{name}: no clear change")
-        meaning = ("" if eff.direction in (None, 0) else "A gain." if good else "A loss.")
-        findings.add(r.metric, f"{sentence} with {what}.", meaning, effect=eff,
-                     baseline=r.baseline, what_if=r.what_if)
+        sentence = direction_sentence(
+            eff,
+            f"{up} by {eff.text().lstrip('+')}",
+            f"{down} by {eff.text().lstrip('−')}",
+            unclear=f"{name}: no clear change",
+        )
+        meaning = "" if eff.direction in (None, 0) else "A gain." if good else "A loss."
+        findings.add(
+            r.metric, f"{sentence} with {what}.", meaning, effect=eff, baseline=r.baseline, what_if=r.what_if
+        )
 
 
 def what_if_table(answer: WhatIf) -> pd.DataFrame:
@@ -338,10 +422,16 @@ def what_if_table(answer: WhatIf) -> pd.DataFrame:
     rows = []
     for r, eff in zip(answer.table.itertuples(), _effects(answer).values(), strict=True):
         value = fmt_money if r.unit == "USD" else fmt_pct
-        rows.append({"metric": r.label, "baseline": value(r.baseline), "what if": value(r.what_if),
-                     "difference": eff.short(), "95 % CI": eff.ci_range(),
-                     "P(better)": "–" if not math.isfinite(r.p_better)
-                     else f"{100 * r.p_better:.0f} %"})
+        rows.append(
+            {
+                "metric": r.label,
+                "baseline": value(r.baseline),
+                "what if": value(r.what_if),
+                "difference": eff.short(),
+                "95 % CI": eff.ci_range(),
+                "P(better)": "–" if not math.isfinite(r.p_better) else f"{100 * r.p_better:.0f} %",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -401,18 +491,34 @@ def what_if_widgets(session: WhatIfSession, settings: Mapping[str, Any] | None =
         value = current[lv.path]
         desc = f"{lv.driver}: {lv.label}"
         if lv.kind == "choice":
-            c = w.Dropdown(options=list(lv.choices), value=value, description=desc, style=style,
-                           layout=layout)
+            c = w.Dropdown(
+                options=list(lv.choices), value=value, description=desc, style=style, layout=layout
+            )
         elif lv.kind == "bool":
-            c = w.Checkbox(value=bool(value), description=desc, style=style, layout=layout,
-                           indent=False)
+            c = w.Checkbox(value=bool(value), description=desc, style=style, layout=layout, indent=False)
         elif lv.kind == "int":
-            c = w.IntSlider(value=int(value), min=int(lv.low), max=int(lv.high), step=int(lv.step),
-                            description=desc, style=style, layout=layout, continuous_update=False)
+            c = w.IntSlider(
+                value=int(value),
+                min=int(lv.low),
+                max=int(lv.high),
+                step=int(lv.step),
+                description=desc,
+                style=style,
+                layout=layout,
+                continuous_update=False,
+            )
         else:
-            c = w.FloatSlider(value=float(value), min=lv.low, max=lv.high, step=lv.step,
-                              description=desc, style=style, layout=layout,
-                              continuous_update=False, readout_format=",.2f")
+            c = w.FloatSlider(
+                value=float(value),
+                min=lv.low,
+                max=lv.high,
+                step=lv.step,
+                description=desc,
+                style=style,
+                layout=layout,
+                continuous_update=False,
+                readout_format=",.2f",
+            )
         controls[lv.path] = c
     status = w.HTML()
     out = w.Output()
@@ -432,11 +538,13 @@ def what_if_widgets(session: WhatIfSession, settings: Mapping[str, Any] | None =
             display(fig)
             plt.close(fig)
             show_table(what_if_table(answer), caption=f"What if {describe(chosen) or 'nothing changes'}")
-        status.value = (f"{answer.replications} paired simulated years; answered in "
-                        f"{time.perf_counter() - t0:.1f} s")
+        status.value = (
+            f"{answer.replications} paired simulated years; answered in {time.perf_counter() - t0:.1f} s"
+        )
 
     for c in controls.values():
         c.observe(redraw, names="value")
     redraw()
-    return w.VBox([w.HTML("<b>Levers</b> (each change reruns the paired comparison)"),
-                   *controls.values(), status, out])
+    return w.VBox(
+        [w.HTML("<b>Levers</b> (each change reruns the paired comparison)"), *controls.values(), status, out]
+    )

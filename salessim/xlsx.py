@@ -28,22 +28,55 @@ MAX_ROWS = 1_000_000
 MONEY, SHARE, DAYS, COUNT, NUMBER = "#,##0", "0.0%", "0.0", "#,##0", "#,##0.00"
 
 #: the number format of a row by its ``unit`` cell (a table whose rows hold different units)
-UNIT_FORMATS = {"usd": MONEY, "share": SHARE, "days": DAYS, "count": COUNT, "hours": "#,##0.0",
-                "ratio": "0.00", "number": NUMBER, "yes = 1": "0"}
+UNIT_FORMATS = {
+    "usd": MONEY,
+    "share": SHARE,
+    "days": DAYS,
+    "count": COUNT,
+    "hours": "#,##0.0",
+    "ratio": "0.00",
+    "number": NUMBER,
+    "yes = 1": "0",
+}
 
 _MONEY = re.compile(r"(^|_)(revenue|amount|quota|cost|margin|usd|bonus|commission|pay)(_|$)")
-_SHARE = re.compile(r"(^|_)(pct|share|rate|turnover|attainment|accuracy|p|culture|probability|error|bias|"
-                    r"coverage_share|adoption|rel)(_|$)|^p_|_share$|attainment")
+_SHARE = re.compile(
+    r"(^|_)(pct|share|rate|turnover|attainment|accuracy|p|culture|probability|error|bias|"
+    r"coverage_share|adoption|rel)(_|$)|^p_|_share$|attainment"
+)
 _DAYS = re.compile(r"(^|_)(days|lag|cycle)(_|$)")
 
 #: how a summary row reads, by its metric (the summary's mean, CI and differences share its unit)
-_METRIC_KIND = {"revenue": MONEY, "cost": MONEY, "margin_less_cost": MONEY,
-                "attainment_p50": SHARE, "pct_at_quota": SHARE, "win_rate": SHARE,
-                "turnover": SHARE, "false_flag_rate": SHARE, "diagnosis_accuracy": SHARE,
-                "forecast_error": SHARE, "detection_lag_days": DAYS, "coaching_hours": NUMBER}
-_PER_METRIC = ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high",
-               "diff_ci_low_unpaired", "diff_ci_high_unpaired", "direct", "direct_ci_low",
-               "direct_ci_high", "mediated", "mediated_ci_low", "mediated_ci_high")
+_METRIC_KIND = {
+    "revenue": MONEY,
+    "cost": MONEY,
+    "margin_less_cost": MONEY,
+    "attainment_p50": SHARE,
+    "pct_at_quota": SHARE,
+    "win_rate": SHARE,
+    "turnover": SHARE,
+    "false_flag_rate": SHARE,
+    "diagnosis_accuracy": SHARE,
+    "forecast_error": SHARE,
+    "detection_lag_days": DAYS,
+    "coaching_hours": NUMBER,
+}
+_PER_METRIC = (
+    "mean",
+    "ci_low",
+    "ci_high",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "diff_ci_low_unpaired",
+    "diff_ci_high_unpaired",
+    "direct",
+    "direct_ci_low",
+    "direct_ci_high",
+    "mediated",
+    "mediated_ci_low",
+    "mediated_ci_high",
+)
 
 
 def column_format(name: str, dtype: Any) -> str | None:
@@ -96,8 +129,11 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
-def workbook_bytes(tables: Mapping[str, pd.DataFrame | None], meta: Mapping[str, Any] | None = None,
-                   formats: Mapping[str, Mapping[str, str]] | None = None) -> bytes:
+def workbook_bytes(
+    tables: Mapping[str, pd.DataFrame | None],
+    meta: Mapping[str, Any] | None = None,
+    formats: Mapping[str, Mapping[str, str]] | None = None,
+) -> bytes:
     """One workbook: an ``about`` sheet (the metadata, what each sheet holds), then a sheet per table.
 
     Args:
@@ -154,13 +190,14 @@ def workbook_bytes(tables: Mapping[str, pd.DataFrame | None], meta: Mapping[str,
         metric_pos = cols.index("metric") if per_metric else -1
         unit_pos = cols.index("unit") if "unit" in df.columns else -1
         # a row's unit formats the float columns whose name says nothing of a unit
-        by_unit = [unit_pos >= 0 and fmt == NUMBER and pd.api.types.is_float_dtype(df[c].dtype)
-                   for c, fmt in zip(cols, by_name, strict=True)]
+        by_unit = [
+            unit_pos >= 0 and fmt == NUMBER and pd.api.types.is_float_dtype(df[c].dtype)
+            for c, fmt in zip(cols, by_name, strict=True)
+        ]
         own = given.get(name, {})
         for values in df.itertuples(index=False, name=None):
             kind = _METRIC_KIND.get(values[metric_pos], NUMBER) if per_metric else None
-            unit = (UNIT_FORMATS.get(str(values[unit_pos]).strip().lower())
-                    if unit_pos >= 0 else None)
+            unit = UNIT_FORMATS.get(str(values[unit_pos]).strip().lower()) if unit_pos >= 0 else None
             row_formats = []
             for c, fmt, u in zip(cols, by_name, by_unit, strict=True):
                 if per_metric and c in _PER_METRIC:

@@ -44,13 +44,20 @@ def write_yaml(tmp_path: Path):
     return write
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 300
-            ) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str | Path, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the installed ``salessim`` console script and capture its output."""
     if not SALESSIM.exists():  # pragma: no cover - a broken install, not a test failure to hide
         pytest.fail(f"console script not found at {SALESSIM}; run `make install`")
-    return subprocess.run([str(SALESSIM), *map(str, args)], cwd=cwd or REPO, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [str(SALESSIM), *map(str, args)],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session")

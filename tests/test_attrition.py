@@ -17,26 +17,45 @@ SEED = 515151
 
 
 def _firm(managers: int, **changes: object) -> Scenario:
-    return load_scenario("baseline").replace(**{
-        "organisation.managers": managers, "organisation.span": 5,
-        "simulation.warmup_days": 180, "simulation.horizon_days": 365, **changes})
+    return load_scenario("baseline").replace(
+        **{
+            "organisation.managers": managers,
+            "organisation.span": 5,
+            "simulation.warmup_days": 180,
+            "simulation.horizon_days": 365,
+            **changes,
+        }
+    )
 
 
 def _people(sc: Scenario, replication: int, teams: int) -> pd.DataFrame:
     """Everyone who sat in the first ``teams`` teams: seat, hire, exit kind and time, skill."""
     rec = SalesForce(sc, SEED, replication).run()
-    df = pd.DataFrame({"seat": rec.person_seat, "manager": rec.person_manager,
-                       "hire": rec.person_hire, "leave": rec.person_leave, "exit": rec.person_exit,
-                       "theta_hire": rec.person_theta_hire, "theta_leave": rec.person_theta_leave})
+    df = pd.DataFrame(
+        {
+            "seat": rec.person_seat,
+            "manager": rec.person_manager,
+            "hire": rec.person_hire,
+            "leave": rec.person_leave,
+            "exit": rec.person_exit,
+            "theta_hire": rec.person_theta_hire,
+            "theta_leave": rec.person_theta_leave,
+        }
+    )
     df = df[df["manager"] < teams]
     return df.sort_values(["seat", "hire"]).reset_index(drop=True)
 
 
 # high voluntary and involuntary rates, quarterly reviews and promotion at frequent manager
 # turnover: many exits of every kind
-BUSY = {"attrition.voluntary_annual": 0.9, "reviews.cadence": "quarterly",
-        "reviews.involuntary_annual": 0.9, "reviews.involuntary_after_days": 60,
-        "managers.promotion": True, "managers.turnover_annual": 0.3}
+BUSY = {
+    "attrition.voluntary_annual": 0.9,
+    "reviews.cadence": "quarterly",
+    "reviews.involuntary_annual": 0.9,
+    "reviews.involuntary_after_days": 60,
+    "managers.promotion": True,
+    "managers.turnover_annual": 0.3,
+}
 
 
 @pytest.mark.parametrize("replication", [0, 1])
@@ -47,8 +66,9 @@ def test_a_teams_exits_are_the_same_whatever_the_number_of_other_teams(replicati
     small = _people(_firm(3, **BUSY), replication, 3)
     large = _people(_firm(7, **BUSY), replication, 3)
     exits = small["exit"].to_numpy()
-    assert (exits == VOLUNTARY).sum() >= 5 and (exits == INVOLUNTARY).sum() >= 2, \
+    assert (exits == VOLUNTARY).sum() >= 5 and (exits == INVOLUNTARY).sum() >= 2, (
         "the scenario must exercise both kinds of exit"
+    )
     assert_frame_equal(small, large, check_exact=True)
 
 
@@ -71,8 +91,11 @@ def firm_sizes() -> dict[int, pd.DataFrame]:
     base = load_scenario("baseline")
     out = {}
     for m in (5, 10, 20):
-        res = simulate(base.replace(**{"organisation.managers": m}),
-                       replications=INVARIANCE_REPLICATIONS, seed=INVARIANCE_SEED)
+        res = simulate(
+            base.replace(**{"organisation.managers": m}),
+            replications=INVARIANCE_REPLICATIONS,
+            seed=INVARIANCE_SEED,
+        )
         year = res.periods[res.periods["period"] == "year"].sort_values("replication")
         out[m] = year.reset_index(drop=True)
     return out
@@ -81,7 +104,8 @@ def firm_sizes() -> dict[int, pd.DataFrame]:
 @pytest.mark.slow
 @pytest.mark.parametrize(("small", "large"), [(5, 10), (5, 20), (10, 20)])
 def test_revenue_per_head_and_turnover_do_not_depend_on_the_number_of_managers(
-        firm_sizes: dict[int, pd.DataFrame], small: int, large: int) -> None:
+    firm_sizes: dict[int, pd.DataFrame], small: int, large: int
+) -> None:
     """5, 10 or 20 managers at the same span: revenue per head within ±3 % and annual turnover
     within ±3 points of each other. Replication r of both firms shares its first teams exactly
     (common random numbers), so the differences are paired by replication."""
@@ -92,8 +116,10 @@ def test_revenue_per_head_and_turnover_do_not_depend_on_the_number_of_managers(
     turn = (b["turnover"] - a["turnover"]).to_numpy()
     n = rel.size
     se_rel, se_turn = rel.std(ddof=1) / np.sqrt(n), turn.std(ddof=1) / np.sqrt(n)
-    print(f"{small} vs {large} managers: revenue per head {rel.mean():+.2%} (SE {se_rel:.2%}), "
-          f"turnover {turn.mean() * 100:+.2f} points (SE {se_turn * 100:.2f})")
+    print(
+        f"{small} vs {large} managers: revenue per head {rel.mean():+.2%} (SE {se_rel:.2%}), "
+        f"turnover {turn.mean() * 100:+.2f} points (SE {se_turn * 100:.2f})"
+    )
     # the sample is large enough for the check to mean something: 95 % CIs well inside ±3
     assert 1.96 * se_rel <= 0.016 and 1.96 * se_turn <= 0.016
     assert abs(rel.mean()) <= 0.03

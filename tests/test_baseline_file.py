@@ -44,19 +44,34 @@ simulation: {warmup_days: 60, horizon_days: 120}
 """
 
 
-def _run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None,
-         timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SALESSIM, *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout, check=False)
+def _run(
+    *args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SALESSIM, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory) -> dict[str, Path]:
     """A scenario calibrated from the sample export (``ours.yaml``) and a small one extending it."""
     d = tmp_path_factory.mktemp("company")
-    proc = _run("calibrate", SAMPLE / "Opportunity.csv", "--history",
-                SAMPLE / "OpportunityHistory.csv", "-o", d / "ours.yaml", "--accept-unverified",
-                timeout=300)
+    proc = _run(
+        "calibrate",
+        SAMPLE / "Opportunity.csv",
+        "--history",
+        SAMPLE / "OpportunityHistory.csv",
+        "-o",
+        d / "ours.yaml",
+        "--accept-unverified",
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     text = (d / "ours.yaml").read_text(encoding="utf-8")
     assert "extends: baseline" in text
@@ -65,8 +80,7 @@ def company(tmp_path_factory) -> dict[str, Path]:
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "cache"),
-            "SALESSIM_NO_PROGRESS": "1"}
+    return {**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "cache"), "SALESSIM_NO_PROGRESS": "1"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -80,12 +94,12 @@ def test_a_baseline_yaml_in_another_folder_extends_the_librarys(company, tmp_pat
     lib = load_scenario("baseline")
     assert sc.name == "baseline"  # named after its file
     assert sc.organisation.quota == data["organisation"]["quota"] != lib.organisation.quota
-    assert [s.conversion for s in sc.funnel.stages] == [
-        s["conversion"] for s in data["funnel"]["stages"]]
+    assert [s.conversion for s in sc.funnel.stages] == [s["conversion"] for s in data["funnel"]["stages"]]
     assert sc.coaching == lib.coaching  # what it does not write comes from the library
     # a variant beside it extends *it*, not the library (the beside-the-file rule is kept)
     (tmp_path / "more_calls.yaml").write_text(
-        "extends: baseline\ncoaching: {joint_call_hours_per_week: 5}\n", encoding="utf-8")
+        "extends: baseline\ncoaching: {joint_call_hours_per_week: 5}\n", encoding="utf-8"
+    )
     v = load_scenario(tmp_path / "more_calls.yaml")
     assert v.organisation.quota == sc.organisation.quota
     assert v.coaching.joint_call_hours_per_week == 5
@@ -141,20 +155,27 @@ def test_a_variant_not_valid_over_the_baseline_is_named(company, tmp_path):
     data["goals"] = {"items": [{"metric": "revenue", "weight": 1.0}]}
     data["name"] = "widgets_only"
     lone = load_scenario(data)
-    with pytest.raises(ScenarioError, match=r"goals_many's changes cannot be laid over "
-                                            r"widgets_only: .*'B' is not a product"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"goals_many's changes cannot be laid over "
+        r"widgets_only: .*'B' is not a product",
+    ):
         variants_over(lone, {"goals_many": variant_changes("goals_many")})
-    laid, skipped = variants_over(lone, {n: variant_changes(n) for n in VARIANTS},
-                                  skip_invalid=True)
+    laid, skipped = variants_over(lone, {n: variant_changes(n) for n in VARIANTS}, skip_invalid=True)
     assert set(skipped) == {"goals_many"}
     assert [v.name for v in laid] == [n for n in VARIANTS if n != "goals_many"]
     # a report that needs that plan says so before anything runs, and takes it as a file
     path = _write(tmp_path / "widgets.yaml", yaml.safe_dump(lone.to_dict()))
-    with pytest.raises(ReportError, match=r"goals_many's changes cannot be laid over widgets_only"
-                                          r".* -p many_scenario FILE"):
+    with pytest.raises(
+        ReportError,
+        match=r"goals_many's changes cannot be laid over widgets_only"
+        r".* -p many_scenario FILE",
+    ):
         validate_parameters("goal_designs", {"baseline": str(path)})
-    six = lone.replace(**{"goals.items": [{"metric": "revenue", "weight": 0.5},
-                                          {"metric": "new_logos", "weight": 0.5}]}, name="six")
+    six = lone.replace(
+        **{"goals.items": [{"metric": "revenue", "weight": 0.5}, {"metric": "new_logos", "weight": 0.5}]},
+        name="six",
+    )
     plan = _write(tmp_path / "six.yaml", yaml.safe_dump(six.to_dict()))
     assert validate_parameters("goal_designs", {"baseline": str(path), "many_scenario": str(plan)})
 
@@ -164,8 +185,9 @@ def test_a_variant_not_valid_over_the_baseline_is_named(company, tmp_path):
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def swings(company):
-    return library_swings(replications=2, seed=3, baseline=company["small"],
-                          executor=SerialExecutor(), cache=False)
+    return library_swings(
+        replications=2, seed=3, baseline=company["small"], executor=SerialExecutor(), cache=False
+    )
 
 
 def test_swings_lay_the_variants_over_the_calibrated_file(swings, company):
@@ -186,31 +208,45 @@ def test_swings_lay_the_variants_over_the_calibrated_file(swings, company):
     # the baseline's runs are those of the calibrated file itself (same replications, same seed)
     alone = compare([ours], replications=2, seed=3, executor=SerialExecutor(), cache=False)
     pd.testing.assert_frame_equal(
-        swings.results.periods[swings.results.periods["scenario"] == "ours"]
-        .reset_index(drop=True), alone.results.periods)
+        swings.results.periods[swings.results.periods["scenario"] == "ours"].reset_index(drop=True),
+        alone.results.periods,
+    )
     # every variant of the ranking is tied to its driver
-    rev = swings.summary[(swings.summary["metric"] == "revenue")
-                         & (swings.summary["scenario"] != "ours")]
+    rev = swings.summary[(swings.summary["metric"] == "revenue") & (swings.summary["scenario"] != "ours")]
     assert rev["driver"].notna().all() and rev["diff"].notna().all()
 
 
 def test_cli_swings_with_a_baseline_file(company, tmp_path):
     out = tmp_path / "out"
-    proc = _run("swings", "--baseline", company["small"], "-r", "2", "-w", "1", "--out", out,
-                env=_env(tmp_path), cwd=company["dir"])
+    proc = _run(
+        "swings",
+        "--baseline",
+        company["small"],
+        "-r",
+        "2",
+        "-w",
+        "1",
+        "--out",
+        out,
+        env=_env(tmp_path),
+        cwd=company["dir"],
+    )
     assert proc.returncode == 0, proc.stderr
     ours = load_scenario(company["small"])
     assert f"against ours ({company['small']}, scenario hash {ours.hash})" in proc.stdout
     assert "ranked by team revenue, for ours:" in proc.stdout
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert (man["baseline"], man["baseline_hash"], man["baseline_source"]) == (
-        "ours", ours.hash, str(company["small"]))
+        "ours",
+        ours.hash,
+        str(company["small"]),
+    )
     # a missing or invalid baseline: exit 2 naming it, nothing written
-    for bad, says in ((tmp_path / "nope.yaml", "nope.yaml"),
-                      (_write(tmp_path / "bad.yaml", "extends: baseline\nfunnel: {stages: 3}\n"),
-                       "funnel.stages")):
-        proc = _run("swings", "--baseline", bad, "-r", "2", "--out", tmp_path / "o2",
-                    env=_env(tmp_path))
+    for bad, says in (
+        (tmp_path / "nope.yaml", "nope.yaml"),
+        (_write(tmp_path / "bad.yaml", "extends: baseline\nfunnel: {stages: 3}\n"), "funnel.stages"),
+    ):
+        proc = _run("swings", "--baseline", bad, "-r", "2", "--out", tmp_path / "o2", env=_env(tmp_path))
         assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
         assert not (tmp_path / "o2").exists()
 
@@ -222,26 +258,29 @@ def _write(path: Path, text: str) -> Path:
 
 def test_compare_takes_the_baseline_as_a_path(company, tmp_path):
     ours = company["small"]
-    more = _write(company["dir"] / "more_calls.yaml",
-                  "extends: small.yaml\nname: more_calls\ncoaching: {joint_call_hours_per_week: 6}\n")
+    more = _write(
+        company["dir"] / "more_calls.yaml",
+        "extends: small.yaml\nname: more_calls\ncoaching: {joint_call_hours_per_week: 6}\n",
+    )
     env = _env(tmp_path)
     # (1) one of the scenarios, given as the same path: no duplicate, it is the baseline
-    proc = _run("compare", more, ours, "--baseline", ours, "-r", "2", "-w", "1", "--out",
-                tmp_path / "a", env=env)
+    proc = _run(
+        "compare", more, ours, "--baseline", ours, "-r", "2", "-w", "1", "--out", tmp_path / "a", env=env
+    )
     assert proc.returncode == 0, proc.stderr
     s = pd.read_csv(tmp_path / "a" / "summary.csv")
     assert set(s["scenario"]) == {"ours", "more_calls"}
     assert s.loc[s["scenario"] == "ours", "diff"].isna().all()  # the baseline has no difference
     # (2) a file not among the scenarios: added in front as the baseline
-    proc = _run("compare", more, "--baseline", ours, "-r", "2", "-w", "1", "--out",
-                tmp_path / "b", env=env)
+    proc = _run("compare", more, "--baseline", ours, "-r", "2", "-w", "1", "--out", tmp_path / "b", env=env)
     assert proc.returncode == 0, proc.stderr
     man = json.loads((tmp_path / "b" / "manifest.json").read_text(encoding="utf-8"))
     assert man["baseline"] == "ours" and man["baseline_source"] == str(ours)
     assert list(man["scenarios"]) == ["ours", "more_calls"]
     b = pd.read_csv(tmp_path / "b" / "summary.csv")
-    pd.testing.assert_frame_equal(b, s.set_index("scenario").loc[["ours", "more_calls"]]
-                                  .reset_index()[b.columns])  # the same paired comparison
+    pd.testing.assert_frame_equal(
+        b, s.set_index("scenario").loc[["ours", "more_calls"]].reset_index()[b.columns]
+    )  # the same paired comparison
     # (3) a file named like a different scenario of the comparison: refused, saying why
     lib_named = _write(tmp_path / "baseline.yaml", "extends: baseline\nreviews: {cadence: monthly}\n")
     proc = _run("compare", "baseline", "--baseline", lib_named, "-r", "2", env=env)
@@ -254,8 +293,19 @@ def test_compare_takes_the_baseline_as_a_path(company, tmp_path):
 
 def test_sweep_and_sensitivity_on_the_calibrated_file(company, tmp_path):
     env = _env(tmp_path)
-    proc = _run("sweep", company["small"], "--vary", "coaching.joint_call_hours_per_week=0,4",
-                "-r", "2", "-w", "1", "--out", tmp_path / "sw", env=env)
+    proc = _run(
+        "sweep",
+        company["small"],
+        "--vary",
+        "coaching.joint_call_hours_per_week=0,4",
+        "-r",
+        "2",
+        "-w",
+        "1",
+        "--out",
+        tmp_path / "sw",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     man = json.loads((tmp_path / "sw" / "manifest.json").read_text(encoding="utf-8"))
     assert (man["baseline"], man["baseline_source"]) == ("ours", str(company["small"]))
@@ -269,9 +319,25 @@ def test_sweep_and_sensitivity_on_the_calibrated_file(company, tmp_path):
     folder = tmp_path / "ours"
     folder.mkdir()
     _write(folder / "baseline.yaml", yaml.safe_dump(data))
-    proc = _run("sensitivity", "--baseline", "baseline.yaml", "--variants", "crm_full,coaching_high",
-                "--parameters", "organisation.quota", "-t", "1", "-r", "2", "-w", "1",
-                "--out", tmp_path / "sens", env=env, cwd=folder)
+    proc = _run(
+        "sensitivity",
+        "--baseline",
+        "baseline.yaml",
+        "--variants",
+        "crm_full,coaching_high",
+        "--parameters",
+        "organisation.quota",
+        "-t",
+        "1",
+        "-r",
+        "2",
+        "-w",
+        "1",
+        "--out",
+        tmp_path / "sens",
+        env=env,
+        cwd=folder,
+    )
     assert proc.returncode == 0, proc.stderr
     man = json.loads((tmp_path / "sens" / "manifest.json").read_text(encoding="utf-8"))
     ours = load_scenario(folder / "baseline.yaml")
@@ -287,8 +353,14 @@ def test_sweep_and_sensitivity_on_the_calibrated_file(company, tmp_path):
 # reports: checked before anything runs, and saying which sales force they are for
 # ------------------------------------------------------------------------------------------
 def test_report_baseline_is_checked_before_anything_runs(company, tmp_path):
-    for name in ("drivers_overview", "goal_designs", "pipeline_benchmark", "coaching",
-                 "crm_calibration", "capacity_quota"):
+    for name in (
+        "drivers_overview",
+        "goal_designs",
+        "pipeline_benchmark",
+        "coaching",
+        "crm_calibration",
+        "capacity_quota",
+    ):
         assert validate_parameters(name, {"baseline": str(company["small"])})
         with pytest.raises(ReportError, match=r"parameter baseline: no scenario file .*nope\.yaml"):
             validate_parameters(name, {"baseline": str(tmp_path / "nope.yaml")})
@@ -302,8 +374,9 @@ def test_report_baseline_is_checked_before_anything_runs(company, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "bad.yaml" in proc.stderr and "organisation.span" in proc.stderr
     assert "Traceback" not in proc.stderr and not out.exists()
-    proc = _run("report", "coaching", "-p", "baseline", tmp_path / "nope.yaml", "--out", out,
-                env=_env(tmp_path))
+    proc = _run(
+        "report", "coaching", "-p", "baseline", tmp_path / "nope.yaml", "--out", out, env=_env(tmp_path)
+    )
     assert proc.returncode == 2 and "nope.yaml" in proc.stderr and not out.exists()
 
 
@@ -311,16 +384,21 @@ MARKUP = "<img src=x onerror=alert(1)>"
 
 
 def test_heading_and_index_name_the_baseline_escaped(tmp_path):
-    info = {"name": f"ours {MARKUP}", "description": f"calibrated {MARKUP}", "hash": "abc123",
-            "source": f"/data/{MARKUP}.yaml"}
+    info = {
+        "name": f"ours {MARKUP}",
+        "description": f"calibrated {MARKUP}",
+        "hash": "abc123",
+        "source": f"/data/{MARKUP}.yaml",
+    }
     page = with_baseline("<html><body><h1>Title</h1><p>x</p></body></html>", info)
     assert MARKUP not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert page.index("</h1>") < page.index("For the sales force") < page.index("<p>x</p>")
     (tmp_path / "coaching").mkdir()
     (tmp_path / "coaching.html").write_text(page, encoding="utf-8")
-    (tmp_path / "coaching" / "run.json").write_text(json.dumps(
-        {"created_utc": "2026-11-28T12:00:00+00:00", "parameters": {}, "baseline": info}),
-        encoding="utf-8")
+    (tmp_path / "coaching" / "run.json").write_text(
+        json.dumps({"created_utc": "2026-11-28T12:00:00+00:00", "parameters": {}, "baseline": info}),
+        encoding="utf-8",
+    )
     index = write_index(tmp_path).read_text(encoding="utf-8")
     assert MARKUP not in index
     assert "For the sales force “ours &lt;img" in index and "abc123" in index
@@ -333,13 +411,20 @@ def test_reports_are_built_for_the_calibrated_company(company, tmp_path):
     out = tmp_path / "reports"
     env = {**_env(tmp_path)}
     env.pop("SALESSIM_QUICK", None)
-    proc = _run("reports", "--baseline", company["small"], "--replications", "2", "--out", out,
-                env=env, timeout=3000)
+    proc = _run(
+        "reports", "--baseline", company["small"], "--replications", "2", "--out", out, env=env, timeout=3000
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "6 of 6 reports built" in proc.stdout
     ours = load_scenario(company["small"])
-    for name in ("drivers_overview", "goal_designs", "pipeline_benchmark", "coaching",
-                 "crm_calibration", "capacity_quota"):
+    for name in (
+        "drivers_overview",
+        "goal_designs",
+        "pipeline_benchmark",
+        "coaching",
+        "crm_calibration",
+        "capacity_quota",
+    ):
         run = json.loads((out / name / "run.json").read_text(encoding="utf-8"))
         assert run["baseline"]["name"] == "ours" and run["baseline"]["hash"] == ours.hash, name
         page = (out / f"{name}.html").read_text(encoding="utf-8")
@@ -354,8 +439,9 @@ def test_reports_are_built_for_the_calibrated_company(company, tmp_path):
     fix_first = next(f for f in findings["findings"] if f["id"] == "fix_first")
     assert fix_first["scenario"] in set(VARIANTS)
     # the other reports ran their plans over the company too
-    assert json.loads((out / "goal_designs" / "findings.json").read_text(encoding="utf-8"))[
-        "metadata"]["scenario_hashes"]
+    assert json.loads((out / "goal_designs" / "findings.json").read_text(encoding="utf-8"))["metadata"][
+        "scenario_hashes"
+    ]
     _look(out, tmp_path)
 
 
@@ -363,19 +449,34 @@ def _look(out: Path, tmp_path: Path) -> None:
     """The index and the drivers overview render in headless Chromium, with the company named."""
     from PIL import Image, ImageStat
 
-    chromium = next((shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome")
-                     if shutil.which(c)), None)
+    chromium = next(
+        (shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)), None
+    )
     if chromium is None:
         pytest.skip("Chromium not found (apt-get install chromium)")
     for name in ("index", "drivers_overview"):
         shot = tmp_path / f"{name}.png"
         with tempfile.TemporaryDirectory() as profile:
             proc = subprocess.run(
-                [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", f"--user-data-dir={profile}", "--window-size=1280,2400",
-                 f"--screenshot={shot}", (out / f"{name}.html").as_uri()],
-                capture_output=True, text=True, timeout=120, check=False)
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    f"--user-data-dir={profile}",
+                    "--window-size=1280,2400",
+                    f"--screenshot={shot}",
+                    (out / f"{name}.html").as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
         assert proc.returncode == 0, proc.stderr[-2000:]
         img = Image.open(shot).convert("L")
         assert ImageStat.Stat(img).stddev[0] > 10, f"{name}: the screenshot is blank"

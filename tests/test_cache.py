@@ -29,9 +29,14 @@ VARIANT = "extends: small\ncoaching: {joint_call_hours_per_week: 8}\n"
 
 
 def small(name: str = "baseline", **changes):
-    sc = load_scenario(name).replace(**{"organisation.managers": 2, "organisation.span": 4,
-                                        "simulation.warmup_days": 60,
-                                        "simulation.horizon_days": 120})
+    sc = load_scenario(name).replace(
+        **{
+            "organisation.managers": 2,
+            "organisation.span": 4,
+            "simulation.warmup_days": 60,
+            "simulation.horizon_days": 120,
+        }
+    )
     return sc.replace(**changes) if changes else sc
 
 
@@ -42,17 +47,20 @@ def files(tmp_path) -> tuple[Path, Path]:
     return tmp_path / "small.yaml", tmp_path / "variant.yaml"
 
 
-def cli(*args, cache: Path, cwd: Path, extra_env: dict[str, str] | None = None,
-        pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SALESSIM_CACHE_DIR": str(cache), "SALESSIM_NO_PROGRESS": "1",
-           **(extra_env or {})}
+def cli(
+    *args, cache: Path, cwd: Path, extra_env: dict[str, str] | None = None, pythonpath: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SALESSIM_CACHE_DIR": str(cache), "SALESSIM_NO_PROGRESS": "1", **(extra_env or {})}
     cmd = [str(SALESSIM), *map(str, args)]
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
-        cmd = [sys.executable, "-c", "import sys; from salessim.cli import main; sys.exit(main())",
-               *map(str, args)]
-    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300,
-                          check=False)
+        cmd = [
+            sys.executable,
+            "-c",
+            "import sys; from salessim.cli import main; sys.exit(main())",
+            *map(str, args),
+        ]
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
 
 
 def revenue(out: Path) -> pd.Series:
@@ -79,8 +87,11 @@ def test_edited_model_code_is_not_served_from_the_cache(tmp_path, files):
     """Deal amounts doubled in the model: the rerun must show the new numbers, not the cached."""
     base, _ = files
     pkg = tmp_path / "checkout"
-    shutil.copytree(Path(salessim.__file__).parent, pkg / "salessim",
-                    ignore=shutil.ignore_patterns("__pycache__", "_bundled"))
+    shutil.copytree(
+        Path(salessim.__file__).parent,
+        pkg / "salessim",
+        ignore=shutil.ignore_patterns("__pycache__", "_bundled"),
+    )
     (pkg / "data").symlink_to(REPO / "data")
     cache = tmp_path / "cache"
     args = ("compare", base, "-r", "2", "-w", "1")
@@ -89,11 +100,9 @@ def test_edited_model_code_is_not_served_from_the_cache(tmp_path, files):
     model = pkg / "salessim" / "model" / "deals.py"  # a subpackage: the fingerprint must see it
     code = model.read_text()
     assert code.count("amount = (sf.prod_median[prod]") == 1
-    model.write_text(code.replace("amount = (sf.prod_median[prod]",
-                                  "amount = 2 * (sf.prod_median[prod]"))
+    model.write_text(code.replace("amount = (sf.prod_median[prod]", "amount = 2 * (sf.prod_median[prod]"))
     rerun = cli(*args, "--out", tmp_path / "rerun", cache=cache, cwd=tmp_path, pythonpath=pkg)
-    fresh = cli(*args, "--no-cache", "--out", tmp_path / "fresh", cache=cache, cwd=tmp_path,
-                pythonpath=pkg)
+    fresh = cli(*args, "--no-cache", "--out", tmp_path / "fresh", cache=cache, cwd=tmp_path, pythonpath=pkg)
     assert rerun.returncode == 0 and fresh.returncode == 0, rerun.stderr + fresh.stderr
     assert not served_from_cache(rerun)
     pd.testing.assert_series_equal(revenue(tmp_path / "rerun"), revenue(tmp_path / "fresh"))
@@ -159,8 +168,17 @@ def test_batch_copied_from_another_key_is_refused_and_recomputed(tmp_path, files
     assert served_from_cache(third) and "discarded" not in third.stderr
 
 
-@pytest.mark.parametrize("damage", ["garbage parquet", "truncated parquet", "checksum",
-                                    "no batch.json", "bad batch.json", "wrong replications"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "garbage parquet",
+        "truncated parquet",
+        "checksum",
+        "no batch.json",
+        "bad batch.json",
+        "wrong replications",
+    ],
+)
 def test_damaged_batch_is_recomputed_with_a_note(tmp_path, caplog, damage):
     scs = [small()]
     first = compare(scs, replications=2, seed=1, executor=SerialExecutor(), cache=tmp_path)
@@ -184,8 +202,9 @@ def test_damaged_batch_is_recomputed_with_a_note(tmp_path, caplog, damage):
     with caplog.at_level(logging.WARNING, logger="salessim.cache"):
         again = compare(scs, replications=2, seed=1, executor=SerialExecutor(), cache=tmp_path)
     assert again.meta["computed_replications"] >= 1
-    assert any("discarded cached batch" in r.getMessage() and str(b) in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "discarded cached batch" in r.getMessage() and str(b) in r.getMessage() for r in caplog.records
+    )
     pd.testing.assert_frame_equal(first.results.periods, again.results.periods)
     # the damaged batch was replaced by a good one
     assert compare(scs, replications=2, seed=1, cache=tmp_path).meta["computed_replications"] == 0
@@ -195,15 +214,13 @@ def test_corrupted_cache_file_does_not_fail_every_rerun(tmp_path, files):
     """The issue's case: a corrupted parquet file made every rerun fail with ArrowInvalid."""
     base, _ = files
     cache = tmp_path / "cache"
-    first = cli("compare", base, "-r", "2", "-w", "1", "--out", tmp_path / "a", cache=cache,
-                cwd=tmp_path)
+    first = cli("compare", base, "-r", "2", "-w", "1", "--out", tmp_path / "a", cache=cache, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     for b in batches(cache):
         (b / "periods.parquet").write_bytes(b"PAR1 garbage PAR1")
     notes = []
     for out in ("b", "c"):
-        r = cli("compare", base, "-r", "2", "-w", "1", "--out", tmp_path / out, cache=cache,
-                cwd=tmp_path)
+        r = cli("compare", base, "-r", "2", "-w", "1", "--out", tmp_path / out, cache=cache, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert "Traceback" not in r.stderr
         pd.testing.assert_series_equal(revenue(tmp_path / out), revenue(tmp_path / "a"))
@@ -233,8 +250,15 @@ def test_cli_runs_do_not_write_a_cache_into_the_working_directory(tmp_path, file
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), SALESSIM_NO_PROGRESS="1")
     work = tmp_path / "work"
     work.mkdir()
-    r = subprocess.run([str(SALESSIM), "compare", str(base), "-r", "1", "-w", "1"], env=env,
-                       cwd=work, capture_output=True, text=True, timeout=300, check=False)
+    r = subprocess.run(
+        [str(SALESSIM), "compare", str(base), "-r", "1", "-w", "1"],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert list(work.iterdir()) == []
     assert batches(tmp_path / "xdg" / "salessim")
@@ -254,8 +278,12 @@ def test_eviction_keeps_the_cache_under_its_cap(tmp_path, monkeypatch):
         assert sum(e.bytes for e in Cache(tmp_path).entries()) <= cap
     # the least recently used went first: the latest run is still served whole, the first is not
     assert compare(scs, replications=2, seed=5, cache=tmp_path).meta["computed_replications"] == 0
-    assert compare(scs, replications=2, seed=1, executor=SerialExecutor(),
-                   cache=tmp_path).meta["computed_replications"] == 2
+    assert (
+        compare(scs, replications=2, seed=1, executor=SerialExecutor(), cache=tmp_path).meta[
+            "computed_replications"
+        ]
+        == 2
+    )
 
 
 def test_use_refreshes_recency(tmp_path, monkeypatch):
@@ -291,8 +319,7 @@ def test_crash_leftovers_are_removed(tmp_path):
 def test_cli_cache_info_and_clear_older_than(tmp_path, files):
     base, var = files
     cache = tmp_path / "cache"
-    r = cli("compare", base, var, "-r", "2", "-w", "1", "--no-culture-split", cache=cache,
-            cwd=tmp_path)
+    r = cli("compare", base, var, "-r", "2", "-w", "1", "--no-culture-split", cache=cache, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(batches(cache)) == 4
     old_key = {batch_scenario(b): b.parent for b in batches(cache)}["variant"]
@@ -318,8 +345,15 @@ def test_cli_cache_info_and_clear_older_than(tmp_path, files):
     assert "0 batches of 0 runs" in cli("cache", "info", cache=cache, cwd=tmp_path).stdout
 
 
-@pytest.mark.parametrize("args", [["clear", "--older-than", "-1"], ["clear", "--older-than", "nan"],
-                                  ["clear", "--older-than", "soon"], ["purge"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["clear", "--older-than", "-1"],
+        ["clear", "--older-than", "nan"],
+        ["clear", "--older-than", "soon"],
+        ["purge"],
+    ],
+)
 def test_cli_cache_bad_arguments_exit_2(tmp_path, args):
     r = cli("cache", *args, cache=tmp_path / "cache", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -328,8 +362,17 @@ def test_cli_cache_bad_arguments_exit_2(tmp_path, args):
 
 def test_bad_cache_cap_exits_2_naming_it(tmp_path, files):
     base, _ = files
-    r = cli("compare", base, "-r", "1", "-w", "1", cache=tmp_path / "cache", cwd=tmp_path,
-            extra_env={"SALESSIM_CACHE_MAX_BYTES": "lots"})
+    r = cli(
+        "compare",
+        base,
+        "-r",
+        "1",
+        "-w",
+        "1",
+        cache=tmp_path / "cache",
+        cwd=tmp_path,
+        extra_env={"SALESSIM_CACHE_MAX_BYTES": "lots"},
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "SALESSIM_CACHE_MAX_BYTES" in r.stderr and "lots" in r.stderr
 
@@ -341,14 +384,37 @@ def test_unwritable_cache_with_a_writable_out_still_runs(tmp_path, files):
     base, var = files
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the cache folder would be\n")
-    r = cli("compare", base, var, "-r", "2", "-w", "1", "--out", tmp_path / "out",
-            cache=blocker / "cache", cwd=tmp_path)
+    r = cli(
+        "compare",
+        base,
+        var,
+        "-r",
+        "2",
+        "-w",
+        "1",
+        "--out",
+        tmp_path / "out",
+        cache=blocker / "cache",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     assert r.stderr.count("cannot be written") == 1  # warned once, not per batch
     assert str(blocker / "cache") in r.stderr
-    fresh = cli("compare", base, var, "-r", "2", "-w", "1", "--no-cache", "--out",
-                tmp_path / "fresh", cache=tmp_path / "c2", cwd=tmp_path)
+    fresh = cli(
+        "compare",
+        base,
+        var,
+        "-r",
+        "2",
+        "-w",
+        "1",
+        "--no-cache",
+        "--out",
+        tmp_path / "fresh",
+        cache=tmp_path / "c2",
+        cwd=tmp_path,
+    )
     assert fresh.returncode == 0, fresh.stderr
     pd.testing.assert_series_equal(revenue(tmp_path / "out"), revenue(tmp_path / "fresh"))
     assert blocker.read_text() == "a file where the cache folder would be\n"
@@ -392,10 +458,28 @@ def test_two_concurrent_runs_sharing_the_cache_both_succeed(tmp_path, files):
     base, var = files
     cache = tmp_path / "cache"
     env = {**os.environ, "SALESSIM_CACHE_DIR": str(cache), "SALESSIM_NO_PROGRESS": "1"}
-    procs = [subprocess.Popen([str(SALESSIM), "compare", str(base), str(var), "-r", "4", "-w", "1",
-                               "--out", str(tmp_path / f"out{i}")], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in (1, 2)]
+    procs = [
+        subprocess.Popen(
+            [
+                str(SALESSIM),
+                "compare",
+                str(base),
+                str(var),
+                "-r",
+                "4",
+                "-w",
+                "1",
+                "--out",
+                str(tmp_path / f"out{i}"),
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (1, 2)
+    ]
     results = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err

@@ -98,8 +98,14 @@ def generate(p: Process, seed: int) -> tuple[list[str], list[list[str]], list[li
         else:
             stage = "Closed Lost" if lost else "Closed Won"
             close = closed.date().isoformat()
-        row = [f"006{i:06d}", f"005R{i % p.reps:02d}", stage, f"{amount:.2f}",
-               created.date().isoformat(), close]
+        row = [
+            f"006{i:06d}",
+            f"005R{i % p.reps:02d}",
+            stage,
+            f"{amount:.2f}",
+            created.date().isoformat(),
+            close,
+        ]
         if p.products:
             row.append(product)
         if p.new_share:
@@ -124,10 +130,9 @@ def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
-def without(header: list[str], rows: list[list[str]], column: str
-            ) -> tuple[list[str], list[list[str]]]:
+def without(header: list[str], rows: list[list[str]], column: str) -> tuple[list[str], list[list[str]]]:
     k = header.index(column)
-    return header[:k] + header[k + 1:], [r[:k] + r[k + 1:] for r in rows]
+    return header[:k] + header[k + 1 :], [r[:k] + r[k + 1 :] for r in rows]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
@@ -142,12 +147,14 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str
 def figures(cal: Calibration) -> str:
     """Observed vs simulated, as the report records them."""
     c = cal.comparison().set_index("quantity")
-    return (f"win rate {c.loc['win rate', 'observed']:.3f} vs {c.loc['win rate', 'simulated']:.3f}"
-            f"; median won cycle {c.loc['median won cycle (days)', 'observed']:.1f} vs "
-            f"{c.loc['median won cycle (days)', 'simulated']:.1f} d; median won amount "
-            f"{c.loc['median won amount', 'observed']:,.0f} vs "
-            f"{c.loc['median won amount', 'simulated']:,.0f}; KS won cycle "
-            f"{cal.ks()['won_cycle']:.3f}")
+    return (
+        f"win rate {c.loc['win rate', 'observed']:.3f} vs {c.loc['win rate', 'simulated']:.3f}"
+        f"; median won cycle {c.loc['median won cycle (days)', 'observed']:.1f} vs "
+        f"{c.loc['median won cycle (days)', 'simulated']:.1f} d; median won amount "
+        f"{c.loc['median won amount', 'observed']:,.0f} vs "
+        f"{c.loc['median won amount', 'simulated']:,.0f}; KS won cycle "
+        f"{cal.ks()['won_cycle']:.3f}"
+    )
 
 
 def assert_verified(cal: Calibration) -> None:
@@ -205,8 +212,7 @@ def mess_up(hist: list[list[str]], seed: int) -> tuple[list[list[str]], dict[str
 # fast checks: reading, mapping, stage times, the fast lane
 # --------------------------------------------------------------------------------------------
 def test_a_messy_history_gives_the_clean_histories_order_and_stage_times(tmp_path: Path) -> None:
-    header, rows, hist = generate(Process(n=600, slow_mean=(18.0, 48.0, 18.0), fast_share=0.3),
-                                  11)
+    header, rows, hist = generate(Process(n=600, slow_mean=(18.0, 48.0, 18.0), fast_share=0.3), 11)
     opp = write(tmp_path / "opp.csv", header, rows)
     clean = read_crm(opp, write(tmp_path / "clean.csv", HISTORY, hist))
     messy_rows, added = mess_up(hist, 12)
@@ -217,8 +223,7 @@ def test_a_messy_history_gives_the_clean_histories_order_and_stage_times(tmp_pat
     assert messy.dropped["history rows repeated (same deal, stage and day)"] == added["repeated"]
     assert messy.dropped["history rows without an opportunity or a stage"] == added["blank"]
     assert messy.dropped["history rows with unreadable dates"] == added["unreadable"]
-    assert (messy.dropped["history rows at a stage few deals record and none sits at"]
-            == added["retired"])
+    assert messy.dropped["history rows at a stage few deals record and none sits at"] == added["retired"]
     assert any("Legacy Qualify" in n for n in messy.notes)
     # where lost deals were lost, and every stage time: as from the clean history
     pd.testing.assert_frame_equal(clean.table, messy.table)
@@ -235,38 +240,59 @@ def test_a_messy_history_gives_the_clean_histories_order_and_stage_times(tmp_pat
 
 
 def test_stage_times_skip_skipped_stages_and_censor_open_ones(tmp_path: Path) -> None:
-    rows = [["A", "o1", "Closed Won", "10", "2024-01-01", "2024-01-31"],
-            ["B", "o1", "Proposal", "10", "2024-01-01", ""],
-            ["C", "o1", "Closed Lost", "10", "2024-01-01", "2024-01-21"]]
-    hist = [["A", "Discovery", "2024-01-01"], ["A", "Negotiation", "2024-01-11"],
-            ["A", "Closed Won", "2024-01-31"],
-            ["B", "Discovery", "2024-01-01"], ["B", "Proposal", "2024-01-05"],
-            ["C", "Discovery", "2024-01-01"], ["C", "Proposal", "2024-01-06"],
-            ["C", "Negotiation", "2024-01-09"], ["C", "Proposal", "2024-01-12"],
-            ["C", "Closed Lost", "2024-01-21"]]
-    o = read_crm(write(tmp_path / "o.csv", ["Id", "OwnerId", "StageName", "Amount",
-                                             "CreatedDate", "CloseDate"], rows),
-                 write(tmp_path / "h.csv", HISTORY, hist))
+    rows = [
+        ["A", "o1", "Closed Won", "10", "2024-01-01", "2024-01-31"],
+        ["B", "o1", "Proposal", "10", "2024-01-01", ""],
+        ["C", "o1", "Closed Lost", "10", "2024-01-01", "2024-01-21"],
+    ]
+    hist = [
+        ["A", "Discovery", "2024-01-01"],
+        ["A", "Negotiation", "2024-01-11"],
+        ["A", "Closed Won", "2024-01-31"],
+        ["B", "Discovery", "2024-01-01"],
+        ["B", "Proposal", "2024-01-05"],
+        ["C", "Discovery", "2024-01-01"],
+        ["C", "Proposal", "2024-01-06"],
+        ["C", "Negotiation", "2024-01-09"],
+        ["C", "Proposal", "2024-01-12"],
+        ["C", "Closed Lost", "2024-01-21"],
+    ]
+    o = read_crm(
+        write(tmp_path / "o.csv", ["Id", "OwnerId", "StageName", "Amount", "CreatedDate", "CloseDate"], rows),
+        write(tmp_path / "h.csv", HISTORY, hist),
+    )
     assert o.stage_order == STAGES
     d = {(r.opportunity_id, r.stage): (r.days, r.kind) for r in stage_durations(o).itertuples()}
-    assert d == {("A", "Discovery"): (10.0, "moved"), ("A", "Negotiation"): (20.0, "closed"),
-                 ("B", "Discovery"): (4.0, "moved"),  # B sits in Proposal: censored
-                 ("C", "Discovery"): (5.0, "moved"), ("C", "Proposal"): (3.0, "moved"),
-                 ("C", "Negotiation"): (12.0, "closed")}
+    assert d == {
+        ("A", "Discovery"): (10.0, "moved"),
+        ("A", "Negotiation"): (20.0, "closed"),
+        ("B", "Discovery"): (4.0, "moved"),  # B sits in Proposal: censored
+        ("C", "Discovery"): (5.0, "moved"),
+        ("C", "Proposal"): (3.0, "moved"),
+        ("C", "Negotiation"): (12.0, "closed"),
+    }
     # a regression does not move where a lost deal was lost before it: its last open stage
     assert o.table.set_index("opportunity_id").loc["C", "stage"] == "Proposal"
 
 
-@pytest.mark.parametrize(("values", "expected", "left"), [
-    (["New Business", "Existing Business"], {"New Business": "new_logo",
-                                             "Existing Business": "expansion"}, []),
-    (["New Customer", "Existing Customer - Upgrade", "Renewal", "Enterprise"],
-     {"New Customer": "new_logo", "Existing Customer - Upgrade": "expansion",
-      "Renewal": "expansion"}, ["Enterprise"]),
-    (["Net New", "Other"], {"Net New": "new_logo", "Other": "expansion"}, []),
-    (["new_logo", "expansion"], {"new_logo": "new_logo", "expansion": "expansion"}, []),
-    (["Enterprise", "SMB"], {}, ["Enterprise", "SMB"]),
-])
+@pytest.mark.parametrize(
+    ("values", "expected", "left"),
+    [
+        (
+            ["New Business", "Existing Business"],
+            {"New Business": "new_logo", "Existing Business": "expansion"},
+            [],
+        ),
+        (
+            ["New Customer", "Existing Customer - Upgrade", "Renewal", "Enterprise"],
+            {"New Customer": "new_logo", "Existing Customer - Upgrade": "expansion", "Renewal": "expansion"},
+            ["Enterprise"],
+        ),
+        (["Net New", "Other"], {"Net New": "new_logo", "Other": "expansion"}, []),
+        (["new_logo", "expansion"], {"new_logo": "new_logo", "expansion": "expansion"}, []),
+        (["Enterprise", "SMB"], {}, ["Enterprise", "SMB"]),
+    ],
+)
 def test_segment_values_map_onto_new_logo_and_expansion(values, expected, left) -> None:
     assert segment_map(values) == (expected, left)
 
@@ -281,8 +307,7 @@ def test_an_export_without_an_owner_reads_and_says_what_it_cannot_give(tmp_path:
     cal = calibrate(o, iterations=0, verify_replications=0)
     base = load_scenario("baseline")
     org = cal.overrides["organisation"]
-    assert (org["managers"], org["span"]) == (base.organisation.managers,
-                                               base.organisation.span)
+    assert (org["managers"], org["span"]) == (base.organisation.managers, base.organisation.span)
     assert "quota" not in org  # no per-rep arrival rate: the base's quota is kept
     assert "reps" not in cal.overrides  # the skill spread is not estimated
     text = cal.to_yaml()
@@ -329,11 +354,11 @@ def test_fast_lanes_draw_a_two_lane_mixture_from_the_deals_own_uniforms() -> Non
     from salessim.model.deals import fast_lanes, lane_durations
     from salessim.scenario import Stage
 
-    plain = [Stage(name=n, conversion=0.5, mean_days=m, cv=0.3)
-             for n, m in (("a", 20.0), ("b", 30.0), ("c", 10.0))]
+    plain = [
+        Stage(name=n, conversion=0.5, mean_days=m, cv=0.3) for n, m in (("a", 20.0), ("b", 30.0), ("c", 10.0))
+    ]
     assert fast_lanes(plain) is None  # no fast lane: the plain draws, untouched
-    stages = [s.model_copy(update={"fast_share": 0.3, "fast_mean_days": s.mean_days / 10})
-              for s in plain]
+    stages = [s.model_copy(update={"fast_share": 0.3, "fast_mean_days": s.mean_days / 10}) for s in plain]
     u = np.random.default_rng(3).random((200_000, 3))
     unit = np.column_stack([gamma_quantile(u[:, k], 1.0, 0.3) for k in range(3)])
     lanes = fast_lanes(stages)
@@ -354,8 +379,8 @@ def test_fast_lanes_draw_a_two_lane_mixture_from_the_deals_own_uniforms() -> Non
     assert np.mean(cycle < 20) == pytest.approx(0.3, abs=0.005)
     # within a lane, the first stage's time is a fresh uniform's (not the lane draw itself)
     from scipy import stats
-    assert stats.kstest(out[fast, 0] / (1 / 10), stats.gamma(1 / 0.09, scale=0.09).cdf
-                        ).statistic < 0.01
+
+    assert stats.kstest(out[fast, 0] / (1 / 10), stats.gamma(1 / 0.09, scale=0.09).cdf).statistic < 0.01
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,6 +406,7 @@ def calibrated(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
         assert "Traceback" not in err, err
         assert len(seen) == 1, (code, out, err)
         return code, out, seen.pop()
+
     return go
 
 
@@ -391,8 +417,7 @@ def written(cal: Calibration, out: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_ab_no_owner_and_no_product_column_calibrate_with_reps_given(tmp_path: Path,
-                                                                     calibrated) -> None:
+def test_ab_no_owner_and_no_product_column_calibrate_with_reps_given(tmp_path: Path, calibrated) -> None:
     """(a) no product column: one deal size for all deals; (b) no owner column: the funnel
     calibrated anyway, the rep count from --reps, the per-rep parts said to be skipped."""
     header, rows, _ = generate(Process(reps=12), 32)
@@ -441,8 +466,9 @@ def test_c_a_two_mode_cycle_is_reproduced_not_only_detected(tmp_path: Path, cali
     modes = sorted(math.exp(m) for m in cal.cycle_fit["mixture"]["means"])
     assert 5 < modes[0] < 12 and 70 < modes[1] < 100, modes
     stages = written(cal, out)["funnel"]["stages"]
-    assert all(0.2 < s["fast_share"] < 0.5 and s["fast_mean_days"] < s["mean_days"] / 4
-               for s in stages), stages
+    assert all(0.2 < s["fast_share"] < 0.5 and s["fast_mean_days"] < s["mean_days"] / 4 for s in stages), (
+        stages
+    )
     # both modes in the simulation: the share of won deals under 30 days, within three
     # standard errors of the export's (binomial, its won deals)
     o, s = cal.observed.won_cycle, cal.simulated.won_cycle
@@ -458,9 +484,14 @@ def test_de_messy_history_and_segment_columns(tmp_path: Path, calibrated) -> Non
     deal's time (48 of 84 days; the base splits 20/24/20); (e) a segment column — new business
     is 40 % of deals, converts worse (−0.35 log-odds a stage) and is 1.6× as large — four
     managers and three products of their own sizes."""
-    proc = Process(reps=12, managers=4, new_share=0.4, fast_share=0.35,
-                   slow_mean=(18.0, 48.0, 18.0),
-                   products={"Core": (0.6, 1.0), "Plus": (0.3, 1.5), "Lite": (0.1, 0.5)})
+    proc = Process(
+        reps=12,
+        managers=4,
+        new_share=0.4,
+        fast_share=0.35,
+        slow_mean=(18.0, 48.0, 18.0),
+        products={"Core": (0.6, 1.0), "Plus": (0.3, 1.5), "Lite": (0.1, 0.5)},
+    )
     header, rows, hist = generate(proc, 36)
     p = write(tmp_path / "opp.csv", header, rows)
     messy, added = mess_up(hist, 35)

@@ -19,8 +19,12 @@ from salessim.scenario import ScenarioError
 from salessim.simulate import simulate
 
 #: a small sales force (2 teams of 4) that starts settled and reports one year: cheap to run
-SMALL = {"extends": "baseline", "name": "small", "organisation": {"managers": 2, "span": 4},
-         "simulation": {"mode": "steady_state", "warmup_days": 0}}
+SMALL = {
+    "extends": "baseline",
+    "name": "small",
+    "organisation": {"managers": 2, "span": 4},
+    "simulation": {"mode": "steady_state", "warmup_days": 0},
+}
 
 
 def small(**changes) -> object:
@@ -39,18 +43,34 @@ def test_without_a_plan_the_results_are_the_ones_before_planned_hires_existed():
     """
     p = simulate(small(), replications=2, seed=7).periods
     assert [float(v) for v in p["revenue"]] == [
-        2999753.150180118, 2116922.156288051, 2029647.9895137388, 2274671.77717246,
-        9420995.07315437, 2218850.2845929707, 1950169.372155741, 1828758.88433154,
-        2352297.633851028, 8350076.174931279]
+        2999753.150180118,
+        2116922.156288051,
+        2029647.9895137388,
+        2274671.77717246,
+        9420995.07315437,
+        2218850.2845929707,
+        1950169.372155741,
+        1828758.88433154,
+        2352297.633851028,
+        8350076.174931279,
+    ]
     assert [float(v) for v in p["headcount"]] == [
-        8.0, 7.461538461538462, 8.0, 7.615384615384615, 7.773584905660377, 7.642857142857143,
-        7.3076923076923075, 8.0, 8.0, 7.735849056603773]
+        8.0,
+        7.461538461538462,
+        8.0,
+        7.615384615384615,
+        7.773584905660377,
+        7.642857142857143,
+        7.3076923076923075,
+        8.0,
+        8.0,
+        7.735849056603773,
+    ]
 
 
 def test_an_opening_of_no_seats_changes_nothing():
     base = simulate(small(), replications=2, seed=3, deals=True)
-    zero = simulate(small(**{"hiring.plan": [{"day": 100, "reps": 0}]}), replications=2, seed=3,
-                    deals=True)
+    zero = simulate(small(**{"hiring.plan": [{"day": 100, "reps": 0}]}), replications=2, seed=3, deals=True)
     for a, b in ((base.periods, zero.periods), (base.reps, zero.reps), (base.deals, zero.deals)):
         assert a.drop(columns="scenario").equals(b.drop(columns="scenario"))
 
@@ -81,8 +101,7 @@ def test_planned_seats_open_on_their_day_join_teams_in_turn_and_are_recruited_li
 def test_planned_hires_raise_headcount_from_their_quarter_and_keep_the_starting_seats_draws():
     day = 91
     base = simulate(small(), replications=3, seed=5, deals=True)
-    grown = simulate(small(**{"hiring.plan": [{"day": day, "reps": 4}]}), replications=3,
-                     seed=5, deals=True)
+    grown = simulate(small(**{"hiring.plan": [{"day": day, "reps": 4}]}), replications=3, seed=5, deals=True)
     pb, pg = base.periods, grown.periods
     q1 = pb["period"] == "Q1"
     # Q1 (before the opening) is the same quarter in both; from Q2 on there are more reps
@@ -107,18 +126,24 @@ def test_planned_hires_raise_headcount_from_their_quarter_and_keep_the_starting_
     # the starting reps are the same people
     first = base.reps["period"] == "Q1"
     sk = ["replication", "rep_id", "skill_start"]
-    assert base.reps[first][sk].reset_index(drop=True).equals(
-        grown.reps[grown.reps["period"] == "Q1"][sk].reset_index(drop=True))
+    assert (
+        base.reps[first][sk]
+        .reset_index(drop=True)
+        .equals(grown.reps[grown.reps["period"] == "Q1"][sk].reset_index(drop=True))
+    )
 
 
-@pytest.mark.parametrize(("plan", "field", "value"), [
-    ([{"day": 0, "reps": -2}], "hiring.plan.0.reps", "-2"),
-    ([{"day": 365, "reps": 1}], "hiring.plan.0.day", "365"),
-    ([{"day": 10, "reps": 1}, {"day": 9999, "reps": 1}], "hiring.plan.1.day", "9999"),
-    ([{"day": -1, "reps": 1}], "hiring.plan.0.day", "-1"),
-    ([{"day": 0, "reps": 19_995}], "hiring.plan", "19,995"),
-    ([{"day": 0, "reps": 2, "when": "soon"}], "hiring.plan.0.when", ""),
-])
+@pytest.mark.parametrize(
+    ("plan", "field", "value"),
+    [
+        ([{"day": 0, "reps": -2}], "hiring.plan.0.reps", "-2"),
+        ([{"day": 365, "reps": 1}], "hiring.plan.0.day", "365"),
+        ([{"day": 10, "reps": 1}, {"day": 9999, "reps": 1}], "hiring.plan.1.day", "9999"),
+        ([{"day": -1, "reps": 1}], "hiring.plan.0.day", "-1"),
+        ([{"day": 0, "reps": 19_995}], "hiring.plan", "19,995"),
+        ([{"day": 0, "reps": 2, "when": "soon"}], "hiring.plan.0.when", ""),
+    ],
+)
 def test_bad_plans_are_refused_naming_the_field_and_value(plan, field, value):
     with pytest.raises(ScenarioError) as e:
         load_scenario({**SMALL, "hiring": {"plan": plan}})
@@ -132,8 +157,7 @@ def test_the_settled_start_is_that_of_the_starting_seats():
     b = SalesForce(small(**{"hiring.plan": [{"day": 0, "reps": 3}]}), 2, 0)
     assert a.hazard_scale == b.hazard_scale
     assert np.array_equal(a.zskill, b.zskill) and np.array_equal(a.hire_time, b.hire_time)
-    assert a.book.n == b.book.n and np.array_equal(a.book.amount[:a.book.n],
-                                                   b.book.amount[:b.book.n])
+    assert a.book.n == b.book.n and np.array_equal(a.book.amount[: a.book.n], b.book.amount[: b.book.n])
 
 
 # ------------------------------------------------------------------------------------------
@@ -158,8 +182,7 @@ def test_final_year_revenue_is_the_periods_year_row():
 
 
 def test_a_higher_target_needs_more_hires():
-    kw = dict(confidence=0.5, years=1, replications=12, seed=2, per_quarter=6, max_hires=6,
-              timing_steps=0)
+    kw = dict(confidence=0.5, years=1, replications=12, seed=2, per_quarter=6, max_hires=6, timing_steps=0)
     low = capacity(small(), 8.8e6, **kw)
     high = capacity(small(), 9.8e6, **kw)
     assert low.status == high.status == "reached"
@@ -181,8 +204,18 @@ def test_the_plans_probability_on_fresh_seeds_lands_near_the_confidence():
     c = 0.9
     r = math.ceil(2 * c * (1 - c) * (2 / 0.05) ** 2)
     assert r == 288
-    res = capacity(small(), 9.0e6, confidence=c, years=1, replications=r, seed=11,
-                   per_quarter=4, max_hires=4, timing_steps=4, workers=2)
+    res = capacity(
+        small(),
+        9.0e6,
+        confidence=c,
+        years=1,
+        replications=r,
+        seed=11,
+        per_quarter=4,
+        max_hires=4,
+        timing_steps=4,
+        workers=2,
+    )
     assert res.status == "reached"
     assert res.search_probability >= c
     assert res.fresh_seed != res.seed and res.fresh_replications == r
@@ -192,21 +225,23 @@ def test_the_plans_probability_on_fresh_seeds_lands_near_the_confidence():
 # ------------------------------------------------------------------------------------------
 # the commands: bad input exits 2 and writes nothing
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("args", "named"), [
-    (["--target", "-5"], "--target"),
-    (["--target", "0"], "--target"),
-    (["--target", "nan"], "--target"),
-    (["--target", "lots"], "--target"),
-    (["--target", "9e6", "--confidence", "1.2"], "--confidence"),
-    (["--target", "9e6", "--confidence", "0"], "--confidence"),
-    (["--target", "9e6", "--years", "0"], "--years"),
-    (["--target", "9e6", "--years", "6"], "--years"),
-    (["--target", "9e6", "--years", "1.5"], "--years"),
-    (["--target", "9e6", "--max-hires", "0"], "--max-hires"),
-    (["--target", "9e6", "-r", "0"], "replications"),
-])
-def test_capacity_bad_input_exits_2_naming_the_flag_and_writes_nothing(tmp_path, capsys, args,
-                                                                        named):
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--target", "-5"], "--target"),
+        (["--target", "0"], "--target"),
+        (["--target", "nan"], "--target"),
+        (["--target", "lots"], "--target"),
+        (["--target", "9e6", "--confidence", "1.2"], "--confidence"),
+        (["--target", "9e6", "--confidence", "0"], "--confidence"),
+        (["--target", "9e6", "--years", "0"], "--years"),
+        (["--target", "9e6", "--years", "6"], "--years"),
+        (["--target", "9e6", "--years", "1.5"], "--years"),
+        (["--target", "9e6", "--max-hires", "0"], "--max-hires"),
+        (["--target", "9e6", "-r", "0"], "replications"),
+    ],
+)
+def test_capacity_bad_input_exits_2_naming_the_flag_and_writes_nothing(tmp_path, capsys, args, named):
     out = tmp_path / "plan"
     try:
         rc = main(["capacity", "baseline", *args, "--out", str(out)])
@@ -232,8 +267,24 @@ def test_an_unreachable_target_exits_2_says_so_and_writes_nothing(tmp_path, caps
     path = tmp_path / "small.yaml"
     path.write_text(json.dumps(SMALL))
     out = tmp_path / "plan"
-    rc = main(["capacity", str(path), "--target", "1e9", "--years", "1", "-r", "2",
-               "--max-hires", "2", "-w", "1", "--out", str(out)])
+    rc = main(
+        [
+            "capacity",
+            str(path),
+            "--target",
+            "1e9",
+            "--years",
+            "1",
+            "-r",
+            "2",
+            "--max-hires",
+            "2",
+            "-w",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "out of reach" in err and "--target" in err and "--max-hires" in err
@@ -244,17 +295,35 @@ def test_capacity_writes_plan_and_summary(tmp_path, capsys):
     path = tmp_path / "small.yaml"
     path.write_text(json.dumps(SMALL))
     out = tmp_path / "plan"
-    rc = main(["capacity", str(path), "--target", "8.5e6", "--years", "1", "-r", "4",
-               "--confidence", "0.5", "--max-hires", "3", "--per-quarter", "3", "-w", "1",
-               "--out", str(out)])
+    rc = main(
+        [
+            "capacity",
+            str(path),
+            "--target",
+            "8.5e6",
+            "--years",
+            "1",
+            "-r",
+            "4",
+            "--confidence",
+            "0.5",
+            "--max-hires",
+            "3",
+            "--per-quarter",
+            "3",
+            "-w",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "on fresh seeds" in text and "p50" in text
     import pandas as pd
 
     plan = pd.read_csv(out / "plan.csv")
-    assert list(plan.columns[:6]) == ["year", "quarter", "first_day", "hires", "opening_days",
-                                      "seats_start"]
+    assert list(plan.columns[:6]) == ["year", "quarter", "first_day", "hires", "opening_days", "seats_start"]
     assert len(plan) == 4 and (plan["seats_end"] - plan["seats_start"] == plan["hires"]).all()
     s = json.loads((out / "summary.json").read_text())
     assert s["target"] == 8.5e6 and s["confidence"] == 0.5 and s["replications"] == 4
@@ -291,8 +360,9 @@ def test_quota_bad_share_exits_2(tmp_path, capsys):
 def test_a_sweep_over_quota_reports_share_at_quota_revenue_and_attrition():
     from salessim.experiments import sweep
 
-    comp = sweep(small(), {"organisation.quota": [800_000, 1_600_000]}, replications=2, seed=1,
-                 workers=1, cache=False)
+    comp = sweep(
+        small(), {"organisation.quota": [800_000, 1_600_000]}, replications=2, seed=1, workers=1, cache=False
+    )
     s = comp.summary
     assert {"pct_at_quota", "revenue", "turnover"} <= set(s["metric"])
     q = s[s["metric"] == "pct_at_quota"].set_index("organisation.quota")["mean"]
@@ -305,19 +375,36 @@ def test_every_per_seat_array_grows_with_the_seats():
     sc = small(**{"organisation.managers": 1, "organisation.span": 7})
     sf = SalesForce(sc, 1, 0)
     assert sf.N == 7 and sf.M == 1
-    per_seat = {name for name, v in vars(sf).items()
-                if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 7}
+    per_seat = {
+        name for name, v in vars(sf).items() if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 7
+    }
     assert per_seat - {"seat_manager"} == set(SEAT_ARRAYS)
 
 
-@pytest.mark.parametrize("name", ["baseline", "best_practice", "coaching_high", "metrics_stage",
-                                  "reviews_monthly", "managers_trained", "prescription"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "baseline",
+        "best_practice",
+        "coaching_high",
+        "metrics_stage",
+        "reviews_monthly",
+        "managers_trained",
+        "prescription",
+    ],
+)
 def test_planned_hires_run_under_every_policy(name):
     """Grown teams under each driver's policy (reviews, coaching rotations, promotion, training)."""
-    sc = load_scenario(name).replace(**{
-        "organisation.managers": 2, "organisation.span": 4, "simulation.mode": "steady_state",
-        "simulation.warmup_days": 0, "managers.turnover_annual": 0.5,
-        "hiring.plan": [{"day": 0, "reps": 3}, {"day": 200, "reps": 2}]})
+    sc = load_scenario(name).replace(
+        **{
+            "organisation.managers": 2,
+            "organisation.span": 4,
+            "simulation.mode": "steady_state",
+            "simulation.warmup_days": 0,
+            "managers.turnover_annual": 0.5,
+            "hiring.plan": [{"day": 0, "reps": 3}, {"day": 200, "reps": 2}],
+        }
+    )
     sf = SalesForce(sc, 3, 0)
     rec = sf.run()
     assert sf.N == 13

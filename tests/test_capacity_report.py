@@ -32,8 +32,12 @@ from salessim.simulate import simulate
 REPO = Path(__file__).resolve().parent.parent
 SALESSIM = Path(sys.executable).parent / "salessim"
 #: a small sales force (2 teams of 4) that starts settled: cheap to run
-SMALL = {"extends": "baseline", "name": "small", "organisation": {"managers": 2, "span": 4},
-         "simulation": {"mode": "steady_state", "warmup_days": 0}}
+SMALL = {
+    "extends": "baseline",
+    "name": "small",
+    "organisation": {"managers": 2, "span": 4},
+    "simulation": {"mode": "steady_state", "warmup_days": 0},
+}
 
 
 def small(**changes):
@@ -43,8 +47,9 @@ def small(**changes):
 
 @pytest.fixture(scope="module")
 def study():
-    return hiring_study(small(), growth=0.15, confidence=0.5, years=1, replications=6, seed=3,
-                        per_quarter=2, max_hires=8)
+    return hiring_study(
+        small(), growth=0.15, confidence=0.5, years=1, replications=6, seed=3, per_quarter=2, max_hires=8
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -64,8 +69,7 @@ def test_the_target_is_growth_over_the_final_year_with_no_hires(study):
 def test_handing_the_search_its_no_hire_revenue_changes_nothing():
     sc = small(**{"simulation.horizon_days": 365})
     rev0 = final_year_revenue(sc, 5, 4)
-    kw = dict(confidence=0.5, years=1, replications=4, seed=5, per_quarter=2, max_hires=4,
-              timing_steps=1)
+    kw = dict(confidence=0.5, years=1, replications=4, seed=5, per_quarter=2, max_hires=4, timing_steps=1)
     a = capacity(sc, 1.1 * rev0.mean(), **kw)
     b = capacity(sc, 1.1 * rev0.mean(), no_hire_revenue=rev0, **kw)
     assert a.evaluations == b.evaluations and a.openings == b.openings
@@ -123,8 +127,7 @@ def test_every_plan_tried_is_listed_with_its_interval(study):
     assert list(t["hires_x"]) == sorted(t["hires_x"])
     assert int(t["plan"].sum()) == 1
     assert t.loc[t["plan"], "hires"].iloc[0] == study.plan.total_hires
-    assert ((t["ci_low"] <= t["probability"] + 1e-12)
-            & (t["probability"] <= t["ci_high"] + 1e-12)).all()
+    assert ((t["ci_low"] <= t["probability"] + 1e-12) & (t["probability"] <= t["ci_high"] + 1e-12)).all()
     # the plan is the fewest whole hires the search found reaching the confidence
     whole = t[t["whole"]].set_index("hires")
     n = study.plan.total_hires
@@ -149,12 +152,15 @@ def test_hiring_findings_say_the_plan_and_its_check(study):
     assert "nan" not in F.markdown().lower()
 
 
-@pytest.mark.parametrize(("kw", "named"), [
-    ({"growth": -0.1}, "growth -0.1"),
-    ({"growth": float("nan")}, "growth nan"),
-    ({"years": 0}, "years 0"),
-    ({"replications": 0}, "replications"),
-])
+@pytest.mark.parametrize(
+    ("kw", "named"),
+    [
+        ({"growth": -0.1}, "growth -0.1"),
+        ({"growth": float("nan")}, "growth nan"),
+        ({"years": 0}, "years 0"),
+        ({"replications": 0}, "replications"),
+    ],
+)
 def test_hiring_study_refuses_bad_input_naming_it(kw, named):
     with pytest.raises((ScenarioError, ValueError), match=named):
         hiring_study(small(), **kw)
@@ -164,8 +170,7 @@ def test_hiring_study_refuses_bad_input_naming_it(kw, named):
 # quota
 # ------------------------------------------------------------------------------------------
 def test_the_quota_sweep_and_search_pair_every_quota_with_todays():
-    res = quota_study(small(), share=0.6, multiples=(0.7, 1.0, 1.3), replications=4, seed=3,
-                      steps=2)
+    res = quota_study(small(), share=0.6, multiples=(0.7, 1.0, 1.3), replications=4, seed=3, steps=2)
     q0 = 1_100_000.0
     assert {770_000.0, q0, 1_430_000.0} <= set(res.points["quota"])
     # 0.6 lies between the grid's 0.7× and 1.0× shares: two bisections inside that bracket
@@ -183,9 +188,11 @@ def test_the_quota_sweep_and_search_pair_every_quota_with_todays():
     for _, row in c.iterrows():
         v = y[y["quota"] == row["quota"]].set_index("replication")
         assert row["turnover_change"] == pytest.approx(
-            float((v["turnover"] - base["turnover"]).mean()), abs=1e-12)
+            float((v["turnover"] - base["turnover"]).mean()), abs=1e-12
+        )
         assert row["revenue_change"] == pytest.approx(
-            float((v["revenue"] / base["revenue"] - 1).mean()), abs=1e-12)
+            float((v["revenue"] / base["revenue"] - 1).mean()), abs=1e-12
+        )
     # a harder quota: fewer reps make it (a mechanism of the model)
     assert c.iloc[0]["pct_at_quota"] > c.iloc[-1]["pct_at_quota"]
 
@@ -209,19 +216,39 @@ def _curve(revenue_ci, turnover_ci) -> tuple[QuotaResult, pd.DataFrame]:
     """A quota curve with chosen intervals: today's quota, and one 10 % higher (found)."""
     rows = []
     for q, today, (m, lo, hi), (tm, tlo, thi) in (
-            (1.0e6, True, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
-            (1.1e6, False, revenue_ci, turnover_ci)):
-        row = {"quota": q, "vs_today": q / 1e6 - 1, "today": today, "found": not today,
-               "pct_at_quota": 0.5, "pct_at_quota_lo": 0.45, "pct_at_quota_hi": 0.55,
-               "revenue": 1e7 * (1 + m), "attainment_p50": 1.0}
-        for name, (a, b, c) in (("revenue_change", (m, lo, hi)), ("turnover_change", (tm, tlo, thi)),
-                                ("voluntary_change", (0.0, -0.01, 0.01)),
-                                ("at_quota_change", (-0.05, -0.08, -0.02))):
+        (1.0e6, True, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
+        (1.1e6, False, revenue_ci, turnover_ci),
+    ):
+        row = {
+            "quota": q,
+            "vs_today": q / 1e6 - 1,
+            "today": today,
+            "found": not today,
+            "pct_at_quota": 0.5,
+            "pct_at_quota_lo": 0.45,
+            "pct_at_quota_hi": 0.55,
+            "revenue": 1e7 * (1 + m),
+            "attainment_p50": 1.0,
+        }
+        for name, (a, b, c) in (
+            ("revenue_change", (m, lo, hi)),
+            ("turnover_change", (tm, tlo, thi)),
+            ("voluntary_change", (0.0, -0.01, 0.01)),
+            ("at_quota_change", (-0.05, -0.08, -0.02)),
+        ):
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = a, b, c
         rows.append(row)
     curve = pd.DataFrame(rows)
-    res = QuotaResult(scenario=small(), share=0.5, quota=1.1e6, replications=8, seed=1,
-                      points=curve, current={"quota": 1e6}, found={"quota": 1.1e6})
+    res = QuotaResult(
+        scenario=small(),
+        share=0.5,
+        quota=1.1e6,
+        replications=8,
+        seed=1,
+        points=curve,
+        current={"quota": 1e6},
+        found={"quota": 1.1e6},
+    )
     return res, curve
 
 
@@ -246,18 +273,31 @@ def test_quota_findings_claim_a_direction_only_when_the_interval_excludes_zero()
 # the notebook, run as a report
 # ------------------------------------------------------------------------------------------
 def _report(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SALESSIM_QUICK": "1", "SALESSIM_CACHE_DIR": str(tmp_path / "cache"),
-           "SALESSIM_NO_PROGRESS": "1"}
-    return subprocess.run([str(SALESSIM), "report", "capacity_quota", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
+    env = {
+        **os.environ,
+        "SALESSIM_QUICK": "1",
+        "SALESSIM_CACHE_DIR": str(tmp_path / "cache"),
+        "SALESSIM_NO_PROGRESS": "1",
+    }
+    return subprocess.run(
+        [str(SALESSIM), "report", "capacity_quota", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def test_a_bad_report_parameter_exits_2_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
-    for args, named in ((["-p", "target_growth", "5"], "target_growth must be ≤ 2"),
-                        (["-p", "confidence", "1"], "confidence must be ≤ 0.99"),
-                        (["-p", "share", "0"], "share must be ≥ 0.05"),
-                        (["-p", "years", "1.5"], "years")):
+    for args, named in (
+        (["-p", "target_growth", "5"], "target_growth must be ≤ 2"),
+        (["-p", "confidence", "1"], "confidence must be ≤ 0.99"),
+        (["-p", "share", "0"], "share must be ≥ 0.05"),
+        (["-p", "years", "1.5"], "years"),
+    ):
         r = _report(tmp_path, *args, "--out", str(out))
         assert r.returncode == 2, r.stderr
         assert named in r.stderr and "Traceback" not in r.stderr
@@ -287,8 +327,9 @@ def test_the_report_runs_and_writes_findings_and_numeric_tables(tmp_path):
         for c in t.columns:
             if c in text_columns.get(name, set()):
                 continue
-            assert pd.api.types.is_numeric_dtype(t[c]) or pd.api.types.is_bool_dtype(t[c]), \
+            assert pd.api.types.is_numeric_dtype(t[c]) or pd.api.types.is_bool_dtype(t[c]), (
                 f"{name}.{c} is not numbers"
+            )
     plan = pd.read_csv(data / "hiring_plan.csv")
     assert int(plan["hires"].sum()) == findings["metadata"]["hires"]
     quota = pd.read_csv(data / "quota_curve.csv")

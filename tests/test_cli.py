@@ -20,19 +20,25 @@ BASELINE = REPO / "data" / "scenarios" / "baseline.yaml"
 
 # The output contract, as docs/model.md#outputs documents it. Rows also carry `seed` ("one row per
 # observation, with scenario, replication and seed") in the reps and periods tables.
-DOCUMENTED_REPS = ("scenario, replication, rep_id, manager_id, year, period, full_period, quota, revenue, "
-               "attainment, composite_attainment, opportunities, wins, losses, coaching_hours, "
-               "joint_calls, skill_start, skill_end, tenure_days, left, hired, gap_flagged, "
-               "selling_time_share, extra_hours, p_make_quota")
-DOCUMENTED_PERIODS = ("scenario, replication, year, period, headcount, revenue, quota, attainment_p10, "
-                  "attainment_p50, attainment_p90, pct_at_quota, win_rate, cycle_days, "
-                  "pipeline_coverage, forecast_error, forecast_bias, turnover, voluntary_turnover, "
-                  "coaching_hours, coaching_delivered_share, culture, detection_lag_days, "
-                  "false_flag_rate, diagnosis_accuracy, selling_time_share, hires, "
-                  "manager_review_hours, manager_hiring_hours, manager_training_hours, "
-                  "managers_trained, crm_logging_hours")
-DOCUMENTED_DEALS = ("scenario, replication, opportunity_id, rep_id, manager_id, segment, product, amount, "
-                "created_at, closed_at, stage_reached, outcome, joint_calls")
+DOCUMENTED_REPS = (
+    "scenario, replication, rep_id, manager_id, year, period, full_period, quota, revenue, "
+    "attainment, composite_attainment, opportunities, wins, losses, coaching_hours, "
+    "joint_calls, skill_start, skill_end, tenure_days, left, hired, gap_flagged, "
+    "selling_time_share, extra_hours, p_make_quota"
+)
+DOCUMENTED_PERIODS = (
+    "scenario, replication, year, period, headcount, revenue, quota, attainment_p10, "
+    "attainment_p50, attainment_p90, pct_at_quota, win_rate, cycle_days, "
+    "pipeline_coverage, forecast_error, forecast_bias, turnover, voluntary_turnover, "
+    "coaching_hours, coaching_delivered_share, culture, detection_lag_days, "
+    "false_flag_rate, diagnosis_accuracy, selling_time_share, hires, "
+    "manager_review_hours, manager_hiring_hours, manager_training_hours, "
+    "managers_trained, crm_logging_hours"
+)
+DOCUMENTED_DEALS = (
+    "scenario, replication, opportunity_id, rep_id, manager_id, segment, product, amount, "
+    "created_at, closed_at, stage_reached, outcome, joint_calls"
+)
 
 
 def _cols(text: str) -> list[str]:
@@ -49,8 +55,11 @@ DEAL_FILES = {"deals.parquet", "deals.csv"}
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.relative_to(directory).as_posix(): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _leftovers(parent: Path) -> list[str]:
@@ -96,24 +105,37 @@ def good_result(good_run) -> Path:
 
 BAD_SCENARIOS = [
     # id, file text, strings stderr must contain (besides the file name)
-    ("conversion",
-     "extends: baseline\nfunnel:\n  stages:\n    - {name: a, conversion: 0.5, mean_days: 20}\n"
-     "    - {name: b, conversion: 1.7, mean_days: 20}\n",
-     ["funnel.stages.1.conversion", "1.7"]),
-    ("negative-span", "extends: baseline\norganisation: {span: -3}\n",
-     ["organisation.span", "-3"]),
-    ("goal-weights", "extends: baseline\ngoals:\n  items:\n    - {metric: revenue, weight: 0.5}\n"
-     "    - {metric: new_logos, weight: 0.2}\n", ["goals.items", "0.7"]),
-    ("segment-shares", "extends: baseline\nfunnel:\n  segments:\n    new_logo: {share: 0.5}\n"
-     "    expansion: {share: 0.6}\n", ["funnel.segments", "1.1"]),
-    ("unknown-product", "extends: baseline\ngoals:\n  items:\n    - {metric: revenue, weight: 0.5}\n"
-     "    - {metric: product_revenue, product: Z, weight: 0.5}\n",
-     ["goals.items.1.product", "'Z'"]),
-    ("cadence", "extends: baseline\nreviews: {cadence: weekly}\n",
-     ["reviews.cadence", "weekly", "monthly"]),
+    (
+        "conversion",
+        "extends: baseline\nfunnel:\n  stages:\n    - {name: a, conversion: 0.5, mean_days: 20}\n"
+        "    - {name: b, conversion: 1.7, mean_days: 20}\n",
+        ["funnel.stages.1.conversion", "1.7"],
+    ),
+    ("negative-span", "extends: baseline\norganisation: {span: -3}\n", ["organisation.span", "-3"]),
+    (
+        "goal-weights",
+        "extends: baseline\ngoals:\n  items:\n    - {metric: revenue, weight: 0.5}\n"
+        "    - {metric: new_logos, weight: 0.2}\n",
+        ["goals.items", "0.7"],
+    ),
+    (
+        "segment-shares",
+        "extends: baseline\nfunnel:\n  segments:\n    new_logo: {share: 0.5}\n    expansion: {share: 0.6}\n",
+        ["funnel.segments", "1.1"],
+    ),
+    (
+        "unknown-product",
+        "extends: baseline\ngoals:\n  items:\n    - {metric: revenue, weight: 0.5}\n"
+        "    - {metric: product_revenue, product: Z, weight: 0.5}\n",
+        ["goals.items.1.product", "'Z'"],
+    ),
+    ("cadence", "extends: baseline\nreviews: {cadence: weekly}\n", ["reviews.cadence", "weekly", "monthly"]),
     ("unknown-top", "extends: baseline\ncolour: blue\n", ["colour", "unknown key", "organisation"]),
-    ("unknown-nested", "extends: baseline\ncoaching: {hours: 3}\n",
-     ["coaching.hours", "unknown key", "joint_call_hours_per_week"]),
+    (
+        "unknown-nested",
+        "extends: baseline\ncoaching: {hours: 3}\n",
+        ["coaching.hours", "unknown key", "joint_call_hours_per_week"],
+    ),
     ("not-yaml", "key: [unclosed\n", ["YAML", "line"]),
     ("yaml-list", "- organisation\n- span\n", ["mapping", "list"]),
     ("extends-missing", "extends: no_such_parent\n", ["extends", "no_such_parent"]),
@@ -126,8 +148,7 @@ def _write_bad(tmp_path: Path, case_id: str, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("case_id", "text", "needles"), BAD_SCENARIOS,
-                         ids=[c[0] for c in BAD_SCENARIOS])
+@pytest.mark.parametrize(("case_id", "text", "needles"), BAD_SCENARIOS, ids=[c[0] for c in BAD_SCENARIOS])
 def test_bad_scenario_exits_2_and_writes_nothing(cli, tmp_path, case_id, text, needles):
     path = _write_bad(tmp_path, case_id, text)
     out = tmp_path / "out"
@@ -138,10 +159,10 @@ def test_bad_scenario_exits_2_and_writes_nothing(cli, tmp_path, case_id, text, n
     assert res.stdout == ""
 
 
-@pytest.mark.parametrize(("case_id", "text", "needles"), BAD_SCENARIOS,
-                         ids=[c[0] for c in BAD_SCENARIOS])
-def test_bad_scenario_leaves_previous_result_byte_identical(cli, tmp_path, good_result, case_id, text,
-                                                            needles):
+@pytest.mark.parametrize(("case_id", "text", "needles"), BAD_SCENARIOS, ids=[c[0] for c in BAD_SCENARIOS])
+def test_bad_scenario_leaves_previous_result_byte_identical(
+    cli, tmp_path, good_result, case_id, text, needles
+):
     out = tmp_path / "out"
     shutil.copytree(good_result, out)
     before = _snapshot(out)
@@ -177,10 +198,13 @@ def test_binary_file_exits_2(cli, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--replications", "0"], "replications"),
-    (["--seed", "-1"], "seed"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--replications", "0"], "replications"),
+        (["--seed", "-1"], "seed"),
+    ],
+)
 def test_bad_numbers_exit_2(cli, tmp_path, small_scenario_file, args, needle):
     out = tmp_path / "out"
     res = cli("simulate", small_scenario_file, *args, "--out", out)
@@ -282,8 +306,9 @@ def test_rerun_over_a_previous_result_is_identical_and_clean(cli, tmp_path, good
     # the directory is replaced as a whole, not merged into
     assert {p.name for p in out.iterdir()} == TABLE_FILES | DEAL_FILES
     for n in ("reps", "periods", "deals"):
-        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{n}.parquet"),
-                                      pd.read_parquet(good / f"{n}.parquet"))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out / f"{n}.parquet"), pd.read_parquet(good / f"{n}.parquet")
+        )
     assert _leftovers(tmp_path) == []
 
 
@@ -302,8 +327,9 @@ def test_baseline_run_twice_gives_identical_tables(cli, tmp_path):
     frames = []
     for i in (1, 2):
         out = tmp_path / f"run{i}"
-        res = cli("simulate", "data/scenarios/baseline.yaml", "--replications", "4",
-                      "--seed", "1", "--out", out)
+        res = cli(
+            "simulate", "data/scenarios/baseline.yaml", "--replications", "4", "--seed", "1", "--out", out
+        )
         assert res.returncode == 0, res.stderr
         assert {p.name for p in out.iterdir()} == TABLE_FILES
         frames.append({n: pd.read_parquet(out / f"{n}.parquet") for n in ("reps", "periods")})
@@ -331,11 +357,13 @@ def test_plan_baseline_prints_wins_and_new_opportunities(cli):
     row = next(line for line in out.splitlines() if "wins needed" in line)
     numbers = [float(x.replace(",", "")) for x in re.findall(r"[\d,]+\.\d", row)]
     assert numbers[:3] == pytest.approx(
-        [p.wins_per_year, p.wins_per_year * p.reps_per_team,
-         p.wins_per_year * p.reps_per_team * p.teams], abs=0.051)
+        [p.wins_per_year, p.wins_per_year * p.reps_per_team, p.wins_per_year * p.reps_per_team * p.teams],
+        abs=0.051,
+    )
     row = next(line for line in out.splitlines() if "new opportunities / week" in line)
     assert float(re.findall(r"[\d,]+\.\d", row)[0].replace(",", "")) == pytest.approx(
-        p.new_per_week, abs=0.051)
+        p.new_per_week, abs=0.051
+    )
     assert "Little" in out  # the benchmark pipeline table
 
 

@@ -20,8 +20,11 @@ from salessim.costs import (
 from salessim.experiments import compare, summarize
 from salessim.scenario import Scenario, ScenarioError, load_scenario
 
-SMALL = {"extends": "baseline", "organisation": {"managers": 2, "span": 4},
-         "simulation": {"warmup_days": 60, "horizon_days": 120}}
+SMALL = {
+    "extends": "baseline",
+    "organisation": {"managers": 2, "span": 4},
+    "simulation": {"warmup_days": 60, "horizon_days": 120},
+}
 
 
 def _small(**changes: object) -> Scenario:
@@ -33,13 +36,33 @@ def _small(**changes: object) -> Scenario:
 # pricing a hand-built periods table
 # ------------------------------------------------------------------------------------------
 def _hand_periods() -> pd.DataFrame:
-    base = {"scenario": "s", "replication": 0, "year": 1, "headcount": 76.5,
-            "revenue": 70e6, "coaching_hours": 1800.0, "hires": 19,
-            "manager_review_hours": 950.0, "manager_hiring_hours": 400.0,
-            "manager_training_hours": 70.0, "managers_trained": 12, "crm_logging_hours": 2200.0}
-    q1 = {**base, "period": "Q1", "headcount": 78.0, "revenue": 15e6, "hires": 4,
-          "coaching_hours": 450.0, "manager_review_hours": 0.0, "manager_hiring_hours": 90.0,
-          "manager_training_hours": 70.0, "managers_trained": 10, "crm_logging_hours": 560.0}
+    base = {
+        "scenario": "s",
+        "replication": 0,
+        "year": 1,
+        "headcount": 76.5,
+        "revenue": 70e6,
+        "coaching_hours": 1800.0,
+        "hires": 19,
+        "manager_review_hours": 950.0,
+        "manager_hiring_hours": 400.0,
+        "manager_training_hours": 70.0,
+        "managers_trained": 12,
+        "crm_logging_hours": 2200.0,
+    }
+    q1 = {
+        **base,
+        "period": "Q1",
+        "headcount": 78.0,
+        "revenue": 15e6,
+        "hires": 4,
+        "coaching_hours": 450.0,
+        "manager_review_hours": 0.0,
+        "manager_hiring_hours": 90.0,
+        "manager_training_hours": 70.0,
+        "managers_trained": 10,
+        "crm_logging_hours": 560.0,
+    }
     return pd.DataFrame([q1, {**base, "period": "year"}])
 
 
@@ -58,8 +81,7 @@ def test_components_of_a_hand_built_year_equal_the_hand_computation():
     assert y["manager_reviews"] == pytest.approx(950 * 95)
     assert y["manager_hiring"] == pytest.approx(400 * 95)
     assert y["manager_training"] == pytest.approx(70 * 95)
-    hand_total = (76.5 * 145_000 + 19 * 20_000 + 90 * 1_800 + 12 * 6_000
-                  + (1800 + 950 + 400 + 70) * 95)
+    hand_total = 76.5 * 145_000 + 19 * 20_000 + 90 * 1_800 + 12 * 6_000 + (1800 + 950 + 400 + 70) * 95
     assert y["cost"] == pytest.approx(hand_total)
     assert y["margin"] == pytest.approx(0.65 * 70e6)
     assert y["margin_less_cost"] == pytest.approx(0.65 * 70e6 - hand_total)
@@ -73,8 +95,9 @@ def test_components_of_a_hand_built_year_equal_the_hand_computation():
 
 
 def test_prices_come_from_each_scenarios_own_costs_section_and_a_short_year_is_prorated():
-    dear = Scenario().replace(**{"costs.manager_hour_rate": 200.0, "name": "dear",
-                                 "simulation.horizon_days": 146})
+    dear = Scenario().replace(
+        **{"costs.manager_hour_rate": 200.0, "name": "dear", "simulation.horizon_days": 146}
+    )
     p = pd.concat([_hand_periods(), _hand_periods().assign(scenario="dear")], ignore_index=True)
     t = cost_table(p, {"s": Scenario(), "dear": dear}).set_index("scenario")
     assert t.loc["s", "manager_reviews"] == pytest.approx(950 * 95)
@@ -121,8 +144,15 @@ def test_summary_cost_rows_from_hand_built_tables():
     rows = []
     for r, (cost_b, cost_v) in enumerate(((0, 10.0), (0, 12.0), (0, 8.0))):
         for name, hours, rev in (("a", 1000.0 + cost_b, 70e6), ("b", 1000.0 + cost_v, 70e6 + 1e4)):
-            rows.append({**_hand_periods().iloc[1].to_dict(), "scenario": name, "replication": r,
-                         "coaching_hours": hours, "revenue": rev})
+            rows.append(
+                {
+                    **_hand_periods().iloc[1].to_dict(),
+                    "scenario": name,
+                    "replication": r,
+                    "coaching_hours": hours,
+                    "revenue": rev,
+                }
+            )
     p = pd.DataFrame(rows)
     s = summarize(p, "a", ["a", "b"], scenarios=[Scenario(name="a"), Scenario(name="b")])
     cost = s.set_index(["scenario", "metric"]).loc[("b", "cost")]
@@ -144,8 +174,7 @@ def priced() -> tuple:
     base = _small(name="base")
     more = _small(name="more_calls", **{"coaching.joint_call_hours_per_week": 8.0})
     trained = _small(name="trained", **{"managers.training": "trained"})
-    comp = compare([base, more, trained], replications=3, seed=7, workers=1, cache=False,
-                   progress=False)
+    comp = compare([base, more, trained], replications=3, seed=7, workers=1, cache=False, progress=False)
     return comp, cost_table(comp.results.periods, {s.name: s for s in (base, more, trained)})
 
 
@@ -158,8 +187,7 @@ def test_more_joint_call_hours_cost_more_manager_time(priced):
     assert (more.to_numpy() > base.to_numpy()).all()
     periods = comp.results.periods
     hours = periods[periods["period"] == "year"].set_index(["scenario", "replication"])
-    np.testing.assert_allclose(more.to_numpy(),
-                               hours.loc["more_calls", "coaching_hours"].to_numpy() * 95.0)
+    np.testing.assert_allclose(more.to_numpy(), hours.loc["more_calls", "coaching_hours"].to_numpy() * 95.0)
     row = comp.summary.set_index(["scenario", "metric"]).loc[("more_calls", "cost")]
     assert row["diff"] > 0 and np.isfinite(row["diff_ci_low"])
 
@@ -188,10 +216,17 @@ def test_cost_components_add_up_to_the_total(priced):
 
 def test_costs_leave_every_simulated_number_unchanged():
     base = _small(name="x")
-    other = base.replace(**{"costs.manager_hour_rate": 400.0, "costs.gross_margin": 0.1,
-                            "costs.rep_loaded_cost_per_year": 1.0, "costs.hiring_per_hire": 0.0,
-                            "costs.training_per_manager": 99_999.0, "costs.crm_seat_per_year": 7.0,
-                            "costs.rep_working_weeks": 1.0})
+    other = base.replace(
+        **{
+            "costs.manager_hour_rate": 400.0,
+            "costs.gross_margin": 0.1,
+            "costs.rep_loaded_cost_per_year": 1.0,
+            "costs.hiring_per_hire": 0.0,
+            "costs.training_per_manager": 99_999.0,
+            "costs.crm_seat_per_year": 7.0,
+            "costs.rep_working_weeks": 1.0,
+        }
+    )
     a = compare([base], replications=1, seed=11, workers=1, cache=False, progress=False)
     b = compare([other], replications=1, seed=11, workers=1, cache=False, progress=False)
     pd.testing.assert_frame_equal(a.results.periods, b.results.periods, check_exact=True)
@@ -204,22 +239,24 @@ def test_costs_leave_every_simulated_number_unchanged():
 # ------------------------------------------------------------------------------------------
 # hostile values
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("field", "value", "says"), [
-    ("manager_hour_rate", -95, "greater than or equal to 0"),
-    ("training_per_manager", float("nan"), "finite"),
-    ("crm_seat_per_year", float("inf"), "finite"),
-    ("rep_loaded_cost_per_year", "lots", "valid number"),
-    ("hiring_per_hire", True, "boolean"),
-    ("gross_margin", 1.5, "less than or equal to 1"),
-    ("rep_working_weeks", 0, "greater than 0"),
-    ("manager_hour_rate", [95], "valid number"),
-    ("training_per_manager", 1e12, "less than or equal to"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("manager_hour_rate", -95, "greater than or equal to 0"),
+        ("training_per_manager", float("nan"), "finite"),
+        ("crm_seat_per_year", float("inf"), "finite"),
+        ("rep_loaded_cost_per_year", "lots", "valid number"),
+        ("hiring_per_hire", True, "boolean"),
+        ("gross_margin", 1.5, "less than or equal to 1"),
+        ("rep_working_weeks", 0, "greater than 0"),
+        ("manager_hour_rate", [95], "valid number"),
+        ("training_per_manager", 1e12, "less than or equal to"),
+    ],
+)
 def test_hostile_costs_are_refused_naming_the_field(write_yaml, field, value, says):
     import yaml
 
-    path = write_yaml("bad.yaml", yaml.safe_dump({"extends": "baseline",
-                                                  "costs": {field: value}}))
+    path = write_yaml("bad.yaml", yaml.safe_dump({"extends": "baseline", "costs": {field: value}}))
     with pytest.raises(ScenarioError) as e:
         load_scenario(path)
     msg = str(e.value)
@@ -257,23 +294,33 @@ def test_report_cost_effects_are_the_summarys_numbers(priced):
         assert eff.loc[n, "verdict"] == sm.loc[(n, "cost"), "cost_verdict"]
     # margin less cost = margin − cost, replication by replication, so on average too
     assert eff.loc["trained", "net"].mean == pytest.approx(
-        eff.loc["trained", "margin"] - eff.loc["trained", "cost"].mean)
+        eff.loc["trained", "margin"] - eff.loc["trained", "cost"].mean
+    )
 
 
 def test_cost_story_names_what_a_fix_buys_apart_from_what_follows():
     from salessim.notebook_helpers import cost_story
 
     def line(component: str, diff: float, lo: float, hi: float) -> dict:
-        return {"scenario": "v", "component": component, "label": component, "baseline": 0.0,
-                "diff": diff, "diff_ci_low": lo, "diff_ci_high": hi}
+        return {
+            "scenario": "v",
+            "component": component,
+            "label": component,
+            "baseline": 0.0,
+            "diff": diff,
+            "diff_ci_low": lo,
+            "diff_ci_high": hi,
+        }
 
-    b = pd.DataFrame([
-        line("manager time on joint calls", 99_000.0, 98_000.0, 100_000.0),
-        line("training (fees and days away)", 67_000.0, 60_000.0, 70_000.0),
-        line("recruiting and interviews", -182_000.0, -250_000.0, -100_000.0),
-        line("reps' pay (seats filled)", 30_000.0, -10_000.0, 70_000.0),  # not clear: left out
-        line("CRM licences", 0.0, 0.0, 0.0),
-    ])
+    b = pd.DataFrame(
+        [
+            line("manager time on joint calls", 99_000.0, 98_000.0, 100_000.0),
+            line("training (fees and days away)", 67_000.0, 60_000.0, 70_000.0),
+            line("recruiting and interviews", -182_000.0, -250_000.0, -100_000.0),
+            line("reps' pay (seats filled)", 30_000.0, -10_000.0, 70_000.0),  # not clear: left out
+            line("CRM licences", 0.0, 0.0, 0.0),
+        ]
+    )
     bought, follows = cost_story(b, "v")
     assert bought == "manager time on joint calls +$99K, training (fees and days away) +$67K"
     assert follows == "recruiting and interviews −$182K"
@@ -283,8 +330,15 @@ def test_cost_story_names_what_a_fix_buys_apart_from_what_follows():
 def test_the_recorded_cost_drivers_of_the_quarters_add_up_to_the_year(priced):
     comp, _ = priced
     p = comp.results.periods
-    additive = ["hires", "manager_review_hours", "manager_hiring_hours", "manager_training_hours",
-                "managers_trained", "crm_logging_hours", "coaching_hours"]
+    additive = [
+        "hires",
+        "manager_review_hours",
+        "manager_hiring_hours",
+        "manager_training_hours",
+        "managers_trained",
+        "crm_logging_hours",
+        "coaching_hours",
+    ]
     quarters = p[p["period"] != "year"].groupby(["scenario", "replication"])[additive].sum()
     years = p[p["period"] == "year"].set_index(["scenario", "replication"])[additive]
     pd.testing.assert_frame_equal(quarters.sort_index(), years.sort_index(), check_dtype=False)

@@ -53,8 +53,15 @@ BASE = [
 ]
 
 
-def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, sep: str = ",",
-              eol: str = "\n", bom: bool = False, encoding: str = "utf-8") -> Path:
+def write_csv(
+    path: Path,
+    rows: list[list[str]],
+    header: list[str] = HEADER,
+    sep: str = ",",
+    eol: str = "\n",
+    bom: bool = False,
+    encoding: str = "utf-8",
+) -> Path:
     """Write an export the way a CRM would (quoting only where the separator needs it)."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=sep, lineterminator=eol)
@@ -82,8 +89,14 @@ def test_clean_file_reads_into_the_clean_schema(tmp_path: Path) -> None:
     assert lines[0] == first_line(p, 6, 6)
     assert "  outcomes: 2 won, 2 lost, 2 open" in lines
     assert not any(line.startswith("  dropped") for line in lines)
-    assert o.roles == {"id": "Id", "owner": "OwnerId", "stage": "StageName", "created": "CreatedDate",
-                       "closed": "CloseDate", "amount": "Amount"}
+    assert o.roles == {
+        "id": "Id",
+        "owner": "OwnerId",
+        "stage": "StageName",
+        "created": "CreatedDate",
+        "closed": "CloseDate",
+        "amount": "Amount",
+    }
     t = by_id(o)
     assert t.loc[["D1", "D3"], "outcome"].eq("won").all()
     assert t.loc[["D2", "D4"], "outcome"].eq("lost").all()
@@ -92,7 +105,12 @@ def test_clean_file_reads_into_the_clean_schema(tmp_path: Path) -> None:
     assert t.loc["D4", "amount"] == 4000.0
     q = o.quality().set_index("item")["count"]
     assert (q["rows read"], q["rows kept"], q["won deals"], q["lost deals"], q["open deals"]) == (
-        6, 6, 2, 2, 2)
+        6,
+        6,
+        2,
+        2,
+        2,
+    )
 
 
 def test_bom_and_crlf_read_identically_to_a_clean_file(tmp_path: Path) -> None:
@@ -111,7 +129,7 @@ def test_bom_and_crlf_read_identically_to_a_clean_file(tmp_path: Path) -> None:
 def test_semicolon_separated_with_comma_decimals(tmp_path: Path, encoding: str) -> None:
     rows = [r[:] for r in BASE]
     rows[0][3] = "1.234,50 €"
-    rows[1][3] = "EUR 1.000"      # whole euros, dot as thousands separator
+    rows[1][3] = "EUR 1.000"  # whole euros, dot as thousands separator
     rows[2][3] = "16741,58"
     rows[3][3] = "€ 2.000.000,00"
     p = write_csv(tmp_path / "opps.csv", rows, sep=";", encoding=encoding)
@@ -143,15 +161,27 @@ def test_currency_symbols_thousands_and_bracket_negatives(tmp_path: Path) -> Non
     assert lines[0] == first_line(p, 6, 6)
     assert "  amount set aside 1: negative amount (deal kept without its amount)" in lines
     assert not o.dropped and o.amounts_set_aside == {"negative amount": 1}
-    assert ("  note: 1 deals have no amount: kept for conversion and timing, left out of "
-            "deal-size estimates") in lines
+    assert (
+        "  note: 1 deals have no amount: kept for conversion and timing, left out of deal-size estimates"
+    ) in lines
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("1.234,50 €", 1234.50), ("$12,345.00", 12345.0), ("USD 1,000", 1000.0), ("(500)", -500.0),
-    ("1,234,567.89", 1234567.89), ("€1.234.567,89", 1234567.89), ("12,5", 12.5),
-    ("1.234.567", 1234567.0), ("-1,000", -1000.0), ("1 234,50", 1234.5), ("16741.58", 16741.58),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1.234,50 €", 1234.50),
+        ("$12,345.00", 12345.0),
+        ("USD 1,000", 1000.0),
+        ("(500)", -500.0),
+        ("1,234,567.89", 1234567.89),
+        ("€1.234.567,89", 1234567.89),
+        ("12,5", 12.5),
+        ("1.234.567", 1234567.0),
+        ("-1,000", -1000.0),
+        ("1 234,50", 1234.5),
+        ("16741.58", 16741.58),
+    ],
+)
 def test_parse_amounts_single_values(text: str, value: float) -> None:
     assert parse_amounts(pd.Series([text])).iloc[0] == pytest.approx(value)
 
@@ -170,9 +200,9 @@ def test_parse_amounts_dot_thousands_in_a_comma_decimal_column() -> None:
 
 def test_mixed_date_formats_in_one_column(tmp_path: Path) -> None:
     rows = [r[:] for r in BASE]
-    rows[0][4], rows[0][5] = "1/5/25", "2/10/2025"                       # M/D/YY, M/D/YYYY
-    rows[1][4], rows[1][5] = "01/06/2025", "2025-01-20"                   # M/D/YYYY, ISO
-    rows[2][4], rows[2][5] = "2025-01-10T09:30:00.000+0000", "3/1/25"     # Salesforce ISO, M/D/YY
+    rows[0][4], rows[0][5] = "1/5/25", "2/10/2025"  # M/D/YY, M/D/YYYY
+    rows[1][4], rows[1][5] = "01/06/2025", "2025-01-20"  # M/D/YYYY, ISO
+    rows[2][4], rows[2][5] = "2025-01-10T09:30:00.000+0000", "3/1/25"  # Salesforce ISO, M/D/YY
     rows[3][4] = "2025-01-12 14:00:00"
     p = write_csv(tmp_path / "opps.csv", rows)
     o = read_crm(p)
@@ -180,12 +210,20 @@ def test_mixed_date_formats_in_one_column(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(o.table, read_crm(write_csv(tmp_path / "iso.csv", BASE)).table)
 
 
-@pytest.mark.parametrize(("text", "iso"), [
-    ("1/2/25", "2025-01-02"), ("01/02/2025", "2025-01-02"), ("1/2/2025", "2025-01-02"),
-    ("2025-01-02", "2025-01-02"), ("2025-01-02T10:11:12.000+0000", "2025-01-02"),
-    ("2025-01-02 08:00:00", "2025-01-02"), ("12/31/99", "1999-12-31"), ("1/2/25 14:30", "2025-01-02"),
-    ("2.1.2025", "2025-01-02"),
-])
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("1/2/25", "2025-01-02"),
+        ("01/02/2025", "2025-01-02"),
+        ("1/2/2025", "2025-01-02"),
+        ("2025-01-02", "2025-01-02"),
+        ("2025-01-02T10:11:12.000+0000", "2025-01-02"),
+        ("2025-01-02 08:00:00", "2025-01-02"),
+        ("12/31/99", "1999-12-31"),
+        ("1/2/25 14:30", "2025-01-02"),
+        ("2.1.2025", "2025-01-02"),
+    ],
+)
 def test_parse_dates_single_values(text: str, iso: str) -> None:
     assert parse_dates(pd.Series([text])).iloc[0] == pd.Timestamp(iso)
 
@@ -202,8 +240,9 @@ def test_missing_amounts_are_kept_and_counted(tmp_path: Path) -> None:
     o = read_crm(p)
     lines = o.summary_lines()
     assert lines[0] == first_line(p, 6, 6)
-    assert ("  note: 2 deals have no amount: kept for conversion and timing, left out of "
-            "deal-size estimates") in lines
+    assert (
+        "  note: 2 deals have no amount: kept for conversion and timing, left out of deal-size estimates"
+    ) in lines
     t = by_id(o)
     assert t.loc[["D1", "D5"], "amount"].isna().all()
     assert t.loc["D1", "outcome"] == "won"  # still counts for conversion
@@ -211,8 +250,9 @@ def test_missing_amounts_are_kept_and_counted(tmp_path: Path) -> None:
 
 
 def test_file_without_an_amount_column_says_so(tmp_path: Path) -> None:
-    p = write_csv(tmp_path / "opps.csv", [r[:3] + r[4:] for r in BASE],
-                  header=[h for h in HEADER if h != "Amount"])
+    p = write_csv(
+        tmp_path / "opps.csv", [r[:3] + r[4:] for r in BASE], header=[h for h in HEADER if h != "Amount"]
+    )
     o = read_crm(p)
     assert "amount" not in o.roles and len(o.table) == 6
     assert "  note: no amount column: deal sizes are not calibrated" in o.summary_lines()
@@ -306,20 +346,20 @@ def test_kept_plus_dropped_rows_add_up(tmp_path: Path) -> None:
 def test_summary_never_says_dropped_for_a_kept_row(tmp_path: Path) -> None:
     """Every amount set aside names its deal as kept; every "dropped" line is a row that is gone."""
     rows = [r[:] for r in BASE] + [
-        ["D7", "R1", "Closed Won", "1e300", "2025-01-07", "2025-01-09"],   # implausible
+        ["D7", "R1", "Closed Won", "1e300", "2025-01-07", "2025-01-09"],  # implausible
         ["D8", "R1", "Closed Lost", "about 3k", "2025-01-07", "2025-01-09"],  # unreadable
-        ["D9", "R1", "Closed Won", "(5)", "2025-01-07", "2025-01-09"],     # negative
-        ["D10", "R1", "Closed Won", "700", "3/1/25", "1/2/25"],           # dropped
+        ["D9", "R1", "Closed Won", "(5)", "2025-01-07", "2025-01-09"],  # negative
+        ["D10", "R1", "Closed Won", "700", "3/1/25", "1/2/25"],  # dropped
     ]
     o = read_crm(write_csv(tmp_path / "opps.csv", rows))
     kept = set(o.table["opportunity_id"])
     assert {"D7", "D8", "D9"} <= kept and "D10" not in kept
     assert o.dropped == {"closes before it was created": 1}
-    assert o.amounts_set_aside == {"implausible amount": 1, "unreadable amount": 1,
-                                   "negative amount": 1}
+    assert o.amounts_set_aside == {"implausible amount": 1, "unreadable amount": 1, "negative amount": 1}
     lines = o.summary_lines()
     assert [line for line in lines if line.startswith("  dropped")] == [
-        "  dropped 1: closes before it was created"]
+        "  dropped 1: closes before it was created"
+    ]
     for reason in ("implausible amount", "unreadable amount", "negative amount"):
         assert f"  amount set aside 1: {reason} (deal kept without its amount)" in lines
     assert not any("kept" in line for line in lines if line.startswith("  dropped"))
@@ -347,16 +387,19 @@ def _observed(o) -> pd.DataFrame:
 def test_quality_checks_count_each_problem_once(tmp_path: Path) -> None:
     """A kept deal whose amount was set aside is neither a dropped row nor a missing amount."""
     rows = [r[:] for r in BASE] + [
-        ["D7", "R1", "Closed Won", "1e300", "2025-01-07", "2025-01-09"],   # set aside, kept
-        ["D8", "R1", "Closed Lost", "", "2025-01-07", "2025-01-09"],      # missing, kept
-        ["D9", "R1", "Closed Won", "700", "3/1/25", "1/2/25"],            # dropped
+        ["D7", "R1", "Closed Won", "1e300", "2025-01-07", "2025-01-09"],  # set aside, kept
+        ["D8", "R1", "Closed Lost", "", "2025-01-07", "2025-01-09"],  # missing, kept
+        ["D9", "R1", "Closed Won", "700", "3/1/25", "1/2/25"],  # dropped
     ]
     o = read_crm(write_csv(tmp_path / "opps.csv", rows))
-    dq = quality_checks(_observed(o), ["Proposal", "Discovery"], o.dropped, o.amounts_set_aside,
-                        o.rows_read).set_index("check")
+    dq = quality_checks(
+        _observed(o), ["Proposal", "Discovery"], o.dropped, o.amounts_set_aside, o.rows_read
+    ).set_index("check")
     assert dq.loc["dropped on import: closes before it was created", "rows"] == 1
-    assert dq.loc["dropped on import: closes before it was created", "why it matters"] == \
-        "left out of every estimate"
+    assert (
+        dq.loc["dropped on import: closes before it was created", "why it matters"]
+        == "left out of every estimate"
+    )
     assert dq.loc["amount set aside on import: implausible amount", "rows"] == 1
     assert "kept" in dq.loc["amount set aside on import: implausible amount", "why it matters"]
     assert dq.loc["missing or non-positive amount", "rows"] == 1  # D8 only, not D7 again
@@ -372,10 +415,16 @@ def test_quality_checks_count_each_problem_once(tmp_path: Path) -> None:
 
 def test_quality_checks_without_an_import() -> None:
     """The stand-in export: no import counts; the share is over the rows given."""
-    t = pd.DataFrame({"opportunity_id": ["A", "A", "B"], "amount": [1.0, np.nan, 0.0],
-                      "created_at": pd.to_datetime(["2025-01-01"] * 3),
-                      "closed_at": pd.to_datetime(["2025-02-01", None, "2024-12-01"]),
-                      "outcome": ["won", "open", "lost"], "stage_reached": ["won", "x", "s1"]})
+    t = pd.DataFrame(
+        {
+            "opportunity_id": ["A", "A", "B"],
+            "amount": [1.0, np.nan, 0.0],
+            "created_at": pd.to_datetime(["2025-01-01"] * 3),
+            "closed_at": pd.to_datetime(["2025-02-01", None, "2024-12-01"]),
+            "outcome": ["won", "open", "lost"],
+            "stage_reached": ["won", "x", "s1"],
+        }
+    )
     dq = quality_checks(t, ["s1"]).set_index("check")
     assert not any(c.startswith(("dropped", "amount set aside")) for c in dq.index)
     assert dq.loc["duplicate opportunity ids", "rows"] == 1
@@ -389,18 +438,34 @@ def test_quality_checks_without_an_import() -> None:
 # --------------------------------------------------------------------------------------------
 # roles and outcomes
 # --------------------------------------------------------------------------------------------
-ALT_HEADER = ["Opportunity ID", "Sales Rep", "Stage", "Deal Value", "Created Date", "Close Date",
-              "Product Family", "Opportunity Type", "Sales Manager"]
+ALT_HEADER = [
+    "Opportunity ID",
+    "Sales Rep",
+    "Stage",
+    "Deal Value",
+    "Created Date",
+    "Close Date",
+    "Product Family",
+    "Opportunity Type",
+    "Sales Manager",
+]
 
 
 def test_roles_guessed_from_alternative_header_names(tmp_path: Path) -> None:
     rows = [[*r, "A", "New", "M1"] for r in BASE]
     p = write_csv(tmp_path / "export.csv", rows, header=ALT_HEADER)
     o = read_crm(p)
-    assert o.roles == {"id": "Opportunity ID", "owner": "Sales Rep", "stage": "Stage",
-                       "created": "Created Date", "closed": "Close Date", "amount": "Deal Value",
-                       "product": "Product Family", "segment": "Opportunity Type",
-                       "manager": "Sales Manager"}
+    assert o.roles == {
+        "id": "Opportunity ID",
+        "owner": "Sales Rep",
+        "stage": "Stage",
+        "created": "Created Date",
+        "closed": "Close Date",
+        "amount": "Deal Value",
+        "product": "Product Family",
+        "segment": "Opportunity Type",
+        "manager": "Sales Manager",
+    }
     ref = read_crm(write_csv(tmp_path / "ref.csv", BASE)).table
     cols = ["opportunity_id", "rep_id", "amount", "created_at", "closed_at", "stage", "outcome"]
     pd.testing.assert_frame_equal(o.table[cols], ref[cols])
@@ -409,8 +474,7 @@ def test_roles_guessed_from_alternative_header_names(tmp_path: Path) -> None:
 
 def test_column_mapping_overrides_the_guess(tmp_path: Path) -> None:
     header = ["Id", "Owner", "Rep Name", "Stage", "Created", "Opened", "Closed", "Amount"]
-    rows = [[r[0], "owner-" + r[1], "rep-" + r[1], r[2], "2020-01-01", r[4], r[5], r[3]]
-            for r in BASE]
+    rows = [[r[0], "owner-" + r[1], "rep-" + r[1], r[2], "2020-01-01", r[4], r[5], r[3]] for r in BASE]
     p = write_csv(tmp_path / "opps.csv", rows, header=header)
     guessed = read_crm(p)
     assert guessed.roles["owner"] == "Owner" and guessed.roles["created"] == "Created"
@@ -425,8 +489,11 @@ def test_guess_roles_rejects_an_unknown_role_and_a_missing_column() -> None:
     cols = ["Id", "Owner", "Stage", "Created"]
     with pytest.raises(CRMError, match=r"--column colour=Id: unknown role \(roles: id, owner"):
         guess_roles(cols, {"colour": "Id"})
-    with pytest.raises(CRMError, match=r"--column owner=Rep: no such column \(columns: Id, Owner, "
-                                       r"Stage, Created\)"):
+    with pytest.raises(
+        CRMError,
+        match=r"--column owner=Rep: no such column \(columns: Id, Owner, "
+        r"Stage, Created\)",
+    ):
         guess_roles(cols, {"owner": "Rep"})
 
 
@@ -458,9 +525,10 @@ def test_custom_won_lost_values(tmp_path: Path) -> None:
 
 
 def test_no_recognisable_won_lost_values_asks_for_won_lost(tmp_path: Path) -> None:
-    rows = [[r[0], r[1], s, r[3], r[4], r[5]]
-            for r, s in zip(BASE, ["Stage 5", "Stage 0", "Stage 5", "Stage 0", "Stage 2",
-                                   "Stage 1"], strict=True)]
+    rows = [
+        [r[0], r[1], s, r[3], r[4], r[5]]
+        for r, s in zip(BASE, ["Stage 5", "Stage 0", "Stage 5", "Stage 0", "Stage 2", "Stage 1"], strict=True)
+    ]
     with pytest.raises(CRMError) as e:
         read_crm(write_csv(tmp_path / "opps.csv", rows))
     msg = str(e.value)
@@ -481,8 +549,14 @@ def test_salesforce_is_closed_is_won_flags_decide_the_outcome(tmp_path: Path) ->
     o = read_crm(write_csv(tmp_path / "opps.csv", rows, header=header))
     assert o.roles["is_closed"] == "IsClosed" and o.roles["is_won"] == "IsWon"
     t = by_id(o)
-    assert t["outcome"].to_dict() == {"D1": "won", "D2": "lost", "D3": "won", "D4": "lost",
-                                      "D5": "open", "D6": "open"}
+    assert t["outcome"].to_dict() == {
+        "D1": "won",
+        "D2": "lost",
+        "D3": "won",
+        "D4": "lost",
+        "D5": "open",
+        "D6": "open",
+    }
     assert t.loc["D4", "stage"] == "Proposal"  # a lost deal keeps the stage it was closed at
 
 
@@ -491,29 +565,50 @@ def test_salesforce_is_closed_is_won_flags_decide_the_outcome(tmp_path: Path) ->
 # --------------------------------------------------------------------------------------------
 def test_history_gives_stage_order_and_where_lost_deals_were_lost(tmp_path: Path) -> None:
     # stage names deliberately out of alphabetical order: Qualify → Demo → Contract
-    opp = write_csv(tmp_path / "Opportunity.csv", [
-        ["A", "R1", "Closed Won", "100", "2025-01-01", "2025-01-20"],
-        ["B", "R1", "Closed Lost", "100", "2025-01-02", "2025-01-08"],
-        ["C", "R2", "Closed Lost", "100", "2025-01-03", "2025-01-09"],
-        ["D", "R2", "Closed Lost", "100", "2025-01-04", "2025-01-30"],
-        ["E", "R3", "Demo", "100", "2025-01-05", ""],
-    ])
+    opp = write_csv(
+        tmp_path / "Opportunity.csv",
+        [
+            ["A", "R1", "Closed Won", "100", "2025-01-01", "2025-01-20"],
+            ["B", "R1", "Closed Lost", "100", "2025-01-02", "2025-01-08"],
+            ["C", "R2", "Closed Lost", "100", "2025-01-03", "2025-01-09"],
+            ["D", "R2", "Closed Lost", "100", "2025-01-04", "2025-01-30"],
+            ["E", "R3", "Demo", "100", "2025-01-05", ""],
+        ],
+    )
     hist_rows = [
-        ["D", "Contract", "2025-01-20"], ["A", "Closed Won", "2025-01-20"],
-        ["A", "Qualify", "2025-01-01"], ["A", "Demo", "2025-01-05"], ["A", "Contract", "2025-01-10"],
-        ["B", "Qualify", "2025-01-02"], ["B", "Closed Lost", "2025-01-08"],
-        ["C", "Qualify", "2025-01-03"], ["C", "Demo", "2025-01-03"],  # same day, file order
+        ["D", "Contract", "2025-01-20"],
+        ["A", "Closed Won", "2025-01-20"],
+        ["A", "Qualify", "2025-01-01"],
+        ["A", "Demo", "2025-01-05"],
+        ["A", "Contract", "2025-01-10"],
+        ["B", "Qualify", "2025-01-02"],
+        ["B", "Closed Lost", "2025-01-08"],
+        ["C", "Qualify", "2025-01-03"],
+        ["C", "Demo", "2025-01-03"],  # same day, file order
         ["C", "Closed Lost", "2025-01-09"],
-        ["D", "Qualify", "1/4/25"], ["D", "Demo", "1/10/25"], ["D", "Closed Lost", "1/30/25"],
-        ["E", "Qualify", "2025-01-05"], ["E", "Demo", "2025-01-07"],
+        ["D", "Qualify", "1/4/25"],
+        ["D", "Demo", "1/10/25"],
+        ["D", "Closed Lost", "1/30/25"],
+        ["E", "Qualify", "2025-01-05"],
+        ["E", "Demo", "2025-01-07"],
         ["E", "Demo", "not a date"],
     ]
-    hist = write_csv(tmp_path / "OpportunityHistory.csv", hist_rows,
-                     header=["OpportunityId", "StageName", "CreatedDate"], eol="\r\n", bom=True)
+    hist = write_csv(
+        tmp_path / "OpportunityHistory.csv",
+        hist_rows,
+        header=["OpportunityId", "StageName", "CreatedDate"],
+        eol="\r\n",
+        bom=True,
+    )
     o = read_crm(opp, history=hist)
     assert o.stage_order == ["Qualify", "Demo", "Contract"]
-    assert by_id(o)["stage"].to_dict() == {"A": "won", "B": "Qualify", "C": "Demo",
-                                           "D": "Contract", "E": "Demo"}
+    assert by_id(o)["stage"].to_dict() == {
+        "A": "won",
+        "B": "Qualify",
+        "C": "Demo",
+        "D": "Contract",
+        "E": "Demo",
+    }
     assert "  dropped 1: history rows with unreadable dates" in o.summary_lines()
     assert o.history is not None and set(o.history["kind"]) == {"open", "won", "lost"}
     # the funnel measured on it: Qualify 4 passed (A, C, D, E) of 5, Demo 2 (A, D) of 3, ...
@@ -546,8 +641,9 @@ def test_sample_export_with_history(tmp_path: Path) -> None:
     h = pd.read_csv(SAMPLE_HIST, encoding="utf-8-sig")
     h = h[h["StageName"].isin(SAMPLE_STAGES)]
     last = h.groupby("OpportunityId")["StageName"].last()  # file rows are chronological
-    pd.testing.assert_series_equal(lost.set_index("opportunity_id")["stage"],
-                                   last.reindex(lost["opportunity_id"]), check_names=False)
+    pd.testing.assert_series_equal(
+        lost.set_index("opportunity_id")["stage"], last.reindex(lost["opportunity_id"]), check_names=False
+    )
     assert lost["stage"].value_counts()[SAMPLE_STAGES].is_monotonic_decreasing
 
 
@@ -555,8 +651,10 @@ def test_sample_export_without_history_knows_no_stage_order() -> None:
     """Lost deals say only 'Closed Lost': the stage order cannot be read from the table."""
     o = read_crm(SAMPLE_OPP)
     assert o.stage_order == []
-    assert ("  note: stage where lost deals were lost is unknown (no history file, no "
-            "stage_reached): only the overall win rate can be estimated") in o.summary_lines()
+    assert (
+        "  note: stage where lost deals were lost is unknown (no history file, no "
+        "stage_reached): only the overall win rate can be estimated"
+    ) in o.summary_lines()
 
 
 def test_make_sample_reproduces_the_committed_sample(tmp_path: Path) -> None:
@@ -582,10 +680,18 @@ def test_salessim_deals_csv_read_as_is(sim_deals: Path) -> None:
     o = read_crm(sim_deals)
     assert o.rows_read == len(raw) == len(o.table) and not o.dropped
     assert o.stage_order == SIM_STAGES
-    assert o.roles == {"id": "opportunity_id", "owner": "rep_id", "stage": "stage_reached",
-                       "created": "created_at", "closed": "closed_at", "amount": "amount",
-                       "product": "product", "segment": "segment", "manager": "manager_id",
-                       "outcome": "outcome"}
+    assert o.roles == {
+        "id": "opportunity_id",
+        "owner": "rep_id",
+        "stage": "stage_reached",
+        "created": "created_at",
+        "closed": "closed_at",
+        "amount": "amount",
+        "product": "product",
+        "segment": "segment",
+        "manager": "manager_id",
+        "outcome": "outcome",
+    }
     assert o.table["outcome"].value_counts().to_dict() == raw["outcome"].value_counts().to_dict()
     t = by_id(o)
     r = raw.set_index("opportunity_id").loc[t.index]
@@ -609,16 +715,35 @@ def _table(spec: list[tuple[str, str, int]]) -> pd.DataFrame:
             i = len(rows)
             created = day + pd.Timedelta(days=i)
             closed = created + pd.Timedelta(days=10 + i) if outcome != "open" else pd.NaT
-            rows.append({"opportunity_id": f"O{i}", "rep_id": f"R{i % 3}", "manager_id": "",
-                         "segment": "", "product": "", "amount": 1000.0 + i,
-                         "created_at": created, "closed_at": closed,
-                         "stage": "won" if outcome == "won" else stage, "outcome": outcome})
+            rows.append(
+                {
+                    "opportunity_id": f"O{i}",
+                    "rep_id": f"R{i % 3}",
+                    "manager_id": "",
+                    "segment": "",
+                    "product": "",
+                    "amount": 1000.0 + i,
+                    "created_at": created,
+                    "closed_at": closed,
+                    "stage": "won" if outcome == "won" else stage,
+                    "outcome": outcome,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_funnel_stats_treats_open_deals_as_censored_not_lost() -> None:
-    t = _table([("won", "", 10), ("lost", "a", 6), ("lost", "b", 4), ("lost", "c", 2),
-                ("open", "a", 5), ("open", "b", 3), ("open", "c", 1)])
+    t = _table(
+        [
+            ("won", "", 10),
+            ("lost", "a", 6),
+            ("lost", "b", 4),
+            ("lost", "c", 2),
+            ("open", "a", 5),
+            ("open", "b", 3),
+            ("open", "c", 1),
+        ]
+    )
     fs = funnel_stats(t, ["a", "b", "c"])
     assert (fs.n, fs.won, fs.lost, fs.open) == (31, 10, 12, 9)
     assert fs.win_rate == pytest.approx(10 / 22)  # not 10 / 31
@@ -627,8 +752,9 @@ def test_funnel_stats_treats_open_deals_as_censored_not_lost() -> None:
     np.testing.assert_allclose(fs.conversions, [20 / 26, 13 / 17, 10 / 12])
     np.testing.assert_array_equal(fs.conversion_n, [26, 17, 12])
     assert np.prod(fs.conversions) != pytest.approx(fs.win_rate)  # censoring is per stage
-    won_cycles = (t.loc[t["outcome"] == "won", "closed_at"]
-                  - t.loc[t["outcome"] == "won", "created_at"]).dt.days
+    won_cycles = (
+        t.loc[t["outcome"] == "won", "closed_at"] - t.loc[t["outcome"] == "won", "created_at"]
+    ).dt.days
     np.testing.assert_array_equal(fs.won_cycle, won_cycles.to_numpy(float))
 
 
@@ -673,8 +799,9 @@ def test_fit_cycle_with_too_few_deals() -> None:
 
 def _reps(p_of_rep, reps: int, deals: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    rows = [(f"r{i}", "won" if rng.random() < p_of_rep(i) else "lost")
-            for i in range(reps) for _ in range(deals)]
+    rows = [
+        (f"r{i}", "won" if rng.random() < p_of_rep(i) else "lost") for i in range(reps) for _ in range(deals)
+    ]
     return pd.DataFrame(rows, columns=["rep_id", "outcome"])
 
 
@@ -717,8 +844,9 @@ def test_skill_spread_with_too_few_reps() -> None:
 # missing roles: read_crm and the CLI
 # --------------------------------------------------------------------------------------------
 def test_missing_required_roles_name_the_roles_and_the_columns(tmp_path: Path) -> None:
-    p = write_csv(tmp_path / "thin.csv", [["Acme", "Closed Won", "100"]],
-                  header=["Account", "Stage", "Amount"])
+    p = write_csv(
+        tmp_path / "thin.csv", [["Acme", "Closed Won", "100"]], header=["Account", "Stage", "Amount"]
+    )
     with pytest.raises(CRMError) as e:
         read_crm(p)
     msg = str(e.value)
@@ -736,12 +864,12 @@ def _assert_exit_2(res, *needles: str) -> None:
 
 
 def test_cli_missing_roles_exits_2_and_writes_nothing(tmp_path: Path, cli) -> None:
-    p = write_csv(tmp_path / "thin.csv", [["Acme", "Closed Won", "100"]],
-                  header=["Account", "Stage", "Amount"])
+    p = write_csv(
+        tmp_path / "thin.csv", [["Acme", "Closed Won", "100"]], header=["Account", "Stage", "Amount"]
+    )
     new = tmp_path / "new.yaml"
     res = cli("calibrate", p, "-o", new)
-    _assert_exit_2(res, "missing required column roles: id, created",
-                   "Columns found: Account, Stage, Amount")
+    _assert_exit_2(res, "missing required column roles: id, created", "Columns found: Account, Stage, Amount")
     assert not new.exists()
     old = tmp_path / "old.yaml"
     old.write_text("extends: baseline\nname: keep_me\n", encoding="utf-8")
@@ -755,8 +883,9 @@ def test_cli_missing_roles_exits_2_and_writes_nothing(tmp_path: Path, cli) -> No
 def test_cli_bad_column_mapping_exits_2(tmp_path: Path, cli) -> None:
     p = write_csv(tmp_path / "opps.csv", BASE)
     _assert_exit_2(cli("calibrate", p, "--column", "colour=Id"), "unknown role")
-    _assert_exit_2(cli("calibrate", p, "--column", "owner=Sales Rep"),
-                   "no such column", "Id, OwnerId, StageName")
+    _assert_exit_2(
+        cli("calibrate", p, "--column", "owner=Sales Rep"), "no such column", "Id, OwnerId, StageName"
+    )
     _assert_exit_2(cli("calibrate", p, "--column", "owner"), "expected ROLE=COLUMN")
 
 
@@ -764,8 +893,7 @@ def test_cli_unrecognised_won_lost_exits_2(tmp_path: Path, cli) -> None:
     rows = [r[:] for r in BASE]
     for r in rows[:4]:
         r[2] = "Booked-Q" if r[2] == "Closed Won" else "Gone-Q"
-    _assert_exit_2(cli("calibrate", write_csv(tmp_path / "opps.csv", rows)),
-                   "--won VALUE / --lost VALUE")
+    _assert_exit_2(cli("calibrate", write_csv(tmp_path / "opps.csv", rows)), "--won VALUE / --lost VALUE")
 
 
 def test_cli_missing_file_exits_2(tmp_path: Path, cli) -> None:
@@ -800,10 +928,12 @@ def test_round_trip_simulate_export_calibrate_simulate(sim_deals: Path, tmp_path
     ks = float(stats.ks_2samp(obs.won_cycle, sim.won_cycle).statistic)
     d_cycle = sim.median_won_cycle / obs.median_won_cycle - 1
     d_amount = sim.median_won_amount / obs.median_won_amount - 1
-    report = (f"round trip: win rate observed {obs.win_rate:.4f} simulated {sim.win_rate:.4f}; "
-              f"median won cycle {obs.median_won_cycle:.1f} → {sim.median_won_cycle:.1f} days "
-              f"({100 * d_cycle:+.1f} %); median won amount {obs.median_won_amount:,.0f} → "
-              f"{sim.median_won_amount:,.0f} ({100 * d_amount:+.1f} %); KS won cycle {ks:.3f}")
+    report = (
+        f"round trip: win rate observed {obs.win_rate:.4f} simulated {sim.win_rate:.4f}; "
+        f"median won cycle {obs.median_won_cycle:.1f} → {sim.median_won_cycle:.1f} days "
+        f"({100 * d_cycle:+.1f} %); median won amount {obs.median_won_amount:,.0f} → "
+        f"{sim.median_won_amount:,.0f} ({100 * d_amount:+.1f} %); KS won cycle {ks:.3f}"
+    )
     print(report)
     assert abs(sim.win_rate - obs.win_rate) <= 0.02, report
     assert abs(d_cycle) <= 0.10, report
@@ -829,8 +959,7 @@ def test_round_trip_simulate_export_calibrate_simulate(sim_deals: Path, tmp_path
     realised = float(((year["skill_start"] + year["skill_end"]) / 2).std())
     assert lo < realised < hi, (lo, realised, hi)
     for product, configured in (("A", 26000.0), ("B", 20000.0)):
-        assert est.loc[f"deal size median, product {product}", "value"] == pytest.approx(
-            configured, rel=0.10)
+        assert est.loc[f"deal size median, product {product}", "value"] == pytest.approx(configured, rel=0.10)
     text = out.read_text(encoding="utf-8")
     assert yaml.safe_load(text)["extends"] == "baseline"
     assert "# Cycle time:" in text and "# Skill spread:" in text
@@ -839,8 +968,14 @@ def test_round_trip_simulate_export_calibrate_simulate(sim_deals: Path, tmp_path
 @pytest.mark.slow
 def test_cli_calibrate_on_the_sample(tmp_path: Path, cli, monkeypatch) -> None:
     out = tmp_path / "calibrated.yaml"
-    res = cli("calibrate", "data/crm_sample/Opportunity.csv", "--history",
-              "data/crm_sample/OpportunityHistory.csv", "-o", out)
+    res = cli(
+        "calibrate",
+        "data/crm_sample/Opportunity.csv",
+        "--history",
+        "data/crm_sample/OpportunityHistory.csv",
+        "-o",
+        out,
+    )
     assert res.returncode == 0, (res.stdout, res.stderr)
     assert "Traceback" not in res.stderr
     monkeypatch.chdir(REPO)

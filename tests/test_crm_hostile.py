@@ -45,8 +45,14 @@ BASE = [
 ]
 
 
-def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, sep: str = ",",
-              encoding: str = "utf-8", bom: bool = False) -> Path:
+def write_csv(
+    path: Path,
+    rows: list[list[str]],
+    header: list[str] = HEADER,
+    sep: str = ",",
+    encoding: str = "utf-8",
+    bom: bool = False,
+) -> Path:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=sep, lineterminator="\r\n")
     w.writerow(header)
@@ -77,30 +83,78 @@ def listing(d: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # amounts: read correctly, or refused — never misread
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "value"), [
-    # the misreadings found: 1e6 → 16, $25K → 25, 1.5M → 1.5
-    ("1e6", 1e6), ("$25K", 25_000.0), ("1.5M", 1.5e6),
-    ("1.2E+5", 120_000.0), ("2.5e-1", 0.25), ("2.5k", 2_500.0), ("$0.75bn", 7.5e8),
-    ("3mm", 3e6), ("3 MM", 3e6), ("USD 1.5M", 1.5e6), ("1.5M USD", 1.5e6), ("25k USD", 25_000.0),
-    ("£3.5m", 3.5e6), ("-$2K", -2_000.0), ("(1.5K)", -1_500.0), ("€ 2,5 Mio.", 2.5e6),
-    ("1,5M", 1.5e6), ("0.5 B", 5e8), ("CHF 1'234.50", 1234.5), ("12,34,567", 1_234_567.0),
-    ("1 234 567", 1_234_567.0), ("1\u00a0234,50 €", 1234.5), ("\u22121,000", -1000.0),
-    ("+750", 750.0), ("1,000-", -1000.0), ("EUR1000", 1000.0), ("1000EUR", 1000.0),
-    ("¥1,000,000", 1e6), ("0", 0.0), ("1.5 million", 1.5e6), ("12 thousand", 12_000.0),
-])
-def test_parse_amounts_understands_suffixes_codes_and_scientific_notation(text: str,
-                                                                          value: float) -> None:
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # the misreadings found: 1e6 → 16, $25K → 25, 1.5M → 1.5
+        ("1e6", 1e6),
+        ("$25K", 25_000.0),
+        ("1.5M", 1.5e6),
+        ("1.2E+5", 120_000.0),
+        ("2.5e-1", 0.25),
+        ("2.5k", 2_500.0),
+        ("$0.75bn", 7.5e8),
+        ("3mm", 3e6),
+        ("3 MM", 3e6),
+        ("USD 1.5M", 1.5e6),
+        ("1.5M USD", 1.5e6),
+        ("25k USD", 25_000.0),
+        ("£3.5m", 3.5e6),
+        ("-$2K", -2_000.0),
+        ("(1.5K)", -1_500.0),
+        ("€ 2,5 Mio.", 2.5e6),
+        ("1,5M", 1.5e6),
+        ("0.5 B", 5e8),
+        ("CHF 1'234.50", 1234.5),
+        ("12,34,567", 1_234_567.0),
+        ("1 234 567", 1_234_567.0),
+        ("1\u00a0234,50 €", 1234.5),
+        ("\u22121,000", -1000.0),
+        ("+750", 750.0),
+        ("1,000-", -1000.0),
+        ("EUR1000", 1000.0),
+        ("1000EUR", 1000.0),
+        ("¥1,000,000", 1e6),
+        ("0", 0.0),
+        ("1.5 million", 1.5e6),
+        ("12 thousand", 12_000.0),
+    ],
+)
+def test_parse_amounts_understands_suffixes_codes_and_scientific_notation(text: str, value: float) -> None:
     assert parse_amounts(pd.Series([text])).iloc[0] == pytest.approx(value)
 
 
-@pytest.mark.parametrize("text", [
-    "9" * 400,            # used to be inf
-    "1" + "0" * 300,      # 1e300 written out
-    "1e300", "1e400", "inf", "-inf", "Infinity", "NaN",
-    "12abc", "1.2.3", "approx 5k", "5k-10k", "0x1F", "1e6e6", "--5", "1,2,3",
-    "5 apples", "$", "K", "1.5 MX", "1/2", "12:30", "1e", "TBD",
-    "\x00\x01", "1" * 5000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9" * 400,  # used to be inf
+        "1" + "0" * 300,  # 1e300 written out
+        "1e300",
+        "1e400",
+        "inf",
+        "-inf",
+        "Infinity",
+        "NaN",
+        "12abc",
+        "1.2.3",
+        "approx 5k",
+        "5k-10k",
+        "0x1F",
+        "1e6e6",
+        "--5",
+        "1,2,3",
+        "5 apples",
+        "$",
+        "K",
+        "1.5 MX",
+        "1/2",
+        "12:30",
+        "1e",
+        "TBD",
+        "\x00\x01",
+        "1" * 5000,
+    ],
+)
 def test_parse_amounts_refuses_unreadable_and_absurd_values(text: str) -> None:
     assert math.isnan(parse_amounts(pd.Series([text])).iloc[0]), text
 
@@ -151,12 +205,16 @@ def synthetic_export(n: int = 3000, seed: int = 11) -> list[list[str]]:
         created = pd.Timestamp("2025-01-01") + pd.Timedelta(days=int(rng.integers(0, 330)))
         u = rng.random()
         stage = "Closed Won" if u < 0.3 else "Closed Lost" if u < 0.85 else "Proposal"
-        closed = (created + pd.Timedelta(days=int(rng.gamma(3, 15)) + 1)).date().isoformat() \
-            if stage != "Proposal" else ""
+        closed = (
+            (created + pd.Timedelta(days=int(rng.gamma(3, 15)) + 1)).date().isoformat()
+            if stage != "Proposal"
+            else ""
+        )
         product = "A" if rng.random() < 0.6 else "B"
         amount = rng.lognormal(math.log(26000 if product == "A" else 20000), 0.6)
-        rows.append([f"O{i}", f"R{i % 25}", stage, f"{amount:.2f}", created.date().isoformat(),
-                     closed, product])
+        rows.append(
+            [f"O{i}", f"R{i % 25}", stage, f"{amount:.2f}", created.date().isoformat(), closed, product]
+        )
     return rows
 
 
@@ -219,6 +277,7 @@ def test_one_absurd_amount_does_not_move_the_calibrated_quota(tmp_path: Path, ab
     The first calibration candidate (no simulation) carries the whole effect: a deal-size sigma
     blown up to its 2.5 bound makes the funnel plan, and so the quota, several times larger.
     """
+
     def quota(p: Path) -> float:
         cal = calibrate(p, iterations=0, verify_replications=0)
         return float(cal.overrides["organisation"]["quota"])
@@ -230,7 +289,8 @@ def test_one_absurd_amount_does_not_move_the_calibrated_quota(tmp_path: Path, ab
 
 @pytest.mark.slow
 def test_cli_calibrate_with_one_1e300_amount_matches_the_clean_export(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     quotas = []
     for name, amount in (("clean.csv", None), ("bad.csv", "1" + "0" * 300)):
         p = _sample_head(tmp_path, name, amount)
@@ -239,8 +299,7 @@ def test_cli_calibrate_with_one_1e300_amount_matches_the_clean_export(
         assert code == 0, err
         quotas.append(yaml.safe_load(out.read_text(encoding="utf-8"))["organisation"]["quota"])
         if amount is not None:
-            assert ("amount set aside 1: implausible amount (deal kept without its amount)"
-                    in stdout)
+            assert "amount set aside 1: implausible amount (deal kept without its amount)" in stdout
             assert "dropped 1: implausible" not in stdout
     assert quotas[1] == pytest.approx(quotas[0], rel=0.05), quotas
 
@@ -248,16 +307,20 @@ def test_cli_calibrate_with_one_1e300_amount_matches_the_clean_export(
 # --------------------------------------------------------------------------------------------
 # files that cannot be used: exit 2, named, nothing written
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("content", "needle"), [
-    (b"", "empty file"),
-    (b"\xef\xbb\xbf", "empty file"),
-    (b"\xff\xfe", "empty file"),
-    (b"\n\r\n  \n", "empty file"),
-    (b"Id,OwnerId,StageName,Amount,CreatedDate,CloseDate\r\n", "no data rows"),
-    (b"\x00\x01\x02\x89PNG\x00\x00", "binary data"),
-])
-def test_cli_unusable_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                   content: bytes, needle: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"", "empty file"),
+        (b"\xef\xbb\xbf", "empty file"),
+        (b"\xff\xfe", "empty file"),
+        (b"\n\r\n  \n", "empty file"),
+        (b"Id,OwnerId,StageName,Amount,CreatedDate,CloseDate\r\n", "no data rows"),
+        (b"\x00\x01\x02\x89PNG\x00\x00", "binary data"),
+    ],
+)
+def test_cli_unusable_files_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, needle: str
+) -> None:
     p = tmp_path / "opps.csv"
     p.write_bytes(content)
     out = tmp_path / "out.yaml"
@@ -276,10 +339,12 @@ RAGGED_HEADER = "CreatedDate,CloseDate,Sales Manager,OwnerId,Id,Amount,outcome,S
 def test_unquoted_thousands_separator_is_refused_naming_the_line(tmp_path: Path) -> None:
     """pandas used the extra leading fields as the index, and parse_dates failed on duplicates."""
     p = tmp_path / "Opportunity.csv"
-    p.write_text(f"{RAGGED_HEADER}\n"
-                 "2025-03-04,2025-04-21,M0,005R0,006X00000,£2,181,\t,Closed Won,A\n"
-                 "2025-03-05,2025-04-22,M1,005R1,006X00001,£950,lost,Closed Lost,B\n",
-                 encoding="utf-8")
+    p.write_text(
+        f"{RAGGED_HEADER}\n"
+        "2025-03-04,2025-04-21,M0,005R0,006X00000,£2,181,\t,Closed Won,A\n"
+        "2025-03-05,2025-04-22,M1,005R1,006X00001,£950,lost,Closed Lost,B\n",
+        encoding="utf-8",
+    )
     with pytest.raises(CRMError) as e:
         read_crm(p)
     msg = str(e.value)
@@ -293,32 +358,50 @@ def test_a_longer_row_further_down_is_refused_by_its_line(tmp_path: Path) -> Non
     rows.insert(3, "D9,R1,Closed Won,700,2025-01-05,2025-02-10,Acme, Inc.")  # unquoted comma
     p = tmp_path / "opps.csv"
     p.write_text("\n".join([",".join(HEADER), *rows]) + "\n", encoding="utf-8")
-    with pytest.raises(CRMError, match=r"line 5 has 8 fields but the header has 6: a value holds "
-                                       r"a comma, the separator, without quotes"):
+    with pytest.raises(
+        CRMError,
+        match=r"line 5 has 8 fields but the header has 6: a value holds "
+        r"a comma, the separator, without quotes",
+    ):
         read_crm(p)
 
 
-def test_cli_ragged_export_exits_2_and_writes_nothing(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ragged_export_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     p = tmp_path / "Opportunity.csv"
-    p.write_text(f"{RAGGED_HEADER}\n"
-                 + "".join(f"2025-03-0{i},2025-04-2{i},M0,005R{i},006X0000{i},$1,250.00,won,"
-                           "Closed Won,A\n" for i in range(1, 6)), encoding="utf-8")
+    p.write_text(
+        f"{RAGGED_HEADER}\n"
+        + "".join(
+            f"2025-03-0{i},2025-04-2{i},M0,005R{i},006X0000{i},$1,250.00,won,Closed Won,A\n"
+            for i in range(1, 6)
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "out.yaml"
     before = listing(tmp_path)
     code, _, err = run(capsys, "calibrate", p, "-o", out)
-    assert_exit_2(code, err, f"{p}: line 2 has 10 fields but the header has 9",
-                  "'$1,250.00' looks like an amount written with a thousands separator")
+    assert_exit_2(
+        code,
+        err,
+        f"{p}: line 2 has 10 fields but the header has 9",
+        "'$1,250.00' looks like an amount written with a thousands separator",
+    )
     assert listing(tmp_path) == before
 
 
 def test_quoted_thousands_and_short_rows_still_read(tmp_path: Path) -> None:
     """Quoted separators are one field; a row cut short reads its missing fields as empty."""
     p = tmp_path / "opps.csv"
-    p.write_text(",".join(HEADER) + "\n"
-                 + "\n".join(",".join(f'"{v}"' if k == 3 else v for k, v in enumerate(r))
-                             for r in BASE[:4]).replace('"1000"', '"1,000"')
-                 + "\nD5,R3,Proposal,5000,2025-02-01\n", encoding="utf-8")
+    p.write_text(
+        ",".join(HEADER)
+        + "\n"
+        + "\n".join(",".join(f'"{v}"' if k == 3 else v for k, v in enumerate(r)) for r in BASE[:4]).replace(
+            '"1000"', '"1,000"'
+        )
+        + "\nD5,R3,Proposal,5000,2025-02-01\n",
+        encoding="utf-8",
+    )
     o = read_crm(p)
     assert o.table.set_index("opportunity_id").loc["D1", "amount"] == 1000.0
     assert "D5" in set(o.table["opportunity_id"])
@@ -344,14 +427,15 @@ def test_cli_directory_as_csv_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     d.mkdir()
     code, _, err = run(capsys, "calibrate", d, "-o", tmp_path / "o.yaml")
     assert_exit_2(code, err, str(d), "is a directory")
-    code, _, err = run(capsys, "calibrate", write_csv(tmp_path / "opps.csv", BASE),
-                       "--history", d)
+    code, _, err = run(capsys, "calibrate", write_csv(tmp_path / "opps.csv", BASE), "--history", d)
     assert_exit_2(code, err, str(d), "is a directory")
 
 
 def test_cli_all_won_export_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [[f"W{i}", f"R{i % 3}", "Closed Won", "1000", f"2025-01-{1 + i % 28:02d}",
-             f"2025-03-{1 + i % 28:02d}"] for i in range(40)]
+    rows = [
+        [f"W{i}", f"R{i % 3}", "Closed Won", "1000", f"2025-01-{1 + i % 28:02d}", f"2025-03-{1 + i % 28:02d}"]
+        for i in range(40)
+    ]
     p = write_csv(tmp_path / "won.csv", rows)
     out = tmp_path / "o.yaml"
     code, _, err = run(capsys, "calibrate", p, "-o", out)
@@ -365,13 +449,15 @@ def test_cli_all_won_export_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_cli_won_and_open_export_without_a_lost_deal_exits_2(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An export of won and open deals only (no lost outcome at all) is refused, saying why and
     how to name the lost stages — not calibrated as if every deal closed were a win."""
-    rows = [[f"W{i}", f"R{i % 3}", "Closed Won", "1000", f"2025-01-{1 + i % 28:02d}",
-             f"2025-03-{1 + i % 28:02d}"] for i in range(30)]
-    rows += [[f"O{i}", f"R{i % 3}", "Proposal", "1000", f"2025-04-{1 + i % 28:02d}", ""]
-             for i in range(60)]
+    rows = [
+        [f"W{i}", f"R{i % 3}", "Closed Won", "1000", f"2025-01-{1 + i % 28:02d}", f"2025-03-{1 + i % 28:02d}"]
+        for i in range(30)
+    ]
+    rows += [[f"O{i}", f"R{i % 3}", "Proposal", "1000", f"2025-04-{1 + i % 28:02d}", ""] for i in range(60)]
     p = write_csv(tmp_path / "won_open.csv", rows)
     out = tmp_path / "o.yaml"
     code, _, err = run(capsys, "calibrate", p, "-o", out)
@@ -382,11 +468,19 @@ def test_cli_won_and_open_export_without_a_lost_deal_exits_2(
 # --------------------------------------------------------------------------------------------
 # encodings: read, not refused with a wrong message
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("encoding", "bom"), [
-    ("utf-16", False),       # Python writes a BOM itself
-    ("utf-16-le", True), ("utf-16-be", True), ("utf-16-le", False), ("utf-16-be", False),
-    ("utf-8", True), ("cp1252", False), ("utf-32", False),
-])
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-16", False),  # Python writes a BOM itself
+        ("utf-16-le", True),
+        ("utf-16-be", True),
+        ("utf-16-le", False),
+        ("utf-16-be", False),
+        ("utf-8", True),
+        ("cp1252", False),
+        ("utf-32", False),
+    ],
+)
 def test_encodings_read_like_utf8(tmp_path: Path, encoding: str, bom: bool) -> None:
     rows = [r[:] for r in BASE]
     rows[0][1] = "Renée Müller"
@@ -414,10 +508,10 @@ def test_cli_utf16_export_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[
 # --------------------------------------------------------------------------------------------
 def test_dates_far_in_the_future_are_dropped_with_a_note(tmp_path: Path) -> None:
     rows = [r[:] for r in BASE] + [
-        ["F1", "R1", "Closed Won", "100", "2075-01-05", "2075-02-10"],   # 50 years ahead
+        ["F1", "R1", "Closed Won", "100", "2075-01-05", "2075-02-10"],  # 50 years ahead
         ["F2", "R2", "Closed Lost", "100", "2025-01-05", "2075-02-10"],  # closed 50 years ahead
-        ["F3", "R3", "Proposal", "100", "2075-01-05", ""],               # open, created ahead
-        ["F4", "R3", "Proposal", "100", "2025-01-05", "2075-02-10"],     # open: a plan, kept
+        ["F3", "R3", "Proposal", "100", "2075-01-05", ""],  # open, created ahead
+        ["F4", "R3", "Proposal", "100", "2025-01-05", "2075-02-10"],  # open: a plan, kept
     ]
     o = read_crm(write_csv(tmp_path / "opps.csv", rows), today=date(2025, 6, 1))
     ids = set(o.table["opportunity_id"])
@@ -429,17 +523,27 @@ def test_dates_far_in_the_future_are_dropped_with_a_note(tmp_path: Path) -> None
     assert o.rows_read == len(o.table) + 3
 
 
-def test_an_export_entirely_in_the_future_exits_2(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [[r[0], r[1], r[2], r[3], r[4].replace("2025", "2075"), r[5].replace("2025", "2075")]
-            for r in BASE]
+def test_an_export_entirely_in_the_future_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [
+        [r[0], r[1], r[2], r[3], r[4].replace("2025", "2075"), r[5].replace("2025", "2075")] for r in BASE
+    ]
     p = write_csv(tmp_path / "opps.csv", rows)
     code, _, err = run(capsys, "calibrate", p)
     assert_exit_2(code, err, str(p), "no usable rows", "created date in the future")
 
 
-DEAL_LOG_HEADER = ["scenario", "replication", "opportunity_id", "rep_id", "manager_id", "amount",
-                   "created_at", "closed_at", "stage_reached", "outcome"]
+DEAL_LOG_HEADER = [
+    "scenario",
+    "replication",
+    "opportunity_id",
+    "rep_id",
+    "manager_id",
+    "amount",
+    "created_at",
+    "closed_at",
+    "stage_reached",
+    "outcome",
+]
 
 
 def deal_log(year: int) -> list[list[str]]:
@@ -449,16 +553,30 @@ def deal_log(year: int) -> list[list[str]]:
         outcome = "won" if i < 12 else "lost" if i < 24 else "open"
         stage = "won" if outcome == "won" else ["qualify", "propose"][i % 2]
         closed = f"{year}-03-{1 + i % 28:02d}" if outcome != "open" else ""
-        rows.append(["future", str(i % 2), f"R{i % 2}-D{i:06d}", str(i % 4), str(i % 2),
-                     f"{20000 + 500 * i}", f"{year}-01-{1 + i % 28:02d}", closed, stage, outcome])
+        rows.append(
+            [
+                "future",
+                str(i % 2),
+                f"R{i % 2}-D{i:06d}",
+                str(i % 4),
+                str(i % 2),
+                f"{20000 + 500 * i}",
+                f"{year}-01-{1 + i % 28:02d}",
+                closed,
+                stage,
+                outcome,
+            ]
+        )
     return rows
 
 
 def test_the_last_simulated_date_comes_from_the_scenario_schema() -> None:
     horizon = next(r.le for r in Simulation.model_fields["horizon_days"].metadata if hasattr(r, "le"))
     assert pd.Timestamp(DATE_RANGE[1]) + pd.Timedelta(days=horizon) == SIMULATED_LAST_DATE
-    assert next(r.max_length for r in Funnel.model_fields["stages"].metadata
-                              if hasattr(r, "max_length")) == MAX_STAGES
+    assert (
+        next(r.max_length for r in Funnel.model_fields["stages"].metadata if hasattr(r, "max_length"))
+        == MAX_STAGES
+    )
 
 
 def test_a_deal_log_dated_beyond_any_simulated_run_drops_those_rows(tmp_path: Path) -> None:
@@ -467,14 +585,15 @@ def test_a_deal_log_dated_beyond_any_simulated_run_drops_those_rows(tmp_path: Pa
     rows[0][6] = "2199-12-31"  # created after any run: dropped
     rows[12][7] = "2199-12-31"  # a lost deal closed after any run: dropped
     rows[24][7] = "2199-12-31"  # an open deal's planned close date is ignored: kept
-    o = read_crm(write_csv(tmp_path / "deals.csv", rows, header=DEAL_LOG_HEADER),
-                 today=date(2025, 6, 1))
+    o = read_crm(write_csv(tmp_path / "deals.csv", rows, header=DEAL_LOG_HEADER), today=date(2025, 6, 1))
     ids = set(o.table["opportunity_id"])
     assert {"R0-D000000", "R0-D000012"}.isdisjoint(ids) and "R0-D000024" in ids
     assert len(ids) == 26 and o.table["created_at"].min() == pd.Timestamp("2090-01-02")
     limit = SIMULATED_LAST_DATE.date()
-    assert o.dropped == {f"created date after any simulated run (after {limit})": 1,
-                         f"close date after any simulated run (after {limit})": 1}
+    assert o.dropped == {
+        f"created date after any simulated run (after {limit})": 1,
+        f"close date after any simulated run (after {limit})": 1,
+    }
     assert o.rows_read == len(o.table) + 2
 
 
@@ -488,8 +607,18 @@ def test_mixed_time_zones_and_out_of_range_years_are_read_or_missing() -> None:
     """Mixed UTC offsets used to raise; years like 9999 or 0001 overflowed the date type."""
     from salessim.crm import parse_dates
 
-    got = parse_dates(pd.Series(["2025-01-10T09:30:00.000+0000", "2025-01-10T23:30:00.000-0500",
-                                 "9999-12-31", "0001-01-01", "12/31/9999", "2025-02-01"]))
+    got = parse_dates(
+        pd.Series(
+            [
+                "2025-01-10T09:30:00.000+0000",
+                "2025-01-10T23:30:00.000-0500",
+                "9999-12-31",
+                "0001-01-01",
+                "12/31/9999",
+                "2025-02-01",
+            ]
+        )
+    )
     assert got.tolist()[:2] == [pd.Timestamp("2025-01-10"), pd.Timestamp("2025-01-11")]
     assert got.iloc[2:5].isna().all() and got.iloc[5] == pd.Timestamp("2025-02-01")
 
@@ -542,8 +671,9 @@ def test_calibrated_yaml_with_the_exports_own_products_loads(tmp_path: Path) -> 
     assert sc.funnel == cal.scenario.funnel
 
 
-def test_cli_device_and_fifo_exit_2_without_reading(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_device_and_fifo_exit_2_without_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """/dev/zero never ends and a FIFO nobody writes to never opens: both used to hang."""
     import os
 
@@ -572,13 +702,21 @@ def staged_export(n_stages: int) -> list[list[str]]:
         outcome = "won" if i < 12 else "open" if i < 16 else "lost"
         stage = {"won": "Closed Won", "open": f"Stage {k}"}.get(outcome, f"Stage {k}")
         closed = (pd.Timestamp("2025-01-01") + pd.Timedelta(days=10 + 7 * k)).date().isoformat()
-        rows.append([f"D{i}", f"R{i % 3}", stage, f"{20000 + 100 * i}", "2025-01-01",
-                     closed if outcome != "open" else "", outcome])
+        rows.append(
+            [
+                f"D{i}",
+                f"R{i % 3}",
+                stage,
+                f"{20000 + 100 * i}",
+                "2025-01-01",
+                closed if outcome != "open" else "",
+                outcome,
+            ]
+        )
     return rows
 
 
-def test_as_many_open_stages_as_a_scenario_holds_calibrate_to_a_loadable_scenario(
-        tmp_path: Path) -> None:
+def test_as_many_open_stages_as_a_scenario_holds_calibrate_to_a_loadable_scenario(tmp_path: Path) -> None:
     p = write_csv(tmp_path / "opps.csv", staged_export(MAX_STAGES), header=[*HEADER, "outcome"])
     o = read_crm(p)
     assert o.stage_order == [f"Stage {k}" for k in range(MAX_STAGES)]
@@ -588,16 +726,24 @@ def test_as_many_open_stages_as_a_scenario_holds_calibrate_to_a_loadable_scenari
 
 
 def test_more_open_stages_than_a_scenario_holds_exit_2_naming_them(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Nine stages were accepted (up to 30) and calibrated to a scenario that did not load."""
     p = write_csv(tmp_path / "opps.csv", staged_export(MAX_STAGES + 1), header=[*HEADER, "outcome"])
     out = tmp_path / "out.yaml"
     before = listing(tmp_path)
     code, _, err = run(capsys, "calibrate", p, "-o", out)
-    assert_exit_2(code, err, str(p), f"{MAX_STAGES + 1} distinct open stages in column 'StageName'",
-                  f"more than the {MAX_STAGES} a scenario's funnel holds",
-                  "'Stage 0' (2)", f"'Stage {MAX_STAGES}' (2)", "Merge stages in the export",
-                  "--column stage=COLUMN")
+    assert_exit_2(
+        code,
+        err,
+        str(p),
+        f"{MAX_STAGES + 1} distinct open stages in column 'StageName'",
+        f"more than the {MAX_STAGES} a scenario's funnel holds",
+        "'Stage 0' (2)",
+        f"'Stage {MAX_STAGES}' (2)",
+        "Merge stages in the export",
+        "--column stage=COLUMN",
+    )
     assert listing(tmp_path) == before
 
 
@@ -630,8 +776,9 @@ def test_estimates_beyond_the_scenarios_bounds_are_clipped(tmp_path: Path, monke
     assert est.loc["skill spread (log-odds sd)", "value"] == 10.2  # the estimate itself is shown
 
 
-def test_cli_prints_text_from_the_export_literally(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_text_from_the_export_literally(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Square brackets in a value, a column or a product name were read as console markup.
 
     '[/x]' is a closing tag that matches nothing: the console raised and calibrate exited 1.
@@ -646,7 +793,8 @@ def test_cli_prints_text_from_the_export_literally(tmp_path: Path,
 
 @pytest.mark.slow
 def test_cli_prints_product_names_literally_in_the_estimates(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A product named like markup reaches the estimates table of a full calibration."""
     rows = synthetic_export(120, seed=3)
     for r in rows:
@@ -673,9 +821,17 @@ def _size_biased_export(path: Path, n: int = 600) -> Path:
         won = rng.random() < 0.3
         days = int(rng.gamma(4, 12)) + 1
         median = 5_000 if won else 50_000
-        rows.append([f"D{i}", f"R{i % 12}", "Closed Won" if won else "Closed Lost",
-                     f"{median * float(np.exp(rng.normal(0, 0.3))):.0f}", str(created),
-                     str(created + np.timedelta64(days, "D")), "Core"])
+        rows.append(
+            [
+                f"D{i}",
+                f"R{i % 12}",
+                "Closed Won" if won else "Closed Lost",
+                f"{median * float(np.exp(rng.normal(0, 0.3))):.0f}",
+                str(created),
+                str(created + np.timedelta64(days, "D")),
+                "Core",
+            ]
+        )
     return write_csv(path, rows, header=[*HEADER, "Product"])
 
 
@@ -700,7 +856,8 @@ def test_a_calibration_that_misses_its_export_is_written_but_exits_3(tmp_path, c
 
 
 def test_seven_products_with_awkward_shares_calibrate_verified_and_sum_to_one(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A generated export of seven products with awkward shares (mapped with --column): the
     product shares written sum to exactly 1, the scenario loads, and simulating it reproduces the
     export within the verification tolerances (exit 0 without --accept-unverified)."""
@@ -711,16 +868,24 @@ def test_seven_products_with_awkward_shares_calibrate_verified_and_sum_to_one(
     rows = []
     for i in range(1500):
         c = start + np.timedelta64(int(rng.integers(0, 500)), "D")
-        rows.append([f"D{i}", f"R{i % 10}", "Closed Won" if rng.random() < 0.25 else "Closed Lost",
-                     f"{float(np.exp(rng.normal(9, 0.6))):.0f}", str(c),
-                     str(c + np.timedelta64(int(rng.gamma(4, 15)), "D")),
-                     prods[rng.choice(7, p=w / w.sum())]])
+        rows.append(
+            [
+                f"D{i}",
+                f"R{i % 10}",
+                "Closed Won" if rng.random() < 0.25 else "Closed Lost",
+                f"{float(np.exp(rng.normal(9, 0.6))):.0f}",
+                str(c),
+                str(c + np.timedelta64(int(rng.gamma(4, 15)), "D")),
+                prods[rng.choice(7, p=w / w.sum())],
+            ]
+        )
     p = write_csv(tmp_path / "seven.csv", rows, header=[*HEADER, "Product"])
     out = tmp_path / "o.yaml"
     code, stdout, err = run(capsys, "calibrate", p, "--column", "product=Product", "-o", out)
     assert code == 0, (stdout, err)
     assert "not verified" not in stdout
-    shares = [v["share"] for v in yaml.safe_load(out.read_text(encoding="utf-8"))["funnel"]
-              ["products"].values()]
+    shares = [
+        v["share"] for v in yaml.safe_load(out.read_text(encoding="utf-8"))["funnel"]["products"].values()
+    ]
     assert math.fsum(shares) == 1.0 and sum(shares) == 1.0, shares
     assert set(load_scenario(out).funnel.products) >= set(prods)

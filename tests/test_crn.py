@@ -16,8 +16,12 @@ from salessim.scenario import Scenario, load_scenario
 from salessim.simulate import simulate
 
 SEED = 424242
-SMALL = {"organisation.managers": 3, "organisation.span": 5,
-         "simulation.warmup_days": 90, "simulation.horizon_days": 180}
+SMALL = {
+    "organisation.managers": 3,
+    "organisation.span": 5,
+    "simulation.warmup_days": 90,
+    "simulation.horizon_days": 180,
+}
 
 
 def small(name: str, **changes) -> Scenario:
@@ -25,9 +29,20 @@ def small(name: str, **changes) -> Scenario:
     return load_scenario(name).replace(**SMALL, **changes)
 
 
-VARIANTS = ["baseline", "goals_focused", "goals_many", "prescription", "metrics_stage", "crm_full",
-            "managers_trained", "coaching_none", "coaching_high", "reviews_quarterly",
-            "reviews_monthly", "best_practice"]
+VARIANTS = [
+    "baseline",
+    "goals_focused",
+    "goals_many",
+    "prescription",
+    "metrics_stage",
+    "crm_full",
+    "managers_trained",
+    "coaching_none",
+    "coaching_high",
+    "reviews_quarterly",
+    "reviews_monthly",
+    "best_practice",
+]
 
 
 @pytest.mark.parametrize("replication", [0, 3])
@@ -55,8 +70,10 @@ def test_starting_reps_are_the_same_people_in_every_scenario(replication: int) -
     wide = SalesForce(small("baseline", **{"reps.skill_sd": 0.9}), SEED, replication)
     assert np.all(np.diff(wide.zskill[np.lexsort((wide.zskill, ref.zskill))]) >= 0)
     assert np.all(np.diff(ref.zskill[np.lexsort((ref.zskill, wide.zskill))]) >= 0)
-    hires = [SalesForce(small("baseline", **{"reps.skill_sd": sd}), SEED, replication,
-                        hazard_scale=0.05) for sd in (0.45, 0.9)]
+    hires = [
+        SalesForce(small("baseline", **{"reps.skill_sd": sd}), SEED, replication, hazard_scale=0.05)
+        for sd in (0.45, 0.9)
+    ]
     np.testing.assert_allclose(hires[1].theta0, 2 * hires[0].theta0, rtol=1e-12)
     other = SalesForce(small("baseline"), SEED, replication + 1)
     assert not np.any(other.zskill == ref.zskill)
@@ -85,10 +102,18 @@ def test_starting_reps_pair_in_the_reps_table_when_coaching_is_off() -> None:
     """rep_id k is the same starting person in every scenario: with coaching off in both (so no
     warm-up coaching gains enter skill_start), their skill at the start of the year is equal."""
     a = simulate(small("coaching_none"), replications=2, seed=SEED).reps
-    b = simulate(small("coaching_none", **{"reviews.cadence": "monthly",
-                                            "goals.items": [{"metric": "revenue", "weight": 1.0}],
-                                            "prescription.enabled": True}),
-                 replications=2, seed=SEED).reps
+    b = simulate(
+        small(
+            "coaching_none",
+            **{
+                "reviews.cadence": "monthly",
+                "goals.items": [{"metric": "revenue", "weight": 1.0}],
+                "prescription.enabled": True,
+            },
+        ),
+        replications=2,
+        seed=SEED,
+    ).reps
     n_seats = small("coaching_none").n_reps
     key = ["replication", "rep_id"]
     ya = a[(a["period"] == "year") & (a["rep_id"] < n_seats)].set_index(key)["skill_start"]
@@ -110,20 +135,40 @@ def _deals_by_seat_row(sf: SalesForce) -> pd.DataFrame:
     b = sf.book
     n = b.n
     creator = b.creator[:n]
-    df = pd.DataFrame({
-        "seat": np.array(sf.p_seat)[creator], "row": b.seat_row[:n], "creator": creator,
-        "created": b.created[:n], "amount": b.list_amount[:n], "segment": b.segment[:n],
-        "product": b.product[:n], "u_visible": b.u_visible[:n], "u_reassign": b.u_reassign[:n],
-        "status": b.status[:n], "closed": b.closed[:n],
-    })
+    df = pd.DataFrame(
+        {
+            "seat": np.array(sf.p_seat)[creator],
+            "row": b.seat_row[:n],
+            "creator": creator,
+            "created": b.created[:n],
+            "amount": b.list_amount[:n],
+            "segment": b.segment[:n],
+            "product": b.product[:n],
+            "u_visible": b.u_visible[:n],
+            "u_reassign": b.u_reassign[:n],
+            "status": b.status[:n],
+            "closed": b.closed[:n],
+        }
+    )
     for s in range(b.stages):
         df[f"u_stage{s}"] = b.u_stage[:n, s]
         df[f"u_dur{s}"] = b.u_dur[:n, s]
     return df[df["row"] >= 0].set_index(["seat", "row"]).sort_index()
 
 
-DRAW_COLS = ["amount", "segment", "product", "u_visible", "u_reassign", "u_stage0", "u_stage1",
-             "u_stage2", "u_dur0", "u_dur1", "u_dur2"]
+DRAW_COLS = [
+    "amount",
+    "segment",
+    "product",
+    "u_visible",
+    "u_reassign",
+    "u_stage0",
+    "u_stage1",
+    "u_stage2",
+    "u_dur0",
+    "u_dur1",
+    "u_dur2",
+]
 
 
 def test_a_seats_deals_are_the_same_opportunities_when_reviews_change() -> None:
@@ -154,19 +199,34 @@ def test_a_seats_deal_stream_does_not_shift_when_other_processes_draw_more() -> 
     attention from a rep's own deals, no drive or period-end games, and no ramp, since starting
     tenures are drawn at each scenario's own attrition rate; these levers hold from time 0, in
     steady-state mode.)"""
-    quiet = {"prescription.enabled": True, "culture.effort_sensitivity": 0.0,
-             "coaching.targeting": "none", "coaching.joint_call_hours_per_week": 0.0,
-             "reviews.involuntary_annual": 0.0, "reps.hours_per_week": 80.0,
-             "reps.non_selling_share": 0.0, "reps.max_extra_hours": 0.0,
-             "comp.period_end_days": 0.0, "motivation.give_up_below": 0.0,
-             "attrition.ramp_days": 0, "simulation.mode": "steady_state"}
+    quiet = {
+        "prescription.enabled": True,
+        "culture.effort_sensitivity": 0.0,
+        "coaching.targeting": "none",
+        "coaching.joint_call_hours_per_week": 0.0,
+        "reviews.involuntary_annual": 0.0,
+        "reps.hours_per_week": 80.0,
+        "reps.non_selling_share": 0.0,
+        "reps.max_extra_hours": 0.0,
+        "comp.period_end_days": 0.0,
+        "motivation.give_up_below": 0.0,
+        "attrition.ramp_days": 0,
+        "simulation.mode": "steady_state",
+    }
     a = SalesForce(small("baseline", **quiet, **{"attrition.voluntary_annual": 0.0}), SEED, 2)
     # a harsh culture makes reps leave far more often than the baseline's realised rate (both start
     # from a fresh draw of the same hires, not from their own settled sales forces)
-    harsh = small("baseline", **quiet, **{"attrition.voluntary_annual": 0.9,
-                                          "culture.attrition_sensitivity": 10.0,
-                                          "culture.initial": 0.3, "culture.enabled": False,
-                                          "managers.promotion": True})
+    harsh = small(
+        "baseline",
+        **quiet,
+        **{
+            "attrition.voluntary_annual": 0.9,
+            "culture.attrition_sensitivity": 10.0,
+            "culture.initial": 0.3,
+            "culture.enabled": False,
+            "managers.promotion": True,
+        },
+    )
     b = SalesForce(harsh, SEED, 2, hazard_scale=hazard.hazard_scale(harsh))
     rec_a, rec_b = a.run(), b.run()
     assert len(rec_b.person_seat) > 2 * len(rec_a.person_seat)  # b drew many more people
@@ -176,14 +236,12 @@ def test_a_seats_deal_stream_does_not_shift_when_other_processes_draw_more() -> 
 
     da, db = _deals_by_seat_row(a), _deals_by_seat_row(b)
     first_leave = pd.Series(rec_b.person_leave).groupby(rec_b.person_seat).min()
-    db = db[db["created"].to_numpy() < first_leave.reindex(db.index.get_level_values("seat"))
-            .to_numpy()]
+    db = db[db["created"].to_numpy() < first_leave.reindex(db.index.get_level_values("seat")).to_numpy()]
     assert len(db) > 100
     cols = [*DRAW_COLS, "created"]
     assert_frame_equal(da.loc[db.index, cols], db[cols])
     # deals that also closed before their seat's first departure closed the same way
-    closed_early = db["closed"].to_numpy() < first_leave.reindex(
-        db.index.get_level_values("seat")).to_numpy()
+    closed_early = db["closed"].to_numpy() < first_leave.reindex(db.index.get_level_values("seat")).to_numpy()
     assert closed_early.sum() > 50
     idx = db.index[closed_early]
     assert_frame_equal(da.loc[idx, ["status", "closed"]], db.loc[idx, ["status", "closed"]])
@@ -195,8 +253,7 @@ def test_the_nth_person_in_a_seat_is_the_same_whatever_the_attrition() -> None:
     hires = []
     for scale in (2.0, 4.0):  # leaving hazards set by hand: most seats turn over at least once
         rec = SalesForce(small("baseline"), SEED, 0, hazard_scale=scale).run()
-        df = pd.DataFrame({"seat": rec.person_seat, "theta": rec.person_theta_hire,
-                           "hire": rec.person_hire})
+        df = pd.DataFrame({"seat": rec.person_seat, "theta": rec.person_theta_hire, "hire": rec.person_hire})
         df["nth"] = df.sort_values("hire").groupby("seat").cumcount()
         hires.append(df[df["nth"] >= 1].set_index(["seat", "nth"])["theta"])
     both = hires[0].index.intersection(hires[1].index)

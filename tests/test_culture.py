@@ -12,8 +12,13 @@ from salessim.model import SalesForce
 from salessim.scenario import load_scenario
 from salessim.simulate import culture_path, run_replication
 
-SMALL = {"organisation.managers": 3, "organisation.span": 6, "simulation.warmup_days": 120,
-         "simulation.horizon_days": 240, "simulation.mode": "steady_state"}
+SMALL = {
+    "organisation.managers": 3,
+    "organisation.span": 6,
+    "simulation.warmup_days": 120,
+    "simulation.horizon_days": 240,
+    "simulation.mode": "steady_state",
+}
 SEED = 17
 
 
@@ -26,8 +31,11 @@ def test_no_scenario_setting_enters_the_signal() -> None:
     """The signal reads only the run's state: two policies in the very same state send the same
     signal (the old version read prescription, cadence and metrics off the scenario)."""
     a = SalesForce(small("baseline"), SEED, 0)
-    b = SalesForce(small("baseline", **{"prescription.enabled": True, "metrics": "stage",
-                                        "reviews.cadence": "monthly"}), SEED, 0)
+    b = SalesForce(
+        small("baseline", **{"prescription.enabled": True, "metrics": "stage", "reviews.cadence": "monthly"}),
+        SEED,
+        0,
+    )
     for sf in (a, b):
         sf.p_make = np.linspace(0.1, 0.9, sf.N)
         sf.delivered = np.array([0.0, 1.5, 6.0])
@@ -106,8 +114,14 @@ def test_compare_splits_each_effect_into_direct_and_culture_parts(tmp_path) -> N
     """direct + via culture = the whole difference, replication by replication; a variant with
     another number of teams has no split."""
     other = small("baseline", **{"organisation.managers": 2}).replace(name="fewer_teams")
-    c = compare([small("baseline"), small("best_practice"), other], replications=3, seed=SEED,
-                workers=1, cache=tmp_path, culture_split=True)
+    c = compare(
+        [small("baseline"), small("best_practice"), other],
+        replications=3,
+        seed=SEED,
+        workers=1,
+        cache=tmp_path,
+        culture_split=True,
+    )
     s = c.summary
     assert set(SPLIT_COLUMNS) <= set(s.columns)
     bp = s[s["scenario"] == "best_practice"]
@@ -116,11 +130,18 @@ def test_compare_splits_each_effect_into_direct_and_culture_parts(tmp_path) -> N
     assert s[s["scenario"].isin(["baseline", "fewer_teams"])]["direct"].isna().all()
     assert set(c.direct["scenario"]) == {"best_practice"}
     # from the cache, the same split
-    again = compare([small("baseline"), small("best_practice"), other], replications=3,
-                    seed=SEED, workers=1, cache=tmp_path, culture_split=True)
+    again = compare(
+        [small("baseline"), small("best_practice"), other],
+        replications=3,
+        seed=SEED,
+        workers=1,
+        cache=tmp_path,
+        culture_split=True,
+    )
     assert again.meta["computed_replications"] == 0
     pd.testing.assert_frame_equal(again.summary, s)
     # without the split, no split columns and no held runs
-    plain = compare([small("baseline"), small("best_practice")], replications=3, seed=SEED,
-                    workers=1, cache=tmp_path)
+    plain = compare(
+        [small("baseline"), small("best_practice")], replications=3, seed=SEED, workers=1, cache=tmp_path
+    )
     assert "direct" not in plain.summary and plain.direct is None

@@ -24,7 +24,7 @@ def test_deal_draws_in_chunks_are_the_stream_in_one_piece(rows_hint: int) -> Non
         want = np.empty(rows)
         start = 0.0
         for b0 in range(0, rows, d.BLOCK):
-            want[b0:b0 + d.BLOCK] = start + np.cumsum(gaps[b0:b0 + d.BLOCK])
+            want[b0 : b0 + d.BLOCK] = start + np.cumsum(gaps[b0 : b0 + d.BLOCK])
             start = want[b0 + d.BLOCK - 1] if b0 + d.BLOCK <= rows else start
         np.testing.assert_array_equal(d.cum_gap[k], want)
 
@@ -32,15 +32,21 @@ def test_deal_draws_in_chunks_are_the_stream_in_one_piece(rows_hint: int) -> Non
 def _book(n: int) -> DealBook:
     b = DealBook(3, capacity=16)
     rng = np.random.default_rng(3)
-    b.add(seat=np.arange(n) % 4, created=rng.random(n), amount=rng.random(n), u_stage=rng.random((n, 3)),
-          visible=rng.random(n) < 0.5)
+    b.add(
+        seat=np.arange(n) % 4,
+        created=rng.random(n),
+        amount=rng.random(n),
+        u_stage=rng.random((n, 3)),
+        visible=rng.random(n) < 0.5,
+    )
     return b
 
 
 @pytest.mark.parametrize("gone", [np.arange(10, 14), np.array([3, 9, 20]), np.arange(36, 40)])
 @pytest.mark.parametrize("ascending", [True, False])
-def test_removing_a_run_or_scattered_deals_keeps_every_array_aligned(gone: np.ndarray,
-                                                                     ascending: bool) -> None:
+def test_removing_a_run_or_scattered_deals_keeps_every_array_aligned(
+    gone: np.ndarray, ascending: bool
+) -> None:
     b = _book(40)
     b.status[[5, 12, 30]] = 2  # closed deals stay in the book
     b.compact()
@@ -48,8 +54,11 @@ def test_removing_a_run_or_scattered_deals_keeps_every_array_aligned(gone: np.nd
         b.open_idx = b.open_idx[::-1].copy()
     b.batch_start = 8
     n = b.n
-    per_deal = {name: arr[:n].copy() for name, arr in vars(b).items()
-                if name != "open_idx" and isinstance(arr, np.ndarray) and arr.shape[:1] == (b.cap,)}
+    per_deal = {
+        name: arr[:n].copy()
+        for name, arr in vars(b).items()
+        if name != "open_idx" and isinstance(arr, np.ndarray) and arr.shape[:1] == (b.cap,)
+    }
     open_before = b.open_idx.copy()
     lo, tail = b.remove_tail(gone)
     kept = np.setdiff1d(np.arange(n), gone)
@@ -74,9 +83,14 @@ def test_gamma_quantiles_by_arithmetic_lookup_equal_the_searched_ones(cv: float)
     from salessim.funnel import _GAMMA
 
     knots = _GAMMA.X
-    x = np.concatenate([special.logit(np.random.default_rng(5).random(100_000)), knots,
-                        np.nextafter(knots, np.inf), np.nextafter(knots, -np.inf),
-                        [-12.5, 12.5, -np.inf, np.inf]])
+    x = np.concatenate(
+        [
+            special.logit(np.random.default_rng(5).random(100_000)),
+            knots,
+            np.nextafter(knots, np.inf),
+            np.nextafter(knots, -np.inf),
+            [-12.5, 12.5, -np.inf, np.inf],
+        ]
+    )
     table = _GAMMA.table(cv)
-    np.testing.assert_array_equal(_GAMMA._interp(x, table, _GAMMA.slopes(cv)),
-                                  np.interp(x, knots, table))
+    np.testing.assert_array_equal(_GAMMA._interp(x, table, _GAMMA.slopes(cv)), np.interp(x, knots, table))

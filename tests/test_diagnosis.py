@@ -19,9 +19,13 @@ from salessim.stats import mean_ci
 
 SEED = 515
 #: a small sales force whose every rep is coached on gaps, reviewed monthly, from the start
-BASE: Scenario = load_scenario("coaching_high").replace(**{
-    "organisation.managers": 4, "reviews.cadence": "monthly", "simulation.mode": "steady_state",
-})
+BASE: Scenario = load_scenario("coaching_high").replace(
+    **{
+        "organisation.managers": 4,
+        "reviews.cadence": "monthly",
+        "simulation.mode": "steady_state",
+    }
+)
 
 
 def _year(res, col: str) -> np.ndarray:
@@ -76,6 +80,7 @@ def test_more_logged_deals_make_the_diagnosis_more_accurate() -> None:
 def test_calls_aimed_at_the_diagnosed_stage_close_the_weakest_stage() -> None:
     """With stage metrics the corrective plan's calls go to the rep's weak stage, so after a
     year the reps' weakest-stage shortfall is smaller than when calls go to the closing stage."""
+
     def weakest(sc: Scenario) -> np.ndarray:
         out = []
         for r in range(8):

@@ -20,19 +20,39 @@ REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 # built from parts so that this file does not cite what it forbids
 FORBIDDEN = ("DES" + "IGN", "STY" + "LE.md", "STY" + "LE §")
-EIGHT_DRIVERS = ("1. Goal design", "2. Tactical prescription", "3. Pipeline and stage metrics",
-                 "4. CRM data", "5. Manager training and selection", "6. Coaching and joint calls",
-                 "7. Review cadence", "8. Culture")
+EIGHT_DRIVERS = (
+    "1. Goal design",
+    "2. Tactical prescription",
+    "3. Pipeline and stage metrics",
+    "4. CRM data",
+    "5. Manager training and selection",
+    "6. Coaching and joint calls",
+    "7. Review cadence",
+    "8. Culture",
+)
 #: The scenario section(s) of each driver: every field in them must be named in its guide section.
-DRIVER_FIELDS = {"1": ("goals",), "2": ("prescription",), "3": ("metrics",), "4": ("crm",),
-                 "5": ("managers",), "6": ("coaching",), "7": ("reviews",), "8": ("culture",)}
+DRIVER_FIELDS = {
+    "1": ("goals",),
+    "2": ("prescription",),
+    "3": ("metrics",),
+    "4": ("crm",),
+    "5": ("managers",),
+    "6": ("coaching",),
+    "7": ("reviews",),
+    "8": ("culture",),
+}
 
 
 def _sources() -> list[Path]:
     """The README, the package, the notebooks, the tests, the scenario library and the docs."""
-    files = [REPO / "README.md", *sorted((REPO / "salessim").rglob("*.py")),
-             *sorted((REPO / "notebooks").glob("*.ipynb")), *sorted((REPO / "tests").glob("*.py")),
-             *sorted((REPO / "data" / "scenarios").glob("*.yaml")), *sorted(DOCS.glob("*.md"))]
+    files = [
+        REPO / "README.md",
+        *sorted((REPO / "salessim").rglob("*.py")),
+        *sorted((REPO / "notebooks").glob("*.ipynb")),
+        *sorted((REPO / "tests").glob("*.py")),
+        *sorted((REPO / "data" / "scenarios").glob("*.yaml")),
+        *sorted(DOCS.glob("*.md")),
+    ]
     return [f for f in files if f.is_file()]
 
 
@@ -51,7 +71,7 @@ def _anchors(page: Path) -> set[str]:
 def _section(text: str, heading: str) -> str:
     start = text.index(f"\n## {heading}\n")
     end = text.find("\n## ", start + 1)
-    return text[start:end if end >= 0 else None]
+    return text[start : end if end >= 0 else None]
 
 
 # ------------------------------------------------------------------------------------------
@@ -59,12 +79,12 @@ def _section(text: str, heading: str) -> str:
 # ------------------------------------------------------------------------------------------
 def test_committed_generated_pages_are_current() -> None:
     stale = docs.check("all", DOCS)
-    assert not stale, (f"out of date: {[p.name for p in stale]}; run `salessim docs` and commit "
-                       "the pages")
+    assert not stale, f"out of date: {[p.name for p in stale]}; run `salessim docs` and commit the pages"
 
 
 def test_check_fails_on_a_stale_or_missing_page_and_passes_once_written(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["docs", "--check", "--out", str(tmp_path)]) == 1  # missing
     err = capsys.readouterr().err
     assert "scenarios.md is out of date" in err and "cli.md is out of date" in err
@@ -90,14 +110,17 @@ def test_python_module_entry_point_writes_the_same_pages(tmp_path: Path) -> None
 def test_scenario_reference_names_every_field_with_its_default_range_and_source() -> None:
     text = (DOCS / "scenarios.md").read_text(encoding="utf-8")
     for row in assumptions_register():
-        line = next((ln for ln in text.splitlines() if ln.startswith(f"| `{row['parameter']}` |")),
-                    None)
+        line = next((ln for ln in text.splitlines() if ln.startswith(f"| `{row['parameter']}` |")), None)
         assert line is not None, f"{row['parameter']} missing from docs/scenarios.md"
         assert row["kind"] in line
         assert row["source"].replace("|", "\\|") in line
     # fields of list items and mapping values, with their descriptions
-    for path in ("funnel.stages[i].conversion", "funnel.segments.<segment>.share",
-                 "funnel.products.<product>.amount_median", "goals.items[i].weight"):
+    for path in (
+        "funnel.stages[i].conversion",
+        "funnel.segments.<segment>.share",
+        "funnel.products.<product>.amount_median",
+        "goals.items[i].weight",
+    ):
         assert f"| `{path}` |" in text, path
     # a range and a default, as the schema has them
     rows = {ln.split(" | ")[0]: ln for ln in text.splitlines() if ln.startswith("| `")}
@@ -151,9 +174,15 @@ def test_cli_reference_names_every_command_option_and_environment_variable() -> 
         read |= set(re.findall(r"environ\.get\(\s*[\"']([A-Z_]+)[\"']", f.read_text()))
     read.discard("XDG_CACHE_HOME")  # the standard fallback, named under SALESSIM_CACHE_DIR
     assert read, "no environment variables found: the search is broken"
-    for var in read | {"SALESSIM_CACHE_DIR", "SALESSIM_CACHE_MAX_BYTES", "SALESSIM_DASK_TIMEOUT",
-                       "DASK_SCHEDULER_ADDRESS", "SALESSIM_QUICK", "SALESSIM_NO_PROGRESS",
-                       "SALESSIM_DEBUG"}:
+    for var in read | {
+        "SALESSIM_CACHE_DIR",
+        "SALESSIM_CACHE_MAX_BYTES",
+        "SALESSIM_DASK_TIMEOUT",
+        "DASK_SCHEDULER_ADDRESS",
+        "SALESSIM_QUICK",
+        "SALESSIM_NO_PROGRESS",
+        "SALESSIM_DEBUG",
+    }:
         assert f"| `{var}` |" in text, var
 
 
@@ -188,7 +217,7 @@ def test_model_guide_lists_every_output_column_and_validation_row() -> None:
     validation = _section(text, "Validation").replace("`", "")
     import inspect
 
-    quantities = re.findall(r'add\(f?"([^"]+)"', inspect.getsource(validation_table))
+    quantities = re.findall(r'add\(\s*f?"([^"]+)"', inspect.getsource(validation_table))
     assert len(quantities) >= 14
     for q in quantities:
         if "{band}" in q:
@@ -202,10 +231,25 @@ def test_glossary_defines_the_terms_reports_use() -> None:
     text = (DOCS / "glossary.md").read_text(encoding="utf-8")
     terms = re.findall(r"^\*\*(.+?)\*\* —", text, flags=re.MULTILINE)
     assert terms == sorted(terms, key=str.lower), "glossary not in alphabetical order"
-    for term in ("Quota", "Attainment", "Composite attainment", "Full-period rep",
-                 "Pipeline coverage", "Win rate", "Cycle time", "Detection lag", "Forecast error",
-                 "Joint call", "Ramp", "Backfill", "Common random numbers (CRN)",
-                 "Paired difference", "P(better)", "Replication", "Warm-up"):
+    for term in (
+        "Quota",
+        "Attainment",
+        "Composite attainment",
+        "Full-period rep",
+        "Pipeline coverage",
+        "Win rate",
+        "Cycle time",
+        "Detection lag",
+        "Forecast error",
+        "Joint call",
+        "Ramp",
+        "Backfill",
+        "Common random numbers (CRN)",
+        "Paired difference",
+        "P(better)",
+        "Replication",
+        "Warm-up",
+    ):
         assert term in terms, term
 
 
@@ -215,8 +259,7 @@ def test_docs_index_lists_every_page_and_readme_links_to_docs() -> None:
         if page.name != "README.md":
             assert f"]({page.name})" in index, page.name
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for page in ("docs/README.md", "docs/model.md", "docs/scenarios.md", "docs/cli.md",
-                 "docs/glossary.md"):
+    for page in ("docs/README.md", "docs/model.md", "docs/scenarios.md", "docs/cli.md", "docs/glossary.md"):
         assert f"]({page}" in readme, page
 
 
@@ -227,8 +270,7 @@ def test_nothing_cites_documents_outside_the_repository() -> None:
     found = []
     for f in _sources():
         for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-            found += [f"{f.relative_to(REPO)}:{i}: {line.strip()[:80]}"
-                      for word in FORBIDDEN if word in line]
+            found += [f"{f.relative_to(REPO)}:{i}: {line.strip()[:80]}" for word in FORBIDDEN if word in line]
     assert not found, "\n".join(found)
 
 

@@ -21,8 +21,9 @@ SALESSIM = str(Path(sys.executable).parent / "salessim")
 
 def small(name="baseline", **changes):
     """A library scenario shrunk to 4 teams × 6 reps and a shorter warm-up, for plumbing tests."""
-    sc = load_scenario(name).replace(**{"organisation.managers": 4, "organisation.span": 6,
-                                        "simulation.warmup_days": 120, **changes})
+    sc = load_scenario(name).replace(
+        **{"organisation.managers": 4, "organisation.span": 6, "simulation.warmup_days": 120, **changes}
+    )
     return sc.replace(name=name)
 
 
@@ -34,15 +35,21 @@ def assert_same(a, b):
 
 @pytest.fixture(scope="module")
 def serial_pair():
-    return compare([small("baseline"), small("coaching_high")], replications=6, seed=11,
-                   executor=SerialExecutor(), cache=False)
+    return compare(
+        [small("baseline"), small("coaching_high")],
+        replications=6,
+        seed=11,
+        executor=SerialExecutor(),
+        cache=False,
+    )
 
 
 def test_process_pool_matches_serial(serial_pair):
     ex = ProcessExecutor(2)
     try:
-        par = compare([small("baseline"), small("coaching_high")], replications=6, seed=11,
-                      executor=ex, cache=False)
+        par = compare(
+            [small("baseline"), small("coaching_high")], replications=6, seed=11, executor=ex, cache=False
+        )
         # the pool really ran in other processes
         assert ex._pool is not None and len(ex._pool._processes) == 2
         assert all(pid != os.getpid() for pid in ex._pool._processes)
@@ -55,8 +62,9 @@ def test_process_pool_matches_serial(serial_pair):
 @pytest.fixture(scope="module")
 def dask_cluster():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    )
     try:
         yield cluster
     finally:
@@ -70,8 +78,13 @@ def test_dask_local_cluster_matches_serial(serial_pair, dask_cluster):
     with Client(dask_cluster.scheduler_address) as c:
         pids = c.run(os.getpid)
     assert len(pids) == 2 and os.getpid() not in pids.values()  # real worker processes
-    dsk = compare([small("baseline"), small("coaching_high")], replications=6, seed=11,
-                  scheduler=dask_cluster.scheduler_address, cache=False)
+    dsk = compare(
+        [small("baseline"), small("coaching_high")],
+        replications=6,
+        seed=11,
+        scheduler=dask_cluster.scheduler_address,
+        cache=False,
+    )
     assert dsk.meta["executor"] == "dask"
     assert_same(serial_pair, dsk)
 
@@ -87,8 +100,9 @@ def test_dask_survives_a_killed_worker(dask_cluster):
     out = {}
 
     def run():
-        out["comp"] = compare(scs, replications=40, seed=5,
-                              scheduler=dask_cluster.scheduler_address, cache=False)
+        out["comp"] = compare(
+            scs, replications=40, seed=5, scheduler=dask_cluster.scheduler_address, cache=False
+        )
 
     t = threading.Thread(target=run)
     t.start()
@@ -149,6 +163,7 @@ def test_common_random_numbers_pair_tightly():
     # the paired interval is the t interval of the per-replication differences
     d = (p["variant"] - p["baseline"]).to_numpy()
     from scipy import stats
+
     half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
     assert np.isclose(row["diff"], d.mean()) and np.isclose(paired, 2 * half)
     assert 0.0 <= row["p_better"] <= 1.0
@@ -156,10 +171,20 @@ def test_common_random_numbers_pair_tightly():
 
 def test_summary_has_every_metric_and_baseline_has_no_difference(serial_pair):
     s = serial_pair.summary
-    assert set(s["metric"]) == {"revenue", "attainment_p50", "pct_at_quota", "win_rate",
-                                "turnover", "detection_lag_days", "false_flag_rate",
-                                "diagnosis_accuracy", "forecast_error", "coaching_hours",
-                                "cost", "margin_less_cost"}
+    assert set(s["metric"]) == {
+        "revenue",
+        "attainment_p50",
+        "pct_at_quota",
+        "win_rate",
+        "turnover",
+        "detection_lag_days",
+        "false_flag_rate",
+        "diagnosis_accuracy",
+        "forecast_error",
+        "coaching_hours",
+        "cost",
+        "margin_less_cost",
+    }
     base = s[s["scenario"] == "baseline"]
     assert base["diff"].isna().all()
     assert (s["ci_low"] <= s["mean"]).all() and (s["mean"] <= s["ci_high"]).all()
@@ -194,15 +219,25 @@ def test_cache_serves_identical_rerun_and_resumes(tmp_path):
 
 def test_cache_key_changes_with_scenario_content(tmp_path):
     compare([small("baseline")], replications=2, seed=1, executor=SerialExecutor(), cache=tmp_path)
-    changed = compare([small("baseline", **{"crm.adoption": 0.9})], replications=2, seed=1,
-                      executor=SerialExecutor(), cache=tmp_path)
+    changed = compare(
+        [small("baseline", **{"crm.adoption": 0.9})],
+        replications=2,
+        seed=1,
+        executor=SerialExecutor(),
+        cache=tmp_path,
+    )
     assert changed.meta["computed_replications"] == 2
 
 
 def test_sweep_two_fields_and_response_direction():
-    comp = sweep(small("baseline"), {"coaching.joint_call_hours_per_week": [0, 4, 8],
-                                     "reviews.cadence": ["annual", "monthly"]},
-                 replications=8, seed=4, executor=SerialExecutor(), cache=False)
+    comp = sweep(
+        small("baseline"),
+        {"coaching.joint_call_hours_per_week": [0, 4, 8], "reviews.cadence": ["annual", "monthly"]},
+        replications=8,
+        seed=4,
+        executor=SerialExecutor(),
+        cache=False,
+    )
     assert len(comp.scenarios) == 6  # baseline (4 h, annual) is one of the grid points
     y = comp.results.periods.query("period == 'year' and `reviews.cadence` == 'annual'")
     rev = y.groupby("coaching.joint_call_hours_per_week")["revenue"].mean()
@@ -212,13 +247,20 @@ def test_sweep_two_fields_and_response_direction():
 
 def test_parse_vary_and_bad_sweeps():
     assert parse_vary("coaching.joint_call_hours_per_week=0,2,4.5") == (
-        "coaching.joint_call_hours_per_week", [0, 2, 4.5])
+        "coaching.joint_call_hours_per_week",
+        [0, 2, 4.5],
+    )
     assert parse_vary("reviews.cadence=annual,monthly")[1] == ["annual", "monthly"]
     with pytest.raises(ScenarioError):
         parse_vary("coaching.joint_call_hours_per_week")
     with pytest.raises(ScenarioError, match=r"reviews\.cadence"):
-        sweep(small("baseline"), {"reviews.cadence": ["weekly"]}, replications=1,
-              executor=SerialExecutor(), cache=False)
+        sweep(
+            small("baseline"),
+            {"reviews.cadence": ["weekly"]},
+            replications=1,
+            executor=SerialExecutor(),
+            cache=False,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +279,7 @@ def test_library_swings_rank_every_driver(library_revenue):
 @pytest.mark.slow
 def test_best_practice_beats_every_single_lever(library_revenue):
     rev = library_revenue
-    assert rev.loc["best_practice", "diff"] > rev.drop(index=["baseline", "best_practice"])[
-        "diff"].max()
+    assert rev.loc["best_practice", "diff"] > rev.drop(index=["baseline", "best_practice"])["diff"].max()
 
 
 def test_progress_is_silent_without_a_terminal(capfd):
@@ -253,27 +294,42 @@ def test_cli_compare_writes_tables_and_summary(tmp_path):
     var.write_text("extends: b\ncoaching: {joint_call_hours_per_week: 8}\n")
     out = tmp_path / "out"
     env = {**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "cache")}
-    r = subprocess.run([SALESSIM, "compare", str(base), str(var), "-r", "3", "--workers", "1",
-                        "--out", str(out)], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [SALESSIM, "compare", str(base), str(var), "-r", "3", "--workers", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "vs b" in r.stdout and "team revenue" in r.stdout
-    assert {p.name for p in out.iterdir()} == {"reps.parquet", "periods.parquet", "summary.csv",
-                                               "manifest.json", "periods_direct.parquet"}
+    assert {p.name for p in out.iterdir()} == {
+        "reps.parquet",
+        "periods.parquet",
+        "summary.csv",
+        "manifest.json",
+        "periods_direct.parquet",
+    }
     s = pd.read_csv(out / "summary.csv")
     assert set(s["scenario"]) == {"b", "v"}
     # split by default: the variant's effect in its direct part and the part culture carries
     assert "direct [95 % CI]" in r.stdout
     v = s[s["scenario"] == "v"].set_index("metric")
-    assert abs(v.loc["revenue", "direct"] + v.loc["revenue", "mediated"]
-               - v.loc["revenue", "diff"]) < 1e-6 * abs(v.loc["revenue", "diff"]) + 1e-6
+    assert (
+        abs(v.loc["revenue", "direct"] + v.loc["revenue", "mediated"] - v.loc["revenue", "diff"])
+        < 1e-6 * abs(v.loc["revenue", "diff"]) + 1e-6
+    )
     assert set(pd.read_parquet(out / "periods_direct.parquet")["scenario"]) == {"v"}
 
 
 def test_cli_unreachable_scheduler_exits_2_quickly():
     t = time.time()
-    r = subprocess.run([SALESSIM, "compare", "baseline", "-r", "2", "--no-cache",
-                        "--scheduler", "tcp://127.0.0.1:1"], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [SALESSIM, "compare", "baseline", "-r", "2", "--no-cache", "--scheduler", "tcp://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert time.time() - t < 30
     assert "cannot reach the Dask scheduler" in r.stderr and "Traceback" not in r.stderr
@@ -287,24 +343,28 @@ def test_executor_rejects_bad_workers():
 
 
 def test_cache_is_keyed_by_content_and_relabels_by_name(tmp_path):
-    first = compare([small("baseline")], replications=2, seed=1, executor=SerialExecutor(),
-                    cache=tmp_path)
+    first = compare([small("baseline")], replications=2, seed=1, executor=SerialExecutor(), cache=tmp_path)
     renamed = small("baseline").replace(name="same_content")
     again = compare([renamed], replications=2, seed=1, cache=tmp_path)
     assert again.meta["computed_replications"] == 0  # same content: served from the cache
     assert set(again.results.periods["scenario"]) == {"same_content"}
     assert set(again.summary["scenario"]) == {"same_content"}
     assert again.summary["mean"].notna().any()
-    pd.testing.assert_frame_equal(first.results.periods.drop(columns="scenario"),
-                                  again.results.periods.drop(columns="scenario"))
+    pd.testing.assert_frame_equal(
+        first.results.periods.drop(columns="scenario"), again.results.periods.drop(columns="scenario")
+    )
 
 
 @pytest.mark.slow
 def test_cli_swings_ranks_the_library(tmp_path):
     env = {**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "cache")}
-    r = subprocess.run([SALESSIM, "swings", "-r", "2", "--workers", "2", "--out",
-                        str(tmp_path / "out")], capture_output=True, text=True, env=env,
-                       timeout=300)
+    r = subprocess.run(
+        [SALESSIM, "swings", "-r", "2", "--workers", "2", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     ranked = r.stdout.split("ranked by team revenue: ")[1]
     assert "best_practice" in ranked and "coaching_none" in ranked

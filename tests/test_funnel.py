@@ -35,7 +35,7 @@ def _independent_mix(sc):
             share = seg.share * prod.share
             offset = seg.logit_offset + prod.logit_offset
             p_win = math.prod(float(expit(logit(s.conversion) + offset)) for s in f.stages)
-            mean_amount = prod.amount_median * math.exp(prod.amount_sigma ** 2 / 2) * seg.amount_factor
+            mean_amount = prod.amount_median * math.exp(prod.amount_sigma**2 / 2) * seg.amount_factor
             num += share * p_win * mean_amount
             den += share * p_win
     return den, num / den
@@ -57,7 +57,8 @@ def test_win_rate_and_average_won_deal_match_the_mix(baseline, base_plan):
 def test_wins_are_quota_over_average_won_deal(baseline, base_plan):
     assert base_plan.quota == baseline.organisation.quota
     assert base_plan.wins_per_year == pytest.approx(
-        baseline.organisation.quota / base_plan.avg_won_amount, rel=1e-12)
+        baseline.organisation.quota / base_plan.avg_won_amount, rel=1e-12
+    )
 
 
 def test_opportunities_at_each_stage_are_wins_over_cumulative_conversion(base_plan):
@@ -79,8 +80,7 @@ def test_new_per_week_consistent_with_per_year(base_plan):
     new_per_year = base_plan.stages["opportunities_per_year"].iloc[0]
     assert new_per_year == pytest.approx(base_plan.wins_per_year / base_plan.win_rate, rel=1e-12)
     assert base_plan.new_per_week * DAYS_PER_WEEK_YEAR == pytest.approx(new_per_year, rel=1e-9)
-    assert base_plan.stages["arrivals_per_week"].iloc[0] == pytest.approx(
-        base_plan.new_per_week, rel=1e-9)
+    assert base_plan.stages["arrivals_per_week"].iloc[0] == pytest.approx(base_plan.new_per_week, rel=1e-9)
     assert base_plan.new_per_day == pytest.approx(base_plan.new_per_week / 7, rel=1e-12)
     summary = base_plan.summary()["per rep"]
     assert summary["new opportunities / year"] == pytest.approx(new_per_year, rel=1e-9)
@@ -95,8 +95,7 @@ def test_benchmark_inventory_is_littles_law(base_plan):
     assert base_plan.cycle_days == pytest.approx(st_["mean_days"].sum(), rel=1e-12)
     # coverage: benchmark open value ÷ next quarter's quota
     assert base_plan.pipeline_value == pytest.approx(st_["inventory_value"].sum(), rel=1e-12)
-    assert base_plan.coverage == pytest.approx(base_plan.pipeline_value / (base_plan.quota / 4),
-                                               rel=1e-12)
+    assert base_plan.coverage == pytest.approx(base_plan.pipeline_value / (base_plan.quota / 4), rel=1e-12)
     # open deals in a stage are worth between the smallest and largest cell's mean deal
     per_deal = st_["inventory_value"] / st_["inventory"]
     amounts = base_plan.cells["mean_amount"]
@@ -108,10 +107,22 @@ def test_summary_team_and_organisation_totals():
     p = plan(sc)
     df = p.summary()
     assert list(df.columns) == ["per rep", "per team", "organisation"]
-    counts = ["quota", "wins needed", "new opportunities / week", "new opportunities / year",
-              "benchmark open deals", "benchmark pipeline value", "accounts to acquire"]
-    ratios = ["win rate", "average won deal", "cycle days (won)", "pipeline coverage (next quarter)",
-              "coverage needed (1 / win rate)"]
+    counts = [
+        "quota",
+        "wins needed",
+        "new opportunities / week",
+        "new opportunities / year",
+        "benchmark open deals",
+        "benchmark pipeline value",
+        "accounts to acquire",
+    ]
+    ratios = [
+        "win rate",
+        "average won deal",
+        "cycle days (won)",
+        "pipeline coverage (next quarter)",
+        "coverage needed (1 / win rate)",
+    ]
     assert set(df.index) == set(counts) | set(ratios)
     for row in counts:
         assert df.loc[row, "per team"] == pytest.approx(5 * df.loc[row, "per rep"], rel=1e-12)
@@ -144,10 +155,11 @@ ONE_STAGE = {
     "organisation": {"managers": 2, "span": 3, "quota": 1_000_000},
     "funnel": {
         "stages": [{"name": "pitch", "conversion": 0.25, "mean_days": 30, "cv": 0.5}],
-        "segments": {"new_logo": {"share": 1.0, "logit_offset": 0.0, "amount_factor": 1.0},
-                     "expansion": {"share": 0.0, "logit_offset": 0.0, "amount_factor": 1.0}},
-        "products": {"X": {"share": 1.0, "logit_offset": 0.0, "amount_median": 10_000,
-                           "amount_sigma": 0.0}},
+        "segments": {
+            "new_logo": {"share": 1.0, "logit_offset": 0.0, "amount_factor": 1.0},
+            "expansion": {"share": 0.0, "logit_offset": 0.0, "amount_factor": 1.0},
+        },
+        "products": {"X": {"share": 1.0, "logit_offset": 0.0, "amount_median": 10_000, "amount_sigma": 0.0}},
     },
     "goals": [{"metric": "revenue", "weight": 1.0}],
 }
@@ -175,12 +187,18 @@ def test_single_stage_funnel_by_hand():
     # the remaining walk is one gamma(mean 30, cv 0.5) stage: shape 4, scale 7.5
     for days in (5.0, 30.0, 60.0):
         assert float(p.p_close_within(np.array([0]), days)[0]) == pytest.approx(
-            stats.gamma.cdf(days, a=4, scale=7.5), rel=1e-10)
+            stats.gamma.cdf(days, a=4, scale=7.5), rel=1e-10
+        )
 
 
 def test_single_stage_expansion_only_acquires_no_accounts():
-    data = {**ONE_STAGE, "funnel": {**ONE_STAGE["funnel"], "segments": {
-        "new_logo": {"share": 0.0}, "expansion": {"share": 1.0}}}}
+    data = {
+        **ONE_STAGE,
+        "funnel": {
+            **ONE_STAGE["funnel"],
+            "segments": {"new_logo": {"share": 0.0}, "expansion": {"share": 1.0}},
+        },
+    }
     p = plan(load_scenario(data))
     assert p.wins_per_year == pytest.approx(100, rel=1e-12)
     assert p.accounts_to_acquire == 0.0
@@ -188,8 +206,15 @@ def test_single_stage_expansion_only_acquires_no_accounts():
 
 def test_segment_and_product_offsets_shift_the_win_rate():
     def with_offset(off):
-        data = {**ONE_STAGE, "funnel": {**ONE_STAGE["funnel"], "products": {
-            "X": {"share": 1.0, "logit_offset": off, "amount_median": 10_000, "amount_sigma": 0.0}}}}
+        data = {
+            **ONE_STAGE,
+            "funnel": {
+                **ONE_STAGE["funnel"],
+                "products": {
+                    "X": {"share": 1.0, "logit_offset": off, "amount_median": 10_000, "amount_sigma": 0.0}
+                },
+            },
+        }
         return plan(load_scenario(data))
 
     assert with_offset(0.5).win_rate == pytest.approx(float(expit(logit(0.25) + 0.5)), rel=1e-12)
@@ -219,8 +244,9 @@ def test_p_close_within_vector_days_match_scalar_calls(base_plan):
     stage = np.array([0, 1, 2, 2, 0])
     days = np.array([10.0, 35.0, 5.0, 80.0, 120.0])
     vec = base_plan.p_close_within(stage, days)
-    one = [float(base_plan.p_close_within(np.array([s]), float(d))[0])
-           for s, d in zip(stage, days, strict=True)]
+    one = [
+        float(base_plan.p_close_within(np.array([s]), float(d))[0]) for s, d in zip(stage, days, strict=True)
+    ]
     np.testing.assert_allclose(vec, one, rtol=1e-12)
 
 
@@ -234,9 +260,16 @@ def test_p_close_within_monotone_property(base_plan, d1, d2, stage):
 
 
 def test_two_stage_single_cell_by_hand():
-    data = {**ONE_STAGE, "funnel": {**ONE_STAGE["funnel"], "stages": [
-        {"name": "qualify", "conversion": 0.5, "mean_days": 10, "cv": 1.0},
-        {"name": "close", "conversion": 0.6, "mean_days": 20, "cv": 1.0}]}}
+    data = {
+        **ONE_STAGE,
+        "funnel": {
+            **ONE_STAGE["funnel"],
+            "stages": [
+                {"name": "qualify", "conversion": 0.5, "mean_days": 10, "cv": 1.0},
+                {"name": "close", "conversion": 0.6, "mean_days": 20, "cv": 1.0},
+            ],
+        },
+    }
     p = plan(load_scenario(data))
     st_ = p.stages.set_index("stage")
     assert p.win_rate == pytest.approx(0.3, rel=1e-12)
@@ -244,9 +277,7 @@ def test_two_stage_single_cell_by_hand():
     assert list(st_["to_won"]) == pytest.approx([0.3, 0.6], rel=1e-12)
     # 100 wins need 100 / 0.3 new deals, of which half reach "close"
     assert list(st_["opportunities_per_year"]) == pytest.approx([1000 / 3, 500 / 3], rel=1e-12)
-    assert list(st_["inventory"]) == pytest.approx(
-        [1000 / 3 / 365 * 10, 500 / 3 / 365 * 20], rel=1e-12)
+    assert list(st_["inventory"]) == pytest.approx([1000 / 3 / 365 * 10, 500 / 3 / 365 * 20], rel=1e-12)
     assert p.cycle_days == pytest.approx(30, rel=1e-12)
     # cv 1 → exponential stages: from "close" the remaining time is exponential with mean 20
-    assert float(p.p_close_within(np.array([1]), 20.0)[0]) == pytest.approx(1 - math.exp(-1),
-                                                                             rel=1e-10)
+    assert float(p.p_close_within(np.array([1]), 20.0)[0]) == pytest.approx(1 - math.exp(-1), rel=1e-10)

@@ -62,19 +62,59 @@ REPO = Path(__file__).resolve().parent.parent
 #: The day generated exports are judged against: fixed, so no example's fate depends on the clock
 #: (generated deals run from 2024 to late 2026; a "future" date is an absurd one).
 TODAY = date(2026, 1, 1)
-FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much, HealthCheck.large_base_example])
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
+)
 
 # --------------------------------------------------------------------------------------------
 # cells
 # --------------------------------------------------------------------------------------------
 JUNK_TEXT = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(["", "n/a", "NULL", "-", "—", "?", "#N/A", "TBD", "\"", "\"\"", "'", ",", ";",
-                     "\t", "|", "\n", "\r\n", "a\nb", "=cmd|' /C calc'!A0", "<script>x</script>",
-                     "\x00", "\ufeff", "\u202e", "🙂", "1" * 5000, "x" * 20000, "[/x]",
-                     "[bold]x", "[link=file:///etc/passwd]x[/link]", "%s%n", "{0}"]),
+    st.sampled_from(
+        [
+            "",
+            "n/a",
+            "NULL",
+            "-",
+            "—",
+            "?",
+            "#N/A",
+            "TBD",
+            '"',
+            '""',
+            "'",
+            ",",
+            ";",
+            "\t",
+            "|",
+            "\n",
+            "\r\n",
+            "a\nb",
+            "=cmd|' /C calc'!A0",
+            "<script>x</script>",
+            "\x00",
+            "\ufeff",
+            "\u202e",
+            "🙂",
+            "1" * 5000,
+            "x" * 20000,
+            "[/x]",
+            "[bold]x",
+            "[link=file:///etc/passwd]x[/link]",
+            "%s%n",
+            "{0}",
+        ]
+    ),
     st.binary(max_size=20).map(lambda b: b.decode("latin-1")),
 )
 
@@ -83,34 +123,90 @@ def amount_spelling(v: float, style: int) -> str:
     """A positive amount the way some CRM writes it."""
     euro = f"{v:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
     return [
-        f"{v:.2f}", f"{v:,.2f}", f"${v:,.2f}", f"USD {v:,.0f}", f"{euro} €", f"€{euro}",
-        f"{v:.3e}", f"{v / 1e3:.1f}K", f"${v / 1e6:.2f}M", f"{v / 1e6:.1f}mm", f"{v:.0f}",
-        f"{v / 1e3:.0f}k USD", f"£{v:,.0f}", f"{v:,.0f} EUR", f"CHF {v:,.2f}".replace(",", "'"),
+        f"{v:.2f}",
+        f"{v:,.2f}",
+        f"${v:,.2f}",
+        f"USD {v:,.0f}",
+        f"{euro} €",
+        f"€{euro}",
+        f"{v:.3e}",
+        f"{v / 1e3:.1f}K",
+        f"${v / 1e6:.2f}M",
+        f"{v / 1e6:.1f}mm",
+        f"{v:.0f}",
+        f"{v / 1e3:.0f}k USD",
+        f"£{v:,.0f}",
+        f"{v:,.0f} EUR",
+        f"CHF {v:,.2f}".replace(",", "'"),
     ][style]
 
 
 AMOUNT = st.one_of(
     st.builds(amount_spelling, st.floats(1, 5e6), st.integers(0, 14)),
     st.builds(lambda v, s: f"({amount_spelling(v, s)})", st.floats(1, 5e6), st.integers(0, 4)),
-    st.sampled_from(["", "0", "1e300", "9" * 400, "1" + "0" * 300, "inf", "-inf", "NaN", "1e-300",
-                     "1.2.3", "12abc", "0x1F", "1e6e6", "--5", "1,2,3", "5k-10k", "$", "K",
-                     "1e11", "0.01", "100000000000", "−1,000", "1,000-"]),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "1e300",
+            "9" * 400,
+            "1" + "0" * 300,
+            "inf",
+            "-inf",
+            "NaN",
+            "1e-300",
+            "1.2.3",
+            "12abc",
+            "0x1F",
+            "1e6e6",
+            "--5",
+            "1,2,3",
+            "5k-10k",
+            "$",
+            "K",
+            "1e11",
+            "0.01",
+            "100000000000",
+            "−1,000",
+            "1,000-",
+        ]
+    ),
     JUNK_TEXT,
 )
 
 
 def date_spelling(d: date, style: int) -> str:
     return [
-        d.isoformat(), f"{d.month}/{d.day}/{d:%y}", f"{d.month}/{d.day}/{d.year}",
-        f"{d.day}.{d.month}.{d.year}", f"{d.isoformat()}T09:30:00.000+0000",
-        f"{d.isoformat()}T23:59:00.000-0800", f"{d:%d-%b-%Y}", f"{d:%b %d, %Y}",
-        f"{d.isoformat()} 14:00:00", f"{d:%Y/%m/%d}",
+        d.isoformat(),
+        f"{d.month}/{d.day}/{d:%y}",
+        f"{d.month}/{d.day}/{d.year}",
+        f"{d.day}.{d.month}.{d.year}",
+        f"{d.isoformat()}T09:30:00.000+0000",
+        f"{d.isoformat()}T23:59:00.000-0800",
+        f"{d:%d-%b-%Y}",
+        f"{d:%b %d, %Y}",
+        f"{d.isoformat()} 14:00:00",
+        f"{d:%Y/%m/%d}",
     ][style]
 
 
-ABSURD_DATE = st.sampled_from(["0001-01-01", "9999-12-31", "12/31/9999", "2075-01-05",
-                               "1850-06-01", "0000-00-00", "2025-02-30", "13/45/25", "1700000000",
-                               "1/1/1", "31.12.2199", "2199-12-31T23:59:00.000+1400"])
+ABSURD_DATE = st.sampled_from(
+    [
+        "0001-01-01",
+        "9999-12-31",
+        "12/31/9999",
+        "2075-01-05",
+        "1850-06-01",
+        "0000-00-00",
+        "2025-02-30",
+        "13/45/25",
+        "1700000000",
+        "1/1/1",
+        "31.12.2199",
+        "2199-12-31T23:59:00.000+1400",
+    ]
+)
+
 
 def chance(draw: st.DrawFn, p: float) -> bool:
     """True with probability ``p``; False in the simplest example (so shrinking removes damage)."""
@@ -130,30 +226,40 @@ SF_HEADERS = {
     "is_closed": ["IsClosed"],
     "is_won": ["IsWon"],
     "outcome": ["outcome", "Won/Lost"],
-    "extra": ["Name", "Probability", "AccountId", "ForecastCategory", "replication", "scenario",
-              "Description", ""],
+    "extra": [
+        "Name",
+        "Probability",
+        "AccountId",
+        "ForecastCategory",
+        "replication",
+        "scenario",
+        "Description",
+        "",
+    ],
 }
 STAGES_OPEN = ["Prospecting", "Discovery", "Proposal", "Negotiation", "Qualify"]
 
 
 @st.composite
-def deal_rows(draw: st.DrawFn, n_min: int = 0, n_max: int = 60, junk: float = 0.15,
-              nul: bool = True) -> tuple[list[str], list[list[str]], list[list[str]]]:
+def deal_rows(
+    draw: st.DrawFn, n_min: int = 0, n_max: int = 60, junk: float = 0.15, nul: bool = True
+) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """A header, opportunity rows and stage-history rows: mostly plausible, some hostile.
 
     ``nul=False`` keeps NUL characters out (a file with one is refused as binary, correctly,
     which would stop most plausible examples before the estimation step).
     """
     core = ("id", "owner", "stage", "created", "closed", "amount")
-    roles = [r for r in SF_HEADERS if r != "extra"
-             and not chance(draw, (0.05 if nul else 0.0) if r in core else 0.6)]
+    roles = [
+        r
+        for r in SF_HEADERS
+        if r != "extra" and not chance(draw, (0.05 if nul else 0.0) if r in core else 0.6)
+    ]
     header_of = {r: draw(st.sampled_from(SF_HEADERS[r])) for r in roles}
-    extras = draw(st.lists(st.one_of(st.sampled_from(SF_HEADERS["extra"]), st.text(max_size=12)),
-                           max_size=3))
+    extras = draw(st.lists(st.one_of(st.sampled_from(SF_HEADERS["extra"]), st.text(max_size=12)), max_size=3))
     columns = [*roles, *[f"extra{i}" for i in range(len(extras))]]
     columns = draw(st.permutations(columns))
-    header = [header_of.get(c, extras[int(c[5:])] if c.startswith("extra") else c)
-              for c in columns]
+    header = [header_of.get(c, extras[int(c[5:])] if c.startswith("extra") else c) for c in columns]
     if chance(draw, 0.05):  # a duplicated header name
         header.append(draw(st.sampled_from(header)))
         columns.append("dup")
@@ -171,27 +277,38 @@ def deal_rows(draw: st.DrawFn, n_min: int = 0, n_max: int = 60, junk: float = 0.
         outcome = draw(st.sampled_from(["won", "won", "lost", "lost", "lost", "open"]))
         created = start + timedelta(days=draw(st.integers(0, 300)))
         closed = created + timedelta(days=draw(st.integers(0, 200)))
-        stage = ("Closed Won" if outcome == "won" else "Closed Lost" if outcome == "lost"
-                 else draw(st.sampled_from(STAGES_OPEN)))
+        stage = (
+            "Closed Won"
+            if outcome == "won"
+            else "Closed Lost"
+            if outcome == "lost"
+            else draw(st.sampled_from(STAGES_OPEN))
+        )
         value = {
-            "id": f"006X{i:05d}", "owner": f"005R{draw(st.integers(0, 6))}",
-            "stage": stage, "amount": amount_spelling(draw(st.floats(500, 2e5)), amount_style),
+            "id": f"006X{i:05d}",
+            "owner": f"005R{draw(st.integers(0, 6))}",
+            "stage": stage,
+            "amount": amount_spelling(draw(st.floats(500, 2e5)), amount_style),
             "created": date_spelling(created, date_style),
             "closed": date_spelling(closed, date_style) if outcome != "open" else "",
-            "product": draw(st.sampled_from(["A", "B", "A", "<img src=x onerror=alert(1)>",
-                                             "[/p]"])),
+            "product": draw(st.sampled_from(["A", "B", "A", "<img src=x onerror=alert(1)>", "[/p]"])),
             "segment": draw(st.sampled_from(["New Business", "Existing Business"])),
             "manager": f"M{i % 2}",
             "is_closed": "true" if outcome != "open" else "false",
             "is_won": "true" if outcome == "won" else "false",
-            "outcome": outcome, "dup": "",
+            "outcome": outcome,
+            "dup": "",
         }
-        alt = {"amount": AMOUNT, "created": st.one_of(ABSURD_DATE, JUNK_TEXT),
-               "closed": st.one_of(ABSURD_DATE, JUNK_TEXT)}
-        rows.append([maybe_junk(value[c], alt.get(c, JUNK_TEXT)) if c in value
-                     else maybe_junk("x") for c in columns])
+        alt = {
+            "amount": AMOUNT,
+            "created": st.one_of(ABSURD_DATE, JUNK_TEXT),
+            "closed": st.one_of(ABSURD_DATE, JUNK_TEXT),
+        }
+        rows.append(
+            [maybe_junk(value[c], alt.get(c, JUNK_TEXT)) if c in value else maybe_junk("x") for c in columns]
+        )
         if outcome != "open" or draw(st.booleans()):
-            for k, s in enumerate(STAGES_OPEN[:draw(st.integers(1, 3))]):
+            for k, s in enumerate(STAGES_OPEN[: draw(st.integers(1, 3))]):
                 hist.append([value["id"], s, (created + timedelta(days=k)).isoformat()])
             if outcome != "open":
                 hist.append([value["id"], stage, date_spelling(closed, 0)])
@@ -199,16 +316,14 @@ def deal_rows(draw: st.DrawFn, n_min: int = 0, n_max: int = 60, junk: float = 0.
 
 
 @st.composite
-def encoded(draw: st.DrawFn, header: list[str], rows: list[list[str]], hostile: bool = True
-            ) -> bytes:
+def encoded(draw: st.DrawFn, header: list[str], rows: list[list[str]], hostile: bool = True) -> bytes:
     """The rows written out: separator, quoting, line ends, encoding, and maybe damage."""
     sep = draw(st.sampled_from([",", ";", "\t", "|"]))
     eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     if not chance(draw, 0.2):
         buf = io.StringIO()
         quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
-        csv.writer(buf, delimiter=sep, lineterminator=eol, quoting=quoting).writerows(
-            [header, *rows])
+        csv.writer(buf, delimiter=sep, lineterminator=eol, quoting=quoting).writerows([header, *rows])
         text = buf.getvalue()
     else:  # a hand-rolled export that quotes nothing
         text = eol.join(sep.join(r) for r in [header, *rows]) + eol
@@ -218,13 +333,14 @@ def encoded(draw: st.DrawFn, header: list[str], rows: list[list[str]], hostile: 
         at = draw(st.integers(0, len(raw)))
         raw = raw[:at] + draw(st.binary(min_size=1, max_size=16)) + raw[at:]
     if hostile and chance(draw, 0.05):
-        raw = raw[:draw(st.integers(0, len(raw)))]
+        raw = raw[: draw(st.integers(0, len(raw)))]
     return raw
 
 
 @st.composite
-def exports(draw: st.DrawFn, n_min: int = 0, n_max: int = 60, junk: float = 0.15,
-            hostile: bool = True) -> tuple[bytes, bytes | None]:
+def exports(
+    draw: st.DrawFn, n_min: int = 0, n_max: int = 60, junk: float = 0.15, hostile: bool = True
+) -> tuple[bytes, bytes | None]:
     header, rows, hist = draw(deal_rows(n_min, n_max, junk, nul=hostile))
     opp = draw(encoded(header, rows, hostile))
     history = None
@@ -270,8 +386,7 @@ def check_read(path: Path, history: Path | None):
     assert ((a >= 0) & (a <= MAX_AMOUNT)).all() and a.map(math.isfinite).all()
     # salessim's own deal logs may lie in the future, never after the last day a run reaches
     simulated = any(n.startswith("salessim deal log") for n in data.notes)
-    limit = (SIMULATED_LAST_DATE if simulated
-             else pd.Timestamp(TODAY) + pd.Timedelta(days=FUTURE_MARGIN_DAYS))
+    limit = SIMULATED_LAST_DATE if simulated else pd.Timestamp(TODAY) + pd.Timedelta(days=FUTURE_MARGIN_DAYS)
     for col in ("created_at", "closed_at"):
         d = t[col].dropna()
         assert ((d >= EARLIEST_DATE) & (d <= limit)).all(), col
@@ -301,16 +416,27 @@ def check_estimation(data, workdir: Path) -> None:
     sc = load_scenario(out)
     assert sc.organisation.quota > 0 and math.isfinite(sc.organisation.quota)
     # nothing in the comment header escapes into the YAML body
-    assert set(doc) <= {"extends", "name", "description", "start_date", "simulation",
-                        "organisation", "funnel", "reps", "goals"}
+    assert set(doc) <= {
+        "extends",
+        "name",
+        "description",
+        "start_date",
+        "simulation",
+        "organisation",
+        "funnel",
+        "reps",
+        "goals",
+    }
 
 
 def two_sizes(quick: int, full: int):
     """A fuzz test run twice: ``quick`` examples always, ``full`` examples in the slow suite."""
+
     def make(body):
         fast = settings(FUZZ, max_examples=quick)(given(st.data())(body))
         slow = pytest.mark.slow(settings(FUZZ, max_examples=full)(given(st.data())(body)))
         return fast, slow
+
     return make
 
 
@@ -331,8 +457,9 @@ def read_and_estimate(data: st.DataObject) -> None:
             check_estimation(got, work)
 
 
-test_fuzz_read_crm_and_estimation, test_fuzz_read_crm_and_estimation_more = two_sizes(
-    60, 500)(read_and_estimate)
+test_fuzz_read_crm_and_estimation, test_fuzz_read_crm_and_estimation_more = two_sizes(60, 500)(
+    read_and_estimate
+)
 
 
 def calibratable(data: st.DataObject) -> None:
@@ -352,8 +479,10 @@ def calibratable(data: st.DataObject) -> None:
             check_estimation(got, work)
 
 
-test_fuzz_calibratable_exports_reach_a_valid_scenario, \
-    test_fuzz_calibratable_exports_reach_a_valid_scenario_more = two_sizes(40, 300)(calibratable)
+(
+    test_fuzz_calibratable_exports_reach_a_valid_scenario,
+    test_fuzz_calibratable_exports_reach_a_valid_scenario_more,
+) = two_sizes(40, 300)(calibratable)
 
 
 @settings(FUZZ, max_examples=200)
@@ -367,9 +496,21 @@ def written_value(v: float, style: int) -> float:
     """The value :func:`amount_spelling` actually wrote (after its rounding)."""
     cents, whole = float(f"{v:.2f}"), float(f"{v:.0f}")
     return [
-        cents, cents, cents, whole, cents, cents, float(f"{v:.3e}"),
-        float(f"{v / 1e3:.1f}") * 1e3, float(f"{v / 1e6:.2f}") * 1e6, float(f"{v / 1e6:.1f}") * 1e6,
-        whole, float(f"{v / 1e3:.0f}") * 1e3, whole, whole, cents,
+        cents,
+        cents,
+        cents,
+        whole,
+        cents,
+        cents,
+        float(f"{v:.3e}"),
+        float(f"{v / 1e3:.1f}") * 1e3,
+        float(f"{v / 1e6:.2f}") * 1e6,
+        float(f"{v / 1e6:.1f}") * 1e6,
+        whole,
+        float(f"{v / 1e3:.0f}") * 1e3,
+        whole,
+        whole,
+        cents,
     ][style]
 
 
@@ -383,9 +524,13 @@ def test_fuzz_amount_spellings_round_trip(v: float, style: int) -> None:
 
 
 @settings(FUZZ, max_examples=100)
-@given(st.one_of(ABSURD_DATE, JUNK_TEXT,
-                 st.builds(date_spelling, st.dates(date(1, 1, 1), date(9999, 12, 31)),
-                           st.integers(0, 9))))
+@given(
+    st.one_of(
+        ABSURD_DATE,
+        JUNK_TEXT,
+        st.builds(date_spelling, st.dates(date(1, 1, 1), date(9999, 12, 31)), st.integers(0, 9)),
+    )
+)
 def test_fuzz_parse_dates_reads_or_refuses(text: str) -> None:
     d = parse_dates(pd.Series([text, "2025-01-01"])).iloc[0]
     assert pd.isna(d) or DATE_WINDOW[0] <= d < DATE_WINDOW[1]
@@ -451,9 +596,10 @@ def cli_calibrate(data: st.DataObject) -> None:
     assert {p.name for p in REPO.iterdir()} == repo_before
 
 
-test_fuzz_cli_calibrate_exits_0_2_or_3_and_writes_only_its_output, \
-    test_fuzz_cli_calibrate_exits_0_2_or_3_and_writes_only_its_output_more = two_sizes(
-        6, 30)(cli_calibrate)
+(
+    test_fuzz_cli_calibrate_exits_0_2_or_3_and_writes_only_its_output,
+    test_fuzz_cli_calibrate_exits_0_2_or_3_and_writes_only_its_output_more,
+) = two_sizes(6, 30)(cli_calibrate)
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,8 +632,14 @@ def test_generated_exports_do_not_depend_on_the_hash_seed() -> None:
     for seed in ("0", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         env.pop("SALESSIM_FUZZ_DIGEST", None)
-        run = subprocess.run([sys.executable, "-c", _DRAW_EXPORTS, str(Path(__file__).parent)],
-                             capture_output=True, text=True, env=env, timeout=300, check=False)
+        run = subprocess.run(
+            [sys.executable, "-c", _DRAW_EXPORTS, str(Path(__file__).parent)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
         assert run.returncode == 0, run.stderr
         got.append(run.stdout.split())
     assert got[0][0] == "25" and got[0] == got[1]

@@ -39,8 +39,13 @@ from salessim.cli import main
 from salessim.experiments import parse_vary, sweep_scenarios
 
 SALESSIM = Path(sys.executable).parent / "salessim"
-FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,32 +65,71 @@ def _leaves(model: type[pydantic.BaseModel], prefix: str = "") -> list[str]:
 
 
 LEAVES = [
-    *_leaves(Scenario), "funnel.stages.0.conversion", "funnel.stages.0.mean_days", "funnel.stages.1.name",
-    "funnel.products.A.amount_median", "funnel.products.B.share", "funnel.products.C.share",
-    "funnel.segments.new_logo.amount_factor", "funnel.segments.expansion.share",
-    "goals.items.0.weight", "goals.items.1.target", "goals.items.0.product", "extends"]
+    *_leaves(Scenario),
+    "funnel.stages.0.conversion",
+    "funnel.stages.0.mean_days",
+    "funnel.stages.1.name",
+    "funnel.products.A.amount_median",
+    "funnel.products.B.share",
+    "funnel.products.C.share",
+    "funnel.segments.new_logo.amount_factor",
+    "funnel.segments.expansion.share",
+    "goals.items.0.weight",
+    "goals.items.1.target",
+    "goals.items.0.product",
+    "extends",
+]
 WORDS = sorted({part for leaf in LEAVES for part in leaf.split(".")} | {"<<", "items", "0"})
 #: Fields that decide how long a simulation runs: fixed small in the simulate fuzz.
 SIZE_FIELDS = ("organisation", "simulation")
 
-keys = st.one_of(st.sampled_from(WORDS), st.text(max_size=12), st.integers(-3, 3), st.none(),
-                 st.booleans())
+keys = st.one_of(st.sampled_from(WORDS), st.text(max_size=12), st.integers(-3, 3), st.none(), st.booleans())
 texts = st.one_of(
     st.text(st.characters(codec=None, exclude_categories=()), max_size=24),
-    st.sampled_from(["baseline", "best_practice", "../baseline", "/dev/zero", "", " ", "annual",
-                     "monthly", "gap_targeted", "revenue", "product_revenue", "A", "trained",
-                     "stage", "\x1b[31mred", "a\x00b", "\u202eevil", "1e308", "inf", "nan",
-                     "2026-02-30", "9999-12-31", "true", "x" * 300]))
+    st.sampled_from(
+        [
+            "baseline",
+            "best_practice",
+            "../baseline",
+            "/dev/zero",
+            "",
+            " ",
+            "annual",
+            "monthly",
+            "gap_targeted",
+            "revenue",
+            "product_revenue",
+            "A",
+            "trained",
+            "stage",
+            "\x1b[31mred",
+            "a\x00b",
+            "\u202eevil",
+            "1e308",
+            "inf",
+            "nan",
+            "2026-02-30",
+            "9999-12-31",
+            "true",
+            "x" * 300,
+        ]
+    ),
+)
 numbers = st.one_of(
-    st.integers(-10, 1000), st.integers(min_value=-(2 ** 80), max_value=2 ** 80),
+    st.integers(-10, 1000),
+    st.integers(min_value=-(2**80), max_value=2**80),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.5, 1e308, -1e308, 5e-324, 1e9, 3650.0, 1e12]))
-scalars = st.one_of(st.none(), st.booleans(), numbers, texts,
-                    st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)))
+    st.floats(0, 1),
+    st.sampled_from([0.0, 1.0, 0.5, 1e308, -1e308, 5e-324, 1e9, 3650.0, 1e12]),
+)
+scalars = st.one_of(
+    st.none(), st.booleans(), numbers, texts, st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31))
+)
 values = st.recursive(
     scalars,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 def _set(doc: dict[Any, Any], path: str, value: Any) -> None:
@@ -120,8 +164,7 @@ def mappings(draw: st.DrawFn, small: bool = False) -> dict[Any, Any]:
 
 
 def _dump(data: Any, unicode: bool) -> str:
-    return yaml.safe_dump(data, allow_unicode=unicode, sort_keys=False,
-                          default_flow_style=None)
+    return yaml.safe_dump(data, allow_unicode=unicode, sort_keys=False, default_flow_style=None)
 
 
 @st.composite
@@ -129,14 +172,20 @@ def yaml_texts(draw: st.DrawFn) -> str:
     """YAML text: dumped mappings, optionally with aliases, tags, repeats, deep nesting or noise."""
     doc = draw(mappings())
     text = _dump(doc, draw(st.booleans()))
-    kind = draw(st.sampled_from(["plain", "plain", "alias", "bomb", "deep", "tag", "repeat",
-                                 "noise", "text", "multi"]))
+    kind = draw(
+        st.sampled_from(
+            ["plain", "plain", "alias", "bomb", "deep", "tag", "repeat", "noise", "text", "multi"]
+        )
+    )
     field = draw(st.sampled_from(LEAVES)).split(".")
     nest = "".join(f"{' ' * (2 * i)}{k}:\n" for i, k in enumerate(field[:-1]))
     indent = " " * (2 * (len(field) - 1))
     if kind == "alias":
-        text = (f"x: &v {draw(st.sampled_from(['[1, 2]', '{a: 1}', '0.5', 'yes', '.inf']))}\n"
-                + nest + f"{indent}{field[-1]}: *v\n")
+        text = (
+            f"x: &v {draw(st.sampled_from(['[1, 2]', '{a: 1}', '0.5', 'yes', '.inf']))}\n"
+            + nest
+            + f"{indent}{field[-1]}: *v\n"
+        )
     elif kind == "bomb":
         width, levels = draw(st.integers(2, 10)), draw(st.integers(2, 12))
         lines = ["x:", "  a0: &a0 [" + ", ".join(["1"] * width) + "]"]
@@ -146,10 +195,22 @@ def yaml_texts(draw: st.DrawFn) -> str:
         depth = draw(st.integers(1, 3000))
         text = nest + f"{indent}{field[-1]}: " + "[" * depth + "1" + "]" * depth + "\n"
     elif kind == "tag":
-        tag = draw(st.sampled_from(["!!python/object/apply:os.system ['true']", "!!binary aGVsbG8=",
-                                    "!!set {a, b}", "!!omap [{a: 1}]", "!custom 3", "!!str 3",
-                                    "!!float 1e400", "!!int 0x7fffffffffffffffffffff",
-                                    "!!timestamp 2026-13-01", "!!bool maybe"]))
+        tag = draw(
+            st.sampled_from(
+                [
+                    "!!python/object/apply:os.system ['true']",
+                    "!!binary aGVsbG8=",
+                    "!!set {a, b}",
+                    "!!omap [{a: 1}]",
+                    "!custom 3",
+                    "!!str 3",
+                    "!!float 1e400",
+                    "!!int 0x7fffffffffffffffffffff",
+                    "!!timestamp 2026-13-01",
+                    "!!bool maybe",
+                ]
+            )
+        )
         text = nest + f"{indent}{field[-1]}: {tag}\n"
     elif kind == "repeat":
         text = text + text
@@ -163,8 +224,7 @@ def yaml_texts(draw: st.DrawFn) -> str:
     return text
 
 
-ENCODINGS = ["utf-8", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32",
-             "latin-1", "cp1252"]
+ENCODINGS = ["utf-8", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1", "cp1252"]
 
 
 @st.composite
@@ -281,8 +341,13 @@ def test_console_script_exits_0_or_2(raw):
         work = Path(tmp)
         (work / "fuzz.yaml").write_bytes(raw)
         before = _listing(work)
-        p = subprocess.run([str(SALESSIM), "plan", "fuzz.yaml"], cwd=work, capture_output=True,
-                           timeout=120, env={**os.environ, "SALESSIM_CACHE_DIR": str(work / "c")})
+        p = subprocess.run(
+            [str(SALESSIM), "plan", "fuzz.yaml"],
+            cwd=work,
+            capture_output=True,
+            timeout=120,
+            env={**os.environ, "SALESSIM_CACHE_DIR": str(work / "c")},
+        )
         err = p.stderr.decode("utf-8", errors="replace")
         _check_refusal_or_success(p.returncode, err)
         assert _listing(work) == before
@@ -306,25 +371,51 @@ def test_any_document_loads_or_is_refused_naming_the_file():
             except ScenarioError as e:
                 msg = str(e)
                 assert "fuzz.yaml" in msg and len(msg) < 20_000, msg
-                seen.update(kind for kind in ("invalid scenario", "aliases", "nested deeper",
-                                              "duplicate key", "not UTF-8", "NUL bytes",
-                                              "not valid YAML", "empty") if kind in msg)
+                seen.update(
+                    kind
+                    for kind in (
+                        "invalid scenario",
+                        "aliases",
+                        "nested deeper",
+                        "duplicate key",
+                        "not UTF-8",
+                        "NUL bytes",
+                        "not valid YAML",
+                        "empty",
+                    )
+                    if kind in msg
+                )
 
     check()
-    assert {"loaded", "invalid scenario", "aliases", "nested deeper", "duplicate key",
-            "not valid YAML"} <= seen, seen
+    assert {
+        "loaded",
+        "invalid scenario",
+        "aliases",
+        "nested deeper",
+        "duplicate key",
+        "not valid YAML",
+    } <= seen, seen
     assert seen & {"not UTF-8", "NUL bytes"}, seen
 
 
 vary_specs = st.one_of(
     st.text(max_size=40),
-    st.builds(lambda key, vals: key + "=" + ",".join(vals),
-              st.sampled_from([*LEAVES, "name", "description", "coaching", "funnel.stages",
-                               "funnel.products.A", "", " "]),
-              st.lists(st.one_of(st.text(max_size=8),
-                                 st.sampled_from(["1", "0", "-1", "inf", "nan", "1e400", "true",
-                                                  "annual", "2026-01-01", "0x10", "1_000"])),
-                       max_size=4)))
+    st.builds(
+        lambda key, vals: key + "=" + ",".join(vals),
+        st.sampled_from(
+            [*LEAVES, "name", "description", "coaching", "funnel.stages", "funnel.products.A", "", " "]
+        ),
+        st.lists(
+            st.one_of(
+                st.text(max_size=8),
+                st.sampled_from(
+                    ["1", "0", "-1", "inf", "nan", "1e400", "true", "annual", "2026-01-01", "0x10", "1_000"]
+                ),
+            ),
+            max_size=4,
+        ),
+    ),
+)
 
 
 @settings(FUZZ, max_examples=200)

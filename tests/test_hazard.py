@@ -17,11 +17,19 @@ from salessim.scenario import load_scenario
 
 def _population() -> Population:
     rng = np.random.default_rng(3)
-    table = np.column_stack([rng.normal(size=20), rng.uniform(0, 2000, 20),
-                             np.where(rng.random(20) < 0.3, 365.0, np.nan), rng.uniform(0, .1, 20),
-                             rng.uniform(0, 1, 20), rng.integers(0, 3, 20),
-                             rng.uniform(0.3, 0.7, 20), rng.integers(0, 3, 20),
-                             rng.normal(0, 0.3, (20, 3))])
+    table = np.column_stack(
+        [
+            rng.normal(size=20),
+            rng.uniform(0, 2000, 20),
+            np.where(rng.random(20) < 0.3, 365.0, np.nan),
+            rng.uniform(0, 0.1, 20),
+            rng.uniform(0, 1, 20),
+            rng.integers(0, 3, 20),
+            rng.uniform(0.3, 0.7, 20),
+            rng.integers(0, 3, 20),
+            rng.normal(0, 0.3, (20, 3)),
+        ]
+    )
     pop = Population.of(table)
     assert pop is not None
     return pop
@@ -45,15 +53,18 @@ def test_nothing_is_remembered_outside_an_existing_cache_directory(tmp_path: Pat
     assert not path.parent.exists()
 
 
-@pytest.mark.parametrize("content", [
-    {"scale": -1.0, "population": None},
-    {"scale": float("nan"), "population": None},
-    {"scale": 0.05, "population": [[0.1, 2.0, 3.0]]},                       # too few columns
-    {"scale": 0.05, "population": [[float("nan"), 2.0, 3.0, 0.0, 0.0, 0.0, 0.5]]},  # NaN skill
-    {"scale": 0.05, "population": "rows"},
-    {"scale": 0.05},
-    {"scale": 1},
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"scale": -1.0, "population": None},
+        {"scale": float("nan"), "population": None},
+        {"scale": 0.05, "population": [[0.1, 2.0, 3.0]]},  # too few columns
+        {"scale": 0.05, "population": [[float("nan"), 2.0, 3.0, 0.0, 0.0, 0.0, 0.5]]},  # NaN skill
+        {"scale": 0.05, "population": "rows"},
+        {"scale": 0.05},
+        {"scale": 1},
+    ],
+)
 def test_a_damaged_remembered_solve_is_ignored(tmp_path: Path, content: dict) -> None:
     path = tmp_path / "hazard-x.json"
     path.write_text(json.dumps(content), encoding="utf-8")
@@ -89,8 +100,11 @@ def test_a_pilot_lets_go_at_its_last_review_so_its_end_is_a_start() -> None:
             sf = SalesForce(twin, 0, r, hazard_scale=scale)
             sf.keep_multipliers = pilot
             sf.run()
-            fired += sum(1 for t, k in zip(sf.p_leave, sf.p_exit, strict=True)
-                         if k == INVOLUNTARY and math.isclose(t, sf.T))
+            fired += sum(
+                1
+                for t, k in zip(sf.p_leave, sf.p_exit, strict=True)
+                if k == INVOLUNTARY and math.isclose(t, sf.T)
+            )
         at_end[pilot] = fired
     assert at_end[False] == 0 and at_end[True] > 0, at_end
 

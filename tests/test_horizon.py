@@ -15,9 +15,14 @@ from salessim.results import PERIOD_COLUMNS, REP_COLUMNS
 from salessim.scenario import load_scenario
 from salessim.simulate import simulate
 
-TINY = {"extends": "baseline", "name": "tiny", "organisation": {"managers": 2, "span": 4},
-        "reviews": {"cadence": "monthly"}, "metrics": "stage",
-        "simulation": {"warmup_days": 90, "horizon_days": 730}}
+TINY = {
+    "extends": "baseline",
+    "name": "tiny",
+    "organisation": {"managers": 2, "span": 4},
+    "reviews": {"cadence": "monthly"},
+    "metrics": "stage",
+    "simulation": {"warmup_days": 90, "horizon_days": 730},
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +64,16 @@ def test_every_year_has_its_quarter_level_quantities(two_years) -> None:
     for year in (1, 2):
         ry = r[r["year"] == year]
         assert ry["gap_flagged"].any()
-        flagged_q = set(ry[(ry["period"] != "year") & ry["gap_flagged"]]["rep_id"].astype(str)
-                        + "/" + ry[(ry["period"] != "year") & ry["gap_flagged"]]["replication"].astype(str))
-        flagged_y = set(ry[(ry["period"] == "year") & ry["gap_flagged"]]["rep_id"].astype(str)
-                        + "/" + ry[(ry["period"] == "year") & ry["gap_flagged"]]["replication"].astype(str))
+        flagged_q = set(
+            ry[(ry["period"] != "year") & ry["gap_flagged"]]["rep_id"].astype(str)
+            + "/"
+            + ry[(ry["period"] != "year") & ry["gap_flagged"]]["replication"].astype(str)
+        )
+        flagged_y = set(
+            ry[(ry["period"] == "year") & ry["gap_flagged"]]["rep_id"].astype(str)
+            + "/"
+            + ry[(ry["period"] == "year") & ry["gap_flagged"]]["replication"].astype(str)
+        )
         assert flagged_q == flagged_y
 
 
@@ -83,8 +94,7 @@ def test_a_longer_horizon_does_not_change_the_first_quarters() -> None:
     (The last quarter of the shorter run can differ: its final step resolves stage ends up to the
     end of the run with the skills of that day, where the longer run resolves them a few days later.)
     """
-    one = simulate({**TINY, "simulation": {"warmup_days": 90, "horizon_days": 365}},
-                   replications=2, seed=11)
+    one = simulate({**TINY, "simulation": {"warmup_days": 90, "horizon_days": 365}}, replications=2, seed=11)
     two = simulate(TINY, replications=2, seed=11)
     for table in ("periods", "reps"):
         a, b = getattr(one, table), getattr(two, table)
@@ -94,8 +104,7 @@ def test_a_longer_horizon_does_not_change_the_first_quarters() -> None:
 
 
 def test_arrays_sized_for_the_horizon() -> None:
-    sf = SalesForce(load_scenario({**TINY, "simulation": {"warmup_days": 0, "horizon_days": 1825}}),
-                    1, 0)
+    sf = SalesForce(load_scenario({**TINY, "simulation": {"warmup_days": 0, "horizon_days": 1825}}), 1, 0)
     assert sf.coach_hours.shape[1] == 25 and sf.skill_snap.shape[1] == 21
     assert sf.coverage.size == sf.culture_end.size == sf.headcount_sum.size == 25
     rec = sf.run()
@@ -103,8 +112,9 @@ def test_arrays_sized_for_the_horizon() -> None:
 
 
 @pytest.mark.parametrize(("value", "why"), [(800, "whole years"), (1826, "1825"), (0, "greater than 0")])
-def test_a_horizon_that_is_not_whole_years_is_refused(tmp_path: Path, capsys, monkeypatch, value,
-                                                      why) -> None:
+def test_a_horizon_that_is_not_whole_years_is_refused(
+    tmp_path: Path, capsys, monkeypatch, value, why
+) -> None:
     monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache"))
     f = tmp_path / "long.yaml"
     f.write_text(f"extends: baseline\nsimulation:\n  horizon_days: {value}\n", encoding="utf-8")
@@ -116,5 +126,7 @@ def test_a_horizon_that_is_not_whole_years_is_refused(tmp_path: Path, capsys, mo
 
 @pytest.mark.parametrize("value", [365, 730, 1825, 120])
 def test_whole_years_and_short_years_are_accepted(value) -> None:
-    assert load_scenario({"extends": "baseline",
-                          "simulation": {"horizon_days": value}}).simulation.horizon_days == value
+    assert (
+        load_scenario({"extends": "baseline", "simulation": {"horizon_days": value}}).simulation.horizon_days
+        == value
+    )

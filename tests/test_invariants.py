@@ -40,10 +40,14 @@ GOAL_PLANS: list[list[dict[str, Any]]] = [
     [{"metric": "revenue", "weight": 1.0}],
     [{"metric": "revenue", "weight": 0.7}, {"metric": "new_logos", "weight": 0.3}],
     [g.model_dump() for g in BASE.goals.items],  # the baseline's four goals
-    [{"metric": "revenue", "weight": 0.3}, {"metric": "new_logos", "weight": 0.15},
-     {"metric": "product_revenue", "product": "B", "weight": 0.15},
-     {"metric": "avg_deal_size", "weight": 0.1}, {"metric": "expansion_revenue", "weight": 0.15},
-     {"metric": "win_rate", "weight": 0.15}],
+    [
+        {"metric": "revenue", "weight": 0.3},
+        {"metric": "new_logos", "weight": 0.15},
+        {"metric": "product_revenue", "product": "B", "weight": 0.15},
+        {"metric": "avg_deal_size", "weight": 0.1},
+        {"metric": "expansion_revenue", "weight": 0.15},
+        {"metric": "win_rate", "weight": 0.15},
+    ],
     [{"metric": "opportunities", "weight": 0.5}, {"metric": "new_logo_revenue", "weight": 0.5}],
 ]
 
@@ -52,9 +56,15 @@ GOAL_PLANS: list[list[dict[str, Any]]] = [
 def scenarios(draw: st.DrawFn) -> Scenario:
     """A small sales force (≤ 12 seats, ≤ 330 days) with every lever drawn."""
     n_stages = draw(st.integers(1, 4))
-    stages = [{"name": f"s{i}", "conversion": draw(st.floats(0.05, 0.95)),
-               "mean_days": draw(st.floats(2.0, 40.0)), "cv": draw(st.floats(0.2, 1.5))}
-              for i in range(n_stages)]
+    stages = [
+        {
+            "name": f"s{i}",
+            "conversion": draw(st.floats(0.05, 0.95)),
+            "mean_days": draw(st.floats(2.0, 40.0)),
+            "cv": draw(st.floats(0.2, 1.5)),
+        }
+        for i in range(n_stages)
+    ]
     changes: dict[str, Any] = {
         "organisation.managers": draw(st.integers(1, 3)),
         "organisation.span": draw(st.integers(1, 4)),
@@ -66,8 +76,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         "prescription.enabled": draw(st.booleans()),
         "metrics": draw(st.sampled_from(["outcomes", "pipeline", "stage"])),
         "crm.adoption": draw(st.sampled_from([0.05, 0.4, 0.7, 1.0])),
-        "coaching.targeting": draw(st.sampled_from(
-            ["none", "reactive", "round_robin", "gap_targeted", "top_performers"])),
+        "coaching.targeting": draw(
+            st.sampled_from(["none", "reactive", "round_robin", "gap_targeted", "top_performers"])
+        ),
         "coaching.joint_call_hours_per_week": draw(st.sampled_from([0.0, 2.0, 6.0, 12.0])),
         "managers.training": draw(st.sampled_from(["none", "trained"])),
         "managers.promotion": draw(st.booleans()),
@@ -80,8 +91,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         "attrition.ramp_days": draw(st.sampled_from([0, 30, 150])),
         "reps.skill_sd": draw(st.floats(0.0, 1.5)),
         "reps.hours_per_week": draw(st.sampled_from([10.0, 45.0, 70.0])),
-        "reps.deal_priority": draw(st.sampled_from(["late_and_big", "oldest_first",
-                                                    "biggest_first"])),
+        "reps.deal_priority": draw(st.sampled_from(["late_and_big", "oldest_first", "biggest_first"])),
         "territory.inbound_per_week": draw(st.sampled_from([0.0, 1.5, 8.0])),
         "territory.accounts": draw(st.sampled_from([20, 500])),
         "comp.cap": draw(st.sampled_from([None, 1.2])),
@@ -92,8 +102,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     # size the quota so the reverse funnel asks for 1–6 new deals per rep-week whatever the
     # stages' conversions: runs stay small, and the plan's rates stay meaningful
     per_week = draw(st.floats(1.0, 6.0))
-    return sc.replace(**{"organisation.quota": sc.organisation.quota * per_week
-                         / plan(sc).new_per_week})
+    return sc.replace(**{"organisation.quota": sc.organisation.quota * per_week / plan(sc).new_per_week})
 
 
 run_args = st.tuples(scenarios(), st.integers(0, 2**31 - 1), st.integers(0, 7))
@@ -119,8 +128,13 @@ class CheckedSalesForce(SalesForce):
     def _snapshot(self) -> SimpleNamespace:
         b = self.book
         n = b.n
-        return SimpleNamespace(n=n, status=b.status[:n].copy(), closed=b.closed[:n].copy(),
-                               person=b.person[:n].copy(), stage=b.stage[:n].copy())
+        return SimpleNamespace(
+            n=n,
+            status=b.status[:n].copy(),
+            closed=b.closed[:n].copy(),
+            person=b.person[:n].copy(),
+            stage=b.stage[:n].copy(),
+        )
 
     def _check_since(self, before: SimpleNamespace) -> None:
         b = self.book
@@ -182,9 +196,12 @@ def expit_probe() -> Iterator[_ExpitProbe]:
     outlook probabilities). Not a fixture: Hypothesis re-runs the body many times per test."""
     probe = _ExpitProbe()
     # every module of the model that uses scipy.special
-    users = [m for name, m in sorted(sys.modules.items())
-             if name.startswith(("salessim.model.", "salessim.drivers."))
-             and getattr(m, "special", None) is special]
+    users = [
+        m
+        for name, m in sorted(sys.modules.items())
+        if name.startswith(("salessim.model.", "salessim.drivers."))
+        and getattr(m, "special", None) is special
+    ]
     assert users, "no model module uses scipy.special"
     for m in users:
         m.special = probe  # type: ignore[attr-defined]
@@ -283,9 +300,16 @@ def test_people_seats_and_handovers(args: tuple[Scenario, int, int]) -> None:
 
 def test_leavers_and_handovers_are_exercised() -> None:
     """The property above must meet leavers with open deals, some lost and some handed over."""
-    sc = BASE.replace(**{"organisation.managers": 2, "organisation.span": 4,
-                         "simulation.warmup_days": 60, "simulation.horizon_days": 200,
-                         "attrition.voluntary_annual": 0.95, "managers.promotion": True})
+    sc = BASE.replace(
+        **{
+            "organisation.managers": 2,
+            "organisation.span": 4,
+            "simulation.warmup_days": 60,
+            "simulation.horizon_days": 200,
+            "attrition.voluntary_annual": 0.95,
+            "managers.promotion": True,
+        }
+    )
     rec = SalesForce(sc, 11, 0, hazard_scale=fixed_scale(sc)).run()
     check_people(rec, sc.n_reps)
     check_book(rec)
@@ -314,8 +338,9 @@ def check_tables(rec: ReplicationRecord) -> None:
     np.testing.assert_allclose(by_period, per["revenue"], rtol=1e-9, atol=1e-6)
     # attainment is revenue over (pro-rated) quota
     ok = reps["quota"] > 0
-    np.testing.assert_allclose(reps.loc[ok, "attainment"],
-                               reps.loc[ok, "revenue"] / reps.loc[ok, "quota"], rtol=1e-12)
+    np.testing.assert_allclose(
+        reps.loc[ok, "attainment"], reps.loc[ok, "revenue"] / reps.loc[ok, "quota"], rtol=1e-12
+    )
     assert (reps["quota"] <= rec.scenario.organisation.quota * (1 + 1e-12)).all()
     # counts are non-negative integers
     for col in ("wins", "losses", "opportunities", "joint_calls"):
@@ -329,21 +354,23 @@ def check_tables(rec: ReplicationRecord) -> None:
     assert set(quarters.index) == set(year.index), "a rep in a quarter but not in the year"
     quarters = quarters.reindex(year.index)
     np.testing.assert_allclose(quarters, year, rtol=1e-9, atol=1e-6)
-    np.testing.assert_allclose(per.loc[["Q1", "Q2", "Q3", "Q4"], "revenue"].sum(),
-                               per.loc["year", "revenue"], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(
+        per.loc[["Q1", "Q2", "Q3", "Q4"], "revenue"].sum(), per.loc["year", "revenue"], rtol=1e-9, atol=1e-6
+    )
     # win rate is the year's closed deals in the book; the reps' wins and losses are those of the
     # people with time in seat in the year (a rep fired at the instant the year starts has none,
     # yet the deals lost as they leave are the organisation's losses of the year)
     yr = reps[reps["period"] == "year"]
     bk = rec.book
     t0, t1 = rec.warmup, rec.warmup + rec.horizon
-    closed_in = (bk.closed[:bk.n] >= t0) & (bk.closed[:bk.n] < t1)
-    won_in = closed_in & (bk.status[:bk.n] == WON)
-    lost_in = closed_in & (bk.status[:bk.n] == LOST)
+    closed_in = (bk.closed[: bk.n] >= t0) & (bk.closed[: bk.n] < t1)
+    won_in = closed_in & (bk.status[: bk.n] == WON)
+    lost_in = closed_in & (bk.status[: bk.n] == LOST)
     if won_in.sum() + lost_in.sum():
         assert per.loc["year", "win_rate"] == pytest.approx(
-            won_in.sum() / (won_in.sum() + lost_in.sum()), rel=1e-12)
-    seated = np.isin(bk.person[:bk.n], yr["rep_id"].to_numpy())
+            won_in.sum() / (won_in.sum() + lost_in.sum()), rel=1e-12
+        )
+    seated = np.isin(bk.person[: bk.n], yr["rep_id"].to_numpy())
     assert yr["wins"].sum() == (won_in & seated).sum()
     assert yr["losses"].sum() == (lost_in & seated).sum()
     # the deal log lists each deal created in the reported horizon once, with its true outcome
@@ -376,16 +403,16 @@ def test_output_tables_add_up(args: tuple[Scenario, int, int]) -> None:
 
 def test_largest_log_odds_stay_inside_unit_interval() -> None:
     """At the model's log-odds limit (and beyond), stage probabilities stay strictly in (0, 1)."""
-    p = special.expit(np.clip(np.array([-np.inf, -1e6, -LOGIT_LIMIT, LOGIT_LIMIT, 1e6, np.inf]),
-                              -LOGIT_LIMIT, LOGIT_LIMIT))
+    p = special.expit(
+        np.clip(np.array([-np.inf, -1e6, -LOGIT_LIMIT, LOGIT_LIMIT, 1e6, np.inf]), -LOGIT_LIMIT, LOGIT_LIMIT)
+    )
     assert np.all(p > 0.0) and np.all(p < 1.0)
     assert 1.0 - p[-1] > 0.0 and p[0] > 0.0
 
 
 @settings(max_examples=12, deadline=None, derandomize=True, database=None)
 @given(conversion=st.floats(0.5, 1.0, exclude_max=True), seed=st.integers(0, 2**31 - 1))
-def test_extreme_scenarios_keep_probabilities_inside_unit_interval(conversion: float,
-                                                                  seed: int) -> None:
+def test_extreme_scenarios_keep_probabilities_inside_unit_interval(conversion: float, seed: int) -> None:
     """Every log-odds lever at the edge the scenario schema allows and a conversion as close to 1
     as float64 goes (where expit saturates): probabilities stay strictly inside (0, 1).
 
@@ -393,19 +420,32 @@ def test_extreme_scenarios_keep_probabilities_inside_unit_interval(conversion: f
     log-odds the schema allows, and conversions near 0 make the reverse funnel ask for absurd
     prospecting rates.)
     """
-    sc = BASE.replace(**{
-        "organisation.managers": 1, "organisation.span": 6,
-        "simulation.warmup_days": 30, "simulation.horizon_days": 60,
-        "funnel.stages": [{"name": "a", "conversion": conversion, "mean_days": 3.0, "cv": 0.5},
-                          {"name": "b", "conversion": 0.5, "mean_days": 3.0, "cv": 0.5}],
-        "funnel.segments.new_logo.logit_offset": 5.0, "funnel.segments.expansion.logit_offset": 5.0,
-        "funnel.products.A.logit_offset": 5.0, "funnel.products.B.logit_offset": 5.0,
-        "reps.skill_sd": 3.0, "coaching.deal_boost": 3.0, "coaching.skill_gain_per_hour": 1.0,
-        "coaching.skill_ceiling": 5.0, "coaching.targeting": "reactive",
-        "coaching.joint_call_hours_per_week": 40.0, "coaching.hours_per_call": 0.5,
-        "managers.training": "trained", "managers.admin_hours_per_week": 0.0,
-        "managers.forecast_hours_per_week": 0.0,
-    })
+    sc = BASE.replace(
+        **{
+            "organisation.managers": 1,
+            "organisation.span": 6,
+            "simulation.warmup_days": 30,
+            "simulation.horizon_days": 60,
+            "funnel.stages": [
+                {"name": "a", "conversion": conversion, "mean_days": 3.0, "cv": 0.5},
+                {"name": "b", "conversion": 0.5, "mean_days": 3.0, "cv": 0.5},
+            ],
+            "funnel.segments.new_logo.logit_offset": 5.0,
+            "funnel.segments.expansion.logit_offset": 5.0,
+            "funnel.products.A.logit_offset": 5.0,
+            "funnel.products.B.logit_offset": 5.0,
+            "reps.skill_sd": 3.0,
+            "coaching.deal_boost": 3.0,
+            "coaching.skill_gain_per_hour": 1.0,
+            "coaching.skill_ceiling": 5.0,
+            "coaching.targeting": "reactive",
+            "coaching.joint_call_hours_per_week": 40.0,
+            "coaching.hours_per_call": 0.5,
+            "managers.training": "trained",
+            "managers.admin_hours_per_week": 0.0,
+            "managers.forecast_hours_per_week": 0.0,
+        }
+    )
     sf = CheckedSalesForce(sc, seed, 0, hazard_scale=fixed_scale(sc))
     with expit_probe() as probe:
         rec = sf.run()
@@ -417,13 +457,19 @@ def test_extreme_scenarios_keep_probabilities_inside_unit_interval(conversion: f
 
 def test_extreme_log_odds_are_reached() -> None:
     """The extreme scenario above does push log-odds past where float64 expit saturates."""
-    sc = BASE.replace(**{
-        "organisation.managers": 1, "organisation.span": 6,
-        "simulation.warmup_days": 30, "simulation.horizon_days": 60,
-        "funnel.stages": [{"name": "a", "conversion": 1 - 1e-12, "mean_days": 3.0, "cv": 0.5}],
-        "funnel.segments.new_logo.logit_offset": 5.0, "funnel.segments.expansion.logit_offset": 5.0,
-        "funnel.products.A.logit_offset": 5.0, "funnel.products.B.logit_offset": 5.0,
-    })
+    sc = BASE.replace(
+        **{
+            "organisation.managers": 1,
+            "organisation.span": 6,
+            "simulation.warmup_days": 30,
+            "simulation.horizon_days": 60,
+            "funnel.stages": [{"name": "a", "conversion": 1 - 1e-12, "mean_days": 3.0, "cv": 0.5}],
+            "funnel.segments.new_logo.logit_offset": 5.0,
+            "funnel.segments.expansion.logit_offset": 5.0,
+            "funnel.products.A.logit_offset": 5.0,
+            "funnel.products.B.logit_offset": 5.0,
+        }
+    )
     sf = SalesForce(sc, 3, 0, hazard_scale=fixed_scale(sc))
     raw = float(sf.base_logit.max() + sf.cell_offset.max())
     assert special.expit(raw) == 1.0  # unguarded, this would be a probability of exactly 1
@@ -434,13 +480,24 @@ def test_extreme_log_odds_are_reached() -> None:
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
-@given(gain=st.floats(0.0, 1.0), hours=st.floats(0.0, 500.0), per_hour=st.floats(0.0, 1.0),
-       ceiling=st.floats(0.01, 5.0), decay=st.floats(0.0, 1.0))
-def test_coached_skill_stays_within_its_ceiling(gain: float, hours: float, per_hour: float,
-                                               ceiling: float, decay: float) -> None:
+@given(
+    gain=st.floats(0.0, 1.0),
+    hours=st.floats(0.0, 500.0),
+    per_hour=st.floats(0.0, 1.0),
+    ceiling=st.floats(0.01, 5.0),
+    decay=st.floats(0.0, 1.0),
+)
+def test_coached_skill_stays_within_its_ceiling(
+    gain: float, hours: float, per_hour: float, ceiling: float, decay: float
+) -> None:
     """Coached skill never exceeds the ceiling or goes negative, whatever one week's hours."""
-    sc = BASE.replace(**{"coaching.skill_gain_per_hour": per_hour, "coaching.skill_ceiling": ceiling,
-                         "coaching.skill_decay_per_week": decay})
+    sc = BASE.replace(
+        **{
+            "coaching.skill_gain_per_hour": per_hour,
+            "coaching.skill_ceiling": ceiling,
+            "coaching.skill_decay_per_week": decay,
+        }
+    )
     g = np.array([gain * ceiling])
     for _ in range(3):
         g = skill_step(g, np.array([hours]), sc)
@@ -449,14 +506,23 @@ def test_coached_skill_stays_within_its_ceiling(gain: float, hours: float, per_h
 
 def test_removing_deals_keeps_every_per_deal_array_aligned() -> None:
     """DealBook.remove (a leaver's unmet deals) compacts every per-deal array alike."""
-    sc = BASE.replace(**{"organisation.managers": 1, "organisation.span": 4,
-                         "simulation.warmup_days": 0, "simulation.horizon_days": 60})
+    sc = BASE.replace(
+        **{
+            "organisation.managers": 1,
+            "organisation.span": 4,
+            "simulation.warmup_days": 0,
+            "simulation.horizon_days": 60,
+        }
+    )
     sf = SalesForce(sc, 5, 0, hazard_scale=fixed_scale(sc))
     sf.run()
     b = sf.book
     n = b.n
-    per_deal = {name: arr[:n].copy() for name, arr in vars(b).items()
-                if name != "open_idx" and isinstance(arr, np.ndarray) and arr.shape[:1] == (b.cap,)}
+    per_deal = {
+        name: arr[:n].copy()
+        for name, arr in vars(b).items()
+        if name != "open_idx" and isinstance(arr, np.ndarray) and arr.shape[:1] == (b.cap,)
+    }
     assert {"seat", "created", "u_stage", "u_dur", "visible"} <= set(per_deal)
     open_before = set(b.open_idx.tolist())
     gone = np.flatnonzero(b.status[:n] == OPEN)[::2]

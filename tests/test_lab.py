@@ -19,8 +19,9 @@ BIN = Path(sys.executable).parent
 
 
 def test_jupyterlab_and_ipywidgets_are_installed() -> None:
-    r = subprocess.run([str(BIN / "jupyter"), "lab", "--version"], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [str(BIN / "jupyter"), "lab", "--version"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     major = int(r.stdout.strip().split(".")[0])
     assert major >= 4
@@ -45,19 +46,28 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_make_lab_starts_a_server_on_the_notebooks(tmp_path: Path) -> None:
     port, token = _free_port(), "salessim-test-token"
-    args = (f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
-            f"--IdentityProvider.token={token}")
+    args = (
+        f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
+        f"--IdentityProvider.token={token}"
+    )
     env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         answer = None
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 with urllib.request.urlopen(
-                        f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=5) as r:
+                    f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=5
+                ) as r:
                     answer = json.load(r)
                 break
             except OSError:

@@ -32,16 +32,27 @@ from salessim.experiments import compare
 from salessim.simulate import simulate
 
 SALESSIM = Path(sys.executable).parent / "salessim"
-SMALL = {"extends": "baseline", "name": "small", "organisation": {"managers": 2, "span": 4},
-         "simulation": {"warmup_days": 60, "horizon_days": 120}}
+SMALL = {
+    "extends": "baseline",
+    "name": "small",
+    "organisation": {"managers": 2, "span": 4},
+    "simulation": {"warmup_days": 60, "horizon_days": 120},
+}
 
 
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-        cwd: Path | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
     t = time.monotonic()
-    r = subprocess.run([str(SALESSIM), *args], capture_output=True, text=True, timeout=timeout,
-                       env={**os.environ, "SALESSIM_NO_PROGRESS": "1", **(env or {})}, cwd=cwd,
-                       check=False)
+    r = subprocess.run(
+        [str(SALESSIM), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "SALESSIM_NO_PROGRESS": "1", **(env or {})},
+        cwd=cwd,
+        check=False,
+    )
     return r, time.monotonic() - t
 
 
@@ -57,8 +68,18 @@ def refused(r: subprocess.CompletedProcess[str], *words: str) -> None:
 # ------------------------------------------------------------------------------------------
 def test_cli_refuses_more_workers_than_the_core_limit(tmp_path):
     out = tmp_path / "out"
-    r, secs = run("compare", "baseline", "-r", "2", "--workers", "1000", "--no-cache", "--out",
-                  str(out), env={"SALESSIM_CACHE_DIR": str(tmp_path / "cache")})
+    r, secs = run(
+        "compare",
+        "baseline",
+        "-r",
+        "2",
+        "--workers",
+        "1000",
+        "--no-cache",
+        "--out",
+        str(out),
+        env={"SALESSIM_CACHE_DIR": str(tmp_path / "cache")},
+    )
     refused(r, "--workers", f"at most {max_workers()}", "1000")
     assert secs < 20 and not out.exists()
 
@@ -86,10 +107,18 @@ def test_pool_starts_no_more_processes_than_batches():
 # ------------------------------------------------------------------------------------------
 # replications
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("cmd", [
-    ["simulate", "baseline"], ["compare", "baseline"], ["swings"], ["validate"], ["bench"],
-    ["sweep", "baseline", "--vary", "reviews.cadence=annual,monthly"], ["reports"],
-])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["simulate", "baseline"],
+        ["compare", "baseline"],
+        ["swings"],
+        ["validate"],
+        ["bench"],
+        ["sweep", "baseline", "--vary", "reviews.cadence=annual,monthly"],
+        ["reports"],
+    ],
+)
 def test_cli_refuses_replications_above_the_maximum(cmd, tmp_path):
     r, secs = run(*cmd, "-r", "1000000000", cwd=tmp_path)
     refused(r, "replications", f"at most {MAX_REPLICATIONS}", "1000000000")
@@ -137,8 +166,7 @@ def test_bench_refuses_the_seed_whose_successor_it_would_run():
 
 def test_the_largest_seed_runs_and_is_written(tmp_path):
     out = tmp_path / "out"
-    r, _ = run("simulate", str(_small_file(tmp_path)), "-r", "1", "--seed", str(MAX_SEED),
-               "--out", str(out))
+    r, _ = run("simulate", str(_small_file(tmp_path)), "-r", "1", "--seed", str(MAX_SEED), "--out", str(out))
     assert r.returncode == 0, r.stderr
     import pandas as pd
 
@@ -163,21 +191,45 @@ def _small_file(tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------
 # Dask scheduler addresses
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("address", ["not an address", "http://127.0.0.1:8786", "tcp://127.0.0.1",
-                                     "tcp://127.0.0.1:99999", "tcp://:8786", "tcp://[::1",
-                                     "tcp://host:port", "tcp://a b:8786", "tcp://\x1b[31m:1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "not an address",
+        "http://127.0.0.1:8786",
+        "tcp://127.0.0.1",
+        "tcp://127.0.0.1:99999",
+        "tcp://:8786",
+        "tcp://[::1",
+        "tcp://host:port",
+        "tcp://a b:8786",
+        "tcp://\x1b[31m:1",
+    ],
+)
 def test_cli_refuses_a_malformed_scheduler_address_at_once(address, tmp_path):
-    r, secs = run("compare", "baseline", "-r", "2", "--no-cache", "--scheduler", address,
-                  env={"SALESSIM_CACHE_DIR": str(tmp_path / "cache")})
+    r, secs = run(
+        "compare",
+        "baseline",
+        "-r",
+        "2",
+        "--no-cache",
+        "--scheduler",
+        address,
+        env={"SALESSIM_CACHE_DIR": str(tmp_path / "cache")},
+    )
     refused(r, "Dask scheduler address", "tcp://")
     assert secs < 10
 
 
-@pytest.mark.parametrize(("address", "normal"), [
-    ("tcp://10.0.0.5:8786", "tcp://10.0.0.5:8786"), ("localhost:8786", "tcp://localhost:8786"),
-    ("TLS://sched.example.org:8786", "tls://sched.example.org:8786"),
-    ("tcp://[::1]:8786", "tcp://[::1]:8786"), ("inproc://10.0.0.5/1234/1", "inproc://10.0.0.5/1234/1"),
-])
+@pytest.mark.parametrize(
+    ("address", "normal"),
+    [
+        ("tcp://10.0.0.5:8786", "tcp://10.0.0.5:8786"),
+        ("localhost:8786", "tcp://localhost:8786"),
+        ("TLS://sched.example.org:8786", "tls://sched.example.org:8786"),
+        ("tcp://[::1]:8786", "tcp://[::1]:8786"),
+        ("inproc://10.0.0.5/1234/1", "inproc://10.0.0.5/1234/1"),
+    ],
+)
 def test_well_formed_scheduler_addresses_pass_the_check(address, normal):
     assert check_scheduler_address(address) == normal
 
@@ -222,9 +274,17 @@ def http_server():
 
 def test_cli_gives_up_on_a_server_that_never_answers(silent_server, tmp_path):
     _, startup = run("--version")  # the CLI's start-up on this machine, at its present load
-    r, secs = run("compare", "baseline", "-r", "2", "--no-cache", "--scheduler", silent_server,
-                  env={"SALESSIM_DASK_TIMEOUT": "3", "SALESSIM_CACHE_DIR": str(tmp_path / "c")},
-                  timeout=60)
+    r, secs = run(
+        "compare",
+        "baseline",
+        "-r",
+        "2",
+        "--no-cache",
+        "--scheduler",
+        silent_server,
+        env={"SALESSIM_DASK_TIMEOUT": "3", "SALESSIM_CACHE_DIR": str(tmp_path / "c")},
+        timeout=60,
+    )
     refused(r, "cannot reach the Dask scheduler", "within 3 s")
     # the timeout, the probe's slack and the CLI's start-up (importing Dask: a few start-ups);
     # without the timeout the CLI waits on the silent server until the 60 s limit
@@ -252,8 +312,16 @@ def test_connecting_is_bounded_by_the_timeout_handshake_included(server, request
 
 
 def test_the_dask_timeout_is_read_from_the_environment(tmp_path):
-    r, secs = run("compare", "baseline", "-r", "2", "--no-cache", "--scheduler", "tcp://127.0.0.1:1",
-                  env={"SALESSIM_DASK_TIMEOUT": "soon", "SALESSIM_CACHE_DIR": str(tmp_path / "c")})
+    r, secs = run(
+        "compare",
+        "baseline",
+        "-r",
+        "2",
+        "--no-cache",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+        env={"SALESSIM_DASK_TIMEOUT": "soon", "SALESSIM_CACHE_DIR": str(tmp_path / "c")},
+    )
     refused(r, "SALESSIM_DASK_TIMEOUT", "soon")
     assert secs < 10
 
@@ -294,8 +362,9 @@ PARENT = textwrap.dedent("""
 def test_pool_workers_die_with_a_killed_parent(started_from, tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(PARENT, encoding="utf-8")
-    parent = subprocess.Popen([sys.executable, str(script), started_from], stdout=subprocess.PIPE,
-                              text=True, cwd=tmp_path)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), started_from], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
     workers: list[psutil.Process] = []
     try:
         line = parent.stdout.readline() if parent.stdout else ""
@@ -328,8 +397,19 @@ def test_a_sweep_with_too_many_points_is_refused_before_building_them(tmp_path, 
     from salessim.executors import MAX_RUN_REPLICATIONS
 
     values = ",".join(str(v) for v in range(1, 10_001))  # 10,000 points × 3 replications
-    code = main(["sweep", "baseline", "--vary", f"organisation.quota={values}", "-r", "3",
-                 "--no-cache", "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "sweep",
+            "baseline",
+            "--vary",
+            f"organisation.quota={values}",
+            "-r",
+            "3",
+            "--no-cache",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert f"{MAX_RUN_REPLICATIONS:,}" in err and "30,000" in err and "Traceback" not in err

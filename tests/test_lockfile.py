@@ -48,9 +48,10 @@ def test_every_declared_dependency_is_pinned() -> None:
             assert req.specifier.contains(version, prereleases=True), (d, version)
 
 
-@pytest.mark.skipif(Path(sys.prefix).resolve() != (ROOT / ".venv").resolve()
-                    or sys.version_info < (3, 11, 5),
-                    reason="runs in the .venv `make install` builds from the lock (Python 3.11.5+)")
+@pytest.mark.skipif(
+    Path(sys.prefix).resolve() != (ROOT / ".venv").resolve() or sys.version_info < (3, 11, 5),
+    reason="runs in the .venv `make install` builds from the lock (Python 3.11.5+)",
+)
 def test_the_installed_environment_is_the_locked_one() -> None:
     """What the tests run on is what the lock says (for this platform and Python)."""
     wrong = []

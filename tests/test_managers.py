@@ -38,9 +38,16 @@ SEED = 20240611
 
 def small(**over: object) -> Scenario:
     """Two teams of eight, a 60-day warm-up and a 182-day horizon, the policy in force from time 0."""
-    return load_scenario("baseline").replace(**{
-        "organisation.managers": 2, "organisation.span": 8, "simulation.warmup_days": 60,
-        "simulation.horizon_days": 182, "simulation.mode": "steady_state", **over})
+    return load_scenario("baseline").replace(
+        **{
+            "organisation.managers": 2,
+            "organisation.span": 8,
+            "simulation.warmup_days": 60,
+            "simulation.horizon_days": 182,
+            "simulation.mode": "steady_state",
+            **over,
+        }
+    )
 
 
 def run(sc: Scenario, replication: int = 0) -> SalesForce:
@@ -127,13 +134,20 @@ def _year(sc: Scenario, replications: int = 8, seed: int = 11):
 def test_monthly_reviews_at_a_wide_span_leave_less_coaching_delivered_than_annual() -> None:
     """30 reps a manager, 12 promised joint-call hours: a monthly review (30 h) no longer fits in
     the week's free hours and waits into the next week, ahead of its joint calls."""
-    wide = load_scenario("baseline").replace(**{
-        "organisation.managers": 2, "organisation.span": 30, "simulation.warmup_days": 90,
-        "simulation.horizon_days": 364, "coaching.joint_call_hours_per_week": 12})
+    wide = load_scenario("baseline").replace(
+        **{
+            "organisation.managers": 2,
+            "organisation.span": 30,
+            "simulation.warmup_days": 90,
+            "simulation.horizon_days": 364,
+            "coaching.joint_call_hours_per_week": 12,
+        }
+    )
     annual = _year(wide)
     monthly = _year(wide.replace(**{"reviews.cadence": "monthly"}))
-    diff = (annual["coaching_delivered_share"].to_numpy()
-            - monthly["coaching_delivered_share"].to_numpy())  # paired: same seeds
+    diff = (
+        annual["coaching_delivered_share"].to_numpy() - monthly["coaching_delivered_share"].to_numpy()
+    )  # paired: same seeds
     se = diff.std(ddof=1) / math.sqrt(diff.size)
     assert diff.mean() > 3 * se
     # about one week's calls lost per monthly review: well below the annual cadence's
@@ -143,8 +157,16 @@ def test_monthly_reviews_at_a_wide_span_leave_less_coaching_delivered_than_annua
 
 def test_at_the_usual_span_reviews_fit_and_coaching_is_delivered_in_full() -> None:
     """Eight reps, 1 h each: even a monthly review fits in the hours admin and calls leave."""
-    sf = run(small(**{"reviews.cadence": "monthly", "managers.promotion": False,
-                      "attrition.voluntary_annual": 0.0, "reviews.involuntary_annual": 0.0}))
+    sf = run(
+        small(
+            **{
+                "reviews.cadence": "monthly",
+                "managers.promotion": False,
+                "attrition.voluntary_annual": 0.0,
+                "reviews.involuntary_annual": 0.0,
+            }
+        )
+    )
     rec_share = sf.coach_delivered / sf.coach_promised
     np.testing.assert_array_equal(rec_share, np.ones(5))
     # every monthly review took its hours: 8 reps × 1 h per review, per manager, and every new
@@ -152,8 +174,9 @@ def test_at_the_usual_span_reviews_fit_and_coaching_is_delivered_in_full() -> No
     reviews_held = sum(1 for _ in sf.clock.calendar(365.0 / 12))
     plan_hours = sf.sc.reviews.plan_hours
     assert plan_hours > 0 and sf.plans_started.sum() > 0
-    np.testing.assert_allclose(sf.ledgers.spent[:, REVIEW],
-                               8.0 * reviews_held + plan_hours * sf.plans_started)
+    np.testing.assert_allclose(
+        sf.ledgers.spent[:, REVIEW], 8.0 * reviews_held + plan_hours * sf.plans_started
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,23 +201,40 @@ def _vacant_mondays(sf: SalesForce) -> np.ndarray:
 
 
 def test_hiring_hours_are_taken_for_every_week_a_seat_is_vacant() -> None:
-    over = {"managers.hours_per_week": 100.0, "attrition.voluntary_annual": 0.6,
-            "managers.interview_hours_per_vacancy": 3.0}
+    over = {
+        "managers.hours_per_week": 100.0,
+        "attrition.voluntary_annual": 0.6,
+        "managers.interview_hours_per_vacancy": 3.0,
+    }
     sf = run(small(**over))
     vacant = _vacant_mondays(sf)
     assert vacant.sum() >= 10  # promotions and many leavers: seats stood empty
     np.testing.assert_allclose(sf.ledgers.spent[:, HIRING], 3.0 * vacant)
 
-    quiet = run(small(**{**over, "attrition.voluntary_annual": 0.0, "managers.promotion": False,
-                         "reviews.involuntary_annual": 0.0}))
+    quiet = run(
+        small(
+            **{
+                **over,
+                "attrition.voluntary_annual": 0.0,
+                "managers.promotion": False,
+                "reviews.involuntary_annual": 0.0,
+            }
+        )
+    )
     assert _vacant_mondays(quiet).sum() == 0
     assert quiet.ledgers.spent[:, HIRING].sum() == 0.0
 
 
 def test_hiring_comes_before_coaching_when_the_week_is_short() -> None:
     """Free hours of 4 a week: a manager with an empty seat (3 h of interviews) has 1 h for calls."""
-    sc = small(**{"managers.hours_per_week": 31.0, "managers.promotion": True,
-                  "attrition.voluntary_annual": 0.0, "reviews.involuntary_annual": 0.0})
+    sc = small(
+        **{
+            "managers.hours_per_week": 31.0,
+            "managers.promotion": True,
+            "attrition.voluntary_annual": 0.0,
+            "reviews.involuntary_annual": 0.0,
+        }
+    )
     sf = SalesForce(sc, SEED, 0)
     for m in range(sf.M):  # every team gets a new manager, its top rep: one empty seat each
         training.replace_manager(sf, m)
@@ -249,8 +289,7 @@ def test_a_new_manager_attends_the_programme_and_its_days_come_before_joint_call
     """Two days away (20 h of a 50-hour week) from a new manager's first day: that week's calls
     get 3 of the 4 promised hours, and quality moves to the trained level once it is over. The
     managers in place at the start of a steady state were trained before it: no days away."""
-    sc = small(**{"managers.training": "trained", "managers.training_days": 2.0,
-                  "managers.promotion": False})
+    sc = small(**{"managers.training": "trained", "managers.training_days": 2.0, "managers.promotion": False})
     sf = SalesForce(sc, SEED, 0)
     trained = sf.quality.copy()
     training.replace_manager(sf, 1)
@@ -271,8 +310,9 @@ def test_in_a_transition_every_manager_attends_at_the_policys_start() -> None:
     end of the warm-up (day 60) every manager spends 10 working days (14 calendar days) away,
     coaching at the untrained level until the programme ends, then at the trained level — the
     same managers (the same quality draws). A steady state's managers were trained before it."""
-    sc = small(**{"managers.training": "trained", "managers.training_days": 10.0,
-                  "managers.promotion": False})
+    sc = small(
+        **{"managers.training": "trained", "managers.training_days": 10.0, "managers.promotion": False}
+    )
     sf = SalesForce(sc.replace(**{"simulation.mode": "transition"}), SEED, 0)
     sf._spawn(policy.switch(sf, sf.target))  # as run() does; the ledgers run from construction
     steady = SalesForce(sc, SEED, 0)
@@ -318,18 +358,16 @@ def test_a_new_manager_is_the_teams_top_rep_with_quality_drawn_apart_from_skill(
     sf = SalesForce(sc, SEED, 0)
     # the managers at the start were promoted before the run from a team like this one: fully
     # against skill, their quality z is minus the top of `span` skill draws; no seat is empty
-    np.testing.assert_allclose(sf.quality,
-                               training.manager_quality(sc, -sf.manager_z[:, 2:].max(axis=1)))
+    np.testing.assert_allclose(sf.quality, training.manager_quality(sc, -sf.manager_z[:, 2:].max(axis=1)))
     assert sf.active.all()
     span = sc.organisation.span
-    top = int(np.argmax(sf.theta0[span:2 * span])) + span
+    top = int(np.argmax(sf.theta0[span : 2 * span])) + span
     training.replace_manager(sf, 1)
     assert not sf.active[top] and sf.active.sum() == sf.N - 1
     assert np.array(sf.p_exit)[np.array(sf.p_seat) == top][0] == PROMOTED
     assert sf.quality[1] == training.manager_quality(sc, -sf.zskill[top])
     outside = SalesForce(small(**{"managers.promotion": False}), SEED, 0)
-    np.testing.assert_allclose(outside.quality,
-                               training.manager_quality(sc, outside.manager_z[:, 0]))
+    np.testing.assert_allclose(outside.quality, training.manager_quality(sc, outside.manager_z[:, 0]))
     training.replace_manager(outside, 1)
     assert outside.active.all()
     # the last rep left in a team is not promoted
@@ -343,10 +381,17 @@ def test_a_new_manager_is_the_teams_top_rep_with_quality_drawn_apart_from_skill(
 def test_managers_turn_over_at_their_rate_and_promotion_drains_top_reps_every_year() -> None:
     """Two years of 60 teams at 30 % a year: replacements ≈ Binomial(teams × months, p_month),
     spread over the run (not a one-off at the start), each promoting a top rep."""
-    sc = load_scenario("baseline").replace(**{
-        "organisation.managers": 60, "organisation.span": 4, "simulation.warmup_days": 0,
-        "simulation.horizon_days": 730, "managers.turnover_annual": 0.3,
-        "attrition.voluntary_annual": 0.0, "reviews.involuntary_annual": 0.0})
+    sc = load_scenario("baseline").replace(
+        **{
+            "organisation.managers": 60,
+            "organisation.span": 4,
+            "simulation.warmup_days": 0,
+            "simulation.horizon_days": 730,
+            "managers.turnover_annual": 0.3,
+            "attrition.voluntary_annual": 0.0,
+            "reviews.involuntary_annual": 0.0,
+        }
+    )
     sf = run(sc)
     leave = np.array(sf.p_leave)[np.array(sf.p_exit) == PROMOTED]
     months = int(730 / (365 / 12))  # month ends within the run
@@ -370,27 +415,28 @@ BAD = [
     ("managers: {forecast_hours_per_week: lots}\n", "managers.forecast_hours_per_week", "lots"),
     ("managers: {review_hours_per_rep: -1}\n", "managers.review_hours_per_rep", "-1"),
     ("managers: {interview_hours_per_vacancy: -3}\n", "managers.interview_hours_per_vacancy", "-3"),
-    ("managers: {interview_hours_per_vacancy: .nan}\n", "managers.interview_hours_per_vacancy",
-     "nan"),
+    ("managers: {interview_hours_per_vacancy: .nan}\n", "managers.interview_hours_per_vacancy", "nan"),
     ("managers: {training_days: -1}\n", "managers.training_days", "-1"),
     ("managers: {training_days: 400}\n", "managers.training_days", "400"),
     ("managers: {promoted_skill_correlation: 1.5}\n", "managers.promoted_skill_correlation", "1.5"),
-    ("managers: {promoted_skill_correlation: true}\n", "managers.promoted_skill_correlation",
-     "True"),
+    ("managers: {promoted_skill_correlation: true}\n", "managers.promoted_skill_correlation", "True"),
     ("managers: {promotion: maybe}\n", "managers.promotion", "maybe"),
     ("managers: {turnover_annual: -0.1}\n", "managers.turnover_annual", "-0.1"),
     ("managers: {turnover_annual: 0.95}\n", "managers.turnover_annual", "0.95"),
-    ("managers: {hours_per_week: 30, admin_hours_per_week: 28}\n", "managers",
-     "admin_hours_per_week 28 + forecast_hours_per_week 4 = 32 exceed hours_per_week 30"),
+    (
+        "managers: {hours_per_week: 30, admin_hours_per_week: 28}\n",
+        "managers",
+        "admin_hours_per_week 28 + forecast_hours_per_week 4 = 32 exceed hours_per_week 30",
+    ),
     ("managers: {weekly_hours: 45}\n", "managers.weekly_hours", "hours_per_week"),
     ("coaching: {joint_call_hours_per_week: -4}\n", "coaching.joint_call_hours_per_week", "-4"),
 ]
 
 
 @pytest.mark.parametrize(("body", "field", "value"), BAD, ids=[b[1] + ":" + b[2][:12] for b in BAD])
-def test_bad_manager_input_exits_2_naming_file_field_and_value(tmp_path: Path, capsys, monkeypatch,
-                                                               body: str, field: str,
-                                                               value: str) -> None:
+def test_bad_manager_input_exits_2_naming_file_field_and_value(
+    tmp_path: Path, capsys, monkeypatch, body: str, field: str, value: str
+) -> None:
     monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "bad_manager.yaml"
     path.write_text("extends: baseline\n" + body, encoding="utf-8")

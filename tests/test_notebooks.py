@@ -54,9 +54,10 @@ def test_notebook_is_committed_clean(name):
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert "question" in nb.cells[0].source.lower()
     i, _ = _parameters_cell(nb)
-    following = [c for c in nb.cells[i + 1:] if c.cell_type == "code"]
-    assert following and "quick_mode()" in following[0].source, \
+    following = [c for c in nb.cells[i + 1 :] if c.cell_type == "code"]
+    assert following and "quick_mode()" in following[0].source, (
         f"{name}: the cell after the parameters should derive values (and honour SALESSIM_QUICK)"
+    )
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -80,8 +81,10 @@ def test_parameters_cell_holds_commented_literals(name):
 def test_parameter_names_agree_with_papermill(name):
     """papermill reads every parameter (a second '=' on a line makes it skip the line silently)."""
     _, cell = _parameters_cell(_nb(name))
-    declared = [ast.unparse(s.target if isinstance(s, ast.AnnAssign) else s.targets[0])
-                for s in ast.parse(cell.source).body]
+    declared = [
+        ast.unparse(s.target if isinstance(s, ast.AnnAssign) else s.targets[0])
+        for s in ast.parse(cell.source).body
+    ]
     spec = papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
     assert list(spec) == declared
     if name in NAMES:
@@ -111,9 +114,25 @@ def test_every_notebook_runs_under_nbval(tmp_path):
     env = {**os.environ, "SALESSIM_QUICK": "1", "SALESSIM_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("PYTEST_XDIST_WORKER", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-p",
-         "no:xdist", "-q", *sorted(p.name for p in tmp_path.glob("*.ipynb"))],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-q",
+            *sorted(p.name for p in tmp_path.glob("*.ipynb")),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
     for name in NAMES:
@@ -126,7 +145,13 @@ def test_every_notebook_runs_under_nbval(tmp_path):
     # figures (no "+11.3 to +17.8 %", "$23K" or Unicode minus as text), a spreadsheet beside it
     from test_report_tables import check_report_tables
 
-    for name in ("drivers_overview", "goal_designs", "pipeline_benchmark", "coaching",
-                 "crm_calibration", "what_if"):
+    for name in (
+        "drivers_overview",
+        "goal_designs",
+        "pipeline_benchmark",
+        "coaching",
+        "crm_calibration",
+        "what_if",
+    ):
         assert sorted((tmp_path / "out" / name).glob("*.csv")), f"{name}: no table written"
     assert check_report_tables(tmp_path / "out") == []

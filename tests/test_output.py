@@ -44,8 +44,15 @@ def small(tmp_path) -> Path:
 
 
 def run(*args, env, cwd, timeout=300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(SALESSIM), *map(str, args)], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [str(SALESSIM), *map(str, args)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def snapshot(d: Path) -> dict[str, bytes]:
@@ -92,15 +99,17 @@ def spy(monkeypatch):
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("out", [".", "", "/", "..", "sub/.."])
 @pytest.mark.parametrize("command", ["simulate", "compare"])
-def test_out_naming_no_folder_exits_2_before_simulating(tmp_path, monkeypatch, capsys, spy, small,
-                                                        out, command):
+def test_out_naming_no_folder_exits_2_before_simulating(
+    tmp_path, monkeypatch, capsys, spy, small, out, command
+):
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache"))
     before = sorted(p.name for p in tmp_path.iterdir())
     try:
-        code = cli.main([command, str(small), "-r", "1", *(["-w", "1"] if command == "compare" else []),
-                         "--out", out])
+        code = cli.main(
+            [command, str(small), "-r", "1", *(["-w", "1"] if command == "compare" else []), "--out", out]
+        )
     except SystemExit as e:  # '' is refused by the argument parser, by its own name
         code = e.code
     err = capsys.readouterr().err
@@ -119,8 +128,9 @@ def test_existing_foreign_folder_survives(tmp_path, monkeypatch, capsys, spy, sm
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "keepme.txt").write_text("precious\n")
-    code = cli.main([command, str(small), "-r", "1", *(["-w", "1"] if command == "compare" else []),
-                     "--out", str(mine)])
+    code = cli.main(
+        [command, str(small), "-r", "1", *(["-w", "1"] if command == "compare" else []), "--out", str(mine)]
+    )
     clean_error(code, capsys.readouterr().err, str(mine), "did not write", "manifest.json")
     assert spy == []
     assert snapshot(mine) == {"keepme.txt": b"precious\n"}
@@ -160,8 +170,9 @@ def test_symlink_as_out_is_refused(tmp_path, capsys, spy, small, command, monkey
     real.mkdir()
     link = tmp_path / "link"
     link.symlink_to(real)
-    code = cli.main([command, str(small), "-r", "1", *(["-w", "1"] if command == "compare" else []),
-                     "--out", str(link)])
+    code = cli.main(
+        [command, str(small), "-r", "1", *(["-w", "1"] if command == "compare" else []), "--out", str(link)]
+    )
     clean_error(code, capsys.readouterr().err, str(link), "symbolic link")
     assert spy == []
     assert link.is_symlink() and os.readlink(link) == str(real)
@@ -255,9 +266,26 @@ def good(tmp_path, env, small) -> tuple[Path, dict[str, bytes]]:
 
 def test_crash_between_the_renames_is_repaired_by_the_next_start(tmp_path, env, small, good):
     out, before = good
-    crash = subprocess.run([sys.executable, "-c", CRASH_AT_INSTALL, "simulate", str(small), "-r", "1",
-                            "-s", "2", "--out", str(out)], env=env, cwd=tmp_path, capture_output=True,
-                           text=True, timeout=300)
+    crash = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CRASH_AT_INSTALL,
+            "simulate",
+            str(small),
+            "-r",
+            "1",
+            "-s",
+            "2",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert crash.returncode == 9
     assert not out.exists()  # the crash left no result under its name…
     assert leftovers(tmp_path)  # …only the hidden last good one and the unfinished new one
@@ -332,14 +360,21 @@ with Output(sys.argv[1]):
 
 def test_second_run_on_a_locked_out_exits_2_before_simulating(tmp_path, env, small, good):
     out, before = good
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         t = time.perf_counter()
         r = run("simulate", small, "-r", "1", "--out", out, env=env, cwd=tmp_path)
-        clean_error(r.returncode, r.stderr, str(out), "another salessim run", f"pid {holder.pid}",
-                    str(tmp_path / ".out.lock"))
+        clean_error(
+            r.returncode,
+            r.stderr,
+            str(out),
+            "another salessim run",
+            f"pid {holder.pid}",
+            str(tmp_path / ".out.lock"),
+        )
         assert r.stdout == ""  # nothing simulated
         assert time.perf_counter() - t < 30
         assert snapshot(out) == before
@@ -365,8 +400,9 @@ def test_lock_is_not_inherited_by_forked_workers(tmp_path):
         time.sleep(60)
     """)
     out = tmp_path / "out"
-    p = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True,
-                         start_new_session=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
         os.kill(p.pid, signal.SIGKILL)  # the parent dies; its forked child lives on
@@ -383,9 +419,14 @@ def test_lock_is_not_inherited_by_forked_workers(tmp_path):
 def test_two_concurrent_runs_on_one_out(tmp_path, env, small):
     out = tmp_path / "out"
     lock = tmp_path / ".out.lock"
-    first = subprocess.Popen([str(SALESSIM), "simulate", "baseline", "-r", "40", "--out", str(out)],
-                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    first = subprocess.Popen(
+        [str(SALESSIM), "simulate", "baseline", "-r", "40", "--out", str(out)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     while not lock.exists() and time.time() < deadline and first.poll() is None:
         time.sleep(0.05)

@@ -21,8 +21,12 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subp
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(out),
-                        "-q"], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     (whl,) = out.glob("salessim-*.whl")
     return whl
@@ -43,23 +47,44 @@ def test_wheel_in_a_fresh_venv_simulates_and_reports(wheel: Path, tmp_path: Path
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / "bin" / "python"
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], capture_output=True,
-                       text=True, timeout=1200)
+    r = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True, timeout=1200
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     work = tmp_path / "elsewhere"  # outside the checkout: nothing can come from the repository
     work.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "JUPYTER_PATH", "VIRTUAL_ENV", "SALESSIM_CACHE_DIR")}
-    env.update(HOME=str(tmp_path / "home"), PATH=f"{venv / 'bin'}:{env.get('PATH', '')}",
-               SALESSIM_CACHE_DIR=str(tmp_path / "cache"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "JUPYTER_PATH", "VIRTUAL_ENV", "SALESSIM_CACHE_DIR")
+    }
+    env.update(
+        HOME=str(tmp_path / "home"),
+        PATH=f"{venv / 'bin'}:{env.get('PATH', '')}",
+        SALESSIM_CACHE_DIR=str(tmp_path / "cache"),
+    )
     where = _run([str(py), "-c", "import salessim; print(salessim.__file__)"], work, env, 60)
     assert where.stdout.strip().startswith(str(venv)), where.stdout + where.stderr
-    sim = _run([str(venv / "bin" / "salessim"), "simulate", "baseline", "-r", "2", "--out", "sim"],
-               work, env, 600)
+    sim = _run(
+        [str(venv / "bin" / "salessim"), "simulate", "baseline", "-r", "2", "--out", "sim"], work, env, 600
+    )
     assert sim.returncode == 0, sim.stderr
     assert (work / "sim" / "periods.parquet").is_file()
-    rep = _run([str(venv / "bin" / "salessim"), "report", "goal_designs", "-p", "replications", "2",
-                "--out", "reports"], work, env, 900)
+    rep = _run(
+        [
+            str(venv / "bin" / "salessim"),
+            "report",
+            "goal_designs",
+            "-p",
+            "replications",
+            "2",
+            "--out",
+            "reports",
+        ],
+        work,
+        env,
+        900,
+    )
     assert rep.returncode == 0, rep.stdout + rep.stderr
     html = (work / "reports" / "goal_designs.html").read_text(encoding="utf-8")
     assert "Goal designs" in html

@@ -37,12 +37,19 @@ def _brute_force_territory(t: Territory, hours: float, weeks: int = 20_000) -> t
 
 TERRITORIES = [
     Territory(),
-    Territory(accounts=120, contacts_per_hour=3.0, opportunity_rate=0.1, requalify_days=30.0,
-              inbound_per_week=0.0),
-    Territory(accounts=2000, contacts_per_hour=1.0, opportunity_rate=0.35, requalify_days=365.0,
-              inbound_per_week=6.0),
-    Territory(accounts=300, contacts_per_hour=4.0, opportunity_rate=0.05, requalify_days=5.0,
-              inbound_per_week=2.0),
+    Territory(
+        accounts=120, contacts_per_hour=3.0, opportunity_rate=0.1, requalify_days=30.0, inbound_per_week=0.0
+    ),
+    Territory(
+        accounts=2000,
+        contacts_per_hour=1.0,
+        opportunity_rate=0.35,
+        requalify_days=365.0,
+        inbound_per_week=6.0,
+    ),
+    Territory(
+        accounts=300, contacts_per_hour=4.0, opportunity_rate=0.05, requalify_days=5.0, inbound_per_week=2.0
+    ),
 ]
 
 
@@ -52,7 +59,8 @@ def test_steady_state_territory_matches_a_week_by_week_iteration(t: Territory, h
     x, outbound = _brute_force_territory(t, hours)
     assert territory_fresh_share(t, hours) == pytest.approx(x, rel=1e-9)
     assert hours * t.contacts_per_hour * territory_fresh_share(t, hours) * t.opportunity_rate == (
-        pytest.approx(outbound, rel=1e-9, abs=1e-12))
+        pytest.approx(outbound, rel=1e-9, abs=1e-12)
+    )
     # and the inverse: the hours prospecting_hours prescribes give that many opportunities
     if hours > 0:
         assert prospecting_hours(t, outbound) == pytest.approx(hours, rel=1e-9)
@@ -68,8 +76,9 @@ def test_territory_maximum_is_the_limit_of_ever_more_prospecting(t: Territory) -
     outs = [_brute_force_territory(t, h, weeks=5000)[1] for h in hours]
     assert outs[0] < outs[1] < outs[2] < most
     # the steady state tends to it as the hours grow without bound
-    found = [h * t.contacts_per_hour * territory_fresh_share(t, h) * t.opportunity_rate
-             for h in (1e3, 1e6, 1e9)]
+    found = [
+        h * t.contacts_per_hour * territory_fresh_share(t, h) * t.opportunity_rate for h in (1e3, 1e6, 1e9)
+    ]
     assert found[0] < found[1] < found[2] < most
     assert found[2] == pytest.approx(most, rel=1e-5)
     assert math.isinf(prospecting_hours(t, most))
@@ -102,8 +111,11 @@ def test_baseline_week_is_computed_from_its_inputs() -> None:
     deal = float(st["inventory"] @ work)
     outbound = p.new_per_week - t.inbound_per_week
     back = t.accounts * 7 / t.requalify_days
-    prospect = outbound * (back + t.inbound_per_week) / (
-        t.contacts_per_hour * (t.opportunity_rate * back - outbound))
+    prospect = (
+        outbound
+        * (back + t.inbound_per_week)
+        / (t.contacts_per_hour * (t.opportunity_rate * back - outbound))
+    )
     assert c.logging_hours == pytest.approx(logging, rel=1e-12)
     assert c.focus == pytest.approx(focus, rel=1e-12)
     assert c.selling_hours == pytest.approx(selling, rel=1e-12)
@@ -128,11 +140,11 @@ def test_capacity_summary_reports_the_week() -> None:
     assert v["fits the week"] is c.fits
     assert v["quota the week supports"] == c.supported_quota
     assert v["supported quota ÷ quota"] == pytest.approx(c.supported_quota / BASE.organisation.quota)
-    taken = v["non-selling time (admin, meetings, travel)"] + v["CRM logging"] + v[
-        "switching between goals"]
+    taken = v["non-selling time (admin, meetings, travel)"] + v["CRM logging"] + v["switching between goals"]
     assert v["contracted hours"] - taken == pytest.approx(v["hours available for selling"])
     assert v["from marketing / week"] + v["from prospecting / week"] == pytest.approx(
-        v["new opportunities needed / week"])
+        v["new opportunities needed / week"]
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,8 +157,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     "many leads, small book": {"territory.inbound_per_week": 3.0, "territory.accounts": 150},
     "one goal, full CRM": {"goals": [{"metric": "revenue", "weight": 1.0}], "crm.adoption": 1.0},
     "long week, no logging": {"reps.hours_per_week": 60.0, "crm.minutes_per_update": 0.0},
-    "no deal work": {"funnel.stages": [
-        {"name": "pitch", "conversion": 0.3, "mean_days": 30, "work_hours": 0.0}]},
+    "no deal work": {
+        "funnel.stages": [{"name": "pitch", "conversion": 0.3, "mean_days": 30, "work_hours": 0.0}]
+    },
 }
 
 
@@ -167,7 +180,8 @@ def test_at_the_supported_quota_the_plan_fills_the_week(name: str) -> None:
     # what the week supports does not depend on the quota asked for
     for f in (0.3, 3.0):
         assert plan(_with_quota(sc, f * sc.organisation.quota)).capacity.supported_quota == (
-            pytest.approx(q, rel=1e-12))
+            pytest.approx(q, rel=1e-12)
+        )
 
 
 def test_fits_is_monotone_in_quota() -> None:
@@ -176,17 +190,21 @@ def test_fits_is_monotone_in_quota() -> None:
     assert fits == sorted(fits, reverse=True) and fits[0] and not fits[-1]
 
 
-@pytest.mark.parametrize(("field", "values", "direction"), [
-    ("reps.hours_per_week", [35.0, 40.0, 45.0, 55.0, 70.0], +1),
-    ("reps.non_selling_share", [0.4, 0.5, 0.6, 0.7], -1),
-    ("territory.accounts", [200, 350, 500, 1000, 5000], +1),
-    ("territory.requalify_days", [30.0, 60.0, 90.0, 180.0], -1),
-    ("territory.inbound_per_week", [0.0, 0.5, 1.5, 3.0], +1),
-    ("crm.minutes_per_update", [0.0, 6.0, 20.0], -1),
-    ("funnel.stages.1.work_hours", [0.5, 1.0, 2.0, 4.0], -1),
-])
-def test_supported_quota_moves_with_the_week_and_the_territory(field: str, values: list[float],
-                                                               direction: int) -> None:
+@pytest.mark.parametrize(
+    ("field", "values", "direction"),
+    [
+        ("reps.hours_per_week", [35.0, 40.0, 45.0, 55.0, 70.0], +1),
+        ("reps.non_selling_share", [0.4, 0.5, 0.6, 0.7], -1),
+        ("territory.accounts", [200, 350, 500, 1000, 5000], +1),
+        ("territory.requalify_days", [30.0, 60.0, 90.0, 180.0], -1),
+        ("territory.inbound_per_week", [0.0, 0.5, 1.5, 3.0], +1),
+        ("crm.minutes_per_update", [0.0, 6.0, 20.0], -1),
+        ("funnel.stages.1.work_hours", [0.5, 1.0, 2.0, 4.0], -1),
+    ],
+)
+def test_supported_quota_moves_with_the_week_and_the_territory(
+    field: str, values: list[float], direction: int
+) -> None:
     supported = [plan(BASE.replace(**{field: v})).capacity.supported_quota for v in values]
     assert np.all(direction * np.diff(supported) > 0), supported
 
@@ -214,11 +232,11 @@ def test_more_leads_than_the_week_can_work_fit_no_quota() -> None:
         assert small.arrivals_per_week == 8.0 and small.outbound_needed == 0.0
         assert small.prospecting_hours == 0.0 and not small.fits
     # the supported quota is the revenue of the leads the week can fully work
-    per_opp = c.deal_hours_per_opportunity + c.focus * (
-        c.logging_hours / c.arrivals_per_week)
+    per_opp = c.deal_hours_per_opportunity + c.focus * (c.logging_hours / c.arrivals_per_week)
     budget = c.focus * (sc.reps.hours_per_week * (1 - sc.reps.non_selling_share))
     assert c.supported_quota == pytest.approx(
-        budget / per_opp * 365 / 7 * c.revenue_per_opportunity, rel=1e-12)
+        budget / per_opp * 365 / 7 * c.revenue_per_opportunity, rel=1e-12
+    )
 
 
 def test_extra_hours_can_make_a_plan_fit() -> None:
@@ -264,12 +282,17 @@ def test_simulated_reps_saturate_above_the_supported_quota_and_not_below() -> No
     period-end games and no corrective-plan meetings (the plan's week has none): at 0.8× the
     supported quota they have hours to spare and make quota; at 1.25× their selling time runs into
     the week's ceiling and revenue falls short of quota."""
-    sc = BASE.replace(**{
-        "simulation.mode": "steady_state", "reviews.plan_hours": 0.0,
-        "prescription.enabled": True, "prescription.coverage_margin": 0.0,
-        "motivation.give_up_below": 0.0, "reps.max_extra_hours": 0.0,
-        "comp.period_end_days": 0.0,
-    })
+    sc = BASE.replace(
+        **{
+            "simulation.mode": "steady_state",
+            "reviews.plan_hours": 0.0,
+            "prescription.enabled": True,
+            "prescription.coverage_margin": 0.0,
+            "motivation.give_up_below": 0.0,
+            "reps.max_extra_hours": 0.0,
+            "comp.period_end_days": 0.0,
+        }
+    )
     supported = plan(sc).capacity.supported_quota
     low_sc, high_sc = _with_quota(sc, 0.8 * supported), _with_quota(sc, 1.25 * supported)
     low, low_att = _year(low_sc)
@@ -332,8 +355,7 @@ def test_cli_plan_prints_whether_the_plan_fits_the_week(cli) -> None:
 
 
 def test_cli_plan_says_when_the_territory_is_too_small(cli, write_yaml) -> None:
-    path = write_yaml("tiny_book.yaml", "extends: baseline\nname: tiny_book\n"
-                      "territory:\n  accounts: 100\n")
+    path = write_yaml("tiny_book.yaml", "extends: baseline\nname: tiny_book\nterritory:\n  accounts: 100\n")
     res = cli("plan", path)
     assert res.returncode == 0, res.stderr
     assert "beyond the territory" in _row(res.stdout, "prospecting the plan needs")

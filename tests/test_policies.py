@@ -38,17 +38,28 @@ def test_every_setting_has_a_policy() -> None:
 # ------------------------------------------------------------------------------------------------
 def _deals(seat, stage, amount, manager=None) -> coaching.OpenDeals:
     seat = np.asarray(seat)
-    return coaching.OpenDeals(idx=np.arange(100, 100 + seat.size), seat=seat,
-                              manager=np.zeros(seat.size, dtype=np.int32) if manager is None
-                              else np.asarray(manager),
-                              stage=np.asarray(stage), amount=np.asarray(amount, dtype=float))
+    return coaching.OpenDeals(
+        idx=np.arange(100, 100 + seat.size),
+        seat=seat,
+        manager=np.zeros(seat.size, dtype=np.int32) if manager is None else np.asarray(manager),
+        stage=np.asarray(stage),
+        amount=np.asarray(amount, dtype=float),
+    )
 
 
 def _team(n: int = 4, **kw) -> coaching.Team:
-    fields = dict(manager=np.zeros(n, dtype=np.int64), active=np.ones(n, dtype=bool),
-                  flag=np.zeros(n, dtype=bool), recent_calls=np.zeros(n), est_ratio=np.ones(n),
-                  skill=np.zeros(n), rr_pointer=np.zeros(1, dtype=np.int64), span=n, stages=3,
-                  diag_stage=np.full(n, -1, dtype=np.int64))
+    fields = dict(
+        manager=np.zeros(n, dtype=np.int64),
+        active=np.ones(n, dtype=bool),
+        flag=np.zeros(n, dtype=bool),
+        recent_calls=np.zeros(n),
+        est_ratio=np.ones(n),
+        skill=np.zeros(n),
+        rr_pointer=np.zeros(1, dtype=np.int64),
+        span=n,
+        stages=3,
+        diag_stage=np.full(n, -1, dtype=np.int64),
+    )
     fields.update(kw)
     return coaching.Team(**fields)
 
@@ -60,8 +71,9 @@ def test_best_deal_per_seat_is_most_advanced_then_largest() -> None:
 
 def test_reactive_joins_the_teams_latest_stage_largest_deals() -> None:
     # manager 0: deals in the last two stages only, latest stage first, then largest
-    d = _deals(seat=[0, 1, 2, 3, 4], stage=[2, 1, 2, 0, 1], amount=[1e4, 5e5, 3e4, 9e6, 2e4],
-               manager=[0, 0, 0, 0, 1])
+    d = _deals(
+        seat=[0, 1, 2, 3, 4], stage=[2, 1, 2, 0, 1], amount=[1e4, 5e5, 3e4, 9e6, 2e4], manager=[0, 0, 0, 0, 1]
+    )
     deals, seats = coaching.reactive(d, _team(5, stages=3), np.array([2, 1]))
     np.testing.assert_array_equal(deals, [102, 100, 104])
     np.testing.assert_array_equal(seats, [2, 0, 4])
@@ -79,9 +91,12 @@ def test_round_robin_takes_reps_in_turn_and_carries_on() -> None:
 
 def test_gap_targeted_visits_flagged_and_least_coached_reps_first() -> None:
     d = _deals(seat=[0, 1, 2, 3], stage=[0, 0, 0, 0], amount=[1.0, 1.0, 1.0, 1.0])
-    team = _team(4, recent_calls=np.array([0.0, 1.2, 1.0, 1.0]),
-                 flag=np.array([False, True, False, False]),
-                 est_ratio=np.array([1.0, 0.5, 0.9, 0.2]))
+    team = _team(
+        4,
+        recent_calls=np.array([0.0, 1.2, 1.0, 1.0]),
+        flag=np.array([False, True, False, False]),
+        est_ratio=np.array([1.0, 0.5, 0.9, 0.2]),
+    )
     # keys: 0.001, 0.8005, 1.0009, 1.0002 → seats 0, 1, 3, 2
     _, seats = coaching.gap_targeted(d, team, np.array([3]))
     np.testing.assert_array_equal(seats, [0, 1, 3])
@@ -104,12 +119,13 @@ def test_stage_fix_closes_a_share_of_a_shortfall_and_nothing_above_the_norm() ->
     dev = np.array([[-0.4, 0.1, 0.3]])
     hours = np.array([[2.0, 2.0, 0.0]])
     out = coaching.stage_fix(dev, hours, 0.1)
-    closed = 1 - 0.9 ** 2
+    closed = 1 - 0.9**2
     np.testing.assert_allclose(out, [[-0.4 + 0.4 * closed, 0.1, 0.3]])
     # no coaching: nothing moves; endless coaching: the shortfall closes, never past zero
     np.testing.assert_array_equal(coaching.stage_fix(dev, np.zeros((1, 3)), 0.1), dev)
-    np.testing.assert_allclose(coaching.stage_fix(dev, np.full((1, 3), 1e4), 0.1),
-                               [[0.0, 0.1, 0.3]], atol=1e-12)
+    np.testing.assert_allclose(
+        coaching.stage_fix(dev, np.full((1, 3), 1e4), 0.1), [[0.0, 0.1, 0.3]], atol=1e-12
+    )
 
 
 def test_weakest_stage_needs_logged_deals_to_find_the_real_weak_spot() -> None:
@@ -145,10 +161,14 @@ def test_top_performers_coaches_the_most_skilled_with_an_open_deal() -> None:
 
 
 def test_seat_policies_skip_empty_seats_and_respect_each_managers_calls() -> None:
-    d = _deals(seat=[0, 1, 2, 3], stage=[0, 0, 0, 0], amount=[1.0, 1.0, 1.0, 1.0],
-               manager=[0, 0, 1, 1])
-    team = _team(4, manager=np.array([0, 0, 1, 1]), active=np.array([False, True, True, True]),
-                 rr_pointer=np.zeros(2, dtype=np.int64), span=2)
+    d = _deals(seat=[0, 1, 2, 3], stage=[0, 0, 0, 0], amount=[1.0, 1.0, 1.0, 1.0], manager=[0, 0, 1, 1])
+    team = _team(
+        4,
+        manager=np.array([0, 0, 1, 1]),
+        active=np.array([False, True, True, True]),
+        rr_pointer=np.zeros(2, dtype=np.int64),
+        span=2,
+    )
     _, seats = coaching.top_performers(d, team, np.array([5, 1]))
     np.testing.assert_array_equal(seats, [1, 2])
 
@@ -156,13 +176,15 @@ def test_seat_policies_skip_empty_seats_and_respect_each_managers_calls() -> Non
 # ------------------------------------------------------------------------------------------------
 # prospecting plans (driver 2)
 # ------------------------------------------------------------------------------------------------
-TARGETS = prescription.Targets(new_per_day=1.0, prescribed=1.1, pipeline_value=100.0,
-                               feast_or_famine=0.5, corrective_raise=0.5)
+TARGETS = prescription.Targets(
+    new_per_day=1.0, prescribed=1.1, pipeline_value=100.0, feast_or_famine=0.5, corrective_raise=0.5
+)
 
 
 def test_prescribed_plan_ignores_bias_and_pipeline() -> None:
-    out = prescription.prescribed(np.array([0.0, 400.0]), np.array([0.5, 2.0]),
-                                  np.array([True, False]), TARGETS)
+    out = prescription.prescribed(
+        np.array([0.0, 400.0]), np.array([0.5, 2.0]), np.array([True, False]), TARGETS
+    )
     np.testing.assert_array_equal(out, [1.1, 1.1])
 
 
@@ -179,16 +201,26 @@ def test_self_planned_is_feast_or_famine_with_correction_for_the_flagged() -> No
 # metric views (driver 3) and the CRM (driver 4)
 # ------------------------------------------------------------------------------------------------
 def _crm(unit, amount, stage, units, adoption=0.5) -> metrics.CrmDeals:
-    return metrics.CrmDeals(unit=np.asarray(unit), amount=np.asarray(amount, dtype=float),
-                            stage=np.asarray(stage), units=units, adoption=adoption)
+    return metrics.CrmDeals(
+        unit=np.asarray(unit),
+        amount=np.asarray(amount, dtype=float),
+        stage=np.asarray(stage),
+        units=units,
+        adoption=adoption,
+    )
 
 
 def _rep_view(p: Plan, rem: float, **kw) -> metrics.RepView:
-    fields = dict(plan=p, rem=rem, ytd=np.array([100.0, 200.0]),
-                  crm=_crm([0, 0, 1], [10.0, 20.0, 40.0], [0, 2, 1], 2),
-                  ratio_pipeline=0.4, value_per_new=50.0,
-                  trailing_rate=lambda: np.array([2.0, 3.0]),
-                  to_won=lambda: np.full((2, p.stages.shape[0]), 0.5))
+    fields = dict(
+        plan=p,
+        rem=rem,
+        ytd=np.array([100.0, 200.0]),
+        crm=_crm([0, 0, 1], [10.0, 20.0, 40.0], [0, 2, 1], 2),
+        ratio_pipeline=0.4,
+        value_per_new=50.0,
+        trailing_rate=lambda: np.array([2.0, 3.0]),
+        to_won=lambda: np.full((2, p.stages.shape[0]), 0.5),
+    )
     fields.update(kw)
     return metrics.RepView(**fields)
 
@@ -202,8 +234,9 @@ def test_pipeline_estimate_grosses_up_the_logged_pipeline(base_plan) -> None:
     p = base_plan
     rem = p.cycle_days / 2  # half a cycle left: half the pipeline closes, no new deals do
     v = _rep_view(p, rem=rem)
-    np.testing.assert_allclose(metrics.ESTIMATES["pipeline"](v),
-                               [100.0 + 60.0 * 0.4 * 0.5, 200.0 + 80.0 * 0.4 * 0.5])
+    np.testing.assert_allclose(
+        metrics.ESTIMATES["pipeline"](v), [100.0 + 60.0 * 0.4 * 0.5, 200.0 + 80.0 * 0.4 * 0.5]
+    )
 
 
 def test_stage_estimate_uses_observed_odds_and_littles_law(base_plan) -> None:
@@ -219,17 +252,26 @@ def test_stage_estimate_uses_observed_odds_and_littles_law(base_plan) -> None:
 
 def test_forecasts(base_plan) -> None:
     p = base_plan
-    v = metrics.TeamView(plan=p, horizon=p.cycle_days, crm=_crm([0, 1], [10.0, 30.0], [0, 1], 2),
-                         reps=np.array([4.0, 0.0]), ratio_pipeline=0.5, value_per_new=10.0,
-                         in_quarter_factor=2.0, last_quarter=lambda: np.array([7.0, 8.0]),
-                         to_won=lambda: np.ones((2, p.stages.shape[0])))
+    v = metrics.TeamView(
+        plan=p,
+        horizon=p.cycle_days,
+        crm=_crm([0, 1], [10.0, 30.0], [0, 1], 2),
+        reps=np.array([4.0, 0.0]),
+        ratio_pipeline=0.5,
+        value_per_new=10.0,
+        in_quarter_factor=2.0,
+        last_quarter=lambda: np.array([7.0, 8.0]),
+        to_won=lambda: np.ones((2, p.stages.shape[0])),
+    )
     np.testing.assert_array_equal(metrics.FORECASTS["outcomes"](v), [7.0, 8.0])
-    np.testing.assert_allclose(metrics.FORECASTS["pipeline"](v),
-                               [20 * 0.5 + 4 * p.new_per_day * 2.0 * 10.0, 60 * 0.5])
+    np.testing.assert_allclose(
+        metrics.FORECASTS["pipeline"](v), [20 * 0.5 + 4 * p.new_per_day * 2.0 * 10.0, 60 * 0.5]
+    )
     close = p.p_close_within(np.array([0, 1]), p.cycle_days)
     top = np.array([2.0, 0.0]) / p.stages["mean_days"].iloc[0]
-    np.testing.assert_allclose(metrics.FORECASTS["stage"](v),
-                               [20 * close[0] + top[0] * 2.0 * p.avg_won_amount, 60 * close[1]])
+    np.testing.assert_allclose(
+        metrics.FORECASTS["stage"](v), [20 * close[0] + top[0] * 2.0 * p.avg_won_amount, 60 * close[1]]
+    )
 
 
 def test_stage_to_won_shrinks_observed_passes_toward_the_benchmark() -> None:
@@ -243,8 +285,9 @@ def test_stage_to_won_shrinks_observed_passes_toward_the_benchmark() -> None:
 
 
 def test_crm_logs_deals_below_adoption_and_grosses_up() -> None:
-    np.testing.assert_array_equal(crm.logged(np.array([0.1, 0.69, 0.7, 0.9]), 0.7),
-                                  [True, True, False, False])
+    np.testing.assert_array_equal(
+        crm.logged(np.array([0.1, 0.69, 0.7, 0.9]), 0.7), [True, True, False, False]
+    )
     np.testing.assert_allclose(crm.gross_up(np.array([7.0]), 0.7), [10.0])
 
 
@@ -252,5 +295,4 @@ def test_crm_logs_deals_below_adoption_and_grosses_up() -> None:
 # handing over a leaver's deals
 # ------------------------------------------------------------------------------------------------
 def test_handover_goes_to_the_teammates_with_fewest_open_deals_first() -> None:
-    np.testing.assert_array_equal(handover_order(np.array([3, 5, 7]), np.array([4, 1, 1])),
-                                  [5, 7, 3])
+    np.testing.assert_array_equal(handover_order(np.array([3, 5, 7]), np.array([4, 1, 1])), [5, 7, 3])

@@ -39,16 +39,24 @@ BAD = [
     ("comp: {period_end_days: 100}\n", "comp.period_end_days", "100"),
     ("attrition: {early_tenure_factor: -1}\n", "attrition.early_tenure_factor", "-1"),
     ("attrition: {burnout_sensitivity: true}\n", "attrition.burnout_sensitivity", "True"),
-    ("funnel: {stages: [{name: a, conversion: 0.5, mean_days: 10, work_hours: -1}]}\n",
-     "funnel.stages.0.work_hours", "-1"),
+    (
+        "funnel: {stages: [{name: a, conversion: 0.5, mean_days: 10, work_hours: -1}]}\n",
+        "funnel.stages.0.work_hours",
+        "-1",
+    ),
     ("simulation: {mode: sometimes}\n", "simulation.mode", "sometimes"),
 ]
 
 
 @pytest.mark.parametrize(("body", "field", "value"), BAD, ids=[b[1] + ":" + b[2][:12] for b in BAD])
 def test_bad_rep_time_input_exits_2_naming_file_field_and_value(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        body: str, field: str, value: str) -> None:
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    body: str,
+    field: str,
+    value: str,
+) -> None:
     monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "bad_week.yaml"
     path.write_text("extends: baseline\n" + body, encoding="utf-8")

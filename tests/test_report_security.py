@@ -60,7 +60,8 @@ class _Active(HTMLParser):
             handler = name.lower().startswith("on")
             script_url = name.lower() in ("href", "src", "action", "formaction") and (
                 v.startswith(("javascript:", "vbscript:", "data:text/html"))
-                or (tag == "img" and not v.startswith("data:image/")))
+                or (tag == "img" and not v.startswith("data:image/"))
+            )
             if handler or script_url:
                 self.found.append(f"<{tag} {name}={value!r}>")
 
@@ -112,8 +113,12 @@ def _captured(monkeypatch) -> list[dict]:
 # ------------------------------------------------------------------------------------------
 def test_the_checker_sees_active_content():
     """The page checker itself: it finds what an unescaped name would inject."""
-    page = _render([{"text/html": f"<p>B{payload('x')}</p>", "text/plain": "x"},
-                    {"text/markdown": "[a](javascript:alert(1))", "text/plain": "x"}])
+    page = _render(
+        [
+            {"text/html": f"<p>B{payload('x')}</p>", "text/plain": "x"},
+            {"text/markdown": "[a](javascript:alert(1))", "text/plain": "x"},
+        ]
+    )
     found = active_content(page).found
     assert any("onerror" in f for f in found)
     assert any("javascript:" in f for f in found)
@@ -122,9 +127,12 @@ def test_the_checker_sees_active_content():
 def test_findings_are_literal_text(monkeypatch):
     shown = _captured(monkeypatch)
     f = nh.Findings("r", "q")
-    f.add("a", f"Product B{payload('headline')} sold $1.10M (95 % CI 5.2 % to 7.0 %).",
-          "Source: [click](javascript:alert(1)) ![i](x) <script>alert(1)</script> `x` *y* "
-          "a_b_c\n# not a heading\n<b>bold</b> &amp;")
+    f.add(
+        "a",
+        f"Product B{payload('headline')} sold $1.10M (95 % CI 5.2 % to 7.0 %).",
+        "Source: [click](javascript:alert(1)) ![i](x) <script>alert(1)</script> `x` *y* "
+        "a_b_c\n# not a heading\n<b>bold</b> &amp;",
+    )
     f.show()
     page = _render(shown)
     checked = active_content(page)
@@ -141,8 +149,15 @@ def test_findings_are_literal_text(monkeypatch):
 def test_tables_escape_cells_headers_and_captions(monkeypatch):
     shown = _captured(monkeypatch)
     hostile = f"B{payload('cell')}"
-    df = pd.DataFrame({"product": [hostile, "A"], "deals": [3, 4], "share": [0.5, None],
-                       "ok": [True, False], "note": [["a", payload("list")], None]})
+    df = pd.DataFrame(
+        {
+            "product": [hostile, "A"],
+            "deals": [3, 4],
+            "share": [0.5, None],
+            "ok": [True, False],
+            "note": [["a", payload("list")], None],
+        }
+    )
     nh.show_table(df, {"deals": "int", "share": "pct"}, caption=f"Sizes in {payload('caption')}")
     wide = pd.DataFrame({"goal": ["revenue"], hostile: [0.9]})
     nh.show_table(wide, {hostile: "pct"}, index=True)
@@ -161,8 +176,9 @@ def test_register_note_and_literal_blocks_escape(monkeypatch):
 
     shown = _captured(monkeypatch)
     nh.assumptions_section(Scenario(), ["crm.adoption"], note=f"Assumes {payload('note')}")
-    nh.show_preformatted(f"funnel:\n  products:\n    B{payload('yaml')}: {{}}\n```\n</pre>",
-                         f"The file {payload('intro')}:")
+    nh.show_preformatted(
+        f"funnel:\n  products:\n    B{payload('yaml')}: {{}}\n```\n</pre>", f"The file {payload('intro')}:"
+    )
     page = _render(shown)
     checked = active_content(page)
     assert not checked.found, checked.found
@@ -187,8 +203,7 @@ _BOMB = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.parametrize("text", ["&a 5", "*a", "[&a [1, 1], [*a, *a]]", "{k: &v 1, j: *v}",
-                                  "!!set {a, b}"])
+@pytest.mark.parametrize("text", ["&a 5", "*a", "[&a [1, 1], [*a, *a]]", "{k: &v 1, j: *v}", "!!set {a, b}"])
 def test_anchors_aliases_and_collections_are_refused(text):
     with pytest.raises(ReportError, match=r"-p seed") as e:
         parse_value(text, "seed")
@@ -219,8 +234,9 @@ def test_an_alias_bomb_is_refused_without_expanding_it():
     """)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              timeout=60, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("validating an alias-bomb value did not finish in 60 s")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -229,29 +245,45 @@ def test_an_alias_bomb_is_refused_without_expanding_it():
     assert "parameter baseline_scenario must be text, got a list" in proc.stdout
 
 
-@pytest.mark.parametrize(("report", "key", "text"), [
-    ("pipeline_benchmark", "quota", ".nan"),
-    ("pipeline_benchmark", "coverage_confidence", ".NaN"),
-    ("coaching", "gross_margin", "-.inf"),
-    ("pipeline_benchmark", "quota", "1e999"),
-])
+@pytest.mark.parametrize(
+    ("report", "key", "text"),
+    [
+        ("pipeline_benchmark", "quota", ".nan"),
+        ("pipeline_benchmark", "coverage_confidence", ".NaN"),
+        ("coaching", "gross_margin", "-.inf"),
+        ("pipeline_benchmark", "quota", "1e999"),
+    ],
+)
 def test_non_finite_numbers_are_refused(report, key, text):
     with pytest.raises(ReportError, match=rf"parameter {key} must be a finite number, got"):
         validate_parameters(report, {key: parse_value(text, key)})
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["pipeline_benchmark", "-p", "quota", ".nan"], "parameter quota must be a finite number, got nan"),
-    (["pipeline_benchmark", "-p", "quota", "1e999"], "parameter quota must be a finite number, got inf"),
-    (["goal_designs", "-p", "seed", "[&a [1, 1], [*a, *a]]"], "-p seed '[&a [1, 1], [*a, *a]]': "
-                                                               "expected a single value"),
-    (["goal_designs", "-p", "baseline_scenario", "*anchor"], "-p baseline_scenario '*anchor': "
-                                                            "YAML anchors and aliases"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["pipeline_benchmark", "-p", "quota", ".nan"], "parameter quota must be a finite number, got nan"),
+        (["pipeline_benchmark", "-p", "quota", "1e999"], "parameter quota must be a finite number, got inf"),
+        (
+            ["goal_designs", "-p", "seed", "[&a [1, 1], [*a, *a]]"],
+            "-p seed '[&a [1, 1], [*a, *a]]': expected a single value",
+        ),
+        (
+            ["goal_designs", "-p", "baseline_scenario", "*anchor"],
+            "-p baseline_scenario '*anchor': YAML anchors and aliases",
+        ),
+    ],
+)
 def test_bad_parameters_exit_2_naming_the_parameter(tmp_path, args, fragment):
     out = tmp_path / "reports"
-    proc = subprocess.run([str(SALESSIM), "report", *args, "--out", str(out)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [str(SALESSIM), "report", *args, "--out", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert fragment in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -269,8 +301,13 @@ def test_kernel_runs_outside_the_package_with_absolute_inputs(tmp_path, monkeypa
     seen: dict = {}
 
     def execute_notebook(src, dst, parameters, cwd, **kw):
-        seen.update(cwd=cwd, parameters=parameters, cache=os.environ.get("SALESSIM_CACHE_DIR"),
-                    cwd_existed=Path(cwd).is_dir(), process_cwd=Path.cwd())
+        seen.update(
+            cwd=cwd,
+            parameters=parameters,
+            cache=os.environ.get("SALESSIM_CACHE_DIR"),
+            cwd_existed=Path(cwd).is_dir(),
+            process_cwd=Path.cwd(),
+        )
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
@@ -282,9 +319,11 @@ def test_kernel_runs_outside_the_package_with_absolute_inputs(tmp_path, monkeypa
     scenario = tmp_path / "mine" / "model.yaml"
     scenario.write_text("extends: baseline\nname: model\n", encoding="utf-8")
     with pytest.raises(reports.ReportFailed, match="stop here"):
-        reports.run_report("crm_calibration", tmp_path / "out",
-                           {"crm_export": "mine/export.csv", "baseline": "mine/model.yaml",
-                            "crm_history": ""})
+        reports.run_report(
+            "crm_calibration",
+            tmp_path / "out",
+            {"crm_export": "mine/export.csv", "baseline": "mine/model.yaml", "crm_history": ""},
+        )
     cwd = Path(seen["cwd"]).resolve()
     root = reports.ROOT.resolve()
     assert cwd != root and not cwd.is_relative_to(root)
@@ -300,8 +339,9 @@ def test_kernel_runs_outside_the_package_with_absolute_inputs(tmp_path, monkeypa
 def test_a_library_name_runs_as_a_scenario():
     sc = nh.load_input_scenario("goals_focused")
     assert sc.name == "goals_focused"
-    assert validate_parameters("goal_designs", {"baseline_scenario": "goals_many"}) == \
-        {"baseline_scenario": "goals_many"}
+    assert validate_parameters("goal_designs", {"baseline_scenario": "goals_many"}) == {
+        "baseline_scenario": "goals_many"
+    }
 
 
 # ------------------------------------------------------------------------------------------
@@ -319,11 +359,26 @@ def dump_dom(chromium: str, page: Path) -> str:
     """The page's DOM after it loaded (scripts, if any ran, have run)."""
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-quic", f"--user-data-dir={profile}", "--virtual-time-budget=3000",
-             "--dump-dom", page.as_uri()],
-            capture_output=True, text=True, timeout=180, check=False)
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=3000",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -353,15 +408,28 @@ def _hostile_inputs(base: Path) -> dict[str, Path]:
 def _runs(inp: dict[str, Path]) -> dict[str, tuple[list[str], list[str]]]:
     s = str(inp["scenario"])
     return {
-        "crm_calibration": (["-p", "scenario", s, "-p", "crm_export", str(inp["export"]),
-                             "-p", "crm_history", str(SAMPLE / "OpportunityHistory.csv")],
-                            ["export", "product"]),  # the calibrated scenario has a name of its own
+        "crm_calibration": (
+            [
+                "-p",
+                "scenario",
+                s,
+                "-p",
+                "crm_export",
+                str(inp["export"]),
+                "-p",
+                "crm_history",
+                str(SAMPLE / "OpportunityHistory.csv"),
+            ],
+            ["export", "product"],
+        ),  # the calibrated scenario has a name of its own
         "goal_designs": (["-p", "baseline_scenario", s, "-p", "mix_replications", "1"], ["name"]),
         "pipeline_benchmark": (["-p", "baseline_scenario", s], ["name"]),
         "coaching": (["-p", "scenario", s], ["name"]),
         "capacity_quota": (["-p", "baseline", s], ["name"]),
-        "drivers_overview": (["-p", "scenario_dir", str(inp["library"]),
-                              "-p", "sensitivity_replications", "1"], ["dir"]),
+        "drivers_overview": (
+            ["-p", "scenario_dir", str(inp["library"]), "-p", "sensitivity_replications", "1"],
+            ["dir"],
+        ),
     }
 
 
@@ -380,13 +448,23 @@ def test_every_report_with_hostile_names_runs_no_script(tmp_path):
     work.mkdir()
     out = tmp_path / "reports"
     # a relative cache location: it belongs to the directory the command runs in
-    env = {**os.environ, "SALESSIM_QUICK": "1", "SALESSIM_CACHE_DIR": "rel-cache",
-           "SALESSIM_NO_PROGRESS": "1"}
+    env = {
+        **os.environ,
+        "SALESSIM_QUICK": "1",
+        "SALESSIM_CACHE_DIR": "rel-cache",
+        "SALESSIM_NO_PROGRESS": "1",
+    }
     env.pop("PYTHONWARNINGS", None)
     for name, (args, _) in _runs(inp).items():
-        proc = subprocess.run([str(SALESSIM), "report", name, "-p", "replications", "2", *args,
-                               "--out", str(out)], cwd=work, env=env, capture_output=True,
-                              text=True, timeout=900, check=False)
+        proc = subprocess.run(
+            [str(SALESSIM), "report", name, "-p", "replications", "2", *args, "--out", str(out)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
     assert not (reports.ROOT / "rel-cache").exists(), "the report kernel wrote into the package root"
     assert any((work / "rel-cache").rglob("*")), "the reports' cache is not where the command ran"
@@ -412,8 +490,11 @@ def test_a_page_that_would_run_script_is_not_written(tmp_path, monkeypatch):
     def execute_notebook(src, dst, parameters, **kw):
         nb = nbformat.v4.new_notebook()
         cell = nbformat.v4.new_code_cell("show()", execution_count=1)
-        cell.outputs = [nbformat.v4.new_output(
-            "display_data", data={"text/html": f"<p>B{payload('raw')}</p>", "text/plain": "x"})]
+        cell.outputs = [
+            nbformat.v4.new_output(
+                "display_data", data={"text/html": f"<p>B{payload('raw')}</p>", "text/plain": "x"}
+            )
+        ]
         nb.cells = [cell]
         nbformat.write(nb, dst)
 
@@ -425,8 +506,7 @@ def test_a_page_that_would_run_script_is_not_written(tmp_path, monkeypatch):
     assert not (out / "goal_designs.html").exists() and not (out / "goal_designs").exists()
     assert (out / "_failed" / "goal_designs.ipynb").is_file()
     assert reports.active_content(f"<p>{payload('x')}</p>") == "an onerror handler on <img>"
-    assert reports.active_content("<a href=' Java\tScript:alert(1)'>a</a>") == \
-        "a javascript: link on <a>"
+    assert reports.active_content("<a href=' Java\tScript:alert(1)'>a</a>") == "a javascript: link on <a>"
     assert reports.active_content("<p>text</p><img src='data:image/png;base64,AAAA'>") == ""
 
 
@@ -437,13 +517,17 @@ def test_a_scalar_yaml_cannot_read_is_refused_by_name():
 
 def test_an_alias_bomb_scenario_file_is_refused_quickly(tmp_path):
     bomb = tmp_path / "bomb.yaml"
-    bomb.write_text("extends: baseline\n" + _BOMB + "organisation:\n  managers: *i\n",
-                    encoding="utf-8")
+    bomb.write_text("extends: baseline\n" + _BOMB + "organisation:\n  managers: *i\n", encoding="utf-8")
     out = tmp_path / "reports"
     t0 = time.perf_counter()
-    proc = subprocess.run([str(SALESSIM), "report", "goal_designs", "-p", "baseline_scenario",
-                           str(bomb), "--out", str(out)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [str(SALESSIM), "report", "goal_designs", "-p", "baseline_scenario", str(bomb), "--out", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert time.perf_counter() - t0 < 60
     assert "parameter baseline_scenario" in proc.stderr and "bomb.yaml" in proc.stderr

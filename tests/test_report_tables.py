@@ -55,16 +55,35 @@ def check_report_tables(out: Path) -> list[str]:
 # ------------------------------------------------------------------------------------------
 # the check itself
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("cell", ["+11.3 to +17.8 %", "−4.1", "$23K", "+2.3 to +17.7 pts",
-                                  "58\u00a0days", "21.5\u00a0%", "$23K to $23K", "2.94 to 3.00",
-                                  "1.20×"])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "+11.3 to +17.8 %",
+        "−4.1",
+        "$23K",
+        "+2.3 to +17.7 pts",
+        "58\u00a0days",
+        "21.5\u00a0%",
+        "$23K to $23K",
+        "2.94 to 3.00",
+        "1.20×",
+    ],
+)
 def test_a_formatted_figure_is_found(cell: str) -> None:
     assert formatted_cells(pd.DataFrame({"x": [cell, "label"]})) == [("x", cell)]
 
 
-@pytest.mark.parametrize("cell", ["bottom 20%", "baseline, pipeline metrics, CRM 70%",
-                                  "revenue 70%, new logos 30%", "Q3", "3+ h/rep/month, trained",
-                                  "dropped on import: closes before it was created"])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "bottom 20%",
+        "baseline, pipeline metrics, CRM 70%",
+        "revenue 70%, new logos 30%",
+        "Q3",
+        "3+ h/rep/month, trained",
+        "dropped on import: closes before it was created",
+    ],
+)
 def test_a_label_with_a_number_in_it_is_not(cell: str) -> None:
     assert formatted_cells(pd.DataFrame({"x": [cell], "y": [1.5]})) == []
 
@@ -99,11 +118,22 @@ def _cells(path: Path, sheet: str) -> dict[str, list[tuple[object, str]]]:
 
 
 def test_save_table_writes_numbers_to_csv_and_spreadsheet(tmp_path: Path) -> None:
-    df = pd.DataFrame({"plan": ["=cmd()", "two goals"], "revenue_usd": [8.8e7, 9.1e7],
-                       "revenue_diff_rel": [0.0, 0.034], "ci_low": [-0.01, 0.012],
-                       "detection_lag_days": [40.0, 33.5], "n": [2, 2]})
-    save_table(df, tmp_path, "plans", {"ci_low": "pct_signed", "plan": "money",
-                                       "missing": "money", "n": lambda v: str(v)})
+    df = pd.DataFrame(
+        {
+            "plan": ["=cmd()", "two goals"],
+            "revenue_usd": [8.8e7, 9.1e7],
+            "revenue_diff_rel": [0.0, 0.034],
+            "ci_low": [-0.01, 0.012],
+            "detection_lag_days": [40.0, 33.5],
+            "n": [2, 2],
+        }
+    )
+    save_table(
+        df,
+        tmp_path,
+        "plans",
+        {"ci_low": "pct_signed", "plan": "money", "missing": "money", "n": lambda v: str(v)},
+    )
     assert sorted(os.listdir(tmp_path)) == ["plans.csv", "plans.xlsx"]
     back = pd.read_csv(tmp_path / "plans.csv")
     pd.testing.assert_frame_equal(back, df)
@@ -113,8 +143,11 @@ def test_save_table_writes_numbers_to_csv_and_spreadsheet(tmp_path: Path) -> Non
     assert {f for _, f in cells["revenue_diff_rel"]} == {SHARE}
     assert {f for _, f in cells["ci_low"]} == {"+0.0%;-0.0%;0.0%"}  # given: pct_signed
     assert cells["plan"][0][0] == "=cmd()"  # text stays text (no formula), whatever it is given
-    about = dict(openpyxl.load_workbook(tmp_path / "plans.xlsx")["about"].iter_rows(
-        min_row=2, max_col=2, values_only=True))
+    about = dict(
+        openpyxl.load_workbook(tmp_path / "plans.xlsx")["about"].iter_rows(
+            min_row=2, max_col=2, values_only=True
+        )
+    )
     assert about["table"] == "plans" and about["same as"] == "plans.csv"
 
 
@@ -130,13 +163,19 @@ def test_save_table_refuses_to_replace_a_link(tmp_path: Path) -> None:
 def test_a_unit_column_formats_each_row_by_its_unit() -> None:
     import io
 
-    df = pd.DataFrame({"item": ["quota", "win rate", "cycle", "fits the week"],
-                       "unit": ["USD", "share", "days", "yes = 1"],
-                       "per_rep": [1.1e6, 0.2, 64.0, 0.0], "n": [1, 2, 3, 4]})
+    df = pd.DataFrame(
+        {
+            "item": ["quota", "win rate", "cycle", "fits the week"],
+            "unit": ["USD", "share", "days", "yes = 1"],
+            "per_rep": [1.1e6, 0.2, 64.0, 0.0],
+            "n": [1, 2, 3, 4],
+        }
+    )
     book = openpyxl.load_workbook(io.BytesIO(workbook_bytes({"t": df})))
     rows = list(book["t"].iter_rows(min_row=2))
-    assert [r[2].number_format for r in rows] == [UNIT_FORMATS[u] for u in
-                                                  ("usd", "share", "days", "yes = 1")]
+    assert [r[2].number_format for r in rows] == [
+        UNIT_FORMATS[u] for u in ("usd", "share", "days", "yes = 1")
+    ]
     assert {r[3].number_format for r in rows} == {"0"}  # a count keeps its own format
 
 
@@ -167,11 +206,10 @@ def test_a_report_page_links_the_tables_its_notebook_wrote(tmp_path: Path) -> No
     from test_report_notebooks import _my_notebook
 
     path = _my_notebook(tmp_path / "mine.ipynb")
-    run = reports.run_report(str(path), out=tmp_path / "out", params={"replications": 2},
-                             update_index=False)
+    run = reports.run_report(str(path), out=tmp_path / "out", params={"replications": 2}, update_index=False)
     assert sorted(p.name for p in run.data.glob("numbers.*")) == ["numbers.csv", "numbers.xlsx"]
     page = run.html.read_text(encoding="utf-8")
-    body = page[page.index("salessim-tables"):]
+    body = page[page.index("salessim-tables") :]
     assert re.findall(r"href='([^']*)'", body) == ["mine/numbers.csv", "mine/numbers.xlsx"]
     for href in ("mine/numbers.csv", "mine/numbers.xlsx"):  # each link opens a file beside the page
         assert (run.html.parent / href).is_file()

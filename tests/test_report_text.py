@@ -29,8 +29,12 @@ N = 16  # replications of the seeded examples
 def frame(base: np.ndarray, variant: np.ndarray) -> pd.DataFrame:
     """``scenario``, ``replication``, ``revenue`` rows of a baseline and a variant, paired."""
     reps = np.arange(base.size)
-    return pd.concat([pd.DataFrame({"scenario": "today", "replication": reps, "revenue": base}),
-                      pd.DataFrame({"scenario": "change", "replication": reps, "revenue": variant})])
+    return pd.concat(
+        [
+            pd.DataFrame({"scenario": "today", "replication": reps, "revenue": base}),
+            pd.DataFrame({"scenario": "change", "replication": reps, "revenue": variant}),
+        ]
+    )
 
 
 def seeded(shift: float, seed: int = 2026) -> Effect:
@@ -49,8 +53,9 @@ UP, DOWN, FLAT = "Gaps were found sooner", "Gaps were found later", "Gaps were n
 # ------------------------------------------------------------------------------------------
 # direction: only when the CI excludes zero
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("shift", "direction", "sentence", "verb"), [
-    (0.05, 1, UP, "raised"), (-0.05, -1, DOWN, "lowered")])
+@pytest.mark.parametrize(
+    ("shift", "direction", "sentence", "verb"), [(0.05, 1, UP, "raised"), (-0.05, -1, DOWN, "lowered")]
+)
 def test_a_clear_effect_states_its_direction(shift, direction, sentence, verb):
     e = seeded(shift)
     # 5 % against a standard error of about 1 % / sqrt(16) = 0.25 %: the CI is far from zero
@@ -77,8 +82,7 @@ def test_an_effect_whose_interval_includes_zero_states_no_direction():
     short = direction_sentence(e, UP, DOWN, FLAT, interval=False)
     assert short == f"{FLAT}: the difference is not distinguishable from zero with {N} replications"
     text = e.phrase("team revenue")
-    assert text.startswith(f"did not change team revenue distinguishably from zero with {N} "
-                           "replications (")
+    assert text.startswith(f"did not change team revenue distinguishably from zero with {N} replications (")
     assert "raised" not in text and "lowered" not in text and e.ci() in text
 
 
@@ -86,8 +90,7 @@ def test_a_small_effect_with_few_replications_is_not_called_a_direction():
     # the same 5 % shift, now buried in 20 % noise with three replications: no direction
     rng = np.random.default_rng(7)
     base = 1e6 * np.ones(3)
-    e = paired(frame(base, base * (1.05 + 0.2 * rng.standard_normal(3))), "revenue", "today",
-               "change")
+    e = paired(frame(base, base * (1.05 + 0.2 * rng.standard_normal(3))), "revenue", "today", "change")
     assert e.low < 0 < e.high, "precondition: this seed's interval includes zero"
     assert e.direction == 0 and not e.clear
     assert "with 3 replications" in direction_sentence(e, UP, DOWN, FLAT)
@@ -99,20 +102,27 @@ def test_one_replication_cannot_tell_a_direction():
     assert e.n == 1 and not np.isfinite(e.low)
     assert e.direction is None
     sentence = direction_sentence(e, UP, DOWN, FLAT)
-    assert sentence == f"{FLAT}: the difference (+30.0{NBSP}%) comes from 1 replication, too few to tell " \
-                       "a direction"
-    assert direction_sentence(e, UP, DOWN, FLAT, interval=False) == \
-        f"{FLAT}: 1 replication cannot tell a direction"
-    assert e.phrase("team revenue") == (f"changed team revenue by +30.0{NBSP}% in 1 replication, too "
-                                        "few to tell a direction")
+    assert (
+        sentence == f"{FLAT}: the difference (+30.0{NBSP}%) comes from 1 replication, too few to tell "
+        "a direction"
+    )
+    assert (
+        direction_sentence(e, UP, DOWN, FLAT, interval=False)
+        == f"{FLAT}: 1 replication cannot tell a direction"
+    )
+    assert e.phrase("team revenue") == (
+        f"changed team revenue by +30.0{NBSP}% in 1 replication, too few to tell a direction"
+    )
 
 
 def test_no_data_cannot_tell_a_direction():
     base = np.array([1e6, 1.1e6, 0.9e6])
     e = paired(frame(base, np.full(3, np.nan)), "revenue", "today", "change")
     assert e.n == 0 and e.direction is None
-    assert direction_sentence(e, UP, DOWN, FLAT) == \
-        f"{FLAT}: no replication had the data to measure the difference"
+    assert (
+        direction_sentence(e, UP, DOWN, FLAT)
+        == f"{FLAT}: no replication had the data to measure the difference"
+    )
     assert e.phrase("team revenue") == "could not be measured for team revenue (no replication had the data)"
     assert e.phrase() == "could not be measured (no replication had the data)"
 
@@ -127,12 +137,16 @@ def test_days_and_points_read_in_their_units():
     assert lag.direction == 0
     assert direction_sentence(lag, UP, DOWN, FLAT) == (
         f"{FLAT}: the difference (−12{NBSP}days; 95{NBSP}% CI −30 to +6{NBSP}days) is not "
-        "distinguishable from zero with 4 replications")
-    assert Effect(-20.0, -30.0, -10.0, 4, "days").phrase("the lag", "lengthened", "shortened") == \
-        f"shortened the lag by 20{NBSP}days (95{NBSP}% CI 10 to 30{NBSP}days)"
+        "distinguishable from zero with 4 replications"
+    )
+    assert (
+        Effect(-20.0, -30.0, -10.0, 4, "days").phrase("the lag", "lengthened", "shortened")
+        == f"shortened the lag by 20{NBSP}days (95{NBSP}% CI 10 to 30{NBSP}days)"
+    )
     pts = Effect(0.02, -0.01, 0.05, 5, "pts")
     assert pts.phrase("", "rose", "fell").startswith(
-        f"did not change distinguishably from zero with 5 replications (+2.0{NBSP}points;")
+        f"did not change distinguishably from zero with 5 replications (+2.0{NBSP}points;"
+    )
     assert fmt_days(1.2) == f"1{NBSP}day" and fmt_days(-1.0, signed=True) == f"−1{NBSP}day"
 
 
@@ -166,8 +180,7 @@ def test_the_contradicted_claims_are_gone():
 def _page() -> str:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# A report\n\nFindings below.")]
-    nb.metadata["kernelspec"] = {"name": "salessim", "display_name": "salessim",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "salessim", "display_name": "salessim", "language": "python"}
     return export_html(nb, title="A report")
 
 
@@ -178,13 +191,12 @@ def test_a_run_below_the_default_replications_carries_the_banner():
     assert "salessim-quick-run" in banner and "position:sticky" in banner
     assert quick_run_banner(1, 32).count("1 replication instead") == 1
     page = with_banner(_page(), banner)
-    body = page[page.index("<body"):]
+    body = page[page.index("<body") :]
     assert body.index("salessim-quick-run") < body.index("A report") < body.index("Findings below")
     assert active_content(page) == ""
 
 
-@pytest.mark.parametrize(("used", "default"), [(32, 32), (40, 32), (None, 32), (4, None),
-                                                (True, 32)])
+@pytest.mark.parametrize(("used", "default"), [(32, 32), (40, 32), (None, 32), (4, None), (True, 32)])
 def test_no_banner_at_or_above_the_default_or_when_unknown(used, default):
     assert quick_run_banner(used, default) == ""
     page = _page()
@@ -218,8 +230,11 @@ def test_a_real_quick_build_shows_the_banner_and_one_at_the_default_does_not(tmp
     e = first["self_planned_opportunities"]
     said = re.search(r"Reps who plan for themselves open (more|fewer|about as many)", first["text"])
     assert said is not None, first["text"]
-    expect = "more" if e["low"] is not None and e["low"] > 0 else (
-        "fewer" if e["high"] is not None and e["high"] < 0 else "about as many")
+    expect = (
+        "more"
+        if e["low"] is not None and e["low"] > 0
+        else ("fewer" if e["high"] is not None and e["high"] < 0 else "about as many")
+    )
     assert said.group(1) == expect
 
     # the same build with 2 as the notebook's default: no banner

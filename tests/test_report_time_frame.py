@@ -66,8 +66,10 @@ def test_the_horizon_comes_from_the_scenario(pair):
     assert tf["label"] == TRANSITION_LABEL
     assert tf["horizon"].startswith("three years, each in four quarters")
     assert "year 1" in tf["horizon"]
-    assert time_frame([_with(base, horizon_days=180), _with(presc, horizon_days=180)])[
-        "horizon"] == "the first 180 days of a year, in quarters"
+    assert (
+        time_frame([_with(base, horizon_days=180), _with(presc, horizon_days=180)])["horizon"]
+        == "the first 180 days of a year, in quarters"
+    )
 
 
 def test_scenarios_that_disagree_are_named(pair):
@@ -97,8 +99,16 @@ def _periods(years: int) -> pd.DataFrame:
         for r in range(3):
             for y in range(1, years + 1):
                 for per in ("Q1", "Q2", "Q3", "Q4", "year"):
-                    rows.append({"scenario": sc, "replication": r, "year": y, "period": per,
-                                 "revenue": 100.0 * y + r, "full_period": True})
+                    rows.append(
+                        {
+                            "scenario": sc,
+                            "replication": r,
+                            "year": y,
+                            "period": per,
+                            "revenue": 100.0 * y + r,
+                            "full_period": True,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -117,10 +127,17 @@ def test_the_index_says_what_each_report_shows(tmp_path):
     (tmp_path / name).mkdir()
     (tmp_path / f"{name}.html").write_text("<html></html>")
     (tmp_path / name / "run.json").write_text(json.dumps({"parameters": {}, "created_utc": ""}))
-    (tmp_path / name / "time_frame.json").write_text(json.dumps(
-        {"label": "Year 1 <b>after</b> the change", "horizon": "three years, each in four "
-         "quarters; the tables and charts show year 1"}))
+    (tmp_path / name / "time_frame.json").write_text(
+        json.dumps(
+            {
+                "label": "Year 1 <b>after</b> the change",
+                "horizon": "three years, each in four quarters; the tables and charts show year 1",
+            }
+        )
+    )
     page = write_index(tmp_path).read_text()
-    assert "<b>Shows:</b> Year 1 &lt;b&gt;after&lt;/b&gt; the change (three years, each in four " \
-           "quarters)." in page
+    assert (
+        "<b>Shows:</b> Year 1 &lt;b&gt;after&lt;/b&gt; the change (three years, each in four "
+        "quarters)." in page
+    )
     assert page.count("Shows:") == 1  # reports not built say nothing about a time frame

@@ -29,47 +29,106 @@ PROMPT = re.compile(r"(In|Out)\s*(&nbsp;|\s)?\[\s*\d*\s*\]:|class=\"[^\"]*jp-(In
 
 #: What each notebook writes to its output_dir (besides findings.json), with a check per table.
 WRITES = {
-    "goal_designs": ["plans.csv", "summary.csv", "goal_attainment.csv", "prospecting_mix.csv",
-                     "periods.parquet", "time_frame.json"],
-    "coaching": ["response_curves.csv", "targeting_by_cadence.csv", "gain_by_skill_band.csv",
-                 "manager_time_cost.csv", "time_frame.json"],
-    "pipeline_benchmark": ["reverse_funnel.csv", "benchmark_stages.csv", "capacity.csv",
-                           "coverage_and_quota.csv", "gap_detection.csv", "time_frame.json"],
-    "crm_calibration": ["data_quality.csv", "simulated_years.csv", "deal_size_fit.csv",
-                        "stage_conversion_fit.csv", "observed_vs_simulated.csv", "time_frame.json"],
-    "drivers_overview": ["swings.csv", "summary.csv", "culture_split.csv", "ranking_sensitivity.csv",
-                         "time_use.csv", "time_frame.json"],
-    "capacity_quota": ["hiring_plan.csv", "revenue_fan.csv", "probability_by_hires.csv",
-                       "quota_curve.csv", "time_frame.json"],
+    "goal_designs": [
+        "plans.csv",
+        "summary.csv",
+        "goal_attainment.csv",
+        "prospecting_mix.csv",
+        "periods.parquet",
+        "time_frame.json",
+    ],
+    "coaching": [
+        "response_curves.csv",
+        "targeting_by_cadence.csv",
+        "gain_by_skill_band.csv",
+        "manager_time_cost.csv",
+        "time_frame.json",
+    ],
+    "pipeline_benchmark": [
+        "reverse_funnel.csv",
+        "benchmark_stages.csv",
+        "capacity.csv",
+        "coverage_and_quota.csv",
+        "gap_detection.csv",
+        "time_frame.json",
+    ],
+    "crm_calibration": [
+        "data_quality.csv",
+        "simulated_years.csv",
+        "deal_size_fit.csv",
+        "stage_conversion_fit.csv",
+        "observed_vs_simulated.csv",
+        "time_frame.json",
+    ],
+    "drivers_overview": [
+        "swings.csv",
+        "summary.csv",
+        "culture_split.csv",
+        "ranking_sensitivity.csv",
+        "time_use.csv",
+        "time_frame.json",
+    ],
+    "capacity_quota": [
+        "hiring_plan.csv",
+        "revenue_fan.csv",
+        "probability_by_hires.csv",
+        "quota_curve.csv",
+        "time_frame.json",
+    ],
 }
 #: What each report shows with its default scenarios (all in ``simulation.mode: transition``):
 #: a change from today's way of working, or — the CRM check runs one scenario, so nothing
 #: changes — where today's way of working settles.
-SHOWS = {"drivers_overview": "transition", "goal_designs": "transition",
-         "pipeline_benchmark": "transition", "coaching": "transition",
-         "crm_calibration": "steady_state", "capacity_quota": "steady_state"}
+SHOWS = {
+    "drivers_overview": "transition",
+    "goal_designs": "transition",
+    "pipeline_benchmark": "transition",
+    "coaching": "transition",
+    "crm_calibration": "steady_state",
+    "capacity_quota": "steady_state",
+}
 #: Years each report shows (the hiring plan hires in year 1 for year 2's target).
 YEARS = {"capacity_quota": 2}
 
 
 def run_cli(*args, env=None, timeout=900):
-    return subprocess.run([str(SALESSIM), *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, check=False, env=env)
+    return subprocess.run(
+        [str(SALESSIM), *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.relative_to(directory).as_posix(): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ------------------------------------------------------------------------------------------
 # parameters: parsed as YAML scalars, checked against the notebook, by type and by range
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "value"), [
-    ("24", 24), ("0.5", 0.5), ("true", True), ("no", False), ("baseline", "baseline"),
-    ("data/scenarios/baseline.yaml", "data/scenarios/baseline.yaml"), ("1e6", 1e6), ("2.5E+5", 250000.0),
-    ("1000000.0", 1_000_000.0), ("''", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("24", 24),
+        ("0.5", 0.5),
+        ("true", True),
+        ("no", False),
+        ("baseline", "baseline"),
+        ("data/scenarios/baseline.yaml", "data/scenarios/baseline.yaml"),
+        ("1e6", 1e6),
+        ("2.5E+5", 250000.0),
+        ("1000000.0", 1_000_000.0),
+        ("''", ""),
+    ],
+)
 def test_values_are_yaml_scalars(text, value):
     assert parse_value(text) == value
     assert type(parse_value(text)) is type(value)
@@ -89,29 +148,34 @@ def test_unknown_parameter_lists_the_valid_names():
         assert name in msg
 
 
-@pytest.mark.parametrize(("params", "fragment"), [
-    ({"replications": 0}, "replications must be ≥ 1"),
-    ({"replications": -3}, "replications must be ≥ 1"),
-    ({"replications": 2.5}, "whole number"),
-    ({"replications": True}, "whole number"),
-    ({"replications": "many"}, "whole number"),
-    ({"seed": -1}, "seed must be ≥ 0"),
-    ({"workers": 0}, "workers must be ≥ 1"),
-    ({"output_dir": "/tmp/x"}, "set by --out"),
-    ({"baseline_scenario": "data/scenarios/nope.yaml"}, "no scenario file"),
-    ({"baseline": "data/scenarios/nope.yaml"}, "no scenario file"),
-    ({"baseline": ""}, "expected a scenario file or a library name"),
-    ({"baseline": "data/crm_sample/Opportunity.csv"}, "is not a valid scenario"),
-    ({"baseline": "baseline", "baseline_scenario": "baseline"}, "old name of baseline"),
-])
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"replications": 0}, "replications must be ≥ 1"),
+        ({"replications": -3}, "replications must be ≥ 1"),
+        ({"replications": 2.5}, "whole number"),
+        ({"replications": True}, "whole number"),
+        ({"replications": "many"}, "whole number"),
+        ({"seed": -1}, "seed must be ≥ 0"),
+        ({"workers": 0}, "workers must be ≥ 1"),
+        ({"output_dir": "/tmp/x"}, "set by --out"),
+        ({"baseline_scenario": "data/scenarios/nope.yaml"}, "no scenario file"),
+        ({"baseline": "data/scenarios/nope.yaml"}, "no scenario file"),
+        ({"baseline": ""}, "expected a scenario file or a library name"),
+        ({"baseline": "data/crm_sample/Opportunity.csv"}, "is not a valid scenario"),
+        ({"baseline": "baseline", "baseline_scenario": "baseline"}, "old name of baseline"),
+    ],
+)
 def test_bad_values_are_refused(params, fragment):
     with pytest.raises(ReportError, match=re.escape(fragment)):
         validate_parameters("goal_designs", params)
 
 
 def test_values_are_typed_and_ranges_checked_per_report():
-    assert validate_parameters("goal_designs", {"replications": 4.0, "seed": 0}) == \
-        {"replications": 4, "seed": 0}
+    assert validate_parameters("goal_designs", {"replications": 4.0, "seed": 0}) == {
+        "replications": 4,
+        "seed": 0,
+    }
     assert validate_parameters("pipeline_benchmark", {"quota": 900000}) == {"quota": 900000.0}
     with pytest.raises(ReportError, match=re.escape("coverage_confidence must be ≤ 0.99")):
         validate_parameters("pipeline_benchmark", {"coverage_confidence": 1.5})
@@ -155,13 +219,11 @@ def test_export_has_no_code_and_loads_nothing_remote(tmp_path):
     code = nbformat.v4.new_code_cell("secret_variable_name = 42\nplt.show()", execution_count=3)
     code.outputs = [
         nbformat.v4.new_output("stream", name="stderr", text="a noisy warning\n"),
-        nbformat.v4.new_output("display_data", data={"image/png": _tiny_png(),
-                                                     "text/plain": "<Figure>"}),
+        nbformat.v4.new_output("display_data", data={"image/png": _tiny_png(), "text/plain": "<Figure>"}),
     ]
     silent = nbformat.v4.new_code_cell("x = 1", execution_count=4)
     nb.cells = [md, hidden, code, silent]
-    nb.metadata["kernelspec"] = {"name": "salessim", "display_name": "salessim",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "salessim", "display_name": "salessim", "language": "python"}
     page = export_html(nb, title="A report")
     assert "secret_variable_name" not in page and "x = 1" not in page
     assert not PROMPT.search(page)
@@ -184,12 +246,15 @@ def _fake_last_good(out: Path) -> dict[str, bytes]:
     return snapshot(out)
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["-p", "replicatons", "3"], "valid parameters: replications, seed, output_dir"),
-    (["-p", "replications", "0"], "replications must be ≥ 1, got 0"),
-    (["-p", "seed", "-2"], "seed must be ≥ 0"),
-    (["-p", "replications", "two"], "whole number"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["-p", "replicatons", "3"], "valid parameters: replications, seed, output_dir"),
+        (["-p", "replications", "0"], "replications must be ≥ 1, got 0"),
+        (["-p", "seed", "-2"], "seed must be ≥ 0"),
+        (["-p", "replications", "two"], "whole number"),
+    ],
+)
 def test_bad_parameter_exits_2_and_touches_nothing(tmp_path, args, fragment):
     out = tmp_path / "reports"
     before = _fake_last_good(out)
@@ -281,18 +346,25 @@ def test_findings_and_tables_carry_the_numbers(built):
     # the default export is the messy sample: what the importer dropped is reported, row for row
     from salessim.crm import read_crm
 
-    sample = read_crm(REPO / "data/crm_sample/Opportunity.csv",
-                      REPO / "data/crm_sample/OpportunityHistory.csv")
+    sample = read_crm(
+        REPO / "data/crm_sample/Opportunity.csv", REPO / "data/crm_sample/OpportunityHistory.csv"
+    )
     dq = pd.read_csv(built / "crm_calibration" / "data_quality.csv").set_index("check")
     for reason, n in sample.dropped.items():
         assert dq.loc[f"dropped on import: {reason}", "rows"] == n
     for reason, n in sample.amounts_set_aside.items():  # kept deals: counted apart, and once
         assert dq.loc[f"amount set aside on import: {reason}", "rows"] == n
-    assert dq.loc["missing or non-positive amount", "rows"] == int(
-        sample.table["amount"].isna().sum()) - sum(sample.amounts_set_aside.values())
+    assert dq.loc["missing or non-positive amount", "rows"] == int(sample.table["amount"].isna().sum()) - sum(
+        sample.amounts_set_aside.values()
+    )
     cal = pd.read_csv(built / "crm_calibration" / "calibration_estimates.csv").set_index("parameter")
-    assert abs(cal.loc["win rate", "value"] - (sample.table["outcome"] == "won").sum()
-               / (sample.table["outcome"] != "open").sum()) < 1e-9
+    assert (
+        abs(
+            cal.loc["win rate", "value"]
+            - (sample.table["outcome"] == "won").sum() / (sample.table["outcome"] != "open").sum()
+        )
+        < 1e-9
+    )
     assert (built / "crm_calibration" / "calibrated_scenario.yaml").exists()
 
 
@@ -344,7 +416,7 @@ def test_each_page_links_its_tables_and_they_hold_numbers(built, name):
     from test_report_tables import check_report_tables
 
     page = (built / f"{name}.html").read_text(encoding="utf-8")
-    section = page[page.index("class='salessim-tables"):]
+    section = page[page.index("class='salessim-tables") :]
     assert section.index("<h2") < section.index("</body>")
     linked = set(re.findall(r"href='([^']*)'", section))
     written = {f"{name}/{p.name}" for p in (built / name).iterdir() if p.suffix in (".csv", ".xlsx")}
@@ -385,15 +457,30 @@ def test_a_real_browser_renders_every_report(built, tmp_path):
         shot = tmp_path / f"{name}.png"
         with tempfile.TemporaryDirectory() as profile:
             proc = subprocess.run(
-                [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", f"--user-data-dir={profile}",
-                 "--enable-logging=stderr", "--v=0", "--window-size=1280,2400",
-                 f"--screenshot={shot}", (built / f"{name}.html").as_uri()],
-                capture_output=True, text=True, timeout=120, check=False)
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-quic",
+                    f"--user-data-dir={profile}",
+                    "--enable-logging=stderr",
+                    "--v=0",
+                    "--window-size=1280,2400",
+                    f"--screenshot={shot}",
+                    (built / f"{name}.html").as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
         assert proc.returncode == 0, proc.stderr[-2000:]
-        console = [ln for ln in proc.stderr.splitlines()
-                   if "CONSOLE" in ln or "Uncaught" in ln]
+        console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
         assert not console, f"{name}: console errors: {console}"
         img = Image.open(shot).convert("L")
         assert img.size == (1280, 2400)
@@ -417,8 +504,9 @@ def test_a_failing_report_keeps_the_last_good_one(built, tmp_path):
 
     bad = tmp_path / "export.csv"
     bad.write_text("name,value\nx,1\n")
-    proc = run_cli("report", "crm_calibration", "-p", "replications", "2", "-p", "crm_export",
-                   bad, "--out", out, env=env)
+    proc = run_cli(
+        "report", "crm_calibration", "-p", "replications", "2", "-p", "crm_export", bad, "--out", out, env=env
+    )
     assert proc.returncode == 1
     msg = proc.stderr.strip()
     assert len(msg.splitlines()) == 1, msg
@@ -441,8 +529,19 @@ def test_coaching_curves_include_the_high_coaching_point_whatever_the_step(tmp_p
     # with a step that skips the high-coaching setting the grid's starting point used to be
     # missing from the response curves (IndexError in "Effects against today")
     env = {**os.environ, "SALESSIM_QUICK": "1", "SALESSIM_CACHE_DIR": str(tmp_path / "cache")}
-    r = run_cli("report", "coaching", "-p", "max_hours", "2", "-p", "hours_step", "2",
-                "--out", tmp_path / "out", env=env)
+    r = run_cli(
+        "report",
+        "coaching",
+        "-p",
+        "max_hours",
+        "2",
+        "-p",
+        "hours_step",
+        "2",
+        "--out",
+        tmp_path / "out",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     curves = (tmp_path / "out" / "coaching" / "response_curves.csv").read_text()
     hours = {line.split(",")[1] for line in curves.splitlines()[1:]}

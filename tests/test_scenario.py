@@ -34,8 +34,7 @@ VARIANT_SECTIONS = {
     "reviews_quarterly": {"reviews"},
     "reviews_monthly": {"reviews"},
 }
-DRIVER_SECTIONS = {"goals", "prescription", "metrics", "crm", "managers", "coaching",
-                   "reviews", "culture"}
+DRIVER_SECTIONS = {"goals", "prescription", "metrics", "crm", "managers", "coaching", "reviews", "culture"}
 LIBRARY = {"baseline", "best_practice", *VARIANT_SECTIONS}
 
 
@@ -65,12 +64,17 @@ def test_load_from_path_name_and_dict_agree():
     assert by_path.organisation.managers == 10 and by_path.organisation.span == 8
     assert by_path.n_reps == 80
     assert [g.metric for g in by_path.goals.items] == [
-        "revenue", "new_logos", "product_revenue", "avg_deal_size"]
+        "revenue",
+        "new_logos",
+        "product_revenue",
+        "avg_deal_size",
+    ]
 
 
 def test_load_from_dict_fills_defaults_and_overrides():
-    sc = load_scenario({"name": "tiny", "organisation": {"managers": 3, "span": 5},
-                        "reviews": {"cadence": "monthly"}})
+    sc = load_scenario(
+        {"name": "tiny", "organisation": {"managers": 3, "span": 5}, "reviews": {"cadence": "monthly"}}
+    )
     assert sc.name == "tiny"
     assert (sc.organisation.managers, sc.organisation.span, sc.n_reps) == (3, 5, 15)
     assert sc.reviews.cadence == "monthly"
@@ -123,7 +127,9 @@ funnel:
 
 def test_extends_deep_override_mappings_merge_lists_replace(write_yaml):
     write_yaml("parent.yaml", PARENT_YAML)
-    child = write_yaml("child.yaml", textwrap.dedent("""\
+    child = write_yaml(
+        "child.yaml",
+        textwrap.dedent("""\
         extends: parent
         organisation: {span: 4}
         coaching: {targeting: none}
@@ -133,7 +139,8 @@ def test_extends_deep_override_mappings_merge_lists_replace(write_yaml):
         funnel:
           stages:
             - {name: only, conversion: 0.3, mean_days: 40}
-        """))
+        """),
+    )
     sc = load_scenario(child)
     # mappings merge: untouched keys of a partially overridden section come from the parent
     assert sc.organisation.span == 4
@@ -172,10 +179,18 @@ def test_extends_by_relative_path(tmp_path, write_yaml):
     other = tmp_path / "elsewhere"
     other.mkdir()
     sc2 = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from salessim import load_scenario; "
-         "print(load_scenario(sys.argv[1]).organisation.managers)", str(rel)],
-        cwd=other, capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from salessim import load_scenario; "
+            "print(load_scenario(sys.argv[1]).organisation.managers)",
+            str(rel),
+        ],
+        cwd=other,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert sc2.stdout.strip() == "3"
 
 
@@ -234,15 +249,19 @@ def test_dict_extends_unknown_parent():
 
 @given(
     base=st.recursive(
-        st.dictionaries(st.sampled_from("abcd"), st.integers() | st.lists(st.integers(), max_size=3),
-                        max_size=4),
+        st.dictionaries(
+            st.sampled_from("abcd"), st.integers() | st.lists(st.integers(), max_size=3), max_size=4
+        ),
         lambda children: st.dictionaries(st.sampled_from("abcd"), children, max_size=4),
-        max_leaves=10),
+        max_leaves=10,
+    ),
     over=st.recursive(
-        st.dictionaries(st.sampled_from("abcd"), st.integers() | st.lists(st.integers(), max_size=3),
-                        max_size=4),
+        st.dictionaries(
+            st.sampled_from("abcd"), st.integers() | st.lists(st.integers(), max_size=3), max_size=4
+        ),
         lambda children: st.dictionaries(st.sampled_from("abcd"), children, max_size=4),
-        max_leaves=10),
+        max_leaves=10,
+    ),
 )
 @settings(max_examples=200, deadline=None)
 def test_deep_merge_properties(base, over):
@@ -270,12 +289,21 @@ def test_deep_merge_properties(base, over):
         ("colour: blue\n", "colour", ["organisation", "coaching", "reviews", "funnel"]),
         ("coaching: {hours: 3}\n", "coaching.hours", ["joint_call_hours_per_week", "targeting"]),
         ("reviews: {cadence: monthly, cadense: annual}\n", "reviews.cadense", ["cadence"]),
-        ("goals:\n  items:\n    - {metric: revenue, weight: 1.0, colour: red}\n",
-         "goals.items.0.colour", ["metric", "weight", "target", "product"]),
-        ("funnel:\n  products:\n    A: {share: 1.0, amount_median: 1000, colour: red}\n",
-         "funnel.products.A.colour", ["share", "amount_median", "amount_sigma"]),
-        ("funnel:\n  stages:\n    - {name: s, conversion: 0.5, mean_days: 9, durations: 3}\n",
-         "funnel.stages.0.durations", ["conversion", "mean_days", "cv"]),
+        (
+            "goals:\n  items:\n    - {metric: revenue, weight: 1.0, colour: red}\n",
+            "goals.items.0.colour",
+            ["metric", "weight", "target", "product"],
+        ),
+        (
+            "funnel:\n  products:\n    A: {share: 1.0, amount_median: 1000, colour: red}\n",
+            "funnel.products.A.colour",
+            ["share", "amount_median", "amount_sigma"],
+        ),
+        (
+            "funnel:\n  stages:\n    - {name: s, conversion: 0.5, mean_days: 9, durations: 3}\n",
+            "funnel.stages.0.durations",
+            ["conversion", "mean_days", "cv"],
+        ),
     ],
     ids=["top", "nested", "typo", "list-item", "dict-value", "stage"],
 )
@@ -307,12 +335,25 @@ BAD_VALUES = [
     # id, yaml body (after `extends: baseline`), dotted path, bad value as shown
     ("conversion", STAGES_WITH_BAD_CONVERSION, "funnel.stages.1.conversion", "1.7"),
     ("negative-span", "organisation: {span: -3}\n", "organisation.span", "-3"),
-    ("goal-weights", "goals:\n  items:\n    - {metric: revenue, weight: 0.5}\n"
-     "    - {metric: new_logos, weight: 0.2}\n", "goals.items", "0.7"),
-    ("segment-shares", "funnel:\n  segments:\n    new_logo: {share: 0.5}\n"
-     "    expansion: {share: 0.6}\n", "funnel.segments", "1.1"),
-    ("unknown-product", "goals:\n  items:\n    - {metric: revenue, weight: 0.5}\n"
-     "    - {metric: product_revenue, product: Z, weight: 0.5}\n", "goals.items.1.product", "'Z'"),
+    (
+        "goal-weights",
+        "goals:\n  items:\n    - {metric: revenue, weight: 0.5}\n    - {metric: new_logos, weight: 0.2}\n",
+        "goals.items",
+        "0.7",
+    ),
+    (
+        "segment-shares",
+        "funnel:\n  segments:\n    new_logo: {share: 0.5}\n    expansion: {share: 0.6}\n",
+        "funnel.segments",
+        "1.1",
+    ),
+    (
+        "unknown-product",
+        "goals:\n  items:\n    - {metric: revenue, weight: 0.5}\n"
+        "    - {metric: product_revenue, product: Z, weight: 0.5}\n",
+        "goals.items.1.product",
+        "'Z'",
+    ),
     ("cadence-literal", "reviews: {cadence: weekly}\n", "reviews.cadence", "weekly"),
     ("crm-adoption", "crm: {adoption: 1.5}\n", "crm.adoption", "1.5"),
     ("crm-adoption-moved", "crm_adoption: 0.9\n", "crm_adoption", "0.9"),
@@ -322,8 +363,9 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("body", "path", "value"), [c[1:] for c in BAD_VALUES],
-                         ids=[c[0] for c in BAD_VALUES])
+@pytest.mark.parametrize(
+    ("body", "path", "value"), [c[1:] for c in BAD_VALUES], ids=[c[0] for c in BAD_VALUES]
+)
 def test_bad_values_name_file_path_and_value(write_yaml, body, path, value):
     f = write_yaml("bad_input.yaml", "extends: baseline\n" + body)
     with pytest.raises(ScenarioError) as e:
@@ -365,20 +407,36 @@ def test_several_problems_are_all_reported(write_yaml):
 
 @pytest.mark.parametrize(
     ("body", "path", "expected"),
-    [("goals: {items: []}\n", "goals.items", "at least 1 item, got 0"),
-     ("funnel:\n  stages:\n"
-      + "".join(f"    - {{name: s{i}, conversion: 0.5, mean_days: 5}}\n" for i in range(9)),
-      "funnel.stages", "at most 8 items, got 9"),
-     ("funnel:\n  stages:\n    - {name: a, conversion: 0.5, mean_days: 5}\n"
-      "    - {name: a, conversion: 0.9, mean_days: 5}\n", "funnel.stages", "unique"),
-     ("funnel:\n  stages:\n    - {name: won, conversion: 0.5, mean_days: 5}\n",
-      "funnel.stages", "reserved"),
-     ("funnel:\n  products:\n    C: {amount_median: 30000}\n", "funnel.products.C.share",
-      "required"),
-     ("funnel:\n  stages:\n    - {name: a, mean_days: 5}\n", "funnel.stages.0.conversion",
-      "required")],
-    ids=["no-goals", "too-many-stages", "duplicate-stage", "stage-named-won", "missing-share",
-         "missing-conversion"],
+    [
+        ("goals: {items: []}\n", "goals.items", "at least 1 item, got 0"),
+        (
+            "funnel:\n  stages:\n"
+            + "".join(f"    - {{name: s{i}, conversion: 0.5, mean_days: 5}}\n" for i in range(9)),
+            "funnel.stages",
+            "at most 8 items, got 9",
+        ),
+        (
+            "funnel:\n  stages:\n    - {name: a, conversion: 0.5, mean_days: 5}\n"
+            "    - {name: a, conversion: 0.9, mean_days: 5}\n",
+            "funnel.stages",
+            "unique",
+        ),
+        (
+            "funnel:\n  stages:\n    - {name: won, conversion: 0.5, mean_days: 5}\n",
+            "funnel.stages",
+            "reserved",
+        ),
+        ("funnel:\n  products:\n    C: {amount_median: 30000}\n", "funnel.products.C.share", "required"),
+        ("funnel:\n  stages:\n    - {name: a, mean_days: 5}\n", "funnel.stages.0.conversion", "required"),
+    ],
+    ids=[
+        "no-goals",
+        "too-many-stages",
+        "duplicate-stage",
+        "stage-named-won",
+        "missing-share",
+        "missing-conversion",
+    ],
 )
 def test_structural_problems_are_explained(write_yaml, body, path, expected):
     # (a child that overrides one field of a parent's product keeps the rest: see
@@ -485,8 +543,7 @@ def test_variant_changes_only_its_driver(name):
 
 
 def test_best_practice_changes_only_driver_sections_and_all_of_the_first_seven():
-    diff = _diff_sections(load_scenario("best_practice").to_dict(),
-                          load_scenario("baseline").to_dict())
+    diff = _diff_sections(load_scenario("best_practice").to_dict(), load_scenario("baseline").to_dict())
     assert diff <= DRIVER_SECTIONS
     assert diff >= DRIVER_SECTIONS - {"culture"}
 
@@ -548,8 +605,9 @@ def test_dict_valued_configs_are_frozen():
 
 def test_replace_with_dotted_paths():
     base = load_scenario("baseline")
-    sc = base.replace(**{"reviews.cadence": "monthly", "organisation.span": 5,
-                         "funnel.stages.0.conversion": 0.6})
+    sc = base.replace(
+        **{"reviews.cadence": "monthly", "organisation.span": 5, "funnel.stages.0.conversion": 0.6}
+    )
     assert sc.reviews.cadence == "monthly"
     assert sc.organisation.span == 5
     assert sc.funnel.stages[0].conversion == 0.6
@@ -561,10 +619,12 @@ def test_replace_with_dotted_paths():
 
 @pytest.mark.parametrize(
     ("changes", "path", "value"),
-    [({"organisation.span": -1}, "organisation.span", "-1"),
-     ({"reviews.cadence": "weekly"}, "reviews.cadence", "weekly"),
-     ({"funnel.stages.0.conversion": 1.7}, "funnel.stages.0.conversion", "1.7"),
-     ({"coaching.hours": 3}, "coaching.hours", "unknown key")],
+    [
+        ({"organisation.span": -1}, "organisation.span", "-1"),
+        ({"reviews.cadence": "weekly"}, "reviews.cadence", "weekly"),
+        ({"funnel.stages.0.conversion": 1.7}, "funnel.stages.0.conversion", "1.7"),
+        ({"coaching.hours": 3}, "coaching.hours", "unknown key"),
+    ],
 )
 def test_replace_validates(changes, path, value):
     with pytest.raises(ScenarioError) as e:
@@ -573,8 +633,7 @@ def test_replace_validates(changes, path, value):
     assert f"`{path}`" in msg and value in msg and "baseline" in msg
 
 
-@pytest.mark.parametrize("path", ["funnel.stages.9.conversion", "funnel.stages.x",
-                                  "reviews.cadence.every"])
+@pytest.mark.parametrize("path", ["funnel.stages.9.conversion", "funnel.stages.x", "reviews.cadence.every"])
 def test_replace_with_a_path_that_does_not_exist(path):
     with pytest.raises(ScenarioError) as e:
         load_scenario("baseline").replace(**{path: 1})
@@ -591,9 +650,12 @@ def test_hash_is_stable_and_ignores_name_and_description():
     assert load_scenario("reviews_monthly").hash == sc.replace(**{"reviews.cadence": "monthly"}).hash
     # the same in a fresh interpreter (no dependence on dict order, hash seeds or process state)
     out = subprocess.run(
-        [sys.executable, "-c", "from salessim import load_scenario; "
-         "print(load_scenario('baseline').hash)"],
-        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "12345"})
+        [sys.executable, "-c", "from salessim import load_scenario; print(load_scenario('baseline').hash)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
     assert out.stdout.strip() == sc.hash
 
 
@@ -643,8 +705,9 @@ def test_assumptions_register_shows_the_scenarios_values():
 
 
 def test_extends_overrides_only_what_is_written_in_mappings(write_yaml):
-    f = write_yaml("bigger_a.yaml", "extends: baseline\nfunnel:\n  products:\n"
-                   "    A: {amount_median: 30000}\n")
+    f = write_yaml(
+        "bigger_a.yaml", "extends: baseline\nfunnel:\n  products:\n    A: {amount_median: 30000}\n"
+    )
     sc = load_scenario(f)
     base = load_scenario("baseline")
     assert sc.funnel.products["A"].amount_median == 30000

@@ -91,9 +91,14 @@ def test_alias_bomb_in_a_typed_field_is_refused_quickly_by_the_cli(tmp_path):
     f = _write(tmp_path, "bomb.yaml", _bomb())
     out = tmp_path / "out"
     t0 = time.perf_counter()
-    p = subprocess.run([str(SALESSIM), "simulate", str(f), "-r", "1", "--out", str(out)],
-                       capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                       env={**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "cache")})
+    p = subprocess.run(
+        [str(SALESSIM), "simulate", str(f), "-r", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert time.perf_counter() - t0 < 30
     assert p.returncode == 2, p.stderr
     assert "bomb.yaml" in p.stderr and "alias" in p.stderr and f"{MAX_YAML_NODES:,}" in p.stderr
@@ -136,10 +141,15 @@ def test_recursive_alias_is_refused():
     assert "loop.yaml" in str(e.value) and "itself" in str(e.value)
 
 
-@pytest.mark.parametrize("text", ["name: " + "[" * 3000 + "]" * 3000 + "\n",
-                                  "a: " + "{b: " * 3000 + "1" + "}" * 3000 + "\n",
-                                  "".join(" " * i + f"k{i}:\n" for i in range(1200)) + " " * 1200 + "x\n"],
-                         ids=["flow-sequences", "flow-mappings", "block-mappings"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: " + "[" * 3000 + "]" * 3000 + "\n",
+        "a: " + "{b: " * 3000 + "1" + "}" * 3000 + "\n",
+        "".join(" " * i + f"k{i}:\n" for i in range(1200)) + " " * 1200 + "x\n",
+    ],
+    ids=["flow-sequences", "flow-mappings", "block-mappings"],
+)
 def test_nesting_3000_deep_is_refused(tmp_path, cli_in, text):
     """It used to crash with RecursionError (exit 1). (Block mappings: 1,200 levels, to stay
     under the file size limit.)"""
@@ -156,8 +166,9 @@ def test_aliases_that_nest_too_deep_are_refused():
 
 
 def test_duplicate_keys_are_refused_naming_key_and_lines(tmp_path, cli_in):
-    f = _write(tmp_path, "dup.yaml", "extends: baseline\norganisation:\n  managers: 3\n"
-               "  span: 4\n  managers: 30\n")
+    f = _write(
+        tmp_path, "dup.yaml", "extends: baseline\norganisation:\n  managers: 3\n  span: 4\n  managers: 30\n"
+    )
     err = cli_in("plan", f)
     assert "dup.yaml" in err and "line 5" in err and "duplicate key 'managers'" in err
     assert "line 3" in err
@@ -169,15 +180,20 @@ def test_top_level_duplicate_key_is_refused():
 
 
 def test_merge_keys_may_be_overridden():
-    data = load_yaml_text("base: &b {share: 0.5, logit_offset: 0.1}\nnew: {<<: *b, share: 0.4}\n",
-                          "merge.yaml")
+    data = load_yaml_text(
+        "base: &b {share: 0.5, logit_offset: 0.1}\nnew: {<<: *b, share: 0.4}\n", "merge.yaml"
+    )
     assert data["new"] == {"share": 0.4, "logit_offset": 0.1}
 
 
-@pytest.mark.parametrize(("text", "line", "what"), [
-    ("start_date: 2026-02-30\n", 1, "2026-02-30"),
-    ("organisation:\n  managers: " + "9" * 5000 + "\n", 2, "99999"),
-], ids=["impossible-date", "5000-digit-integer"])
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("start_date: 2026-02-30\n", 1, "2026-02-30"),
+        ("organisation:\n  managers: " + "9" * 5000 + "\n", 2, "99999"),
+    ],
+    ids=["impossible-date", "5000-digit-integer"],
+)
 def test_unreadable_scalars_name_their_line(tmp_path, cli_in, text, line, what):
     """A date that does not exist and an integer too long to convert used to crash (exit 1)."""
     f = _write(tmp_path, "odd.yaml", text)
@@ -225,9 +241,11 @@ def test_latin1_is_refused_naming_byte_and_line(tmp_path, cli_in):
     assert "latin.yaml" in err and "not UTF-8" in err and "0xe9" in err and "line 2" in err
 
 
-@pytest.mark.parametrize("raw", [bytes(range(256)) * 4, b"\x00\x01\x02name: x\n",
-                                 SMALL.encode("utf-16-le")],
-                         ids=["all-bytes", "nul", "utf-16-without-bom"])
+@pytest.mark.parametrize(
+    "raw",
+    [bytes(range(256)) * 4, b"\x00\x01\x02name: x\n", SMALL.encode("utf-16-le")],
+    ids=["all-bytes", "nul", "utf-16-without-bom"],
+)
 def test_binary_is_refused(tmp_path, cli_in, raw):
     f = _write(tmp_path, "blob.yaml", raw)
     err = cli_in("plan", f)
@@ -241,13 +259,17 @@ def test_binary_is_refused(tmp_path, cli_in, raw):
 
 def test_safe_repr_is_bounded():
     row = list(range(1000))
-    values: list[Any] = [list(range(10_000_000)), "x" * 10_000_000, dict.fromkeys(range(100_000), row),
-                         [[[[[[row]]]]]] * 100_000]
+    values: list[Any] = [
+        list(range(10_000_000)),
+        "x" * 10_000_000,
+        dict.fromkeys(range(100_000), row),
+        [[[[[[row]]]]]] * 100_000,
+    ]
     t0 = time.perf_counter()
     for value in values:
         assert len(safe_repr(value)) <= 100
     assert time.perf_counter() - t0 < 0.1
-    assert "digits" in safe_repr(2 ** 100_000)  # repr() of this raises ValueError
+    assert "digits" in safe_repr(2**100_000)  # repr() of this raises ValueError
     assert safe_repr(1.5) == "1.5" and safe_repr("weekly") == "'weekly'"
 
 
@@ -304,11 +326,19 @@ NUMERIC = [p for p, ann in _leaves(Scenario) if _kinds(ann) & {int, float}]
 FLOATS = [p for p, ann in _leaves(Scenario) if float in _kinds(ann)]
 BOOLS = [p for p, ann in _leaves(Scenario) if _kinds(ann) == {bool}]
 # numeric fields inside lists and mappings, at their first item
-NESTED_NUMERIC = ["funnel.stages.0.conversion", "funnel.stages.0.mean_days", "funnel.stages.0.cv",
-                  "funnel.products.A.share", "funnel.products.A.amount_median",
-                  "funnel.products.A.amount_sigma", "funnel.products.A.logit_offset",
-                  "funnel.segments.new_logo.amount_factor", "funnel.segments.new_logo.share",
-                  "goals.items.0.weight", "goals.items.0.target"]
+NESTED_NUMERIC = [
+    "funnel.stages.0.conversion",
+    "funnel.stages.0.mean_days",
+    "funnel.stages.0.cv",
+    "funnel.products.A.share",
+    "funnel.products.A.amount_median",
+    "funnel.products.A.amount_sigma",
+    "funnel.products.A.logit_offset",
+    "funnel.segments.new_logo.amount_factor",
+    "funnel.segments.new_logo.share",
+    "goals.items.0.weight",
+    "goals.items.0.target",
+]
 
 
 def test_the_schema_walk_found_the_fields():
@@ -348,28 +378,57 @@ def test_warmup_days_true_is_refused_by_the_cli(tmp_path, cli_in):
 
 
 NON_FINITE = [
-    ("amount-median-inf", "funnel:\n  products:\n    A: {amount_median: .inf}\n",
-     "funnel.products.A.amount_median", "inf"),
-    ("amount-median-1e308", "funnel:\n  products:\n    A: {amount_median: 1e308}\n",
-     "funnel.products.A.amount_median", "'1e308'"),
-    ("amount-factor-inf", "funnel:\n  segments:\n    new_logo: {amount_factor: .inf}\n",
-     "funnel.segments.new_logo.amount_factor", "inf"),
-    ("amount-factor-1e308", "funnel:\n  segments:\n    new_logo: {amount_factor: 1.0e+308}\n",
-     "funnel.segments.new_logo.amount_factor", "1e+308"),
-    ("stage-days-inf", "funnel:\n  stages:\n    - {name: a, conversion: 0.5, mean_days: .inf}\n",
-     "funnel.stages.0.mean_days", "inf"),
-    ("stage-days-1e308", "funnel:\n  stages:\n    - {name: a, conversion: 0.5, mean_days: 1e308}\n",
-     "funnel.stages.0.mean_days", "'1e308'"),
+    (
+        "amount-median-inf",
+        "funnel:\n  products:\n    A: {amount_median: .inf}\n",
+        "funnel.products.A.amount_median",
+        "inf",
+    ),
+    (
+        "amount-median-1e308",
+        "funnel:\n  products:\n    A: {amount_median: 1e308}\n",
+        "funnel.products.A.amount_median",
+        "'1e308'",
+    ),
+    (
+        "amount-factor-inf",
+        "funnel:\n  segments:\n    new_logo: {amount_factor: .inf}\n",
+        "funnel.segments.new_logo.amount_factor",
+        "inf",
+    ),
+    (
+        "amount-factor-1e308",
+        "funnel:\n  segments:\n    new_logo: {amount_factor: 1.0e+308}\n",
+        "funnel.segments.new_logo.amount_factor",
+        "1e+308",
+    ),
+    (
+        "stage-days-inf",
+        "funnel:\n  stages:\n    - {name: a, conversion: 0.5, mean_days: .inf}\n",
+        "funnel.stages.0.mean_days",
+        "inf",
+    ),
+    (
+        "stage-days-1e308",
+        "funnel:\n  stages:\n    - {name: a, conversion: 0.5, mean_days: 1e308}\n",
+        "funnel.stages.0.mean_days",
+        "'1e308'",
+    ),
     ("quota-inf", "organisation: {quota: .inf}\n", "organisation.quota", "inf"),
     ("quota-1e308", "organisation: {quota: 1e308}\n", "organisation.quota", "'1e308'"),
-    ("target-1e308", "goals:\n  - {metric: revenue, weight: 1.0, target: 1e308}\n",
-     "goals.items.0.target", "'1e308'"),
+    (
+        "target-1e308",
+        "goals:\n  - {metric: revenue, weight: 1.0, target: 1e308}\n",
+        "goals.items.0.target",
+        "'1e308'",
+    ),
     ("nan", "reps: {skill_sd: .nan}\n", "reps.skill_sd", "nan"),
 ]
 
 
-@pytest.mark.parametrize(("body", "path", "value"), [c[1:] for c in NON_FINITE],
-                         ids=[c[0] for c in NON_FINITE])
+@pytest.mark.parametrize(
+    ("body", "path", "value"), [c[1:] for c in NON_FINITE], ids=[c[0] for c in NON_FINITE]
+)
 def test_non_finite_and_absurd_numbers_are_refused(tmp_path, cli_in, body, path, value):
     """These used to run and write revenue $0 and NaN win rates (or crash with OverflowError).
     (YAML reads ``1e308`` without a dot as text, which the schema then reads as a number.)"""
@@ -379,10 +438,14 @@ def test_non_finite_and_absurd_numbers_are_refused(tmp_path, cli_in, body, path,
 
 
 def test_largest_allowed_numbers_still_plan(tmp_path, cli_in):
-    f = _write(tmp_path, "large.yaml", "extends: baseline\norganisation: {quota: 1.0e+9}\n"
-               "funnel:\n  segments:\n    new_logo: {amount_factor: 100}\n"
-               "  products:\n    A: {amount_median: 1.0e+9, amount_sigma: 3}\n"
-               "  stages:\n    - {name: a, conversion: 0.5, mean_days: 3650, cv: 3}\n")
+    f = _write(
+        tmp_path,
+        "large.yaml",
+        "extends: baseline\norganisation: {quota: 1.0e+9}\n"
+        "funnel:\n  segments:\n    new_logo: {amount_factor: 100}\n"
+        "  products:\n    A: {amount_median: 1.0e+9, amount_sigma: 3}\n"
+        "  stages:\n    - {name: a, conversion: 0.5, mean_days: 3650, cv: 3}\n",
+    )
     cli_in("plan", f, expect=0)
 
 
@@ -391,8 +454,10 @@ def test_largest_allowed_numbers_still_plan(tmp_path, cli_in):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "shown"), [("9999-12-31", "9999-12-31"), ("1900-01-01", "1900-01-01"),
-                                              ("0", "0"), ("1700000000", "1700000000")])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("9999-12-31", "9999-12-31"), ("1900-01-01", "1900-01-01"), ("0", "0"), ("1700000000", "1700000000")],
+)
 def test_start_date_out_of_range_is_refused(tmp_path, cli_in, value, shown):
     f = _write(tmp_path, "date.yaml", f"extends: baseline\nstart_date: {value}\n")
     err = cli_in("plan", f)
@@ -405,8 +470,11 @@ def test_start_date_in_range_is_accepted(value):
     assert sc.start_date == dt.date.fromisoformat(value)
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n", "\ufeff"],
-                         ids=["empty", "blank", "comment", "document-marker", "bom"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "\n\n", "# only a comment\n", "---\n", "\ufeff"],
+    ids=["empty", "blank", "comment", "document-marker", "bom"],
+)
 def test_empty_scenario_is_refused_not_run_as_the_baseline(tmp_path, cli_in, text):
     f = _write(tmp_path, "empty.yaml", text)
     err = cli_in("simulate", f, "-r", "1", "--out", "out")
@@ -442,8 +510,9 @@ def test_extends_with_an_unusable_path_is_an_error(tmp_path, cli_in):
     assert "child.yaml" in err and "no such scenario" in err and len(err) < 2000
 
 
-@pytest.mark.parametrize("name", ["x" * 5000, "x" * 5000 + ".yaml", "d/" * 3000 + "x"],
-                         ids=["library-name", "file-name", "path"])
+@pytest.mark.parametrize(
+    "name", ["x" * 5000, "x" * 5000 + ".yaml", "d/" * 3000 + "x"], ids=["library-name", "file-name", "path"]
+)
 def test_a_scenario_name_too_long_for_the_file_system(cli_in, name):
     """It used to end in OSError "File name too long" (exit 1)."""
     err = cli_in("plan", name)
@@ -497,22 +566,37 @@ def test_vary_of_non_finite_values_is_refused():
 def test_unprintable_name_is_refused_not_crashing_the_output(tmp_path):
     """A lone surrogate (``"\\ud800"`` in YAML) used to crash printing the plan (exit 1)."""
     f = _write(tmp_path, "sur.yaml", 'extends: baseline\nname: "a\\ud800b"\n')
-    p = subprocess.run([str(SALESSIM), "plan", str(f)], capture_output=True, text=True, timeout=60,
-                       cwd=tmp_path, env={**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "c")})
+    p = subprocess.run(
+        [str(SALESSIM), "plan", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "SALESSIM_CACHE_DIR": str(tmp_path / "c")},
+    )
     assert p.returncode == 2, p.stderr
     assert "sur.yaml" in p.stderr and "`name` = 'a\\ud800b'" in p.stderr and "control character" in p.stderr
 
 
-@pytest.mark.parametrize(("body", "path"), [
-    ('name: "red\\e[31m"\n', "name"),
-    ('name: "a\\0b"\n', "name"),
-    ('description: "one\\ntwo\\e]0;title\\a"\n', "description"),
-    ('funnel:\n  stages:\n    - {name: "evil\\u202Etxt", conversion: 0.5, mean_days: 9}\n',
-     "funnel.stages.0.name"),
-    ('funnel:\n  products:\n    "B\\e[2J": {share: 1.0, amount_median: 9000}\ngoals:\n'
-     '  - {metric: revenue, weight: 1.0}\n', "funnel.products"),
-    ("name: " + "n" * 201 + "\n", "name"),
-], ids=["escape", "nul", "description-osc", "bidi-stage", "product-key", "long-name"])
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ('name: "red\\e[31m"\n', "name"),
+        ('name: "a\\0b"\n', "name"),
+        ('description: "one\\ntwo\\e]0;title\\a"\n', "description"),
+        (
+            'funnel:\n  stages:\n    - {name: "evil\\u202Etxt", conversion: 0.5, mean_days: 9}\n',
+            "funnel.stages.0.name",
+        ),
+        (
+            'funnel:\n  products:\n    "B\\e[2J": {share: 1.0, amount_median: 9000}\ngoals:\n'
+            "  - {metric: revenue, weight: 1.0}\n",
+            "funnel.products",
+        ),
+        ("name: " + "n" * 201 + "\n", "name"),
+    ],
+    ids=["escape", "nul", "description-osc", "bidi-stage", "product-key", "long-name"],
+)
 def test_control_characters_in_names_are_refused(tmp_path, cli_in, body, path):
     """Terminal escape sequences in a name used to reach the terminal as they are."""
     f = _write(tmp_path, "names.yaml", "extends: baseline\n" + body)

@@ -26,14 +26,22 @@ from salessim.sensitivity import (
     variant_changes,
 )
 
-SMALL = {"extends": "baseline", "name": "small",
-         "organisation": {"managers": 2, "span": 4},
-         "simulation": {"warmup_days": 60, "horizon_days": 120}}
+SMALL = {
+    "extends": "baseline",
+    "name": "small",
+    "organisation": {"managers": 2, "span": 4},
+    "simulation": {"warmup_days": 60, "horizon_days": 120},
+}
 #: read by the model only when goals.interwoven is on, and it is off in the baseline and every variant
 INERT = "goals.interwoven_penalty"
 ACTIVE = "organisation.quota"
-TINY = {"replications": 2, "trajectories": 2, "parameters": [INERT, ACTIVE],
-        "variants": ["goals_focused", "coaching_high"], "workers": 1}
+TINY = {
+    "replications": 2,
+    "trajectories": 2,
+    "parameters": [INERT, ACTIVE],
+    "variants": ["goals_focused", "coaching_high"],
+    "workers": 1,
+}
 
 
 # ------------------------------------------------------------------------------------------
@@ -62,10 +70,12 @@ def test_ranges_lie_inside_the_schema_and_keep_joint_constraints():
         assert p.low < p.high, p
         if p.path in fields:
             for m in fields[p.path].metadata:
-                for attr, ok in (("ge", p.low >= getattr(m, "ge", -math.inf)),
-                                 ("gt", p.low > getattr(m, "gt", -math.inf)),
-                                 ("le", p.high <= getattr(m, "le", math.inf)),
-                                 ("lt", p.high < getattr(m, "lt", math.inf))):
+                for attr, ok in (
+                    ("ge", p.low >= getattr(m, "ge", -math.inf)),
+                    ("gt", p.low > getattr(m, "gt", -math.inf)),
+                    ("le", p.high <= getattr(m, "le", math.inf)),
+                    ("lt", p.high < getattr(m, "lt", math.inf)),
+                ):
                     assert ok, (p.path, attr, p.low, p.high)
         if p.path not in RANGES:
             assert {p.low, p.high} & {p.default * 0.5, p.default * 1.5} or "clipped" in p.rule
@@ -88,7 +98,7 @@ def test_design_covers_each_range_at_the_requested_levels(levels):
     width = np.array([hi - lo for lo, hi in bounds])
     k = len(params)
     for t in range(20):
-        block = X[t * (k + 1):(t + 1) * (k + 1)]
+        block = X[t * (k + 1) : (t + 1) * (k + 1)]
         moves = np.diff(block, axis=0) / width
         moved = ~np.isclose(moves, 0)
         assert (moved.sum(axis=1) == 1).all()
@@ -137,9 +147,13 @@ def test_bad_arguments_name_the_field_and_value():
     from salessim.executors import RunTooLarge
     from salessim.sensitivity import SensitivityError
 
-    for kw, needle in (({"levels": 3}, "levels"), ({"trajectories": 0}, "trajectories"),
-                       ({"variants": ["nope"]}, "'nope'"), ({"parameters": ["reps.nope"]}, "'reps.nope'"),
-                       ({"parameters": ["prescription.enabled"]}, "'prescription.enabled'")):
+    for kw, needle in (
+        ({"levels": 3}, "levels"),
+        ({"trajectories": 0}, "trajectories"),
+        ({"variants": ["nope"]}, "'nope'"),
+        ({"parameters": ["reps.nope"]}, "'reps.nope'"),
+        ({"parameters": ["prescription.enabled"]}, "'prescription.enabled'"),
+    ):
         with pytest.raises(SensitivityError, match=needle):
             plan(**kw)
     with pytest.raises(RunTooLarge, match="scenario-replications"):
@@ -169,8 +183,17 @@ def test_a_parameter_only_a_disabled_feature_reads_has_no_effect(tiny):
     # quota moves the drivers' effects (it changes what every rep is chasing)
     assert max(t.loc[(ACTIVE, d), "mu_star"] for d in TINY["variants"]) > 0
     # the table's shape and the design
-    assert set(tiny.table.columns) >= {"parameter", "driver", "mu_star", "mu_star_conf", "sigma",
-                                       "low", "high", "noise_mu_star", "top_changes"}
+    assert set(tiny.table.columns) >= {
+        "parameter",
+        "driver",
+        "mu_star",
+        "mu_star_conf",
+        "sigma",
+        "low",
+        "high",
+        "noise_mu_star",
+        "top_changes",
+    }
     assert len(tiny.table) == 2 * len(TINY["variants"])
     assert len(tiny.design) == TINY["trajectories"] * 3
     assert set(tiny.effects["point"]) == {-1, *range(len(tiny.design))}
@@ -202,19 +225,21 @@ def test_a_cache_hit_is_identical_and_a_changed_key_recomputes(tiny, cache_dir, 
     pd.testing.assert_frame_equal(fresh.table, tiny.table)
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["--levels", "3"], ["levels", "'3'"]),
-    (["--levels", "many"], ["levels", "'many'"]),
-    (["--trajectories", "0"], ["trajectories", "'0'"]),
-    (["--replications", "0"], ["replications", "'0'"]),
-    (["--seed", "-1"], ["seed", "'-1'"]),
-    (["--variants", "goals_focused,nope"], ["variants", "'nope'"]),
-    (["--parameters", "reps.nope"], ["parameters", "'reps.nope'"]),
-    (["--baseline", "missing.yaml"], ["missing.yaml"]),
-    (["--trajectories", "100", "--replications", "100"], ["SIZE", "20,000", "--force"]),
-])
-def test_bad_input_exits_2_naming_it_and_writes_nothing(tmp_path, capsys, monkeypatch, args,
-                                                         needles):
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--levels", "3"], ["levels", "'3'"]),
+        (["--levels", "many"], ["levels", "'many'"]),
+        (["--trajectories", "0"], ["trajectories", "'0'"]),
+        (["--replications", "0"], ["replications", "'0'"]),
+        (["--seed", "-1"], ["seed", "'-1'"]),
+        (["--variants", "goals_focused,nope"], ["variants", "'nope'"]),
+        (["--parameters", "reps.nope"], ["parameters", "'reps.nope'"]),
+        (["--baseline", "missing.yaml"], ["missing.yaml"]),
+        (["--trajectories", "100", "--replications", "100"], ["SIZE", "20,000", "--force"]),
+    ],
+)
+def test_bad_input_exits_2_naming_it_and_writes_nothing(tmp_path, capsys, monkeypatch, args, needles):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache"))
     try:
@@ -237,13 +262,36 @@ def test_the_command_end_to_end(tmp_path, capsys, cache_dir, tiny, monkeypatch):
     base.write_text(json.dumps(SMALL), encoding="utf-8")
     monkeypatch.setenv("SALESSIM_CACHE_DIR", str(cache_dir))
     out = tmp_path / "res"
-    code = main(["sensitivity", "--baseline", str(base), "-r", "2", "-t", "2", "-w", "1",
-                 "--parameters", f"{INERT},{ACTIVE}", "--variants", "goals_focused,coaching_high",
-                 "--out", str(out)])
+    code = main(
+        [
+            "sensitivity",
+            "--baseline",
+            str(base),
+            "-r",
+            "2",
+            "-t",
+            "2",
+            "-w",
+            "1",
+            "--parameters",
+            f"{INERT},{ACTIVE}",
+            "--variants",
+            "goals_focused,coaching_high",
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
-    assert {"sensitivity.parquet", "sensitivity.csv", "parameters.parquet", "parameters.csv",
-            "design.parquet", "effects.parquet", "manifest.json"} <= {p.name for p in out.iterdir()}
+    assert {
+        "sensitivity.parquet",
+        "sensitivity.csv",
+        "parameters.parquet",
+        "parameters.csv",
+        "design.parquet",
+        "effects.parquet",
+        "manifest.json",
+    } <= {p.name for p in out.iterdir()}
     table = pd.read_parquet(out / "sensitivity.parquet")
     csv = pd.read_csv(out / "sensitivity.csv")
     assert list(csv.columns) == list(table.columns)
@@ -258,8 +306,7 @@ def test_the_command_end_to_end(tmp_path, capsys, cache_dir, tiny, monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_drivers_report_shows_a_screening_as_text_or_says_how_to_make_one(tmp_path, tiny,
-                                                                             monkeypatch):
+def test_the_drivers_report_shows_a_screening_as_text_or_says_how_to_make_one(tmp_path, tiny, monkeypatch):
     from salessim.reports import run_report
 
     monkeypatch.setenv("SALESSIM_QUICK", "1")
@@ -287,6 +334,9 @@ def test_a_design_point_that_breaks_a_joint_constraint_is_refused_before_running
 
     # admin 23 h + forecast up to 6 h do not fit a 28-hour manager week
     tight = {"extends": "baseline", "managers": {"hours_per_week": 28.0}}
-    with pytest.raises(SensitivityError, match=r"design point \d+ is not a valid scenario "
-                                               r"\(managers\.forecast_hours_per_week=6\)"):
+    with pytest.raises(
+        SensitivityError,
+        match=r"design point \d+ is not a valid scenario "
+        r"\(managers\.forecast_hours_per_week=6\)",
+    ):
         plan(tight, parameters=["managers.forecast_hours_per_week"], trajectories=8)

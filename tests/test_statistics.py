@@ -27,31 +27,33 @@ SEED = 20260101
 #: rate, no skill spread, no coaching, nobody leaves, full CRM, hours and territory to spare so no
 #: deal ever lacks attention, no extra hours or period-end timing games, effort
 #: independent of culture, segments and products alike in odds.
-NEUTRAL: Scenario = load_scenario("baseline").replace(**{
-    "goals.items": [{"metric": "revenue", "weight": 1.0}],
-    "prescription.enabled": True,
-    "prescription.coverage_margin": 0.0,
-    "reps.skill_sd": 0.0,
-    "reps.stage_skill_sd": 0.0,
-    "reps.hours_per_week": 80.0,
-    "reps.non_selling_share": 0.0,
-    "reps.max_extra_hours": 0.0,
-    "territory.accounts": 1_000_000,
-    "comp.period_end_days": 0.0,
-    "motivation.give_up_below": 0.0,
-    "simulation.mode": "steady_state",
-    "coaching.targeting": "none",
-    "coaching.joint_call_hours_per_week": 0.0,
-    "attrition.voluntary_annual": 0.0,
-    "reviews.involuntary_annual": 0.0,
-    "managers.promotion": False,
-    "crm.adoption": 1.0,
-    "culture.effort_sensitivity": 0.0,
-    "funnel.segments.new_logo.logit_offset": 0.0,
-    "funnel.segments.expansion.logit_offset": 0.0,
-    "funnel.products.A.logit_offset": 0.0,
-    "funnel.products.B.logit_offset": 0.0,
-})
+NEUTRAL: Scenario = load_scenario("baseline").replace(
+    **{
+        "goals.items": [{"metric": "revenue", "weight": 1.0}],
+        "prescription.enabled": True,
+        "prescription.coverage_margin": 0.0,
+        "reps.skill_sd": 0.0,
+        "reps.stage_skill_sd": 0.0,
+        "reps.hours_per_week": 80.0,
+        "reps.non_selling_share": 0.0,
+        "reps.max_extra_hours": 0.0,
+        "territory.accounts": 1_000_000,
+        "comp.period_end_days": 0.0,
+        "motivation.give_up_below": 0.0,
+        "simulation.mode": "steady_state",
+        "coaching.targeting": "none",
+        "coaching.joint_call_hours_per_week": 0.0,
+        "attrition.voluntary_annual": 0.0,
+        "reviews.involuntary_annual": 0.0,
+        "managers.promotion": False,
+        "crm.adoption": 1.0,
+        "culture.effort_sensitivity": 0.0,
+        "funnel.segments.new_logo.logit_offset": 0.0,
+        "funnel.segments.expansion.logit_offset": 0.0,
+        "funnel.products.A.logit_offset": 0.0,
+        "funnel.products.B.logit_offset": 0.0,
+    }
+)
 
 
 class ProbedSalesForce(SalesForce):
@@ -119,11 +121,17 @@ def _prospected(b) -> np.ndarray:
 
 def _columns(runs) -> dict[str, np.ndarray]:
     books = [rec.book for _, rec in runs]
-    return {name: np.concatenate([b.view(name)[_prospected(b)] for b in books])
-            for name in ("status", "stage", "created", "closed")} | {
+    return {
+        name: np.concatenate([b.view(name)[_prospected(b)] for b in books])
+        for name in ("status", "stage", "created", "closed")
+    } | {
         "u_dur": np.concatenate([b.u_dur[: b.n][_prospected(b)] for b in books]),
-        "T": np.concatenate([np.full(int(_prospected(b).sum()), rec.warmup + rec.horizon)
-                             for (_, rec), b in zip(runs, books, strict=True)]),
+        "T": np.concatenate(
+            [
+                np.full(int(_prospected(b).sum()), rec.warmup + rec.horizon)
+                for (_, rec), b in zip(runs, books, strict=True)
+            ]
+        ),
     }
 
 
@@ -257,13 +265,15 @@ def test_open_deals_per_stage_match_littles_law_benchmark(neutral_runs) -> None:
 # a logistic regression recovers the configured log-odds effects
 # ------------------------------------------------------------------------------------------------
 
-EFFECTS: Scenario = NEUTRAL.replace(**{
-    "reps.skill_sd": 0.45,
-    "funnel.segments.new_logo.logit_offset": -0.4,
-    "funnel.segments.expansion.logit_offset": 0.2,
-    "funnel.products.A.logit_offset": 0.1,
-    "funnel.products.B.logit_offset": -0.35,
-})
+EFFECTS: Scenario = NEUTRAL.replace(
+    **{
+        "reps.skill_sd": 0.45,
+        "funnel.segments.new_logo.logit_offset": -0.4,
+        "funnel.segments.expansion.logit_offset": 0.2,
+        "funnel.products.A.logit_offset": 0.1,
+        "funnel.products.B.logit_offset": -0.35,
+    }
+)
 
 
 def _stage_attempts(deals: pd.DataFrame, reps: pd.DataFrame, sc: Scenario) -> pd.DataFrame:
@@ -278,11 +288,17 @@ def _stage_attempts(deals: pd.DataFrame, reps: pd.DataFrame, sc: Scenario) -> pd
     rows = []
     for s in range(len(names)):
         att = (reached > s) | ((reached == s) & lost)
-        rows.append(pd.DataFrame({
-            "stage": s, "passed": (reached[att] > s).astype(float), "theta": deal_theta[att],
-            "new_logo": (deals["segment"].to_numpy()[att] == "new_logo").astype(float),
-            "product_B": (deals["product"].to_numpy()[att] == "B").astype(float),
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "stage": s,
+                    "passed": (reached[att] > s).astype(float),
+                    "theta": deal_theta[att],
+                    "new_logo": (deals["segment"].to_numpy()[att] == "new_logo").astype(float),
+                    "product_B": (deals["product"].to_numpy()[att] == "B").astype(float),
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -298,17 +314,21 @@ def test_logistic_regression_recovers_configured_effects() -> None:
     assert year["skill_start"].std() == pytest.approx(0.45, rel=0.15)
     att = _stage_attempts(deals, reps, EFFECTS)
     S = len(EFFECTS.funnel.stages)
-    X = pd.concat([pd.get_dummies(att["stage"], prefix="stage", dtype=float),
-                   att[["theta", "new_logo", "product_B"]]], axis=1)
+    X = pd.concat(
+        [pd.get_dummies(att["stage"], prefix="stage", dtype=float), att[["theta", "new_logo", "product_B"]]],
+        axis=1,
+    )
     fit = sm.Logit(att["passed"], X).fit(disp=0)
     f = EFFECTS.funnel
     base = f.segments["expansion"].logit_offset + f.products["A"].logit_offset
-    truth = pd.Series({
-        **{f"stage_{s}": special.logit(f.stages[s].conversion) + base for s in range(S)},
-        "theta": 1.0,
-        "new_logo": f.segments["new_logo"].logit_offset - f.segments["expansion"].logit_offset,
-        "product_B": f.products["B"].logit_offset - f.products["A"].logit_offset,
-    })
+    truth = pd.Series(
+        {
+            **{f"stage_{s}": special.logit(f.stages[s].conversion) + base for s in range(S)},
+            "theta": 1.0,
+            "new_logo": f.segments["new_logo"].logit_offset - f.segments["expansion"].logit_offset,
+            "product_B": f.products["B"].logit_offset - f.products["A"].logit_offset,
+        }
+    )
     z = (fit.params - truth) / fit.bse
     assert len(att) > 300_000
     assert (fit.bse["theta"] < 0.03) and (fit.bse["product_B"] < 0.03)  # the test has power

@@ -58,8 +58,9 @@ def test_paired_diff_ci_drops_incomplete_pairs_and_refuses_unaligned():
         stats.paired_diff_ci([1.0, 2.0], [1.0])
 
 
-@pytest.mark.parametrize(("na", "nb", "sa", "sb"), [(5, 5, 1.0, 4.0), (3, 12, 2.0, 0.5),
-                                                    (30, 8, 1.0, 1.0), (2, 2, 3.0, 1.0)])
+@pytest.mark.parametrize(
+    ("na", "nb", "sa", "sb"), [(5, 5, 1.0, 4.0), (3, 12, 2.0, 0.5), (30, 8, 1.0, 1.0), (2, 2, 3.0, 1.0)]
+)
 def test_welch_ci_matches_statsmodels_unequal_variances(na, nb, sa, sb):
     a, b = RNG.normal(5.0, sa, na), RNG.normal(4.0, sb, nb)
     r = stats.welch_ci(a, b)
@@ -102,8 +103,7 @@ def test_wilson_matches_statsmodels():
     from statsmodels.stats.proportion import proportion_confint
 
     for k, n in ((0, 10), (3, 10), (10, 10), (47, 200)):
-        assert stats.wilson(k, n) == pytest.approx(proportion_confint(k, n, method="wilson"),
-                                                   rel=1e-9)
+        assert stats.wilson(k, n) == pytest.approx(proportion_confint(k, n, method="wilson"), rel=1e-9)
     assert all(np.isnan(stats.wilson(0, 0)))
 
 
@@ -114,10 +114,26 @@ def _periods(values: dict[str, list[float]]) -> pd.DataFrame:
     rows = []
     for name, vals in values.items():
         for r, v in enumerate(vals):
-            rows.append({"scenario": name, "replication": r, "period": "year",
-                         **{m: v for m in ("revenue", "attainment_p50", "pct_at_quota", "win_rate",
-                                           "turnover", "detection_lag_days", "forecast_error",
-                                           "coaching_hours")}})
+            rows.append(
+                {
+                    "scenario": name,
+                    "replication": r,
+                    "period": "year",
+                    **{
+                        m: v
+                        for m in (
+                            "revenue",
+                            "attainment_p50",
+                            "pct_at_quota",
+                            "win_rate",
+                            "turnover",
+                            "detection_lag_days",
+                            "forecast_error",
+                            "coaching_hours",
+                        )
+                    },
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -137,8 +153,7 @@ def test_summary_unpaired_interval_uses_welch_degrees_of_freedom():
     b = [12.0, 20.0, 5.0, 16.0, 9.0, 14.0]  # very unequal spreads: Welch df ≈ 5, not 10
     s = summarize(_periods({"a": a, "b": b}), "a", ["a", "b"])
     r = _row(s, "b")
-    lo, hi = CompareMeans(DescrStatsW(np.array(b)), DescrStatsW(np.array(a))).tconfint_diff(
-        usevar="unequal")
+    lo, hi = CompareMeans(DescrStatsW(np.array(b)), DescrStatsW(np.array(a))).tconfint_diff(usevar="unequal")
     assert (r["diff_ci_low_unpaired"], r["diff_ci_high_unpaired"]) == pytest.approx((lo, hi))
     # and the lower-is-better metrics flip P(better)
     ref = st.ttest_rel(b, a, alternative="less").pvalue
@@ -186,8 +201,9 @@ def test_notebook_intervals_are_the_package_intervals():
     r = stats.mean_ci(x)
     assert (m, lo, hi, n) == (r.mean, r.low, r.high, r.n)
     assert wilson(3, 10, z=st.norm.ppf(0.975)) == pytest.approx(stats.wilson(3, 10), rel=1e-12)
-    frame = pd.DataFrame({"scenario": ["a"] * 3 + ["b"] * 3, "replication": [0, 1, 2] * 2,
-                          "v": [1.0, 2.0, 3.0, 1.5, 2.0, 3.5]})
+    frame = pd.DataFrame(
+        {"scenario": ["a"] * 3 + ["b"] * 3, "replication": [0, 1, 2] * 2, "v": [1.0, 2.0, 3.0, 1.5, 2.0, 3.5]}
+    )
     e = paired(frame, "v", "a", "b", kind="num")
     ref = stats.paired_diff_ci([1.5, 2.0, 3.5], [1.0, 2.0, 3.0])
     assert (e.mean, e.low, e.high, e.n) == pytest.approx((ref.mean, ref.low, ref.high, ref.n))
@@ -236,16 +252,17 @@ def test_simulate_and_plan_print_the_same_coverage(tmp_path, monkeypatch, capsys
     label = "pipeline coverage (next quarter)"
     # hours and territory to spare and the plan followed exactly: the benchmark is what reps hold
     ample = tmp_path / "ample.yaml"
-    ample.write_text("extends: baseline\nprescription: {enabled: true, coverage_margin: 0}\n"
-                     "reps: {hours_per_week: 80, non_selling_share: 0}\n"
-                     "territory: {accounts: 1000000}\nmotivation: {give_up_below: 0}\n"
-                     "simulation: {mode: steady_state}\n",
-                     encoding="utf-8")
+    ample.write_text(
+        "extends: baseline\nprescription: {enabled: true, coverage_margin: 0}\n"
+        "reps: {hours_per_week: 80, non_selling_share: 0}\n"
+        "territory: {accounts: 1000000}\nmotivation: {give_up_below: 0}\n"
+        "simulation: {mode: steady_state}\n",
+        encoding="utf-8",
+    )
     assert main(["plan", str(ample)]) == 0
     planned = re.search(re.escape(label) + r"\s*│\s*([\d.]+)×", capsys.readouterr().out)
     assert main(["simulate", str(ample), "-r", "4", "-s", "3"]) == 0
-    simulated = re.search(re.escape(label) + r"\s*│\s*([\d.]+)×\s*│\s*([\d.]+)×",
-                          capsys.readouterr().out)
+    simulated = re.search(re.escape(label) + r"\s*│\s*([\d.]+)×\s*│\s*([\d.]+)×", capsys.readouterr().out)
     assert planned and simulated
     p, m, h = float(planned.group(1)), float(simulated.group(1)), float(simulated.group(2))
     assert abs(m - p) <= 2 * h + 0.01, (p, m, h)  # 2 × the 95 % half-width, and print rounding

@@ -26,13 +26,23 @@ from salessim.rng import STREAMS, stream
 from salessim.scenario import load_scenario
 from salessim.simulate import simulate
 
-TINY = {"extends": "baseline", "name": "tiny", "organisation": {"managers": 2, "span": 4},
-        "simulation": {"warmup_days": 182, "horizon_days": 365}}
-BUSY = {**TINY, "name": "busy", "reviews": {"cadence": "monthly"}, "metrics": "stage",
-        "coaching": {"targeting": "gap_targeted", "joint_call_hours_per_week": 8},
-        "prescription": {"enabled": True}, "goals": [{"metric": "revenue", "weight": 1.0}],
-        "managers": {"promotion": True, "training": "trained", "unified_approach": True},
-        "crm": {"adoption": 1.0}}
+TINY = {
+    "extends": "baseline",
+    "name": "tiny",
+    "organisation": {"managers": 2, "span": 4},
+    "simulation": {"warmup_days": 182, "horizon_days": 365},
+}
+BUSY = {
+    **TINY,
+    "name": "busy",
+    "reviews": {"cadence": "monthly"},
+    "metrics": "stage",
+    "coaching": {"targeting": "gap_targeted", "joint_call_hours_per_week": 8},
+    "prescription": {"enabled": True},
+    "goals": [{"metric": "revenue", "weight": 1.0}],
+    "managers": {"promotion": True, "training": "trained", "unified_approach": True},
+    "crm": {"adoption": 1.0},
+}
 
 
 def _forces(sc: dict, replications: int, seed: int = 7) -> list[SalesForce]:
@@ -42,8 +52,9 @@ def _forces(sc: dict, replications: int, seed: int = 7) -> list[SalesForce]:
 
 def _frames_equal(a, b) -> None:
     for table in ("periods", "reps"):
-        pd.testing.assert_frame_equal(getattr(a, table).drop(columns="scenario"),
-                                      getattr(b, table).drop(columns="scenario"))
+        pd.testing.assert_frame_equal(
+            getattr(a, table).drop(columns="scenario"), getattr(b, table).drop(columns="scenario")
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -58,9 +69,14 @@ def started() -> list[SalesForce]:
 def test_seeded_pipelines_hold_the_plans_benchmark_inventory(started) -> None:
     """Reps in seat for over a year hold the benchmark; a recent hire holds only deals opened since."""
     inv = started[0].plan.stages["inventory"].to_numpy()
-    counts = np.vstack([np.bincount(sf.book.seat[sf.book.open_idx] * sf.S
-                                    + sf.book.stage[sf.book.open_idx], minlength=sf.N * sf.S)
-                        .reshape(sf.N, sf.S)[sf.hire_time < -365] for sf in started])
+    counts = np.vstack(
+        [
+            np.bincount(
+                sf.book.seat[sf.book.open_idx] * sf.S + sf.book.stage[sf.book.open_idx], minlength=sf.N * sf.S
+            ).reshape(sf.N, sf.S)[sf.hire_time < -365]
+            for sf in started
+        ]
+    )
     assert counts.shape[0] > 200
     for sf in started:
         o = sf.book.open_idx
@@ -81,7 +97,7 @@ def test_seeded_deals_are_at_stationary_ages(started) -> None:
             assert np.all(b.created[o] <= b.stage_t[o, s]) and np.all(b.stage_t[o, s] <= 0)
             assert np.all(b.next_time[o] > 0) and np.all(b.status[o] == 0)
         st = started[0].sc.funnel.stages[s]
-        target = st.mean_days * (1 + st.cv ** 2) / 2
+        target = st.mean_days * (1 + st.cv**2) / 2
         for x in (np.concatenate(rem), np.concatenate(age)):
             assert abs(x.mean() - target) < 4 * x.std(ddof=1) / np.sqrt(x.size), (s, x.mean(), target)
 
@@ -107,8 +123,7 @@ def test_starting_reps_are_reps_of_the_settled_sales_force(started) -> None:
         else:
             assert sf.flag[k] and sf.flag_since[k] == -streak and sf.flag_streak[k] == flags
     team = np.bincount(sf.seat_manager, weights=cultures) / np.bincount(sf.seat_manager)
-    np.testing.assert_allclose(sf.culture, team,
-                               rtol=1e-12)
+    np.testing.assert_allclose(sf.culture, team, rtol=1e-12)
     # the same draw finds a rep of the same rank: the rows are ordered by skill
     z = np.array([row[0] for row in pop.rows])
     assert np.all(np.diff(z) >= 0)
@@ -116,8 +131,7 @@ def test_starting_reps_are_reps_of_the_settled_sales_force(started) -> None:
 
 def _mean_gap(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Difference of means and its standard error (Welch)."""
-    return float(x.mean() - y.mean()), float(np.sqrt(x.var(ddof=1) / x.size
-                                                      + y.var(ddof=1) / y.size))
+    return float(x.mean() - y.mean()), float(np.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size))
 
 
 def test_the_settled_sales_force_puts_its_weaker_reps_on_plans_and_built_skill(started) -> None:
@@ -159,18 +173,26 @@ def test_by_hand_tenures_follow_the_stationary_distribution() -> None:
 
 def test_seeded_deals_are_common_random_numbers_and_leave_other_streams_alone() -> None:
     a = _forces({**TINY, "simulation": {"mode": "steady_state"}}, 1)[0]
-    b = _forces({**TINY, "simulation": {"mode": "steady_state"}, "reviews": {"cadence": "monthly"},
-                 "coaching": {"targeting": "round_robin"}}, 1)[0]
+    b = _forces(
+        {
+            **TINY,
+            "simulation": {"mode": "steady_state"},
+            "reviews": {"cadence": "monthly"},
+            "coaching": {"targeting": "round_robin"},
+        },
+        1,
+    )[0]
     assert a.book.n == b.book.n > 0
     for col in ("seat", "stage", "amount", "created", "next_time", "visible", "u_stage"):
         np.testing.assert_array_equal(a.book.view(col), b.book.view(col))
     assert "seed_pipeline" in STREAMS and len(set(STREAMS.values())) == len(STREAMS)
     for k in range(a.N):  # deal and people streams start where they always did
         rows = np.maximum(stream(7, 0, "deals", k).random((a.draws.BLOCK, a.draws.cols)), 1e-12)
-        np.testing.assert_array_equal(a.draws.draws[k, :a.draws.BLOCK], rows)
+        np.testing.assert_array_equal(a.draws.draws[k, : a.draws.BLOCK], rows)
         assert a.draws.draws.shape[2] == FIXED_COLS + 2 * a.S
         np.testing.assert_array_equal(
-            a.person_u[k], np.maximum(stream(7, 0, "people", k).random(PERSON_DRAWS), 1e-12))
+            a.person_u[k], np.maximum(stream(7, 0, "people", k).random(PERSON_DRAWS), 1e-12)
+        )
 
 
 def test_no_trailing_window_reads_before_time_zero(monkeypatch) -> None:
@@ -196,9 +218,14 @@ def test_no_trailing_window_reads_before_time_zero(monkeypatch) -> None:
             seen.append(t0)
             return super()._closed_revenue(t0, t1)
 
-    sc = load_scenario({**TINY, "reviews": {"cadence": "monthly"}, "metrics": "stage",
-                        "simulation": {"warmup_days": 100, "horizon_days": 365,
-                                       "mode": "steady_state"}})
+    sc = load_scenario(
+        {
+            **TINY,
+            "reviews": {"cadence": "monthly"},
+            "metrics": "stage",
+            "simulation": {"warmup_days": 100, "horizon_days": 365, "mode": "steady_state"},
+        }
+    )
     Watched(sc, 3, 0).run()
     assert len(seen) > 50 and min(seen) >= 0.0
     assert min(quota_windows) >= 0.0
@@ -207,8 +234,11 @@ def test_no_trailing_window_reads_before_time_zero(monkeypatch) -> None:
 
 def test_no_first_review_artefact() -> None:
     """The first review after the start flags no more reps than reviews a year later."""
-    sc = {"extends": "baseline", "reviews": {"cadence": "quarterly"},
-          "simulation": {"warmup_days": 0, "horizon_days": 730, "mode": "steady_state"}}
+    sc = {
+        "extends": "baseline",
+        "reviews": {"cadence": "quarterly"},
+        "simulation": {"warmup_days": 0, "horizon_days": 730, "mode": "steady_state"},
+    }
     r = simulate(sc, replications=2, seed=4).reps
     q = r[(r["period"] == "Q1") & r["full_period"]]
     first, later = q[q["year"] == 1]["gap_flagged"], q[q["year"] == 2]["gap_flagged"]
@@ -221,18 +251,25 @@ def test_no_first_review_artefact() -> None:
 # modes and the policy switch
 # ------------------------------------------------------------------------------------------
 def test_the_baseline_gives_identical_results_in_both_modes() -> None:
-    runs = [simulate({**TINY, "simulation": {**TINY["simulation"], "mode": m}}, replications=2,
-                     seed=9) for m in ("transition", "steady_state")]
+    runs = [
+        simulate({**TINY, "simulation": {**TINY["simulation"], "mode": m}}, replications=2, seed=9)
+        for m in ("transition", "steady_state")
+    ]
     _frames_equal(*runs)
 
 
 def test_switching_to_the_same_policy_changes_nothing() -> None:
     """A warm-up under the scenario's own levers, then a switch to them, is the steady state: every
     policy-dependent quantity is re-derived from the same draws (promotion made once)."""
-    tr = simulate({**BUSY, "simulation": {**BUSY["simulation"], "mode": "transition"}},
-                  replications=2, seed=9, warmup=BUSY)
-    ss = simulate({**BUSY, "simulation": {**BUSY["simulation"], "mode": "steady_state"}},
-                  replications=2, seed=9)
+    tr = simulate(
+        {**BUSY, "simulation": {**BUSY["simulation"], "mode": "transition"}},
+        replications=2,
+        seed=9,
+        warmup=BUSY,
+    )
+    ss = simulate(
+        {**BUSY, "simulation": {**BUSY["simulation"], "mode": "steady_state"}}, replications=2, seed=9
+    )
     _frames_equal(tr, ss)
 
 
@@ -256,23 +293,38 @@ def test_transition_runs_the_warm_up_under_the_baseline_policy(monkeypatch) -> N
 
     monkeypatch.setattr(reviews, "review_round", watch_round)
     sim = {"warmup_days": 365, "horizon_days": 365}
-    SalesForce(load_scenario({**TINY, "reviews": {"cadence": "monthly"},
-                              "simulation": {**sim, "mode": "transition"}}), 1, 0,
-               hazard_scale=0.05).run()
+    SalesForce(
+        load_scenario(
+            {**TINY, "reviews": {"cadence": "monthly"}, "simulation": {**sim, "mode": "transition"}}
+        ),
+        1,
+        0,
+        hazard_scale=0.05,
+    ).run()
     assert applied == [(0.0, "annual"), (365.0, "monthly")]
     assert min(dates) == 365.0 and len(dates) == 13  # monthly from the switch, none before it
     applied.clear()
     dates.clear()
-    SalesForce(load_scenario({**TINY, "reviews": {"cadence": "monthly"},
-                              "simulation": {**sim, "mode": "steady_state"}}), 1, 0,
-               hazard_scale=0.05).run()
+    SalesForce(
+        load_scenario(
+            {**TINY, "reviews": {"cadence": "monthly"}, "simulation": {**sim, "mode": "steady_state"}}
+        ),
+        1,
+        0,
+        hazard_scale=0.05,
+    ).run()
     assert applied == [(0.0, "monthly")] and len(dates) == 24 and min(dates) < 31
 
 
 def test_warmup_policy_lays_the_driver_sections_over_the_scenario() -> None:
-    sc = load_scenario({**BUSY, "organisation": {"managers": 3, "span": 5, "quota": 900000},
-                        "reps": {"skill_sd": 0.3}, "managers": {"hours_per_week": 50,
-                                                                "training": "trained"}})
+    sc = load_scenario(
+        {
+            **BUSY,
+            "organisation": {"managers": 3, "span": 5, "quota": 900000},
+            "reps": {"skill_sd": 0.3},
+            "managers": {"hours_per_week": 50, "training": "trained"},
+        }
+    )
     warm = policy_mod.warmup_policy(sc)
     base = load_scenario("baseline")
     assert warm is not None and warm.name == sc.name
@@ -280,19 +332,33 @@ def test_warmup_policy_lays_the_driver_sections_over_the_scenario() -> None:
         assert getattr(warm, key) == getattr(base, key)
     assert warm.managers.training == "none" and warm.managers.hours_per_week == 50
     assert (warm.reps, warm.funnel, warm.attrition, warm.simulation) == (
-        sc.reps, sc.funnel, sc.attrition, sc.simulation)
+        sc.reps,
+        sc.funnel,
+        sc.attrition,
+        sc.simulation,
+    )
     # the quota is part of the pay plan: the baseline's (the funnels agree), on this sales force
-    assert warm.organisation == sc.organisation.model_copy(
-        update={"quota": base.organisation.quota})
+    assert warm.organisation == sc.organisation.model_copy(update={"quota": base.organisation.quota})
     # the source's goals name product B; a company without it keeps its own goals in the warm-up
-    own = load_scenario({"name": "own", "goals": [{"metric": "revenue", "weight": 1.0}],
-                         "funnel": {"products": {"X": {"share": 1.0, "amount_median": 30000}}}})
+    own = load_scenario(
+        {
+            "name": "own",
+            "goals": [{"metric": "revenue", "weight": 1.0}],
+            "funnel": {"products": {"X": {"share": 1.0, "amount_median": 30000}}},
+        }
+    )
     w2 = policy_mod.warmup_policy(own)
     assert w2 is not None and w2.goals == own.goals and w2.reviews == base.reviews
-    assert policy_mod.warmup_policy(load_scenario(
-        {"extends": "baseline", "simulation": {"mode": "steady_state"}})) is None
-    assert policy_mod.warmup_policy(load_scenario(
-        {"extends": "baseline", "simulation": {"warmup_days": 0}})) is None
+    assert (
+        policy_mod.warmup_policy(
+            load_scenario({"extends": "baseline", "simulation": {"mode": "steady_state"}})
+        )
+        is None
+    )
+    assert (
+        policy_mod.warmup_policy(load_scenario({"extends": "baseline", "simulation": {"warmup_days": 0}}))
+        is None
+    )
 
 
 def test_compare_warms_every_scenario_up_under_its_baseline(tmp_path: Path) -> None:
@@ -307,8 +373,9 @@ def test_compare_warms_every_scenario_up_under_its_baseline(tmp_path: Path) -> N
     library = simulate(variant, replications=2, seed=5).periods
     assert not np.allclose(got["revenue"], library["revenue"])
     # a different warm-up policy is a different cache entry
-    other = compare([base, variant], replications=2, seed=5, workers=1, cache=tmp_path / "c",
-                    warmup="baseline")
+    other = compare(
+        [base, variant], replications=2, seed=5, workers=1, cache=tmp_path / "c", warmup="baseline"
+    )
     assert other.meta["computed_replications"] == 4
 
 
@@ -318,8 +385,12 @@ def test_a_slow_lever_shows_less_in_year_one_of_a_transition() -> None:
     gains less than in the steady state (the baseline is the same in both modes, so the paired
     difference of the variant's revenue is the difference of the two effects)."""
     R = 16
-    runs = {m: simulate({"extends": "coaching_high", "simulation": {"mode": m}}, replications=R,
-                        seed=21).year()["revenue"].to_numpy() for m in ("transition", "steady_state")}
+    runs = {
+        m: simulate({"extends": "coaching_high", "simulation": {"mode": m}}, replications=R, seed=21)
+        .year()["revenue"]
+        .to_numpy()
+        for m in ("transition", "steady_state")
+    }
     d = runs["steady_state"] - runs["transition"]
     se = d.std(ddof=1) / np.sqrt(R)
     assert d.mean() > stats.t.ppf(0.975, R - 1) * se, (d.mean(), se)
@@ -348,8 +419,9 @@ def quarterly_trend(replications: int, seed: int) -> tuple[float, float]:
     Per replication: the least-squares slope of its 12 quarterly revenues on the quarter index,
     divided by their mean (share of revenue per quarter).
     """
-    res = simulate({"extends": "baseline", "simulation": {"horizon_days": 1095}},
-                   replications=replications, seed=seed)
+    res = simulate(
+        {"extends": "baseline", "simulation": {"horizon_days": 1095}}, replications=replications, seed=seed
+    )
     q = res.periods[res.periods["period"] != "year"].sort_values(["replication", "year", "period"])
     rev = q["revenue"].to_numpy().reshape(replications, 12)
     slopes = np.array([np.polyfit(np.arange(12.0), y, 1)[0] / y.mean() for y in rev])

@@ -31,10 +31,18 @@ def small(tmp_path: Path) -> Path:
     return p
 
 
-def run(*args: object, env: dict[str, str], cwd: Path, timeout: float = 300
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(SALESSIM), *map(str, args)], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+def run(
+    *args: object, env: dict[str, str], cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SALESSIM), *map(str, args)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def refused(p: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -66,22 +74,24 @@ def test_rerun_keeps_a_file_added_to_a_result_folder(tmp_path, env, small):
 
 def test_rerun_keeps_a_result_nested_in_a_result_folder(tmp_path, env, small):
     assert run("simulate", small, "-r", "1", "--out", "res", env=env, cwd=tmp_path).returncode == 0
-    assert run("simulate", small, "-r", "1", "--out", "res/inner", env=env,
-               cwd=tmp_path).returncode == 0
+    assert run("simulate", small, "-r", "1", "--out", "res/inner", env=env, cwd=tmp_path).returncode == 0
     p = run("simulate", small, "-r", "1", "--out", "res", env=env, cwd=tmp_path)
     refused(p, "--out res", "inner")
     assert (tmp_path / "res" / "inner" / "manifest.json").is_file()
 
 
 def test_rerun_replaces_its_own_result(tmp_path, env, small):
-    assert run("compare", small, "-r", "1", "-w", "1", "--out", "res", env=env,
-               cwd=tmp_path).returncode == 0
+    assert run("compare", small, "-r", "1", "-w", "1", "--out", "res", env=env, cwd=tmp_path).returncode == 0
     first = (tmp_path / "res" / "manifest.json").read_text()
     p = run("compare", small, "-r", "1", "-w", "1", "-s", "2", "--out", "res", env=env, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "res" / "manifest.json").read_text() != first
     assert {x.name for x in (tmp_path / "res").iterdir()} == {
-        "manifest.json", "reps.parquet", "periods.parquet", "summary.csv"}
+        "manifest.json",
+        "reps.parquet",
+        "periods.parquet",
+        "summary.csv",
+    }
 
 
 def test_cache_clear_keeps_a_folder_without_batch_json(tmp_path, env):
@@ -110,8 +120,21 @@ def test_report_refuses_its_page_path_before_running(tmp_path, env, kind):
         page.symlink_to(victim)
     else:
         os.mkfifo(page)
-    p = run("report", "goal_designs", "-p", "replications", "2", "-p", "mix_replications", "2",
-            "--out", out, env=env, cwd=tmp_path, timeout=120)
+    p = run(
+        "report",
+        "goal_designs",
+        "-p",
+        "replications",
+        "2",
+        "-p",
+        "mix_replications",
+        "2",
+        "--out",
+        out,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     refused(p, "goal_designs.html")
     assert sorted(x.name for x in out.iterdir()) == ["goal_designs.html"]
     assert victim.read_text() == "secret\n"

@@ -32,8 +32,10 @@ def rows():
 
 @functools.cache
 def steady_rows(seed: int, warmup: int) -> dict[str, ValidationRow]:
-    return {r.quantity: r for r in validation_table(STEADY_REPLICATIONS, seed, mode="steady_state",
-                                                    warmup_days=warmup)}
+    return {
+        r.quantity: r
+        for r in validation_table(STEADY_REPLICATIONS, seed, mode="steady_state", warmup_days=warmup)
+    }
 
 
 QUANTITIES = [
@@ -66,31 +68,37 @@ MISSES = {
     "attainment mean − median (right skew)": (
         "−0.017 (CI −0.030 … −0.003): the settled sales force's median rep is above quota, where "
         "reps pull deals in to make 100 %, coast past it on a 1.5× accelerator and are poached at "
-        "150 % of pace, which thins the upper tail; lognormal deal sizes alone do not outweigh it"),
+        "150 % of pace, which thins the upper tail; lognormal deal sizes alone do not outweigh it"
+    ),
     "coaching_high: bottom 20% gain ÷ middle-60 % gain": (
         "1.08 (CI 0.92 … 1.25): responsiveness is a bell over a rep's skill among all hires, and "
         "the settled sales force's bottom fifth — its weakest reps let go over the years — lies "
-        "mostly inside the bell"),
+        "mostly inside the bell"
+    ),
     "prescription (+ stage metrics) vs off: revenue": (
         "+1.9 % (CI +1.5 … +2.3): self-planners aim, at the median, at the funnel's own rate "
         "(`prescription.self_plan_median` 1.0, an assumption), so a prescription only removes the "
         "spread of personal bias and feast or famine; the baseline's week does not fit the plan "
         "(138 % utilisation), so prospecting past it adds deals no one can work; and under the "
-        "baseline's reactive coaching the stage metrics' diagnosis steers no calls"),
+        "baseline's reactive coaching the stage metrics' diagnosis steers no calls"
+    ),
     "monthly vs annual reviews: voluntary attrition": (
         "−1.4 % (CI −3.0 … +0.3): a monthly flag orders corrective prospecting and a plan meeting "
         "and, after two flags and 90 days, may end in dismissal, which peers see; under reactive "
         "coaching it steers no calls. The check-in's support that Adobe credits for fewer "
-        "regretted exits is not modelled beyond that"),
+        "regretted exits is not modelled beyond that"
+    ),
     "CRM 0.7 → 1.0 under stage metrics: forecast error (points)": (
         "+11.1 points (CI +10.5 … +11.7), worse: in year 1 of the change managers still gross "
         "the now complete CRM up by last year's share of bookings logged; in steady state the "
         "difference is −0.6 … +0.7 points (see STEADY_MISSES) — under stage metrics managers "
         "inspect the CRM, so reps already log about 80 % of deals, and the gross-up by bookings "
-        "puts the forecast's level right either way"),
+        "puts the forecast's level right either way"
+    ),
     "CRM 0.7 → 1.0 under stage metrics: detection lag (days)": (
         "+14.0 days (CI +11.9 … +16.0), later, for the same gross-up in year 1; in steady state "
-        "−0.2 … +3.7 days: the stage estimate already sees most of a rep's pipeline"),
+        "−0.2 … +3.7 days: the stage estimate already sees most of a rep's pipeline"
+    ),
 }
 
 #: Steady-state rows that miss on a (seed, warm-up) run: quantity → figures per run (16
@@ -100,7 +108,8 @@ STEADY_REASONS = {
     "trained vs untrained managers: team revenue": (
         "above +12 % once the policy has run for years: +13.6 … +15.3 % after a two-year warm-up, "
         "+11.5 … +12.1 % after one, +6.2 % in year 1 — trained managers' coached skill builds over "
-        "years (forgetting 1 % a week, a ceiling of 0.9), so the gap keeps growing"),
+        "years (forgetting 1 % a week, a ceiling of 0.9), so the gap keeps growing"
+    ),
 }
 STEADY_MISSES: dict[tuple[int, int], dict[str, str]] = {
     (20261127, 365): {
@@ -142,8 +151,7 @@ STEADY_MISSES: dict[tuple[int, int], dict[str, str]] = {
 def _expected_to_fail(quantity: str, reasons: dict[str, str]):
     """The quantity as a test parameter, a strict expected failure when ``reasons`` names it."""
     if quantity in reasons:
-        return pytest.param(quantity, marks=pytest.mark.xfail(strict=True,
-                                                               reason=reasons[quantity]))
+        return pytest.param(quantity, marks=pytest.mark.xfail(strict=True, reason=reasons[quantity]))
     return quantity
 
 
@@ -154,7 +162,8 @@ def test_every_row_is_measured(rows):
 def _in_range(r: ValidationRow) -> None:
     assert r.low <= r.estimate <= r.high, (
         f"{r.quantity}: {r.estimate:.4f} (95 % CI {r.ci_low:.4f}…{r.ci_high:.4f}) outside "
-        f"{r.target} — source: {r.source}")
+        f"{r.target} — source: {r.source}"
+    )
 
 
 @pytest.mark.parametrize("quantity", [_expected_to_fail(q, MISSES) for q in QUANTITIES])
@@ -166,8 +175,11 @@ def _steady_params():
     for seed, warmup in STEADY:
         misses = STEADY_MISSES[(seed, warmup)]
         for q in QUANTITIES:
-            marks = ([pytest.mark.xfail(strict=True, reason=f"{misses[q]}: {STEADY_REASONS[q]}")]
-                     if q in misses else [])
+            marks = (
+                [pytest.mark.xfail(strict=True, reason=f"{misses[q]}: {STEADY_REASONS[q]}")]
+                if q in misses
+                else []
+            )
             yield pytest.param(seed, warmup, q, marks=marks, id=f"{seed}-{warmup}d-{q}")
 
 
@@ -187,14 +199,20 @@ UNRESOLVED: dict[str, str] = {}
 
 
 #: One-sided rows that miss decisively: their interval lies wholly on the wrong side of the bound.
-DECISIVE_MISSES = {q: MISSES[q] for q in ("attainment mean − median (right skew)",
-                                          "coaching_high: bottom 20% gain ÷ middle-60 % gain",
-                                          "CRM 0.7 → 1.0 under stage metrics: forecast error (points)",
-                                          "CRM 0.7 → 1.0 under stage metrics: detection lag (days)")}
+DECISIVE_MISSES = {
+    q: MISSES[q]
+    for q in (
+        "attainment mean − median (right skew)",
+        "coaching_high: bottom 20% gain ÷ middle-60 % gain",
+        "CRM 0.7 → 1.0 under stage metrics: forecast error (points)",
+        "CRM 0.7 → 1.0 under stage metrics: detection lag (days)",
+    )
+}
 
 
-@pytest.mark.parametrize("quantity", [_expected_to_fail(q, {**UNRESOLVED, **DECISIVE_MISSES})
-                                      for q in QUANTITIES])
+@pytest.mark.parametrize(
+    "quantity", [_expected_to_fail(q, {**UNRESOLVED, **DECISIVE_MISSES}) for q in QUANTITIES]
+)
 def test_enough_replications_to_resolve_the_range(rows, quantity):
     r = rows[quantity]
     width = r.ci_high - r.ci_low
@@ -204,4 +222,5 @@ def test_enough_replications_to_resolve_the_range(rows, quantity):
     else:  # one-sided target: the whole CI must sit on the right side of the bound
         bound = r.low if math.isfinite(r.low) else r.high
         assert (r.ci_low > bound) if math.isfinite(r.low) else (r.ci_high < bound), (
-            f"{quantity}: CI {r.ci_low:.4f}…{r.ci_high:.4f} crosses {bound}")
+            f"{quantity}: CI {r.ci_low:.4f}…{r.ci_high:.4f} crosses {bound}"
+        )

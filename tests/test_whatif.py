@@ -24,8 +24,12 @@ from salessim.whatif import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = {"extends": "baseline", "name": "tiny", "organisation": {"managers": 1, "span": 4},
-        "simulation": {"warmup_days": 30, "horizon_days": 90}}
+TINY = {
+    "extends": "baseline",
+    "name": "tiny",
+    "organisation": {"managers": 1, "span": 4},
+    "simulation": {"warmup_days": 30, "horizon_days": 90},
+}
 
 
 def tiny():
@@ -45,8 +49,15 @@ def test_every_lever_names_a_field_of_the_scenario() -> None:
 
 def test_levers_change_exactly_their_fields() -> None:
     base = load_scenario("baseline")
-    v = apply_levers(base, {"coaching.joint_call_hours_per_week": 8, "reviews.cadence": "monthly",
-                            "organisation.span": 6, "prescription.enabled": True})
+    v = apply_levers(
+        base,
+        {
+            "coaching.joint_call_hours_per_week": 8,
+            "reviews.cadence": "monthly",
+            "organisation.span": 6,
+            "prescription.enabled": True,
+        },
+    )
     assert v.coaching.joint_call_hours_per_week == 8.0
     assert v.reviews.cadence == "monthly" and v.organisation.span == 6 and v.prescription.enabled
     assert v.crm == base.crm and v.goals == base.goals
@@ -54,15 +65,18 @@ def test_levers_change_exactly_their_fields() -> None:
     assert focused.goals == load_scenario("goals_focused").goals != base.goals
 
 
-@pytest.mark.parametrize(("settings", "named"), [
-    ({"coaching.joint_call_hours": 8}, "is not a lever"),
-    ({"crm.adoption": 1.5}, "crm.adoption"),
-    ({"crm.adoption": float("nan")}, "crm.adoption"),
-    ({"reviews.cadence": "weekly"}, "one of annual"),
-    ({"prescription.enabled": "yes"}, "true or false"),
-    ({"organisation.managers": 2.5}, "organisation.managers"),
-    ({"goals": "three goals"}, "one of as is"),
-])
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"coaching.joint_call_hours": 8}, "is not a lever"),
+        ({"crm.adoption": 1.5}, "crm.adoption"),
+        ({"crm.adoption": float("nan")}, "crm.adoption"),
+        ({"reviews.cadence": "weekly"}, "one of annual"),
+        ({"prescription.enabled": "yes"}, "true or false"),
+        ({"organisation.managers": 2.5}, "organisation.managers"),
+        ({"goals": "three goals"}, "one of as is"),
+    ],
+)
 def test_bad_settings_are_refused_naming_lever_and_value(settings, named) -> None:
     with pytest.raises(ScenarioError, match=named):
         apply_levers(load_scenario("baseline"), settings)
@@ -81,12 +95,14 @@ def test_answer_is_the_paired_comparison(tmp_path: Path) -> None:
     from salessim.experiments import compare
 
     base = tiny()
-    a = what_if(base, {"coaching.joint_call_hours_per_week": 12}, replications=3, seed=5,
-                workers=1, cache=False)
+    a = what_if(
+        base, {"coaching.joint_call_hours_per_week": 12}, replications=3, seed=5, workers=1, cache=False
+    )
     assert a.changed and a.variant.coaching.joint_call_hours_per_week == 12
     comp = compare([base, a.variant], replications=3, seed=5, workers=1, cache=False)
-    s = comp.summary[(comp.summary["scenario"] == a.variant.name)
-                     & (comp.summary["metric"] == "revenue")].iloc[0]
+    s = comp.summary[
+        (comp.summary["scenario"] == a.variant.name) & (comp.summary["metric"] == "revenue")
+    ].iloc[0]
     row = a.table.set_index("metric").loc["revenue"]
     assert row["difference"] == pytest.approx(s["diff"])
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((s["diff_ci_low"], s["diff_ci_high"]))
@@ -119,8 +135,9 @@ def test_widgets_have_a_control_per_lever_and_a_change_reruns() -> None:
 
     with WhatIfSession(tiny(), replications=2, seed=2, workers=1, cache=False) as s:
         box = what_if_widgets(s)
-        controls = [c for c in box.children if hasattr(c, "value") and hasattr(c, "description")
-                    and c.description]
+        controls = [
+            c for c in box.children if hasattr(c, "value") and hasattr(c, "description") and c.description
+        ]
         assert len(controls) == len(LEVERS)
         assert len(s._answers) == 1  # the first draw: the baseline as is
         hours = next(c for c in controls if "joint-call hours" in c.description)
@@ -135,14 +152,37 @@ def test_notebook_headless_with_two_settings_writes_two_different_answers(tmp_pa
     """papermill runs what_if.ipynb with two lever settings: two different paired differences."""
     env = {**os.environ, "SALESSIM_QUICK": "1", "SALESSIM_CACHE_DIR": str(tmp_path / "cache")}
     answers = {}
-    for i, change in enumerate(["coaching.joint_call_hours_per_week: 0",
-                                "coaching.joint_call_hours_per_week: 12"]):
+    for i, change in enumerate(
+        ["coaching.joint_call_hours_per_week: 0", "coaching.joint_call_hours_per_week: 12"]
+    ):
         out = tmp_path / f"out{i}"
         r = subprocess.run(
-            [sys.executable, "-m", "papermill", str(REPO / "notebooks" / "what_if.ipynb"),
-             str(tmp_path / f"run{i}.ipynb"), "-k", "salessim", "--cwd", str(tmp_path),
-             "-p", "changes", change, "-p", "output_dir", str(out), "-p", "interactive", "False"],
-            env=env, capture_output=True, text=True, timeout=600, check=False)
+            [
+                sys.executable,
+                "-m",
+                "papermill",
+                str(REPO / "notebooks" / "what_if.ipynb"),
+                str(tmp_path / f"run{i}.ipynb"),
+                "-k",
+                "salessim",
+                "--cwd",
+                str(tmp_path),
+                "-p",
+                "changes",
+                change,
+                "-p",
+                "output_dir",
+                str(out),
+                "-p",
+                "interactive",
+                "False",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert r.returncode == 0, r.stderr[-3000:]
         table = pd.read_csv(out / "what_if.csv")
         assert pd.api.types.is_float_dtype(table["difference"])  # numbers, not text

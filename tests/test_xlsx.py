@@ -54,14 +54,27 @@ def test_simulate_xlsx_holds_numbers_with_formats(tmp_path: Path, small_scenario
     assert periods["revenue"].to_numpy() == pytest.approx(parquet["revenue"].to_numpy())
 
 
-def test_compare_xlsx_summary_rows_read_in_their_metric_unit(tmp_path: Path,
-                                                             small_scenario_file: Path,
-                                                             write_yaml) -> None:
-    variant = write_yaml("more_coaching.yaml", f"extends: {small_scenario_file}\n"
-                         "name: more coaching\ncoaching:\n  joint_call_hours_per_week: 8\n")
+def test_compare_xlsx_summary_rows_read_in_their_metric_unit(
+    tmp_path: Path, small_scenario_file: Path, write_yaml
+) -> None:
+    variant = write_yaml(
+        "more_coaching.yaml",
+        f"extends: {small_scenario_file}\nname: more coaching\ncoaching:\n  joint_call_hours_per_week: 8\n",
+    )
     path = tmp_path / "cmp.xlsx"
-    r = run_cli("compare", small_scenario_file, variant, "-r", "3", "-w", "1", "--no-cache",
-                "--no-culture-split", "--xlsx", path)
+    r = run_cli(
+        "compare",
+        small_scenario_file,
+        variant,
+        "-r",
+        "3",
+        "-w",
+        "1",
+        "--no-cache",
+        "--no-culture-split",
+        "--xlsx",
+        path,
+    )
     assert r.returncode == 0, r.stderr
     book = openpyxl.load_workbook(path)
     summary = _sheet(book, "summary")
@@ -77,11 +90,12 @@ def test_compare_xlsx_summary_rows_read_in_their_metric_unit(tmp_path: Path,
 
 
 def test_text_from_scenarios_stays_text() -> None:
-    df = pd.DataFrame({"scenario": ["=HYPERLINK(\"http://x\")", "+1", "@a", "ok\x07"],
-                       "revenue": [1.0, 2.0, 3.0, 4.0]})
+    df = pd.DataFrame(
+        {"scenario": ['=HYPERLINK("http://x")', "+1", "@a", "ok\x07"], "revenue": [1.0, 2.0, 3.0, 4.0]}
+    )
     book = openpyxl.load_workbook(io.BytesIO(workbook_bytes({"t": df}, {"note": "=1+1"})))
     cells = [row[0] for row in book["t"].iter_rows(min_row=2)]
-    assert [c.value for c in cells] == ["=HYPERLINK(\"http://x\")", "+1", "@a", "ok"]
+    assert [c.value for c in cells] == ['=HYPERLINK("http://x")', "+1", "@a", "ok"]
     assert {c.data_type for c in cells} == {"s"}
     note = next(r for r in book["about"].iter_rows() if r[0].value == "note")[1]
     assert note.value == "=1+1" and note.data_type == "s"
@@ -107,8 +121,7 @@ def test_column_formats_follow_names_and_types() -> None:
 
 
 @pytest.mark.parametrize("kind", ["symlink", "directory"])
-def test_xlsx_never_replaces_a_link_or_a_folder(tmp_path: Path, small_scenario_file: Path,
-                                                kind: str) -> None:
+def test_xlsx_never_replaces_a_link_or_a_folder(tmp_path: Path, small_scenario_file: Path, kind: str) -> None:
     target = tmp_path / "book.xlsx"
     keep = tmp_path / "keep.txt"
     keep.write_text("mine")
@@ -123,16 +136,30 @@ def test_xlsx_never_replaces_a_link_or_a_folder(tmp_path: Path, small_scenario_f
     assert target.is_symlink() if kind == "symlink" else target.is_dir()
 
 
-def test_sweep_takes_three_fields_and_labels_every_row(tmp_path: Path,
-                                                       small_scenario_file: Path) -> None:
+def test_sweep_takes_three_fields_and_labels_every_row(tmp_path: Path, small_scenario_file: Path) -> None:
     path = tmp_path / "sweep.xlsx"
-    r = run_cli("sweep", small_scenario_file, "--vary", "coaching.joint_call_hours_per_week=2,6",
-                "--vary", "reviews.cadence=annual,quarterly", "--vary", "prescription.enabled=false,true",
-                "-r", "2", "-w", "1", "--no-cache", "--xlsx", path)
+    r = run_cli(
+        "sweep",
+        small_scenario_file,
+        "--vary",
+        "coaching.joint_call_hours_per_week=2,6",
+        "--vary",
+        "reviews.cadence=annual,quarterly",
+        "--vary",
+        "prescription.enabled=false,true",
+        "-r",
+        "2",
+        "-w",
+        "1",
+        "--no-cache",
+        "--xlsx",
+        path,
+    )
     assert r.returncode == 0, r.stderr
     summary = _sheet(openpyxl.load_workbook(path), "summary")
     for col in ("coaching.joint_call_hours_per_week", "reviews.cadence", "prescription.enabled"):
         assert col in summary.columns
     combos = summary[summary["metric"] == "revenue"][
-        ["coaching.joint_call_hours_per_week", "reviews.cadence", "prescription.enabled"]]
+        ["coaching.joint_call_hours_per_week", "reviews.cadence", "prescription.enabled"]
+    ]
     assert len(combos.drop_duplicates()) == len(combos) == 9  # 2 × 2 × 2 and the baseline

@@ -31,8 +31,19 @@ from salessim.scenario import Scenario
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["TARGETING", "OpenDeals", "Team", "coach_week", "gap_targeted", "reactive",
-           "responsiveness", "round_robin", "skill_step", "stage_fix", "top_performers"]
+__all__ = [
+    "TARGETING",
+    "OpenDeals",
+    "Team",
+    "coach_week",
+    "gap_targeted",
+    "reactive",
+    "responsiveness",
+    "round_robin",
+    "skill_step",
+    "stage_fix",
+    "top_performers",
+]
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,10 @@ Targeting = Callable[[OpenDeals, Team, np.ndarray], tuple[np.ndarray, np.ndarray
 
 def reactive(deals: OpenDeals, team: Team, n_calls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Managers jump on their team's most advanced, then largest, open deals (last two stages)."""
-    sel = (np.flatnonzero(deals.stage >= team.stages - 2) if team.stages >= 2
-           else np.arange(deals.idx.size))
+    sel = np.flatnonzero(deals.stage >= team.stages - 2) if team.stages >= 2 else np.arange(deals.idx.size)
     o, mgr_o, seat_o = deals.idx[sel], deals.manager[sel], deals.seat[sel]
     # one sort on a packed key: manager, then stage (descending), then amount (descending)
-    key = (mgr_o * 1e9 - deals.stage[sel] * 1e7 - np.minimum(deals.amount[sel], 9.99e6))
+    key = mgr_o * 1e9 - deals.stage[sel] * 1e7 - np.minimum(deals.amount[sel], 9.99e6)
     order = stable_argsort(key)
     ordered = o[order]
     mgr = mgr_o[order]
@@ -83,8 +93,7 @@ def reactive(deals: OpenDeals, team: Team, n_calls: np.ndarray) -> tuple[np.ndar
     return ordered[pick], seat_o[order][pick]
 
 
-def best_deal_per_seat(deals: OpenDeals, seats: int, prefer: np.ndarray | None = None
-                       ) -> np.ndarray:
+def best_deal_per_seat(deals: OpenDeals, seats: int, prefer: np.ndarray | None = None) -> np.ndarray:
     """Each seat's most advanced, then largest, open deal (the one a joint call joins); -1: none.
 
     ``prefer`` (per seat, -1: none): a seat's deals in that stage come first.
@@ -103,8 +112,9 @@ def best_deal_per_seat(deals: OpenDeals, seats: int, prefer: np.ndarray | None =
     return best
 
 
-def _visit_seats(deals: OpenDeals, team: Team, n_calls: np.ndarray, key: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _visit_seats(
+    deals: OpenDeals, team: Team, n_calls: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Each manager visits the ``n_calls[m]`` seats of lowest ``key`` (ties: lower seat first).
 
     A rep whose weakest stage the manager has diagnosed is joined on a deal in that stage.
@@ -203,13 +213,21 @@ def coach_week(sf: SalesForce, now: float) -> None:
         sf.carry = np.minimum(budget - n_calls * c.hours_per_call, c.hours_per_call)
         if o.size:
             deals, seats = TARGETING[c.targeting](
-                OpenDeals(idx=o, seat=b.seat[o], manager=b.manager[o], stage=b.stage[o],
-                          amount=b.amount[o]),
-                Team(manager=sf.seat_manager, active=sf.active, flag=sf.flag,
-                     recent_calls=sf.recent_calls, est_ratio=sf.est_ratio, skill=sf.theta_eff,
-                     diag_stage=sf.diag_stage,
-                     rr_pointer=sf.rr_pointer, span=sc.organisation.span, stages=sf.S),
-                n_calls)
+                OpenDeals(idx=o, seat=b.seat[o], manager=b.manager[o], stage=b.stage[o], amount=b.amount[o]),
+                Team(
+                    manager=sf.seat_manager,
+                    active=sf.active,
+                    flag=sf.flag,
+                    recent_calls=sf.recent_calls,
+                    est_ratio=sf.est_ratio,
+                    skill=sf.theta_eff,
+                    diag_stage=sf.diag_stage,
+                    rr_pointer=sf.rr_pointer,
+                    span=sc.organisation.span,
+                    stages=sf.S,
+                ),
+                n_calls,
+            )
         else:
             deals = seats = np.zeros(0, dtype=np.int64)
         if deals.size:
@@ -221,12 +239,12 @@ def coach_week(sf: SalesForce, now: float) -> None:
             resp = responsiveness(sf.zskill[seats], c.responsiveness_width)
             effective = c.hours_per_call * qm * transfer * resp
             # the week's records start at zero: summing each seat's calls in order is the same
-            sf.week_hours += np.bincount(seats, weights=np.full(seats.size, c.hours_per_call),
-                                         minlength=sf.N)
+            sf.week_hours += np.bincount(seats, weights=np.full(seats.size, c.hours_per_call), minlength=sf.N)
             sf.week_effective += np.bincount(seats, weights=effective, minlength=sf.N)
             # the stage each call was on: a share of the rep's shortfall there closes
-            on_stage = np.bincount(seats * sf.S + b.stage[deals], weights=effective,
-                                   minlength=sf.N * sf.S).reshape(sf.N, sf.S)
+            on_stage = np.bincount(
+                seats * sf.S + b.stage[deals], weights=effective, minlength=sf.N * sf.S
+            ).reshape(sf.N, sf.S)
             sf.stage_dev = stage_fix(sf.stage_dev, on_stage, c.stage_fix_per_hour)
             sf.stage_theta = sf.theta_eff[:, None] + sf.stage_dev
     sf.recent_calls = 0.8 * sf.recent_calls + sf.week_hours / c.hours_per_call

@@ -35,7 +35,7 @@ __all__ = ["QUARTER", "drive", "motivation_step", "own_outlook", "period_end", "
 
 QUARTER = 365.0 / 4
 #: lognormal deal sizes: E[amount²] = mean² · exp(σ²); the default σ 0.6 gives 1.43
-_SECOND_MOMENT = math.exp(0.6 ** 2)
+_SECOND_MOMENT = math.exp(0.6**2)
 
 
 def own_outlook(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -52,7 +52,7 @@ def own_outlook(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
     if o.size:
         seat, amount = b.seat[o], b.amount[o]
         expected += np.bincount(seat, weights=amount * pw, minlength=sf.N)
-        var += np.bincount(seat, weights=amount ** 2 * pw * (1 - pw), minlength=sf.N)
+        var += np.bincount(seat, weights=amount**2 * pw * (1 - pw), minlength=sf.N)
     mix_win = sf.mix * cellp
     vnew = (mix_win * sf.cell_amount[None, :]).sum(axis=1)
     v2new = (mix_win * sf.cell_amount[None, :] ** 2).sum(axis=1) * _SECOND_MOMENT
@@ -63,8 +63,9 @@ def own_outlook(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
     return ytd, expected, var, quota
 
 
-def drive(p: np.ndarray, attained: np.ndarray, sc_accelerator: float, cap: float | None,
-          give_up_below: float) -> np.ndarray:
+def drive(
+    p: np.ndarray, attained: np.ndarray, sc_accelerator: float, cap: float | None, give_up_below: float
+) -> np.ndarray:
     """Discretionary drive in [0, 1] from a rep's chance of making quota and their attainment.
 
     An inverted U of the chance (4p(1−p): highest when the outcome is in doubt); zero when the rep
@@ -92,8 +93,7 @@ def motivation_step(sf: SalesForce, now: float) -> None:
     ramped = sf._ramp() >= 1.0
     # a rep still ramping has no quota pressure yet: they work as hard as someone in doubt
     p = np.where(ramped, p, 0.5)
-    d = drive(p, np.where(ramped, attained, 0.0), sc.comp.accelerator, sc.comp.cap,
-              mo.give_up_below)
+    d = drive(p, np.where(ramped, attained, 0.0), sc.comp.accelerator, sc.comp.cap, mo.give_up_below)
     sf.p_make = np.where(sf.active, p, np.nan)
     sf.gave_up = sf.active & ramped & (p < mo.give_up_below)
     engaged = culture.engagement(sf.culture[sf.seat_manager], sc.culture)
@@ -134,8 +134,9 @@ def period_end(sf: SalesForce, now: float) -> None:
     # what could still close this period: final-stage deals due soon after it ends
     soon = o[last & (b.next_time[o] > q1) & (b.next_time[o] <= q1 + c.pull_forward_days)]
     due = o[last & (b.next_time[o] > now) & (b.next_time[o] <= q1)]
-    reachable = np.bincount(b.seat[soon], weights=b.amount[soon] * (1 - c.pull_forward_discount),
-                            minlength=sf.N)
+    reachable = np.bincount(
+        b.seat[soon], weights=b.amount[soon] * (1 - c.pull_forward_discount), minlength=sf.N
+    )
     due_value = np.bincount(b.seat[due], weights=b.amount[due], minlength=sf.N)
     pull = np.zeros(sf.N, dtype=bool)
     push = np.zeros(sf.N, dtype=bool)
@@ -145,7 +146,7 @@ def period_end(sf: SalesForce, now: float) -> None:
     # the manager carries the team's number for the quarter: when the team can still make it,
     # they push every rep to bring deals in
     team = sf.seat_manager
-    t_gap = (np.bincount(team, weights=(quarterly - qtd - due_value) * ramped, minlength=sf.M))
+    t_gap = np.bincount(team, weights=(quarterly - qtd - due_value) * ramped, minlength=sf.M)
     t_reach = np.bincount(team, weights=reachable * ramped, minlength=sf.M)
     pull |= ((t_gap > 0) & (t_gap <= t_reach))[team]
     if year_end:
@@ -184,4 +185,3 @@ def quarter_close(sf: SalesForce, q0: float, q1: float) -> None:
     ramped = sf.active & (sf._ramp() >= 1.0)
     behind = ramped & (qtd < sf.sc.motivation.behind_share * quota)
     sf.behind = np.where(behind, sf.behind + 1, 0)
-

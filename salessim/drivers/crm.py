@@ -29,15 +29,23 @@ from salessim.scenario import Crm
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["INSPECTING_METRICS", "called_value", "gross_up", "inspect_week", "inspection_target",
-           "logged", "propensity"]
+__all__ = [
+    "INSPECTING_METRICS",
+    "called_value",
+    "gross_up",
+    "inspect_week",
+    "inspection_target",
+    "logged",
+    "propensity",
+]
 
 #: metrics under which managers go through the CRM at every forecast call
 INSPECTING_METRICS = ("pipeline", "stage")
 
 
-def propensity(cfg: Crm, stage: np.ndarray, stages: int, size: np.ndarray,
-               inspection: np.ndarray, habit: np.ndarray) -> np.ndarray:
+def propensity(
+    cfg: Crm, stage: np.ndarray, stages: int, size: np.ndarray, inspection: np.ndarray, habit: np.ndarray
+) -> np.ndarray:
     """Chance a rep has logged a deal by the time it reaches ``stage``.
 
     Args:
@@ -51,8 +59,13 @@ def propensity(cfg: Crm, stage: np.ndarray, stages: int, size: np.ndarray,
     if cfg.adoption >= 1.0:
         return np.ones(np.shape(stage))
     pos = stage / max(stages - 1, 1) - 0.5  # −0.5 at the first stage, +0.5 at the last
-    lo = (special.logit(cfg.adoption) + cfg.stage_lift * pos + cfg.size_lift * size
-          + cfg.inspection_lift * inspection + cfg.rep_sd * habit)
+    lo = (
+        special.logit(cfg.adoption)
+        + cfg.stage_lift * pos
+        + cfg.size_lift * size
+        + cfg.inspection_lift * inspection
+        + cfg.rep_sd * habit
+    )
     return special.expit(lo)
 
 

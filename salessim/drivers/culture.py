@@ -32,8 +32,16 @@ from salessim.scenario import Culture
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["COACHED_HOURS", "COMPONENTS", "DISMISSALS_READ_AS_UNSAFE", "DISMISSAL_MEMORY",
-           "attrition_factor", "culture_step", "engagement", "experienced"]
+__all__ = [
+    "COACHED_HOURS",
+    "COMPONENTS",
+    "DISMISSALS_READ_AS_UNSAFE",
+    "DISMISSAL_MEMORY",
+    "attrition_factor",
+    "culture_step",
+    "engagement",
+    "experienced",
+]
 
 #: joint-call hours per rep-month that read as a team that is coached (Sales Executive Council:
 #: ≥ 3 hours a month)
@@ -55,8 +63,7 @@ def experienced(sf: SalesForce) -> np.ndarray:
     has = n > 0
     safe_n = np.where(has, n, 1.0)
     pv = np.where(seen, p, 0.0)
-    on_pace = np.where(has, np.bincount(team, weights=seen & (pv >= 0.5), minlength=sf.M) / safe_n,
-                       0.5)
+    on_pace = np.where(has, np.bincount(team, weights=seen & (pv >= 0.5), minlength=sf.M) / safe_n, 0.5)
     attainable = np.where(has, np.bincount(team, weights=pv, minlength=sf.M) / safe_n, 0.5)
     coached = np.minimum(1.0, sf.delivered / COACHED_HOURS)
     heads = np.maximum(np.bincount(team, weights=sf.active, minlength=sf.M), 1.0)
@@ -81,7 +88,6 @@ def culture_step(sf: SalesForce) -> None:
     sf.culture_trace.append(sf.culture.copy())
     # peers let go are remembered for about a year
     sf.dismissed *= DISMISSAL_MEMORY
-
 
 
 def engagement(seat_culture: np.ndarray, cfg: Culture) -> np.ndarray:

@@ -144,19 +144,30 @@ class GoalModel:
         for goal, target in zip(self.goals, self.targets, strict=True):
             m = goal.metric
             if m == "avg_deal_size":
-                v = np.divide(metrics["revenue"], metrics["wins"],
-                              out=np.zeros_like(metrics["revenue"]), where=metrics["wins"] > 0)
+                v = np.divide(
+                    metrics["revenue"],
+                    metrics["wins"],
+                    out=np.zeros_like(metrics["revenue"]),
+                    where=metrics["wins"] > 0,
+                )
                 cols.append(v / target)
                 continue
             if m == "win_rate":
-                v = np.divide(metrics["wins"], metrics["closed"],
-                              out=np.zeros_like(metrics["revenue"]), where=metrics["closed"] > 0)
+                v = np.divide(
+                    metrics["wins"],
+                    metrics["closed"],
+                    out=np.zeros_like(metrics["revenue"]),
+                    where=metrics["closed"] > 0,
+                )
                 cols.append(v / target)
                 continue
-            key = {"revenue": "revenue", "new_logos": "new_logo_wins",
-                   "new_logo_revenue": "new_logo_revenue",
-                   "expansion_revenue": "expansion_revenue",
-                   "opportunities": "created"}.get(m, f"product_revenue:{goal.product}")
+            key = {
+                "revenue": "revenue",
+                "new_logos": "new_logo_wins",
+                "new_logo_revenue": "new_logo_revenue",
+                "expansion_revenue": "expansion_revenue",
+                "opportunities": "created",
+            }.get(m, f"product_revenue:{goal.product}")
             denom = target * year_fraction
             cols.append(np.divide(metrics[key], denom, out=np.zeros_like(denom), where=denom > 0))
         return np.column_stack(cols)
@@ -164,5 +175,3 @@ class GoalModel:
     def composite(self, attainment: np.ndarray) -> np.ndarray:
         """Weighted composite attainment, each goal capped (the plan's payout view)."""
         return np.minimum(attainment, self.cfg.composite_cap) @ self.weights
-
-

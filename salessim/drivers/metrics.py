@@ -28,8 +28,19 @@ from salessim.funnel import Plan
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["DIAGNOSES", "ESTIMATES", "FORECASTS", "METRIC_SIGNAL", "CrmDeals", "RepView",
-           "TeamView", "pipeline_checks", "stage_counts", "stage_to_won", "weakest_stage"]
+__all__ = [
+    "DIAGNOSES",
+    "ESTIMATES",
+    "FORECASTS",
+    "METRIC_SIGNAL",
+    "CrmDeals",
+    "RepView",
+    "TeamView",
+    "pipeline_checks",
+    "stage_counts",
+    "stage_to_won",
+    "weakest_stage",
+]
 
 #: how much each kind of metric shows of the selling process (a culture signal)
 METRIC_SIGNAL = {"outcomes": 0.0, "pipeline": 0.5, "stage": 1.0}
@@ -148,8 +159,9 @@ FORECASTS: dict[str, Callable[[TeamView], np.ndarray]] = {
 }
 
 
-def stage_counts(key: np.ndarray, reached: np.ndarray, units: int, stages: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def stage_counts(
+    key: np.ndarray, reached: np.ndarray, units: int, stages: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Resolved deals that reached each stage, and those that passed it (units × stages).
 
     Args:
@@ -164,9 +176,14 @@ def stage_counts(key: np.ndarray, reached: np.ndarray, units: int, stages: int
     return attempts, passes
 
 
-def weakest_stage(attempts: np.ndarray, passes: np.ndarray, team_attempts: np.ndarray,
-                  team_passes: np.ndarray, bench: np.ndarray, prior: float = PRIOR_DEALS
-                  ) -> np.ndarray:
+def weakest_stage(
+    attempts: np.ndarray,
+    passes: np.ndarray,
+    team_attempts: np.ndarray,
+    team_passes: np.ndarray,
+    bench: np.ndarray,
+    prior: float = PRIOR_DEALS,
+) -> np.ndarray:
     """The stage where each rep's logged conversion falls furthest below their team's.
 
     Each rep's pass rate per stage is shrunk toward the team's (itself shrunk toward the plan's
@@ -183,8 +200,9 @@ def weakest_stage(attempts: np.ndarray, passes: np.ndarray, team_attempts: np.nd
     return np.argmin(gap, axis=1)
 
 
-def stage_to_won(key: np.ndarray, reached: np.ndarray, units: int, bench: np.ndarray,
-                 prior: float = PRIOR_DEALS) -> np.ndarray:
+def stage_to_won(
+    key: np.ndarray, reached: np.ndarray, units: int, bench: np.ndarray, prior: float = PRIOR_DEALS
+) -> np.ndarray:
     """Stage-to-won probabilities per unit from resolved deals (units × stages).
 
     Args:

@@ -18,8 +18,17 @@ import numpy as np
 from salessim.funnel import Plan
 from salessim.scenario import Prescription
 
-__all__ = ["DEAL_PRIORITY", "PROSPECTING_PLANS", "Targets", "biggest_first", "late_and_big",
-           "oldest_first", "prescribed", "prescribed_rate", "self_planned"]
+__all__ = [
+    "DEAL_PRIORITY",
+    "PROSPECTING_PLANS",
+    "Targets",
+    "biggest_first",
+    "late_and_big",
+    "oldest_first",
+    "prescribed",
+    "prescribed_rate",
+    "self_planned",
+]
 
 
 @dataclass(frozen=True)
@@ -43,8 +52,7 @@ def prescribed(pipe_value: np.ndarray, bias: np.ndarray, flag: np.ndarray, t: Ta
     return np.full(pipe_value.size, t.prescribed)
 
 
-def self_planned(pipe_value: np.ndarray, bias: np.ndarray, flag: np.ndarray, t: Targets
-                 ) -> np.ndarray:
+def self_planned(pipe_value: np.ndarray, bias: np.ndarray, flag: np.ndarray, t: Targets) -> np.ndarray:
     """Reps plan by feel: plan × own bias × feast or famine; flagged under-planners correct part."""
     ratio = np.maximum(pipe_value, 1.0) / t.pipeline_value
     famine = np.clip(ratio ** (-t.feast_or_famine), 0.5, 2.0)
@@ -63,20 +71,17 @@ PROSPECTING_PLANS: dict[bool, Callable[[np.ndarray, np.ndarray, np.ndarray, Targ
 # ------------------------------------------------------------------------------------------
 # deal priority: which open deals get a rep's hours first (lowest key first, within a rep)
 # ------------------------------------------------------------------------------------------
-def late_and_big(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int
-                 ) -> np.ndarray:
+def late_and_big(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int) -> np.ndarray:
     """Deals nearest the close first, and among those the biggest."""
     return -(stage.astype(float) * 1e12 + np.minimum(amount, 9.99e11))
 
 
-def oldest_first(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int
-                 ) -> np.ndarray:
+def oldest_first(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int) -> np.ndarray:
     """Deals in the order they were opened."""
     return created.astype(float)
 
 
-def biggest_first(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int
-                  ) -> np.ndarray:
+def biggest_first(stage: np.ndarray, amount: np.ndarray, created: np.ndarray, stages: int) -> np.ndarray:
     """The biggest deals first, whatever their stage."""
     return -amount.astype(float)
 

@@ -24,8 +24,15 @@ from salessim.scenario import Reviews
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["REVIEW_INTERVAL", "REVIEW_SIGNAL", "assess", "corrective_plans",
-           "involuntary_probability", "review_round", "reviews"]
+__all__ = [
+    "REVIEW_INTERVAL",
+    "REVIEW_SIGNAL",
+    "assess",
+    "corrective_plans",
+    "involuntary_probability",
+    "review_round",
+    "reviews",
+]
 
 #: days between formal reviews
 REVIEW_INTERVAL = {"annual": 365.0, "semiannual": 182.5, "quarterly": 91.25, "monthly": MONTH}
@@ -55,7 +62,8 @@ def review_round(sf: SalesForce) -> Iterator[Any]:
     together.
     """
     need = sf.sc.managers.review_hours_per_rep * np.bincount(
-        sf.seat_manager, weights=sf.active, minlength=sf.M)
+        sf.seat_manager, weights=sf.active, minlength=sf.M
+    )
     asks = [sf.ledgers[m].spend(float(need[m]), REVIEW, wait=True) for m in range(sf.M)]
     ready = [m for m, ev in enumerate(asks) if ev.triggered]
     waiting = [(m, ev) for m, ev in enumerate(asks) if not ev.triggered]
@@ -116,10 +124,13 @@ def assess(sf: SalesForce, managers: int | np.ndarray, formal: bool) -> None:
             if np.isnan(sf.flag_since[k]):
                 sf.flag_since[k] = now
             # (a pilot run lets go at its last review too: its end is the next run's start)
-            elif (formal and (now < sf.T or sf.keep_multipliers)
-                  and sf.flag_streak[k] >= rv.consecutive_flags
-                  and now - sf.flag_since[k] >= rv.involuntary_after_days - 1e-9
-                  and people.involuntary_draw(sf, int(k)) < sf.p_invol):  # the seat's next draw
+            elif (
+                formal
+                and (now < sf.T or sf.keep_multipliers)
+                and sf.flag_streak[k] >= rv.consecutive_flags
+                and now - sf.flag_since[k] >= rv.involuntary_after_days - 1e-9
+                and people.involuntary_draw(sf, int(k)) < sf.p_invol
+            ):  # the seat's next draw
                 sf._leave(int(k), people.INVOLUNTARY)
                 continue
         elif formal or not sf.flag[k]:

@@ -31,8 +31,15 @@ from salessim.scenario import Scenario
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["away_hours", "finish", "manager_quality", "manager_turnover", "promoted_z",
-           "replace_manager", "start_quality"]
+__all__ = [
+    "away_hours",
+    "finish",
+    "manager_quality",
+    "manager_turnover",
+    "promoted_z",
+    "replace_manager",
+    "start_quality",
+]
 
 
 def manager_quality(scenario: Scenario, z: np.ndarray, trained: bool | None = None) -> np.ndarray:
@@ -80,11 +87,13 @@ def start_quality(sf: SalesForce) -> None:
     sc = sf.sc
     mg = sc.managers
     span = sc.organisation.span
-    z = np.array([stream(sf.seed, sf.rep, "managers", m).standard_normal(2 + span)
-                  for m in range(sf.M)]).reshape(sf.M, 2 + span)
+    z = np.array(
+        [stream(sf.seed, sf.rep, "managers", m).standard_normal(2 + span) for m in range(sf.M)]
+    ).reshape(sf.M, 2 + span)
     sf.manager_z = z
-    q_z = (promoted_z(mg.promoted_skill_correlation, z[:, 2:].max(axis=1), z[:, 1])
-           if mg.promotion else z[:, 0])
+    q_z = (
+        promoted_z(mg.promoted_skill_correlation, z[:, 2:].max(axis=1), z[:, 1]) if mg.promotion else z[:, 0]
+    )
     sf.q_z = q_z
     sf.manager_rng = {}  # per team, made at its first new manager
     sf.programme = np.full((sf.M, 2), np.nan)
@@ -189,8 +198,9 @@ def manager_turnover(sf: SalesForce) -> Iterator[Any]:
         return
     p_month = 1.0 - (1.0 - min(rate, 0.999)) ** (1.0 / 12.0)
     months = int(sf.T / MONTH) + 2
-    u = np.stack([stream(sf.seed, sf.rep, "managers", m, 1).random(months) for m in range(sf.M)],
-                 axis=1)  # (months, teams)
+    u = np.stack(
+        [stream(sf.seed, sf.rep, "managers", m, 1).random(months) for m in range(sf.M)], axis=1
+    )  # (months, teams)
     month = 0
     while True:
         yield sf.env.timeout(MONTH)

@@ -15,5 +15,14 @@ from salessim.model.people import INVOLUNTARY, PROMOTED, VOLUNTARY
 from salessim.model.record import ReplicationRecord
 from salessim.model.salesforce import SalesForce
 
-__all__ = ["INVOLUNTARY", "LOGIT_LIMIT", "LOST", "OPEN", "PROMOTED", "VOLUNTARY", "WON",
-           "ReplicationRecord", "SalesForce"]
+__all__ = [
+    "INVOLUNTARY",
+    "LOGIT_LIMIT",
+    "LOST",
+    "OPEN",
+    "PROMOTED",
+    "VOLUNTARY",
+    "WON",
+    "ReplicationRecord",
+    "SalesForce",
+]

@@ -31,14 +31,25 @@ if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
     from salessim.scenario import Stage
 
-__all__ = ["LOGIT_LIMIT", "LOST", "OPEN", "WON", "DealBook", "SeatDeals", "advance", "clip_logit",
-           "create", "fast_lanes", "lane_durations", "seat_state"]
+__all__ = [
+    "LOGIT_LIMIT",
+    "LOST",
+    "OPEN",
+    "WON",
+    "DealBook",
+    "SeatDeals",
+    "advance",
+    "clip_logit",
+    "create",
+    "fast_lanes",
+    "lane_durations",
+    "seat_state",
+]
 
 OPEN, WON, LOST = 0, 1, 2
 #: Stage log-odds are held within ±LOGIT_LIMIT so that every probability stays strictly inside
 #: (0, 1) in float64 (expit rounds to exactly 1.0 beyond ≈ 36.7); realistic runs never come near it.
 LOGIT_LIMIT = 30.0
-
 
 
 def clip_logit(x: np.ndarray) -> np.ndarray:
@@ -65,8 +76,15 @@ class SeatDeals:
     BLOCK = 320  # rows summed as one block: cum_gap is the block's start + a running sum within it
     CHUNK = 64  # rows drawn at a time after the first block (BLOCK is a multiple of it)
 
-    def __init__(self, seed: int, replication: int, seats: int, stages: int,
-                 stage_cv: np.ndarray | None = None, rows_hint: int = 0) -> None:
+    def __init__(
+        self,
+        seed: int,
+        replication: int,
+        seats: int,
+        stages: int,
+        stage_cv: np.ndarray | None = None,
+        rows_hint: int = 0,
+    ) -> None:
         """Draw the first block of every seat's deal stream.
 
         ``rows_hint``: rows a seat is expected to need; room for them is reserved up front (memory
@@ -74,8 +92,7 @@ class SeatDeals:
         """
         self.stages = stages
         self.cols = FIXED_COLS + 2 * stages
-        self.stage_cv = (np.full(stages, 0.7) if stage_cv is None
-                         else np.asarray(stage_cv, dtype=float))
+        self.stage_cv = np.full(stages, 0.7) if stage_cv is None else np.asarray(stage_cv, dtype=float)
         self.gens = [stream(seed, replication, "deals", k) for k in range(seats)]
         self.rows = 0
         # row-major buffers (row, seat, …) with room for more rows: rows not drawn yet are never
@@ -129,27 +146,31 @@ class SeatDeals:
         self._run = run[:, -1].copy()
         self._cum_gap[r0:r1] = (start + run).T
         # the transforms every deal needs, done once per chunk rather than once per week
-        u_dur = block[:, :, FIXED_COLS + self.stages:]
+        u_dur = block[:, :, FIXED_COLS + self.stages :]
         for s in range(self.stages):
-            self._dur_unit[r0:r1, :, s] = gamma_quantile(u_dur[:, :, s].ravel(), 1.0,
-                                                        self.stage_cv[s]).reshape(u_dur.shape[:2]).T
+            self._dur_unit[r0:r1, :, s] = (
+                gamma_quantile(u_dur[:, :, s].ravel(), 1.0, self.stage_cv[s]).reshape(u_dur.shape[:2]).T
+            )
         self._z_amount[r0:r1] = special.ndtri(block[:, :, C_AMOUNT]).T
         self._draws[r0:r1] = block.transpose(1, 0, 2)
         self.rows = r1
         self._views()
 
-    def take(self, seats: np.ndarray, rows: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def take(
+        self, seats: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Row ``rows[i]`` of seat ``seats[i]``'s stream: (draws, cum_gap, dur_unit, z_amount).
 
         The same values as ``draws[seats, rows]`` and so on, read from the row-major buffers
         by one flat index.
         """
         flat = rows * self._cum_gap.shape[1] + seats
-        return (self._draws.reshape(-1, self.cols).take(flat, axis=0),
-                self._cum_gap.reshape(-1).take(flat),
-                self._dur_unit.reshape(-1, self.stages).take(flat, axis=0),
-                self._z_amount.reshape(-1).take(flat))
+        return (
+            self._draws.reshape(-1, self.cols).take(flat, axis=0),
+            self._cum_gap.reshape(-1).take(flat),
+            self._dur_unit.reshape(-1, self.stages).take(flat, axis=0),
+            self._z_amount.reshape(-1).take(flat),
+        )
 
     def ensure(self, upto: int) -> None:
         """Make rows up to ``upto`` (exclusive) available for every seat."""
@@ -157,8 +178,7 @@ class SeatDeals:
             self._extend()
 
 
-def fast_lanes(stages: Sequence[Stage]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                np.ndarray] | None:
+def fast_lanes(stages: Sequence[Stage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """The stages' fast lanes, or None when no stage has one.
 
     Per stage: (fast share, fast deals' and other deals' mean ÷ the stage mean, cv). None means
@@ -168,12 +188,17 @@ def fast_lanes(stages: Sequence[Stage]) -> tuple[np.ndarray, np.ndarray, np.ndar
         return None
     lanes = np.array([s.fast_lane() for s in stages])
     mean = np.array([s.mean_days for s in stages])
-    return (lanes[:, 0], lanes[:, 1] / mean, lanes[:, 2] / mean,
-            np.array([s.cv for s in stages]))
+    return (lanes[:, 0], lanes[:, 1] / mean, lanes[:, 2] / mean, np.array([s.cv for s in stages]))
 
 
-def lane_durations(u_dur: np.ndarray, dur_unit: np.ndarray, share: np.ndarray,
-                   fast: np.ndarray, slow: np.ndarray, cv: np.ndarray) -> np.ndarray:
+def lane_durations(
+    u_dur: np.ndarray,
+    dur_unit: np.ndarray,
+    share: np.ndarray,
+    fast: np.ndarray,
+    slow: np.ndarray,
+    cv: np.ndarray,
+) -> np.ndarray:
     """Unit-mean stage durations of deals when some stages have a fast lane.
 
     A deal is fast in every stage whose ``share`` exceeds its *lane draw* ``v`` (the deal's
@@ -192,7 +217,7 @@ def lane_durations(u_dur: np.ndarray, dur_unit: np.ndarray, share: np.ndarray,
     for s in np.flatnonzero(share > 0):
         f = share[s]
         is_fast = v < f
-        w = (np.where(is_fast, v / f, (v - f) / (1 - f)) if s == first else u_dur[:, s])
+        w = np.where(is_fast, v / f, (v - f) / (1 - f)) if s == first else u_dur[:, s]
         w = np.clip(w, 1e-12, 1 - 1e-12)
         out[:, s] = gamma_quantile(w, 1.0, cv[s]) * np.where(is_fast, fast[s], slow[s])
     return out
@@ -209,10 +234,21 @@ class DealBook:
     numpy indexes with its own index type without converting first.
     """
 
-    INT = ("seat", "creator", "person", "manager", "segment", "product", "cell", "stage", "status",
-           "joint_calls", "seat_row", "gamed")
-    FLOAT = ("amount", "list_amount", "created", "next_time", "closed", "boost", "offset", "att",
-             "u_visible")
+    INT = (
+        "seat",
+        "creator",
+        "person",
+        "manager",
+        "segment",
+        "product",
+        "cell",
+        "stage",
+        "status",
+        "joint_calls",
+        "seat_row",
+        "gamed",
+    )
+    FLOAT = ("amount", "list_amount", "created", "next_time", "closed", "boost", "offset", "att", "u_visible")
 
     # per-deal columns (set in __init__ from INT and FLOAT)
     seat: np.ndarray  # the seat holding the deal now
@@ -258,11 +294,22 @@ class DealBook:
         new = self.cap
         while new < need:
             new *= 2
-        for name in (*self.INT, *self.FLOAT, "visible", "u_stage", "u_dur", "dur_unit", "u_reassign",
-                     "stage_t"):
+        for name in (
+            *self.INT,
+            *self.FLOAT,
+            "visible",
+            "u_stage",
+            "u_dur",
+            "dur_unit",
+            "u_reassign",
+            "stage_t",
+        ):
             old = getattr(self, name)
-            arr = np.full((new, *old.shape[1:]), np.nan) if name == "stage_t" else np.zeros(
-                (new, *old.shape[1:]), dtype=old.dtype)
+            arr = (
+                np.full((new, *old.shape[1:]), np.nan)
+                if name == "stage_t"
+                else np.zeros((new, *old.shape[1:]), dtype=old.dtype)
+            )
             arr[: self.n] = old[: self.n]
             setattr(self, name, arr)
         self.cap = new
@@ -307,9 +354,9 @@ class DealBook:
         for name, arr in vars(self).items():  # every per-deal array, whatever gets added later
             if name != "open_idx" and isinstance(arr, np.ndarray) and arr.shape[:1] == (self.cap,):
                 if run:
-                    arr[lo:m] = arr[hi: self.n]
+                    arr[lo:m] = arr[hi : self.n]
                 else:
-                    arr[lo:m] = arr[lo: self.n][keep]
+                    arr[lo:m] = arr[lo : self.n][keep]
         if self.batch_start > lo:
             self.batch_start = lo + int(keep[: self.batch_start - lo].sum())
         self.n = m
@@ -356,8 +403,9 @@ def create(sf: SalesForce, t0: float) -> None:
         # a window of each seat's next rows (arrival times increase along a row, so the hits are
         # a run from the window's start); a seat that fills its window looks on
         w = min(_WINDOW, d.rows - top)
-        hits = ((d.cum_gap[ar[:, None], idx[:, None] + _STEPS[:w]] <= new_op[:, None])
-                & prospecting).sum(axis=1)
+        hits = ((d.cum_gap[ar[:, None], idx[:, None] + _STEPS[:w]] <= new_op[:, None]) & prospecting).sum(
+            axis=1
+        )
         cnt += hits
         if not (hits == w).any():
             break
@@ -374,32 +422,56 @@ def create(sf: SalesForce, t0: float) -> None:
         cdf = sf.cell_cdf[seats, seg]
         cell = np.minimum((dr[:, C_PROD, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
         prod = sf.cell_prod[cell]
-        amount = (sf.prod_median[prod] * sf.seg_factor[seg]
-                  * np.exp(sf.prod_sigma[prod] * z_amount))
-        u_stage = dr[:, FIXED_COLS:FIXED_COLS + sf.S]
-        u_dur = dr[:, FIXED_COLS + sf.S:]
+        amount = sf.prod_median[prod] * sf.seg_factor[seg] * np.exp(sf.prod_sigma[prod] * z_amount)
+        u_stage = dr[:, FIXED_COLS : FIXED_COLS + sf.S]
+        u_dur = dr[:, FIXED_COLS + sf.S :]
         # every stage's duration shape (pre-computed per block); the stage's mean applies when
         # the stage starts, stretched by the attention the rep can give it
         att = sf.new_att[seats]
         lanes = fast_lanes(sf.sc.funnel.stages)
         if lanes is not None:  # some deals move fast: their stage durations from the mixture
-            dur_unit = lane_durations(dr[:, FIXED_COLS + sf.S:], dur_unit, *lanes)
+            dur_unit = lane_durations(dr[:, FIXED_COLS + sf.S :], dur_unit, *lanes)
         first = dur_unit[:, 0] * sf.stage_mean[0] / att
         u_vis = dr[:, C_VISIBLE]
-        visible = logged(u_vis, propensity(sf.sc.crm, np.zeros(total), sf.S,
-                                           np.log(amount / sf.prod_median[prod]),
-                                           sf.inspection[sf.seat_manager[seats]],
-                                           sf.log_habit[seats]))
+        visible = logged(
+            u_vis,
+            propensity(
+                sf.sc.crm,
+                np.zeros(total),
+                sf.S,
+                np.log(amount / sf.prod_median[prod]),
+                sf.inspection[sf.seat_manager[seats]],
+                sf.log_habit[seats],
+            ),
+        )
         sf.log_events += np.bincount(seats[visible], minlength=sf.N)
         sf.book.batch_start = sf.book.n
         sf.book.add(
-            seat=seats, creator=sf.seat_person[seats], person=sf.seat_person[seats],
-            manager=sf.seat_manager[seats], segment=seg, product=prod, cell=cell, stage=0,
-            joint_calls=0, seat_row=rows, amount=amount, list_amount=amount, created=created,
-            next_time=created + first, boost=0.0, offset=sf.cell_offset[cell], att=att, gamed=0,
-            visible=visible, u_visible=u_vis, u_stage=u_stage, u_dur=u_dur,
+            seat=seats,
+            creator=sf.seat_person[seats],
+            person=sf.seat_person[seats],
+            manager=sf.seat_manager[seats],
+            segment=seg,
+            product=prod,
+            cell=cell,
+            stage=0,
+            joint_calls=0,
+            seat_row=rows,
+            amount=amount,
+            list_amount=amount,
+            created=created,
+            next_time=created + first,
+            boost=0.0,
+            offset=sf.cell_offset[cell],
+            att=att,
+            gamed=0,
+            visible=visible,
+            u_visible=u_vis,
+            u_stage=u_stage,
+            u_dur=u_dur,
             dur_unit=dur_unit,
-            u_reassign=dr[:, C_REASSIGN])
+            u_reassign=dr[:, C_REASSIGN],
+        )
     sf.next_row += cnt
     sf.op_time = new_op
 
@@ -415,8 +487,14 @@ def advance(sf: SalesForce, now: float) -> None:
         s = b.stage[o]
         seat = b.seat[o]
         ends = b.next_time[o]
-        lo = clip_logit(sf.base_logit[s] + sf.stage_theta[seat, s] + b.offset[o]
-                        - sf.penalty[seat] + b.boost[o] + sf.overload * np.log(b.att[o]))
+        lo = clip_logit(
+            sf.base_logit[s]
+            + sf.stage_theta[seat, s]
+            + b.offset[o]
+            - sf.penalty[seat]
+            + b.boost[o]
+            + sf.overload * np.log(b.att[o])
+        )
         adv = b.u_stage[o, s] < special.expit(lo)
         vis = b.visible[o]
         if vis.any():  # a logged deal's stage change is one more CRM update
@@ -432,9 +510,17 @@ def advance(sf: SalesForce, now: float) -> None:
         hidden = ~b.visible[up] & (ns < sf.S)
         if hidden.any():  # a deal that moves on may now look real enough to log
             h = up[hidden]
-            seen = logged(b.u_visible[h], propensity(
-                sf.sc.crm, ns[hidden], sf.S, np.log(b.list_amount[h] / sf.prod_median[b.product[h]]),
-                sf.inspection[b.manager[h]], sf.log_habit[b.seat[h]]))
+            seen = logged(
+                b.u_visible[h],
+                propensity(
+                    sf.sc.crm,
+                    ns[hidden],
+                    sf.S,
+                    np.log(b.list_amount[h] / sf.prod_median[b.product[h]]),
+                    sf.inspection[b.manager[h]],
+                    sf.log_habit[b.seat[h]],
+                ),
+            )
             if seen.any():
                 b.visible[h[seen]] = True
                 sf.log_events += np.bincount(b.seat[h[seen]], minlength=sf.N)

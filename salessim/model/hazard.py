@@ -69,8 +69,7 @@ def scale_for(mult: np.ndarray, target: float, head_years: float | None = None) 
     hi = 1.0
     while _expected_rate(hi, mult, years) < target and hi < 1e6:
         hi *= 4.0
-    return float(optimize.brentq(lambda s: _expected_rate(s, mult, years) - target, 0.0, hi,
-                                 xtol=1e-7))
+    return float(optimize.brentq(lambda s: _expected_rate(s, mult, years) - target, 0.0, hi, xtol=1e-7))
 
 
 def _expected_rate(scale: float, mult: np.ndarray, head_years: float) -> float:
@@ -82,8 +81,9 @@ def _expected_rate(scale: float, mult: np.ndarray, head_years: float) -> float:
     return float(np.sum(1.0 - np.exp(-scale * mult / 12.0)) / head_years)
 
 
-def _pilot(twin: Scenario, scale: float, replications: int, population: Population | None
-           ) -> tuple[np.ndarray, float, Population | None]:
+def _pilot(
+    twin: Scenario, scale: float, replications: int, population: Population | None
+) -> tuple[np.ndarray, float, Population | None]:
     """Multipliers, head-years and the reps at the end of a pilot.
 
     Every seated rep's multiplier at each monthly draw of the year, the head-years, and the reps
@@ -101,8 +101,11 @@ def _pilot(twin: Scenario, scale: float, replications: int, population: Populati
         samples.extend(sf.multipliers)
         head_years += float(rec.headcount[4])  # the first year's mean weekly headcount
         settled.append(seated(sf))
-    return ((np.concatenate(samples) if samples else np.ones(1)), max(head_years, 1.0),
-            Population.of(np.concatenate(settled)))
+    return (
+        (np.concatenate(samples) if samples else np.ones(1)),
+        max(head_years, 1.0),
+        Population.of(np.concatenate(settled)),
+    )
 
 
 def seated(sf: SalesForce) -> np.ndarray:
@@ -113,9 +116,19 @@ def seated(sf: SalesForce) -> np.ndarray:
     """
     k = np.flatnonzero(sf.active)
     now = sf.env.now
-    return np.column_stack([sf.zskill[k], now - sf.hire_time[k], now - sf.flag_since[k],
-                            sf.gain[k], sf.burnout[k], sf.behind[k],
-                            sf.culture[sf.seat_manager[k]], sf.flag_streak[k], sf.stage_dev[k]])
+    return np.column_stack(
+        [
+            sf.zskill[k],
+            now - sf.hire_time[k],
+            now - sf.flag_since[k],
+            sf.gain[k],
+            sf.burnout[k],
+            sf.behind[k],
+            sf.culture[sf.seat_manager[k]],
+            sf.flag_streak[k],
+            sf.stage_dev[k],
+        ]
+    )
 
 
 def _disk(twin_json: str) -> Path | None:
@@ -136,8 +149,11 @@ def _remembered(path: Path | None) -> tuple[float, Population | None] | None:
             if rows is None:
                 return value, None
             table = np.array(rows, dtype=float)
-            if (table.ndim == 2 and table.shape[1] >= Population.COLUMNS
-                    and np.isfinite(np.delete(table, 2, axis=1)).all()):
+            if (
+                table.ndim == 2
+                and table.shape[1] >= Population.COLUMNS
+                and np.isfinite(np.delete(table, 2, axis=1)).all()
+            ):
                 return value, Population.of(table)
     except (OSError, ValueError, KeyError, TypeError):
         pass

@@ -44,8 +44,18 @@ from salessim.model.clock import WEEK, Clock
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["ADMIN", "CATEGORIES", "COACHING", "HIRING", "REVIEW", "TRAINING", "Ledger", "Ledgers",
-           "Spend", "manager_weeks"]
+__all__ = [
+    "ADMIN",
+    "CATEGORIES",
+    "COACHING",
+    "HIRING",
+    "REVIEW",
+    "TRAINING",
+    "Ledger",
+    "Ledgers",
+    "Spend",
+    "manager_weeks",
+]
 
 #: what a manager's hours go to, in the order the ledger serves them (lower first)
 ADMIN, REVIEW, HIRING, TRAINING, COACHING = range(5)
@@ -82,8 +92,14 @@ class Ledger:
     ``hours_per_week``.
     """
 
-    def __init__(self, env: simpy.Environment, hours_per_week: float, spent: np.ndarray,
-                 clock: Clock | None = None, by_period: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        hours_per_week: float,
+        spent: np.ndarray,
+        clock: Clock | None = None,
+        by_period: np.ndarray | None = None,
+    ) -> None:
         self.env = env
         self.capacity = float(hours_per_week)
         self.level = 0.0
@@ -149,8 +165,9 @@ class Ledgers:
         self.spent = np.zeros((sf.M, len(CATEGORIES)))  # hours per manager and category, whole run
         # every manager's hours per reported period (Clock.slots) and category
         self.by_period = np.zeros((sf.clock.slots, len(CATEGORIES)))
-        self.books = [Ledger(sf.env, mg.hours_per_week, self.spent[m], sf.clock, self.by_period)
-                      for m in range(sf.M)]
+        self.books = [
+            Ledger(sf.env, mg.hours_per_week, self.spent[m], sf.clock, self.by_period) for m in range(sf.M)
+        ]
         self.granted = np.zeros(sf.M)  # joint-call hours each ledger granted this week
         self._vacant_at = -np.inf
         self._vacant = np.zeros(sf.M, dtype=np.int64)

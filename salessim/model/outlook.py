@@ -21,15 +21,25 @@ from salessim.model.deals import OPEN, WON, clip_logit
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["closed_revenue", "diagnose", "forecast", "observed_to_won", "outlook", "prorated_quota",
-           "true_win_prob", "visible_estimate", "win_table", "won", "year_so_far"]
+__all__ = [
+    "closed_revenue",
+    "diagnose",
+    "forecast",
+    "observed_to_won",
+    "outlook",
+    "prorated_quota",
+    "true_win_prob",
+    "visible_estimate",
+    "win_table",
+    "won",
+    "year_so_far",
+]
 
 
 def won(sf: SalesForce) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Won deals so far: (person, amount, close time) — rebuilt only when new wins arrive."""
     if sf._won_cache is None:
-        idx = (np.concatenate(sf.won_parts) if sf.won_parts
-               else np.zeros(0, dtype=np.int64))
+        idx = np.concatenate(sf.won_parts) if sf.won_parts else np.zeros(0, dtype=np.int64)
         sf.won_parts = [idx]
         b = sf.book
         sf._won_cache = (b.person[idx], b.amount[idx], b.closed[idx])
@@ -108,8 +118,9 @@ def year_so_far(sf: SalesForce, now: float) -> tuple[np.ndarray, np.ndarray, np.
     else:
         pw = np.zeros(0)
     x = (sf.stage_theta - sf.penalty[:, None])[:, None, :]
-    cell_win = special.expit(clip_logit(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None]
-                                        + x)).prod(axis=2)
+    cell_win = special.expit(
+        clip_logit(sf.base_logit[None, None, :] + sf.cell_offset[None, :, None] + x)
+    ).prod(axis=2)
     sf.year_cache = (now, o, sf.stage_theta, ytd, pw, cell_win)
     return ytd, pw, cell_win
 
@@ -153,8 +164,12 @@ def _logged_resolved(sf: SalesForce, now: float) -> np.ndarray:
     """Which deals of the book are logged and resolved in the trailing year (clipped at time 0)."""
     b = sf.book
     n = b.n
-    return (b.status[:n] != OPEN) & b.visible[:n] & (b.closed[:n] >= max(now - 365.0, 0.0)) & (
-        b.closed[:n] <= now)
+    return (
+        (b.status[:n] != OPEN)
+        & b.visible[:n]
+        & (b.closed[:n] >= max(now - 365.0, 0.0))
+        & (b.closed[:n] <= now)
+    )
 
 
 def observed_to_won(sf: SalesForce, now: float, ids: np.ndarray, by: str) -> np.ndarray:
@@ -167,7 +182,7 @@ def observed_to_won(sf: SalesForce, now: float, ids: np.ndarray, by: str) -> np.
     n = b.n
     done = _logged_resolved(sf, now)
     key = (b.person if by == "person" else b.manager)[:n][done]
-    size = (len(sf.p_seat) if by == "person" else sf.M)
+    size = len(sf.p_seat) if by == "person" else sf.M
     reached = b.stage[:n][done]  # stage lost at; S for won
     bench = sf.plan.stages["conversion"].to_numpy()
     return metrics.stage_to_won(key, reached, size, bench)[ids]
@@ -207,13 +222,21 @@ def visible_estimate(sf: SalesForce, now: float, seats: np.ndarray) -> np.ndarra
         return trailing / span
 
     view = metrics.RepView(
-        plan=sf.plan, rem=rem, ytd=ytd,
-        crm=metrics.CrmDeals(unit=np.searchsorted(seats, b.seat[o]), amount=b.amount[o],
-                             stage=b.stage[o], units=seats.size,
-                             adoption=crm_coverage(sf, now)),
-        ratio_pipeline=sf.ratio_pipeline, value_per_new=sf.value_per_new,
+        plan=sf.plan,
+        rem=rem,
+        ytd=ytd,
+        crm=metrics.CrmDeals(
+            unit=np.searchsorted(seats, b.seat[o]),
+            amount=b.amount[o],
+            stage=b.stage[o],
+            units=seats.size,
+            adoption=crm_coverage(sf, now),
+        ),
+        ratio_pipeline=sf.ratio_pipeline,
+        value_per_new=sf.value_per_new,
         trailing_rate=trailing_rate,
-        to_won=lambda: observed_to_won(sf, now, sf.seat_person[seats], by="person"))
+        to_won=lambda: observed_to_won(sf, now, sf.seat_person[seats], by="person"),
+    )
     return metrics.ESTIMATES[sf.sc.metrics](view)
 
 
@@ -232,12 +255,20 @@ def forecast(sf: SalesForce, t: float) -> np.ndarray:
         return won * sf.Q / (t - since) if t > since else won
 
     view = metrics.TeamView(
-        plan=sf.plan, horizon=sf.Q,
-        crm=metrics.CrmDeals(unit=b.manager[o],
-                             amount=called_value(b.amount[o], sf.optimism[b.seat[o]], sf.sc.crm),
-                             stage=b.stage[o], units=sf.M, adoption=crm_coverage(sf, t)),
+        plan=sf.plan,
+        horizon=sf.Q,
+        crm=metrics.CrmDeals(
+            unit=b.manager[o],
+            amount=called_value(b.amount[o], sf.optimism[b.seat[o]], sf.sc.crm),
+            stage=b.stage[o],
+            units=sf.M,
+            adoption=crm_coverage(sf, t),
+        ),
         reps=np.bincount(sf.seat_manager, weights=sf.active, minlength=sf.M),
-        ratio_pipeline=sf.ratio_pipeline, value_per_new=sf.value_per_new,
-        in_quarter_factor=sf.in_quarter_factor, last_quarter=last_quarter,
-        to_won=lambda: observed_to_won(sf, t, np.arange(sf.M), by="manager"))
+        ratio_pipeline=sf.ratio_pipeline,
+        value_per_new=sf.value_per_new,
+        in_quarter_factor=sf.in_quarter_factor,
+        last_quarter=last_quarter,
+        to_won=lambda: observed_to_won(sf, t, np.arange(sf.M), by="manager"),
+    )
     return metrics.FORECASTS[sf.sc.metrics](view)

@@ -24,10 +24,27 @@ from salessim.rng import stream
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["INVOLUNTARY", "MAX_GOALS", "PERSON_DRAWS", "PROMOTED", "SEAT_ARRAYS", "VOLUNTARY",
-           "attrition", "backfill", "handover_order", "hire", "involuntary_draw", "leave",
-           "open_seats", "openings", "perceive", "ramp", "reassign", "refresh_theta",
-           "stage_deviations"]
+__all__ = [
+    "INVOLUNTARY",
+    "MAX_GOALS",
+    "PERSON_DRAWS",
+    "PROMOTED",
+    "SEAT_ARRAYS",
+    "VOLUNTARY",
+    "attrition",
+    "backfill",
+    "handover_order",
+    "hire",
+    "involuntary_draw",
+    "leave",
+    "open_seats",
+    "openings",
+    "perceive",
+    "ramp",
+    "reassign",
+    "refresh_theta",
+    "stage_deviations",
+]
 
 PERSON_DRAWS = 16  # uniforms per person from the seat's people stream (fixed: keeps CRN aligned)
 MAX_GOALS = 10
@@ -48,8 +65,7 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
         z[0] = settled[0]
     sf.zskill[seat] = z[0]
     sf.theta0[seat] = sc.reps.skill_sd * z[0]
-    sf.stage_dev[seat] = stage_deviations(sf.stage_rng[seat].standard_normal(sf.S),
-                                          sc.reps.stage_skill_sd)
+    sf.stage_dev[seat] = stage_deviations(sf.stage_rng[seat].standard_normal(sf.S), sc.reps.stage_skill_sd)
     sf.gain[seat] = 0.0
     sf.optimism[seat] = z[13]
     sf.log_habit[seat] = z[14]
@@ -60,8 +76,9 @@ def hire(sf: SalesForce, seat: int, start: bool = False) -> None:
     perceive(sf, seat)
     if start:
         # a starting rep has held the seat for a draw from the stationary tenure distribution
-        sf.hire_time[seat] = -(settled[1] if settled is not None
-                               else stationary_tenure(float(u[15]), tenure_hazard(sf)))
+        sf.hire_time[seat] = -(
+            settled[1] if settled is not None else stationary_tenure(float(u[15]), tenure_hazard(sf))
+        )
     else:
         sf.hire_time[seat] = now
     pid = len(sf.p_seat)
@@ -112,7 +129,7 @@ def perceive(sf: SalesForce, seat: int) -> None:
     z = special.ndtri(u)
     pr = sf.sc.prescription
     sf.bias[seat] = pr.self_plan_median * math.exp(pr.self_plan_sigma * z[1])
-    perceived, _dropped, n_eff = sf.goalm.person(float(u[2]), z[3:3 + MAX_GOALS])
+    perceived, _dropped, n_eff = sf.goalm.person(float(u[2]), z[3 : 3 + MAX_GOALS])
     sf.n_goals[seat] = n_eff
     sf.penalty[seat] = float(sf.goalm.focus_penalty(n_eff))
     sf.focus[seat] = float(sf.goalm.focus_effort(n_eff))
@@ -126,11 +143,21 @@ def perceive(sf: SalesForce, seat: int) -> None:
 
 
 def _grow_persons(sf: SalesForce) -> None:
-    for name in ("skill_snap", "coach_hours", "calls", "flagged", "hours_selling", "hours_worked",
-                 "hours_extra", "p_make_sum", "p_make_n"):
+    for name in (
+        "skill_snap",
+        "coach_hours",
+        "calls",
+        "flagged",
+        "hours_selling",
+        "hours_worked",
+        "hours_extra",
+        "p_make_sum",
+        "p_make_n",
+    ):
         old = getattr(sf, name)
-        new = np.full((old.shape[0] * 2, old.shape[1]), np.nan if name == "skill_snap" else 0,
-                      dtype=old.dtype)
+        new = np.full(
+            (old.shape[0] * 2, old.shape[1]), np.nan if name == "skill_snap" else 0, dtype=old.dtype
+        )
         new[: old.shape[0]] = old
         setattr(sf, name, new)
 
@@ -203,7 +230,7 @@ def _forgo_prospecting(sf: SalesForce, seat: int, pid: int) -> None:
     # only the latest week's batch holds deals created after now (earlier batches and the seeded
     # pipelines were all created by its start)
     lo = b.batch_start
-    late = lo + np.flatnonzero((b.creator[lo:b.n] == pid) & (b.created[lo:b.n] > now))
+    late = lo + np.flatnonzero((b.creator[lo : b.n] == pid) & (b.created[lo : b.n] > now))
     if late.size == 0:
         sf.op_time[seat] = op_now
         return
@@ -211,8 +238,10 @@ def _forgo_prospecting(sf: SalesForce, seat: int, pid: int) -> None:
     sf.next_row[seat] = first
     sf.op_time[seat] = min(op_now, np.nextafter(sf.draws.cum_gap[seat, first], -np.inf))
     lo, tail = b.remove_tail(late)
-    sf.won_parts = [w if w.size == 0 or w.max() < lo else np.where(w >= lo, tail[np.maximum(w - lo, 0)], w)
-                    for w in sf.won_parts]
+    sf.won_parts = [
+        w if w.size == 0 or w.max() < lo else np.where(w >= lo, tail[np.maximum(w - lo, 0)], w)
+        for w in sf.won_parts
+    ]
     sf._won_cache = None
 
 
@@ -335,18 +364,54 @@ def attrition(sf: SalesForce) -> Iterator[Any]:
 #: holds in it — the values :class:`salessim.model.salesforce.SalesForce` starts every seat with.
 #: A callable fill takes the sales force. Opening seats extends each of these.
 SEAT_ARRAYS: dict[str, Any] = {
-    "seat_person": -1, "theta0": 0.0, "zskill": 0.0, "gain": 0.0, "hire_time": 0.0,
-    "bias": 1.0, "n_goals": lambda sf: sf.goalm.n, "mix": lambda sf: sf.goalm.natural,
-    "seg_mass": 0.0, "cell_cdf": 0.0, "penalty": 0.0, "focus": 1.0, "active": False,
-    "person_u": 0.0, "op_time": 0.0, "week_lam": 0.0, "next_row": 0, "flag": False,
-    "flag_since": np.nan, "est_ratio": 1.0, "flag_streak": 0, "stage_dev": 0.0,
-    "stage_theta": 0.0, "diag_stage": -1, "plan_hours_due": 0.0, "episode_start": np.nan,
-    "episode_seen": False, "week_hours": 0.0, "week_effective": 0.0, "rate": 0.0,
-    "uncontacted": lambda sf: float(sf.sc.territory.accounts), "new_att": 1.0, "extra": 0.0,
-    "burnout": 0.0, "optimism": 0.0, "log_habit": 0.0, "p_make": np.nan, "gave_up": False,
-    "behind": 0, "log_events": 0.0, "week_total": 0.0, "week_selling": 0.0,
-    "week_prospect": 0.0, "pipe_value": 0.0, "open_count": 0.0, "theta_eff": 0.0,
-    "recent_calls": 0.0, "start_culture": np.nan,
+    "seat_person": -1,
+    "theta0": 0.0,
+    "zskill": 0.0,
+    "gain": 0.0,
+    "hire_time": 0.0,
+    "bias": 1.0,
+    "n_goals": lambda sf: sf.goalm.n,
+    "mix": lambda sf: sf.goalm.natural,
+    "seg_mass": 0.0,
+    "cell_cdf": 0.0,
+    "penalty": 0.0,
+    "focus": 1.0,
+    "active": False,
+    "person_u": 0.0,
+    "op_time": 0.0,
+    "week_lam": 0.0,
+    "next_row": 0,
+    "flag": False,
+    "flag_since": np.nan,
+    "est_ratio": 1.0,
+    "flag_streak": 0,
+    "stage_dev": 0.0,
+    "stage_theta": 0.0,
+    "diag_stage": -1,
+    "plan_hours_due": 0.0,
+    "episode_start": np.nan,
+    "episode_seen": False,
+    "week_hours": 0.0,
+    "week_effective": 0.0,
+    "rate": 0.0,
+    "uncontacted": lambda sf: float(sf.sc.territory.accounts),
+    "new_att": 1.0,
+    "extra": 0.0,
+    "burnout": 0.0,
+    "optimism": 0.0,
+    "log_habit": 0.0,
+    "p_make": np.nan,
+    "gave_up": False,
+    "behind": 0,
+    "log_events": 0.0,
+    "week_total": 0.0,
+    "week_selling": 0.0,
+    "week_prospect": 0.0,
+    "pipe_value": 0.0,
+    "open_count": 0.0,
+    "theta_eff": 0.0,
+    "recent_calls": 0.0,
+    "start_culture": np.nan,
 }
 
 
@@ -374,8 +439,12 @@ def open_seats(sf: SalesForce, n: int) -> np.ndarray:
     sf.stage_rng += [stream(sf.seed, sf.rep, "stage_skill", int(k)) for k in new]
     months = sf.attr_u.shape[0]
     sf.attr_u = np.concatenate(
-        [sf.attr_u, np.stack([stream(sf.seed, sf.rep, "attrition", int(k)).random(months)
-                              for k in new], axis=1)], axis=1)
+        [
+            sf.attr_u,
+            np.stack([stream(sf.seed, sf.rep, "attrition", int(k)).random(months) for k in new], axis=1),
+        ],
+        axis=1,
+    )
     sf.N = old + n
     # caches of per-seat values computed before the seats existed
     sf.ramp_cache = None

@@ -33,14 +33,21 @@ from salessim.scenario import Scenario, ScenarioError, load_scenario
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["DRIVER_SECTIONS", "MANAGER_LEVERS", "apply", "forecast_calls", "review_calendar",
-           "switch", "warmup_policy"]
+__all__ = [
+    "DRIVER_SECTIONS",
+    "MANAGER_LEVERS",
+    "apply",
+    "forecast_calls",
+    "review_calendar",
+    "switch",
+    "warmup_policy",
+]
 
 #: The scenario sections that make up a management policy (besides the managers' levers).
-DRIVER_SECTIONS = ("goals", "prescription", "metrics", "crm", "coaching", "reviews",
-                   "culture", "comp")
+DRIVER_SECTIONS = ("goals", "prescription", "metrics", "crm", "coaching", "reviews", "culture", "comp")
 #: The fields of ``managers`` that are policy levers (the rest describe the managers' job).
 MANAGER_LEVERS = ("training", "unified_approach", "promotion")
+
 
 @functools.cache
 def _library_baseline() -> Scenario:
@@ -86,8 +93,9 @@ def overlay(scenario: Scenario, source: Any = None) -> Scenario:
         data["organisation"]["quota"] = theirs["organisation"]["quota"]
     else:
         here, there = plan(scenario), plan(src)
-        data["organisation"]["quota"] = there.quota * (here.win_rate * here.avg_won_amount) / (
-            there.win_rate * there.avg_won_amount)
+        data["organisation"]["quota"] = (
+            there.quota * (here.win_rate * here.avg_won_amount) / (there.win_rate * there.avg_won_amount)
+        )
     data["name"] = scenario.name
     try:
         return Scenario.model_validate(data)
@@ -96,8 +104,9 @@ def overlay(scenario: Scenario, source: Any = None) -> Scenario:
         try:
             return Scenario.model_validate(data)
         except ValueError as e:  # pragma: no cover - every other section stands on its own
-            raise ScenarioError(f"{scenario.name}: the warm-up policy of {src.name} does not fit "
-                                f"this scenario: {e}") from None
+            raise ScenarioError(
+                f"{scenario.name}: the warm-up policy of {src.name} does not fit this scenario: {e}"
+            ) from None
 
 
 def apply(sf: SalesForce, sc: Scenario) -> None:
@@ -115,16 +124,21 @@ def apply(sf: SalesForce, sc: Scenario) -> None:
     # the goal model and what each rep perceives depend only on the goals, the plan and the
     # prescription: when those are what they were (at construction, or a switch to the same
     # goals), the reps' perceptions already stand
-    if not (sf.goalm.cfg == sc.goals and sf.goalm.cells is p.cells
-            and sc.prescription == before.prescription):
+    if not (
+        sf.goalm.cfg == sc.goals and sf.goalm.cells is p.cells and sc.prescription == before.prescription
+    ):
         sf.goalm = GoalModel(sc, p)
         for k in np.flatnonzero(sf.seat_person >= 0):
             perceive(sf, int(k))
     pr = sc.prescription
     sf.prescribed = prescription.prescribed_rate(p, pr)
     sf.targets = prescription.Targets(
-        new_per_day=p.new_per_day, prescribed=sf.prescribed, pipeline_value=sf.bench_value,
-        feast_or_famine=pr.feast_or_famine, corrective_raise=pr.corrective_raise)
+        new_per_day=p.new_per_day,
+        prescribed=sf.prescribed,
+        pipeline_value=sf.bench_value,
+        feast_or_famine=pr.feast_or_famine,
+        corrective_raise=pr.corrective_raise,
+    )
     sf.p_invol = reviews.involuntary_probability(sc.reviews)
     # managers: the same people (the same quality draws), trained or not under this policy
     if sf.env.now > 0:
@@ -153,8 +167,7 @@ def review_calendar(sf: SalesForce) -> Iterator[Any]:
     while True:
         if sf.sc.reviews.cadence != cadence:
             cadence = sf.sc.reviews.cadence
-            dates = (t for t in sf.clock.calendar(reviews.REVIEW_INTERVAL[cadence])
-                     if t > last + 1e-9)
+            dates = (t for t in sf.clock.calendar(reviews.REVIEW_INTERVAL[cadence]) if t > last + 1e-9)
         t = next(dates, None)
         if t is None:
             return

@@ -75,10 +75,9 @@ def forecast_error(sf: SalesForce, signed: bool = False) -> np.ndarray:
         actual = np.bincount(b.manager[:n][won], weights=b.amount[:n][won], minlength=sf.M)
         ok = actual > 0
         err = (fc[ok] - actual[ok]) / actual[ok]
-        fe[sf.clock.slot_of(q)[0]] = (float(np.mean(err if signed else np.abs(err)))
-                                      if ok.any() else np.nan)
+        fe[sf.clock.slot_of(q)[0]] = float(np.mean(err if signed else np.abs(err))) if ok.any() else np.nan
     for y in range(sf.clock.years):
-        quarters = fe[5 * y:5 * y + 4]
+        quarters = fe[5 * y : 5 * y + 4]
         if not np.all(np.isnan(quarters)):
             fe[5 * y + 4] = float(np.nanmean(quarters))
     return fe
@@ -88,28 +87,46 @@ def record(sf: SalesForce, events: int) -> ReplicationRecord:
     """The flat record of a finished replication."""
     n_p = len(sf.p_seat)
     return ReplicationRecord(
-        scenario=sf.sc, replication=sf.rep, seed=sf.seed, warmup=sf.W,
-        horizon=sf.H, book=sf.book, goals=sf.goalm,
-        person_seat=np.array(sf.p_seat), person_manager=np.array(sf.p_manager),
-        person_hire=np.array(sf.p_hire), person_leave=np.array(sf.p_leave),
+        scenario=sf.sc,
+        replication=sf.rep,
+        seed=sf.seed,
+        warmup=sf.W,
+        horizon=sf.H,
+        book=sf.book,
+        goals=sf.goalm,
+        person_seat=np.array(sf.p_seat),
+        person_manager=np.array(sf.p_manager),
+        person_hire=np.array(sf.p_hire),
+        person_leave=np.array(sf.p_leave),
         person_exit=np.array(sf.p_exit),
         person_theta_hire=np.array(sf.p_theta_hire),
         person_theta_leave=np.array(sf.p_theta_leave),
-        skill_snap=sf.skill_snap[:n_p], coaching_hours=sf.coach_hours[:n_p],
-        joint_calls=sf.calls[:n_p], flagged=sf.flagged[:n_p],
-        hours_selling=sf.hours_selling[:n_p], hours_worked=sf.hours_worked[:n_p],
-        hours_extra=sf.hours_extra[:n_p], p_make_sum=sf.p_make_sum[:n_p],
+        skill_snap=sf.skill_snap[:n_p],
+        coaching_hours=sf.coach_hours[:n_p],
+        joint_calls=sf.calls[:n_p],
+        flagged=sf.flagged[:n_p],
+        hours_selling=sf.hours_selling[:n_p],
+        hours_worked=sf.hours_worked[:n_p],
+        hours_extra=sf.hours_extra[:n_p],
+        p_make_sum=sf.p_make_sum[:n_p],
         p_make_n=sf.p_make_n[:n_p],
-        coaching_delivered_share=np.divide(sf.coach_delivered, sf.coach_promised,
-                                           out=np.full(sf.coach_promised.size, np.nan),
-                                           where=sf.coach_promised > 0),
+        coaching_delivered_share=np.divide(
+            sf.coach_delivered,
+            sf.coach_promised,
+            out=np.full(sf.coach_promised.size, np.nan),
+            where=sf.coach_promised > 0,
+        ),
         headcount=sf.headcount_sum / np.maximum(sf.headcount_n, 1),
-        coverage=sf.coverage, culture=sf.culture_end, forecast_error=forecast_error(sf),
+        coverage=sf.coverage,
+        culture=sf.culture_end,
+        forecast_error=forecast_error(sf),
         forecast_bias=forecast_error(sf, signed=True),
         detections=np.array(sf.detections, dtype=float).reshape(-1, 2),
-        false_flags=sf.false_flags, events=events,
+        false_flags=sf.false_flags,
+        events=events,
         flag_log=np.array(sf.flag_log, dtype=float).reshape(-1, 2),
         diag_log=np.array(sf.diag_log, dtype=float).reshape(-1, 2),
-        manager_hours=sf.ledgers.by_period.copy(), trained_started=sf.trained_started.copy(),
+        manager_hours=sf.ledgers.by_period.copy(),
+        trained_started=sf.trained_started.copy(),
         log_hours=sf.log_hours.copy(),
     )

@@ -105,8 +105,10 @@ def allocate(sf: SalesForce, now: float) -> None:
     productivity = sc.attrition.ramp_start + (1 - sc.attrition.ramp_start) * ramp
     yield_h = np.maximum(fresh_yield(sf) * productivity, 1e-9)
     inbound = np.where(act, t.inbound_per_week, 0.0)
-    planned = prescription.PROSPECTING_PLANS[sc.prescription.enabled](
-        sf.pipe_value, sf.bias, sf.flag, sf.targets) * WEEK
+    planned = (
+        prescription.PROSPECTING_PLANS[sc.prescription.enabled](sf.pipe_value, sf.bias, sf.flag, sf.targets)
+        * WEEK
+    )
     want = np.maximum(planned - inbound, 0.0) / yield_h
     want = np.where(sf.gave_up, want * (1 - sc.motivation.give_up_cut), want)
     # the deals in front of the rep first, prospecting up to the plan with what is left
@@ -117,7 +119,8 @@ def allocate(sf: SalesForce, now: float) -> None:
     given_total = np.minimum(for_deals, deal_need)
     if o.size:
         key = prescription.DEAL_PRIORITY[r.deal_priority](
-            stage=stage, amount=b.amount[o], created=b.created[o], stages=sf.S)
+            stage=stage, amount=b.amount[o], created=b.created[o], stages=sf.S
+        )
         order = seat_order(seat, key, o, n)
         s_seat = seat[order]
         s_need = need[order]

@@ -50,11 +50,17 @@ __all__ = ["SalesForce"]
 class SalesForce:
     """One replication of one scenario: build it, then :meth:`run` it."""
 
-    def __init__(self, scenario: Scenario, seed: int, replication: int,
-                 funnel_plan: Plan | None = None, warmup: Any = None,
-                 hazard_scale: float | None = None,
-                 population: steady.Population | None = None,
-                 culture_path: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        replication: int,
+        funnel_plan: Plan | None = None,
+        warmup: Any = None,
+        hazard_scale: float | None = None,
+        population: steady.Population | None = None,
+        culture_path: np.ndarray | None = None,
+    ) -> None:
         # in transition mode the warm-up runs under the warm-up policy (`warmup`'s driver
         # sections, by default the library baseline's); the scenario's own takes over at its end
         self.target = scenario
@@ -63,8 +69,11 @@ class SalesForce:
         self.sc = scenario
         self.seed = int(seed)
         self.rep = int(replication)
-        self.plan = (funnel_plan if funnel_plan is not None
-                     and funnel_plan.quota == scenario.organisation.quota else plan(scenario))
+        self.plan = (
+            funnel_plan
+            if funnel_plan is not None and funnel_plan.quota == scenario.organisation.quota
+            else plan(scenario)
+        )
         if self.plan.new_per_week > 1000:
             from salessim.scenario import ScenarioError
 
@@ -72,7 +81,8 @@ class SalesForce:
                 f"{scenario.name}: organisation.quota {scenario.organisation.quota:,.0f} with a "
                 f"win rate of {self.plan.win_rate:.2g} (funnel.stages conversions) needs "
                 f"{self.plan.new_per_week:,.0f} new opportunities per rep per week; raise the "
-                "conversions or lower the quota")
+                "conversions or lower the quota"
+            )
         self.goalm = GoalModel(scenario, self.plan)
         self.env = simpy.Environment()
         self._gens: list[Any] = []
@@ -82,8 +92,7 @@ class SalesForce:
         self.N = org.managers * org.span
         self.N0 = self.N  # the seats at the start; planned hires (hiring.plan) open more
         self.planned_seats = sum(o.reps for o in self.target.hiring.plan)
-        self.clock = Clock(float(scenario.simulation.warmup_days),
-                           float(scenario.simulation.horizon_days))
+        self.clock = Clock(float(scenario.simulation.warmup_days), float(scenario.simulation.horizon_days))
         self.W = self.clock.W
         self.H = self.clock.H
         self.T = self.clock.T
@@ -171,8 +180,8 @@ class SalesForce:
                 # the settled sales force is the one that holds the starting seats: planned
                 # hires are not part of it
                 hazard_scale, population = hazard.solve(
-                    self.target.replace(**{"hiring.plan": []}) if self.target.hiring.plan
-                    else self.target)
+                    self.target.replace(**{"hiring.plan": []}) if self.target.hiring.plan else self.target
+                )
             else:
                 hazard_scale = 0.0
         self.hazard_scale = float(hazard_scale)
@@ -218,8 +227,9 @@ class SalesForce:
         # of seat k's attrition stream, and its n-th let-go decision takes the n-th of its
         # involuntary stream, so a rep's fate never depends on how many other seats or teams draw
         months = int(self.T / MONTH) + 2
-        self.attr_u = np.stack([stream(seed, replication, "attrition", k).random(months)
-                                for k in range(self.N)], axis=1)  # (months, seats)
+        self.attr_u = np.stack(
+            [stream(seed, replication, "attrition", k).random(months) for k in range(self.N)], axis=1
+        )  # (months, seats)
         self.invol_rng: dict[int, np.random.Generator] = {}  # made at a seat's first decision
         # managers: coaching quality (and its draws), programme windows, where they came from
         self.manager_z = np.zeros((self.M, 2 + org.span))
@@ -236,10 +246,12 @@ class SalesForce:
         self.culture_trace: list[np.ndarray] = []  # each team's culture, week by week
         # a run whose culture follows another's (weeks × teams): the direct part of an effect
         self.culture_path = None if culture_path is None else np.asarray(culture_path, dtype=float)
-        if self.culture_path is not None and (self.culture_path.ndim != 2
-                                              or self.culture_path.shape[1] != self.M):
-            raise ValueError(f"culture_path must be weeks × {self.M} teams, got shape "
-                             f"{self.culture_path.shape}")
+        if self.culture_path is not None and (
+            self.culture_path.ndim != 2 or self.culture_path.shape[1] != self.M
+        ):
+            raise ValueError(
+                f"culture_path must be weeks × {self.M} teams, got shape {self.culture_path.shape}"
+            )
         self.delivered = np.full(self.M, 0.0)
         self.carry = np.zeros(self.M)
         self.coach_promised = np.zeros(self.clock.slots)  # joint-call hours promised, delivered
@@ -252,11 +264,17 @@ class SalesForce:
 
         # room for 1.5× the deals a rep is expected to prospect over the run
         # planned seats' deal streams are drawn with the others' (each seat's own stream)
-        self.draws = SeatDeals(seed, replication, self.N + self.planned_seats, self.S,
-                               self.stage_cv,
-                               rows_hint=int(1.5 * self.plan.new_per_week * self.T / 7))
-        self.book = DealBook(self.S, capacity=max(4096, int(self.N * self.plan.new_per_week
-                                                             * self.T / 7 * 1.3)))
+        self.draws = SeatDeals(
+            seed,
+            replication,
+            self.N + self.planned_seats,
+            self.S,
+            self.stage_cv,
+            rows_hint=int(1.5 * self.plan.new_per_week * self.T / 7),
+        )
+        self.book = DealBook(
+            self.S, capacity=max(4096, int(self.N * self.plan.new_per_week * self.T / 7 * 1.3))
+        )
 
         # --- outcome records ---------------------------------------------------------------
         self.headcount_sum = np.zeros(P)
@@ -277,23 +295,29 @@ class SalesForce:
         self.bench_value = p.pipeline_value
         pr = scenario.prescription
         self.targets = prescription.Targets(
-            new_per_day=p.new_per_day, prescribed=self.prescribed, pipeline_value=self.bench_value,
-            feast_or_famine=pr.feast_or_famine, corrective_raise=pr.corrective_raise)
-        self.ratio_pipeline = float((p.stages["inventory_value"] * p.stage_win_prob).sum()
-                                    / p.stages["inventory_value"].sum())
+            new_per_day=p.new_per_day,
+            prescribed=self.prescribed,
+            pipeline_value=self.bench_value,
+            feast_or_famine=pr.feast_or_famine,
+            corrective_raise=pr.corrective_raise,
+        )
+        self.ratio_pipeline = float(
+            (p.stages["inventory_value"] * p.stage_win_prob).sum() / p.stages["inventory_value"].sum()
+        )
         self.value_per_new = p.win_rate * p.avg_won_amount
         # expected in-quarter revenue from deals not yet created, per unit of arrival rate
         grid = np.linspace(0, self.Q, 27)
-        self.in_quarter_factor = float(np.trapezoid(
-            p.p_close_within(np.zeros(grid.size, dtype=int), self.Q - grid), grid))
+        self.in_quarter_factor = float(
+            np.trapezoid(p.p_close_within(np.zeros(grid.size, dtype=int), self.Q - grid), grid)
+        )
 
         self.start_culture = np.full(self.N, np.nan)  # the culture each settled rep's team had
         for k in range(self.N):
             self._hire(k, start=True)
         if population is not None:  # each team starts where its reps' settled teams stood
-            self.culture = (np.bincount(self.seat_manager, weights=self.start_culture,
-                                        minlength=self.M)
-                            / np.bincount(self.seat_manager, minlength=self.M))
+            self.culture = np.bincount(
+                self.seat_manager, weights=self.start_culture, minlength=self.M
+            ) / np.bincount(self.seat_manager, minlength=self.M)
         steady.seed_pipelines(self)
         self.apply_policy(scenario)
 
@@ -359,8 +383,7 @@ class SalesForce:
 
     def book_hours(self, selling: np.ndarray, worked: np.ndarray, extra: np.ndarray) -> None:
         """Record the week's selling, worked and extra hours of every seated rep."""
-        self._book((self.hours_selling, selling), (self.hours_worked, worked),
-                   (self.hours_extra, extra))
+        self._book((self.hours_selling, selling), (self.hours_worked, worked), (self.hours_extra, extra))
 
     def book_motivation(self, p_make: np.ndarray) -> None:
         """Record each seated rep's own chance of making quota this week."""
@@ -387,8 +410,7 @@ class SalesForce:
             crm.inspect_week(self)
             outlook.outlook(self, now)
             if now >= self.next_quarter_end - 1e-9:
-                comp.quarter_close(self, self.next_quarter_end - comp.QUARTER,
-                                   self.next_quarter_end)
+                comp.quarter_close(self, self.next_quarter_end - comp.QUARTER, self.next_quarter_end)
                 self.next_quarter_end += comp.QUARTER
             self._plan_week(now)
             q = self.clock.period(now)
@@ -415,15 +437,14 @@ class SalesForce:
                 self.culture_end[ended] = float(self.culture.mean())
                 if q % 4 == 0:  # a year ends: its culture, and its quarters' mean coverage
                     self.culture_end[year] = float(self.culture.mean())
-                    self.coverage[year] = float(self.coverage[year - 4:year].mean())
+                    self.coverage[year] = float(self.coverage[year - 4 : year].mean())
             if q == clock.quarters:
                 return
             # pipeline coverage, as the plan defines it: the open pipeline's value at the quarter's
             # start ÷ the quarter's quota (a fourth of the annual quota) of the reps who hold it —
             # the seated reps (a vacant seat's deals were reassigned). Deals the week's prospecting
             # has already booked for later days do not exist yet and are left out.
-            quota_q = (outlook.prorated_quota(self, t, t + self.Q)[self.active].sum()
-                       * 365.0 / self.Q / 4)
+            quota_q = outlook.prorated_quota(self, t, t + self.Q)[self.active].sum() * 365.0 / self.Q / 4
             o = self.book.open_idx
             open_value = self.book.amount[o][self.book.created[o] <= t].sum()
             self.coverage[clock.slot_of(q)[0]] = open_value / max(quota_q, 1.0)
@@ -435,8 +456,13 @@ class SalesForce:
         env = self.env
         if self.warmup_sc is not None:  # first, so that at the switch it acts before anything else
             self._spawn(policy.switch(self, self.target))
-        for gen in (self._week(), policy.review_calendar(self), self._quarters(),
-                    people.attrition(self), policy.forecast_calls(self, (self.sc, self.target))):
+        for gen in (
+            self._week(),
+            policy.review_calendar(self),
+            self._quarters(),
+            people.attrition(self),
+            policy.forecast_calls(self, (self.sc, self.target)),
+        ):
             self._spawn(gen)
         if self.target.hiring.plan:  # planned new seats (none: the same run as before)
             self._spawn(people.openings(self))

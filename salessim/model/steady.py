@@ -42,8 +42,14 @@ from salessim.rng import stream
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["MAX_TENURE_YEARS", "Population", "seed_pipelines", "stationary_gain",
-           "stationary_tenure", "tenure_hazard"]
+__all__ = [
+    "MAX_TENURE_YEARS",
+    "Population",
+    "seed_pipelines",
+    "stationary_gain",
+    "stationary_tenure",
+    "tenure_hazard",
+]
 
 #: Longest tenure a starting rep may have: a working life in sales (assumption).
 MAX_TENURE_YEARS = 40.0
@@ -96,8 +102,13 @@ def stationary_gain(sf: SalesForce, seat: int, tenure_days: float) -> float:
     transfer = c.reactive_transfer if c.targeting == "reactive" else 1.0
     # an unselected sales force: the hiring distribution is where the rep stands among peers
     resp = float(responsiveness(np.array([sf.zskill[seat]]), c.responsiveness_width)[0])
-    h = (c.joint_call_hours_per_week / sf.sc.organisation.span
-         * float(sf.quality[sf.seat_manager[seat]]) * transfer * resp)
+    h = (
+        c.joint_call_hours_per_week
+        / sf.sc.organisation.span
+        * float(sf.quality[sf.seat_manager[seat]])
+        * transfer
+        * resp
+    )
     ah = c.skill_gain_per_hour * h
     if ah <= 0:
         return 0.0
@@ -154,9 +165,15 @@ def seed_pipelines(sf: SalesForce) -> None:
     stage = np.concatenate(stage_l)
     u = np.maximum(np.concatenate(u_l), 1e-12)
     n = stage.size
-    u_cell, z_amt, u_vis, u_reas, u_len, u_at = (u[:, 0], special.ndtri(u[:, 1]), u[:, 2],
-                                                  u[:, 3], u[:, 4], u[:, 5])
-    u_stage, u_dur = u[:, 7:7 + S], u[:, 7 + S:]
+    u_cell, z_amt, u_vis, u_reas, u_len, u_at = (
+        u[:, 0],
+        special.ndtri(u[:, 1]),
+        u[:, 2],
+        u[:, 3],
+        u[:, 4],
+        u[:, 5],
+    )
+    u_stage, u_dur = u[:, 7 : 7 + S], u[:, 7 + S :]
     # the cell of a deal found in stage s: the rep's mix × the chance a deal of that cell gets there
     w = sf.mix[:, :, None] * reach[None, :, :]  # seats × cells × stages
     cdf = np.cumsum(w, axis=1) / w.sum(axis=1)[:, None, :]
@@ -175,19 +192,54 @@ def seed_pipelines(sf: SalesForce) -> None:
     # entered[:, j] for j ≤ stage: −age − the durations of stages j … stage − 1.
     # A rep holds only deals opened since they were hired: a recent hire's pipeline is short.
     own = entered[:, 0] >= sf.hire_time[seat]
-    seat, stage, entered, dur_unit, length, age = (seat[own], stage[own], entered[own],
-                                                   dur_unit[own], length[own], age[own])
+    seat, stage, entered, dur_unit, length, age = (
+        seat[own],
+        stage[own],
+        entered[own],
+        dur_unit[own],
+        length[own],
+        age[own],
+    )
     seg, prod, amount, cell = seg[own], prod[own], amount[own], cell[own]
     u_vis, u_reas, u_stage, u_dur = u_vis[own], u_reas[own], u_stage[own], u_dur[own]
     stage_t = entered
-    c = {"segment": seg, "product": prod, "cell": cell, "stage": stage, "amount": amount,
-         "created": entered[:, 0], "next_time": length - age, "offset": sf.cell_offset[cell],
-         "visible": logged(u_vis, propensity(sf.sc.crm, stage, S, np.log(amount / sf.prod_median[prod]),
-                                             sf.inspection[sf.seat_manager[seat]],
-                                             sf.log_habit[seat])),
-         "u_visible": u_vis, "u_stage": u_stage, "u_dur": u_dur,
-         "dur_unit": dur_unit, "u_reassign": u_reas}
-    idx = sf.book.add(seat=seat, creator=sf.seat_person[seat], person=sf.seat_person[seat],
-                      manager=sf.seat_manager[seat], joint_calls=0, seat_row=-1, boost=0.0,
-                      att=1.0, gamed=0, list_amount=c["amount"], **c)
+    c = {
+        "segment": seg,
+        "product": prod,
+        "cell": cell,
+        "stage": stage,
+        "amount": amount,
+        "created": entered[:, 0],
+        "next_time": length - age,
+        "offset": sf.cell_offset[cell],
+        "visible": logged(
+            u_vis,
+            propensity(
+                sf.sc.crm,
+                stage,
+                S,
+                np.log(amount / sf.prod_median[prod]),
+                sf.inspection[sf.seat_manager[seat]],
+                sf.log_habit[seat],
+            ),
+        ),
+        "u_visible": u_vis,
+        "u_stage": u_stage,
+        "u_dur": u_dur,
+        "dur_unit": dur_unit,
+        "u_reassign": u_reas,
+    }
+    idx = sf.book.add(
+        seat=seat,
+        creator=sf.seat_person[seat],
+        person=sf.seat_person[seat],
+        manager=sf.seat_manager[seat],
+        joint_calls=0,
+        seat_row=-1,
+        boost=0.0,
+        att=1.0,
+        gamed=0,
+        list_amount=c["amount"],
+        **c,
+    )
     sf.book.stage_t[idx] = stage_t
