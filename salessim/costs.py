@@ -103,6 +103,27 @@ def _period_days(scenario: Scenario, period: pd.Series) -> np.ndarray:
     return np.where(period.to_numpy() == "year", clock.year_days, clock.Q)
 
 
+def _planned_seats(scenario: Scenario, rows: pd.DataFrame) -> np.ndarray:
+    """Seats of ``hiring.plan`` licensed in each period row.
+
+    Each opening is licensed from its day on: a seat opened mid-period counts for the part of the
+    period it is open.
+    """
+    plan = scenario.hiring.plan
+    if not plan:
+        return np.zeros(len(rows))
+    clock = Clock(float(scenario.simulation.warmup_days), float(scenario.simulation.horizon_days))
+    year = rows["year"].to_numpy(dtype=float)
+    period = rows["period"].to_numpy()
+    quarter = np.array([int(p[1]) if str(p).startswith("Q") else 0 for p in period], dtype=float)
+    start = (year - 1) * clock.year_days + np.where(quarter > 0, (quarter - 1) * clock.Q, 0.0)
+    length = np.where(quarter > 0, clock.Q, clock.year_days)
+    open_share = np.zeros(len(rows))
+    for opening in plan:
+        open_share += opening.reps * np.clip((start + length - opening.day) / length, 0.0, 1.0)
+    return open_share
+
+
 def cost_table(
     periods: pd.DataFrame, scenarios: Scenario | Mapping[str, Scenario], period: str | None = "year"
 ) -> pd.DataFrame:
@@ -153,7 +174,7 @@ def _price(rows: pd.DataFrame, sc: Scenario) -> pd.DataFrame:
         return rows[name].to_numpy(dtype=float)
 
     logging = col("crm_logging_hours") * rep_hour_cost(sc)
-    seats = sc.organisation.managers * (sc.organisation.span + 1)
+    seats = sc.organisation.managers * (sc.organisation.span + 1) + _planned_seats(sc, rows)
     out = {
         "rep_pay": col("headcount") * c.rep_loaded_cost_per_year * share_of_year - logging,
         "crm_logging": logging,

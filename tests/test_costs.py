@@ -94,6 +94,22 @@ def test_components_of_a_hand_built_year_equal_the_hand_computation():
     assert list(t.index) == ["year"]
 
 
+def test_planned_seats_are_licensed_from_the_day_they_open():
+    """Four seats opened on day 0 and two on the first day of Q3 (day 182.5 of a 365-day year)."""
+    plan = {"hiring.plan": [{"day": 0, "reps": 4}, {"day": 182, "reps": 2}]}
+    sc = Scenario().replace(**plan)
+    everything = cost_table(_hand_periods(), sc, period=None).set_index("period")
+    base = cost_table(_hand_periods(), Scenario(), period=None).set_index("period")
+    year_extra = (4 + 2 * (365 - 182) / 365) * 1_800
+    assert everything.loc["year", "crm_licences"] - base.loc["year", "crm_licences"] == (
+        pytest.approx(year_extra)
+    )
+    # Q1: the four seats for the whole quarter, the two not yet open
+    assert everything.loc["Q1", "crm_licences"] - base.loc["Q1", "crm_licences"] == (
+        pytest.approx(4 * 1_800 * 91.25 / 365)
+    )
+
+
 def test_prices_come_from_each_scenarios_own_costs_section_and_a_short_year_is_prorated():
     dear = Scenario().replace(
         **{"costs.manager_hour_rate": 200.0, "name": "dear", "simulation.horizon_days": 146}
