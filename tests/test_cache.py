@@ -99,8 +99,8 @@ def test_edited_model_code_is_not_served_from_the_cache(tmp_path, files):
     assert first.returncode == 0, first.stderr
     model = pkg / "salessim" / "model" / "deals.py"  # a subpackage: the fingerprint must see it
     code = model.read_text()
-    assert code.count("amount = (sf.prod_median[prod]") == 1
-    model.write_text(code.replace("amount = (sf.prod_median[prod]", "amount = 2 * (sf.prod_median[prod]"))
+    assert code.count("amount = sf.prod_median[prod]") == 1
+    model.write_text(code.replace("amount = sf.prod_median[prod]", "amount = 2 * sf.prod_median[prod]"))
     rerun = cli(*args, "--out", tmp_path / "rerun", cache=cache, cwd=tmp_path, pythonpath=pkg)
     fresh = cli(*args, "--no-cache", "--out", tmp_path / "fresh", cache=cache, cwd=tmp_path, pythonpath=pkg)
     assert rerun.returncode == 0 and fresh.returncode == 0, rerun.stderr + fresh.stderr

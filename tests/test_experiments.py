@@ -366,7 +366,7 @@ def test_cli_swings_ranks_the_library(tmp_path):
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
-    ranked = r.stdout.split("ranked by team revenue: ")[1]
+    ranked = r.stdout.split("ranked by team revenue, for baseline: ")[1]
     assert "best_practice" in ranked and "coaching_none" in ranked
     s = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert len(set(s["scenario"])) == 12  # baseline, ten one-driver variants, best practice
