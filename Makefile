@@ -31,7 +31,7 @@ report: install
 	$(BIN)/salessim reports --out reports
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 test-quick: install
 	$(BIN)/python -m pytest -n 2 -m "not slow"
