@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,40 @@ def cli():
 def small_yaml_text() -> str:
     """The text of the tiny scenario (for fixtures with a wider scope than ``tmp_path``)."""
     return SMALL_YAML
+
+
+def chromium_path() -> str | None:
+    """Headless Chromium on this machine, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def run_chromium(
+    chromium: str, page: Path, *flags: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Open ``page`` in headless Chromium with a fresh profile and the flags a closed network needs
+    (no background networking, updates or sync), plus ``flags`` (a screenshot, a DOM dump, …)."""
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                f"--user-data-dir={profile}",
+                *flags,
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )

@@ -13,12 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import chromium_path, run_chromium
 
 from salessim.executors import SerialExecutor
 from salessim.experiments import (
@@ -449,34 +449,12 @@ def _look(out: Path, tmp_path: Path) -> None:
     """The index and the drivers overview render in headless Chromium, with the company named."""
     from PIL import Image, ImageStat
 
-    chromium = next(
-        (shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)), None
-    )
+    chromium = chromium_path()
     if chromium is None:
         pytest.skip("Chromium not found (apt-get install chromium)")
     for name in ("index", "drivers_overview"):
         shot = tmp_path / f"{name}.png"
-        with tempfile.TemporaryDirectory() as profile:
-            proc = subprocess.run(
-                [
-                    chromium,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    f"--user-data-dir={profile}",
-                    "--window-size=1280,2400",
-                    f"--screenshot={shot}",
-                    (out / f"{name}.html").as_uri(),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+        proc = run_chromium(chromium, out / f"{name}.html", "--window-size=1280,2400", f"--screenshot={shot}")
         assert proc.returncode == 0, proc.stderr[-2000:]
         img = Image.open(shot).convert("L")
         assert ImageStat.Stat(img).stddev[0] > 10, f"{name}: the screenshot is blank"

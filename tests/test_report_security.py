@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from html.parser import HTMLParser
@@ -21,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from conftest import chromium_path, run_chromium
 
 from salessim import notebook_helpers as nh
 from salessim import reports
@@ -347,38 +347,9 @@ def test_a_library_name_runs_as_a_scenario():
 # ------------------------------------------------------------------------------------------
 # every report rendered with hostile names, opened in headless Chromium
 # ------------------------------------------------------------------------------------------
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def dump_dom(chromium: str, page: Path) -> str:
     """The page's DOM after it loaded (scripts, if any ran, have run)."""
-    with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-                f"--user-data-dir={profile}",
-                "--virtual-time-budget=3000",
-                "--dump-dom",
-                page.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+    proc = run_chromium(chromium, page, "--virtual-time-budget=3000", "--dump-dom", timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -435,7 +406,7 @@ def _runs(inp: dict[str, Path]) -> dict[str, tuple[list[str], list[str]]]:
 
 @pytest.mark.slow
 def test_every_report_with_hostile_names_runs_no_script(tmp_path):
-    chromium = _chromium()
+    chromium = chromium_path()
     if chromium is None:
         pytest.skip("Chromium not found (apt-get install chromium)")
     # the checker first: the same markup, unescaped, does rename the page in this browser

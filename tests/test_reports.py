@@ -12,11 +12,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import chromium_path, run_chromium
 
 from salessim import reports
 from salessim.reports import ReportError, export_html, parse_value, validate_parameters
@@ -436,49 +436,25 @@ def test_index_lists_every_report(built):
     assert not REMOTE_SCRIPT.search(page)
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 @pytest.mark.slow
 @pytest.mark.xdist_group("reports")
 def test_a_real_browser_renders_every_report(built, tmp_path):
     """Headless Chromium: each page renders to a non-blank screenshot, without console errors."""
     from PIL import Image, ImageStat
 
-    chromium = _chromium()
+    chromium = chromium_path()
     if chromium is None:
         pytest.skip("Chromium not found (apt-get install chromium)")
     for name in ["index", *NAMES]:
         shot = tmp_path / f"{name}.png"
-        with tempfile.TemporaryDirectory() as profile:
-            proc = subprocess.run(
-                [
-                    chromium,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-quic",
-                    f"--user-data-dir={profile}",
-                    "--enable-logging=stderr",
-                    "--v=0",
-                    "--window-size=1280,2400",
-                    f"--screenshot={shot}",
-                    (built / f"{name}.html").as_uri(),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+        proc = run_chromium(
+            chromium,
+            built / f"{name}.html",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
         assert not console, f"{name}: console errors: {console}"
