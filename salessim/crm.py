@@ -1222,29 +1222,45 @@ def stage_durations(data: Opportunities) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     closing = h[h["kind"] != "open"].drop_duplicates("opportunity_id", keep="first")
     close_at = closing.set_index("opportunity_id")["date"]
-    out = t.loc[first["opportunity_id"].unique(), "outcome"]
-    closed = t["closed_at"].where(t["outcome"] != "open")
-    rows = []
-    for oid, g in first.groupby("opportunity_id", sort=False):
-        pos = g["stage"].map(rank).to_numpy()
-        dates = g["date"].to_numpy()
-        outcome = out[oid]
-        end = closed.get(oid, pd.NaT)
-        if pd.isna(end) and outcome != "open":
-            end = close_at.get(oid, pd.NaT)
-        top = pos.max()
-        for p_i, d_i in zip(pos, dates, strict=True):
-            later = dates[(pos > p_i) & (dates >= d_i)]
-            if later.size:
-                exit_, kind = later.min(), "moved"
-            elif p_i == top and outcome != "open" and not pd.isna(end):
-                exit_, kind = np.datetime64(end), "closed"
-            else:
-                continue
-            days = (exit_ - d_i) / np.timedelta64(1, "D")
-            if days >= 0:
-                rows.append((oid, order[p_i], float(days), outcome, kind))
-    return pd.DataFrame(rows, columns=cols)
+    outcome = t["outcome"]
+    # the deal's close: its closed_at, else (closed without one) its closing history row
+    end = t["closed_at"].where(outcome != "open")
+    end = end.fillna(close_at.reindex(end.index).where(outcome != "open"))
+    # one row per first entry, in the deal order and row order the history has
+    deal_no = pd.Series(pd.factorize(first["opportunity_id"])[0], index=first.index)
+    f = pd.DataFrame(
+        {
+            "opportunity_id": first["opportunity_id"].to_numpy(),
+            "pos": first["stage"].map(rank).to_numpy(),
+            "date": pd.to_datetime(first["date"]).to_numpy(),
+            "deal": deal_no.to_numpy(),
+            "row": np.arange(len(first)),
+        }
+    )
+    # exit: the first entry into any later stage on or after the entry (a deal has a few rows)
+    pairs = f.merge(f[["deal", "pos", "date"]], on="deal", suffixes=("", "_later"))
+    pairs = pairs[(pairs["pos_later"] > pairs["pos"]) & (pairs["date_later"] >= pairs["date"])]
+    exit_moved = pairs.groupby("row")["date_later"].min()
+    f["outcome"] = outcome.reindex(f["opportunity_id"]).to_numpy()
+    f["exit"] = exit_moved.reindex(f["row"]).to_numpy()
+    f["kind"] = np.where(f["exit"].notna(), "moved", "closed")
+    # the stage it closed from ends at its close
+    top = f.groupby("deal")["pos"].transform("max")
+    f["end"] = pd.to_datetime(end.reindex(f["opportunity_id"])).to_numpy()
+    at_close = f["exit"].isna() & (f["pos"] == top) & (f["outcome"] != "open") & f["end"].notna()
+    f.loc[at_close, "exit"] = f.loc[at_close, "end"]
+    f = f[f["exit"].notna()].sort_values(["deal", "row"], kind="stable")
+    days = (f["exit"].to_numpy() - f["date"].to_numpy()) / np.timedelta64(1, "D")
+    res = pd.DataFrame(
+        {
+            "opportunity_id": f["opportunity_id"].to_numpy(),
+            "stage": np.asarray(order, dtype=object)[f["pos"].to_numpy()],
+            "days": days.astype(float),
+            "outcome": f["outcome"].to_numpy(),
+            "kind": f["kind"].to_numpy(),
+        }
+    )
+    return res[res["days"] >= 0].reset_index(drop=True)[cols]
 
 
 def segment_map(values: Sequence[str]) -> tuple[dict[str, str], list[str]]:

@@ -239,6 +239,49 @@ def test_a_messy_history_gives_the_clean_histories_order_and_stage_times(tmp_pat
     assert set(a["stage"]) == set(STAGES) and (a["days"] >= 0).all()
 
 
+def _stage_durations_one_deal_at_a_time(data) -> pd.DataFrame:
+    """The stage times by their definition, deal by deal and entry by entry (slow, plain)."""
+    cols = ["opportunity_id", "stage", "days", "outcome", "kind"]
+    h, order = data.history, data.stage_order
+    rank = {s: i for i, s in enumerate(order)}
+    t = data.table.set_index("opportunity_id")
+    opens = h[(h["kind"] == "open") & h["stage"].isin(rank)]
+    first = opens.drop_duplicates(["opportunity_id", "stage"], keep="first")
+    first = first[first["opportunity_id"].isin(t.index)]
+    close_at = h[h["kind"] != "open"].drop_duplicates("opportunity_id").set_index("opportunity_id")["date"]
+    closed = t["closed_at"].where(t["outcome"] != "open")
+    rows = []
+    for oid, g in first.groupby("opportunity_id", sort=False):
+        pos, dates, outcome = g["stage"].map(rank).to_numpy(), g["date"].to_numpy(), t.loc[oid, "outcome"]
+        end = closed.get(oid, pd.NaT)
+        if pd.isna(end) and outcome != "open":
+            end = close_at.get(oid, pd.NaT)
+        for p_i, d_i in zip(pos, dates, strict=True):
+            later = dates[(pos > p_i) & (dates >= d_i)]
+            if later.size:
+                exit_, kind = later.min(), "moved"
+            elif p_i == pos.max() and outcome != "open" and not pd.isna(end):
+                exit_, kind = np.datetime64(end), "closed"
+            else:
+                continue
+            days = (exit_ - d_i) / np.timedelta64(1, "D")
+            if days >= 0:
+                rows.append((oid, order[p_i], float(days), outcome, kind))
+    return pd.DataFrame(rows, columns=cols)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_stage_times_of_a_messy_history_follow_their_definition_row_for_row(
+    tmp_path: Path, seed: int
+) -> None:
+    header, rows, hist = generate(Process(n=300, slow_mean=(18.0, 48.0, 18.0), fast_share=0.3), seed)
+    messy_rows, _ = mess_up(hist, seed)
+    o = read_crm(write(tmp_path / "opp.csv", header, rows), write(tmp_path / "h.csv", HISTORY, messy_rows))
+    expected = _stage_durations_one_deal_at_a_time(o)
+    assert len(expected) > 500
+    pd.testing.assert_frame_equal(stage_durations(o), expected, check_exact=True)
+
+
 def test_stage_times_skip_skipped_stages_and_censor_open_ones(tmp_path: Path) -> None:
     rows = [
         ["A", "o1", "Closed Won", "10", "2024-01-01", "2024-01-31"],
