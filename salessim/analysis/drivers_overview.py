@@ -61,6 +61,7 @@ __all__ = [
     "driver_name",
     "library_scenarios",
     "rank_drivers",
+    "rank_table",
     "ranking_sensitivity",
     "read_screening",
     "robustness",
@@ -766,4 +767,19 @@ def screening_view(screen: pd.DataFrame) -> pd.DataFrame:
             "sigma": top_rows["sigma"],
             "noise level": top_rows["noise_mu_star"],
         }
+    )
+
+
+def rank_table(ranks: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """:func:`ranking_sensitivity` wide: one row per setting (in its order), a rank per driver.
+
+    Args:
+        ranks: :func:`ranking_sensitivity`.
+        order: the fixes (scenario names) in the column order wanted, e.g. the default ranking.
+    """
+    settings = list(ranks["setting"].unique())
+    return (
+        ranks.pivot(index="setting", columns="driver", values="rank")
+        .reindex(index=settings, columns=[DRIVER_NAME[DRIVER_OF[n]] for n in order])
+        .reset_index()
     )
