@@ -23,6 +23,9 @@ import pandas as pd
 from salessim.analysis.drivers_overview import scenario_mean
 from salessim.experiments import variant_changes, variants_over
 from salessim.notebook_helpers import (
+    ACCENT,
+    GOOD,
+    GREY,
     Effect,
     effect_columns,
     goal_attainment,
@@ -36,15 +39,21 @@ from salessim.notebook_helpers import (
 from salessim.scenario import Scenario
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from salessim.results import Results
 
 __all__ = [
     "LIBRARY",
     "PLANS",
+    "PLAN_COLOURS",
     "VARIANTS",
     "PlanEffects",
     "PlanFrames",
+    "attainment_spread_figure",
+    "effects_figure",
     "goal_attainment_by_plan",
+    "goal_attainment_figure",
     "goal_order",
     "goal_table",
     "plan_effects",
@@ -55,6 +64,7 @@ __all__ = [
     "plans_table",
     "product_share",
     "prospecting_by_plan",
+    "prospecting_figure",
     "prospecting_shares",
 ]
 
@@ -279,3 +289,145 @@ def prospecting_by_plan(
 def prospecting_shares(mix: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """:func:`prospecting_by_plan` wide: one row per plan (in ``order``), one column per cell."""
     return mix.pivot_table(index="plan", columns="cell", values="share").reindex(order)
+
+
+# ------------------------------------------------------------------------------------------
+# figures
+# ------------------------------------------------------------------------------------------
+#: One colour per plan, in :data:`PLANS` order: today grey, fewer goals green, more goals
+#: yellow, the prescription dark.
+PLAN_COLOURS = (GREY, GOOD, "#e9c46a", ACCENT)
+
+
+def effects_figure(labels: Mapping[str, str], effects: Mapping[str, PlanEffects], title: str) -> Figure:
+    """Each plan's paired effect on team revenue and on the share of reps at quota, side by side."""
+    import matplotlib.pyplot as plt
+
+    from salessim.notebook_helpers import effect_chart
+
+    keys = [k for k in VARIANTS if k in effects]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, what, xlabel, title_ in (
+        (axes[0], "revenue", "change in team revenue vs today (%)", "Team revenue"),
+        (axes[1], "at_quota", "change in reps at quota (percentage points)", "Share of reps at quota"),
+    ):
+        effect_chart(ax, [labels[k] for k in keys], [getattr(effects[k], what) for k in keys], xlabel=xlabel)
+        ax.set_title(title_)
+    fig.suptitle(title, x=0.01, ha="left", fontsize=14, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def goal_attainment_figure(table: pd.DataFrame, goals: list[str], plans: list[str], title: str) -> Figure:
+    """Average attainment of each goal's target, a bar per plan (a plan without the goal has none).
+
+    Args:
+        table: :func:`goal_table`.
+        goals: the goals in order (:func:`goal_order`).
+        plans: the plans' labels in :data:`PLANS` order.
+        title: the chart's title.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    gt = table.assign(**{"attainment %": 100 * table["attainment"]})
+    fig, ax = plt.subplots(figsize=(11, 4.4))
+    sns.barplot(
+        data=gt,
+        x="goal",
+        y="attainment %",
+        hue="plan",
+        order=goals,
+        hue_order=plans,
+        palette=list(PLAN_COLOURS[: len(plans)]),
+        ax=ax,
+    )
+    ax.axhline(100, color="#333", lw=1, ls="--")
+    ax.text(len(goals) - 0.5, 101.5, "target", ha="right", va="bottom", fontsize=9.5)
+    ax.set_xlabel("")
+    ax.set_xticks(range(len(goals)))
+    ax.set_xticklabels([g.replace(" ", "\n", 1) if len(g) > 10 else g for g in goals])
+    ax.set_ylabel("average attainment of target (%)")
+    ax.set_ylim(0, max(100, gt["attainment %"].max()) * 1.25)
+    ax.legend(title="", ncol=4, loc="upper center", bbox_to_anchor=(0.5, 1.0))
+    ax.set_title(title)
+    return fig
+
+
+def attainment_spread_figure(
+    reps: pd.DataFrame,
+    plan_of: Mapping[str, str],
+    plans: list[str],
+    at_quota: Mapping[str, float],
+    title: str,
+) -> Figure:
+    """How revenue attainment is spread across full-period reps, a violin per plan.
+
+    Args:
+        reps: the comparison's ``reps`` table (its year rows are drawn, capped at 300 %).
+        plan_of: scenario name → plan label.
+        plans: the plans' labels, top to bottom.
+        at_quota: plan label → share of reps at quota (written beside its violin).
+        title: the chart's title.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from salessim.notebook_helpers import fmt_pct
+
+    yr = reps[(reps["period"] == "year") & reps["full_period"]].copy()
+    yr["plan"] = yr["scenario"].map(plan_of)
+    yr["attainment %"] = (100 * yr["attainment"]).clip(upper=300)
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    sns.violinplot(
+        data=yr,
+        x="attainment %",
+        y="plan",
+        order=plans,
+        cut=0,
+        inner="quartile",
+        palette=list(PLAN_COLOURS[: len(plans)]),
+        hue="plan",
+        legend=False,
+        ax=ax,
+        density_norm="width",
+    )
+    ax.axvline(100, color="#333", lw=1.2, ls="--")
+    for i, p in enumerate(plans):
+        ax.text(302, i, f"{fmt_pct(at_quota[p], 0)} at quota", va="center", fontsize=10)
+    ax.set_xlim(0, 360)
+    ax.set_xlabel("revenue attainment, % of annual quota (full-period reps; capped at 300 %)")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    return fig
+
+
+def prospecting_figure(shares: pd.DataFrame, title: str) -> Figure:
+    """Each plan's new opportunities split by market cell, one stacked bar per plan.
+
+    Args:
+        shares: :func:`prospecting_shares` (a row per plan, a column per cell).
+        title: the chart's title.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    left = np.zeros(len(shares))
+    colors = sns.color_palette("Set2", len(shares.columns))
+    for c, col in zip(shares.columns, colors, strict=True):
+        vals = shares[c].to_numpy()
+        ax.barh(range(len(shares)), 100 * vals, left=100 * left, color=col, label=c)
+        for i, (l_, v) in enumerate(zip(left, vals, strict=True)):
+            if v > 0.06:
+                ax.text(100 * (l_ + v / 2), i, f"{100 * v:.0f} %", ha="center", va="center", fontsize=9.5)
+        left += vals
+    ax.set_yticks(range(len(shares)))
+    ax.set_yticklabels(shares.index)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of new opportunities (%)")
+    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    ax.grid(axis="y", visible=False)
+    ax.set_title(title)
+    return fig
