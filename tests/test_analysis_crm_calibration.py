@@ -269,3 +269,26 @@ def test_the_charts_say_what_the_numbers_say(small_run) -> None:
     ax = cc.conversion_figure(conv).axes[0]
     assert ax.get_title().endswith("within 5.0 points of the model's")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a → next", "b → next"]
+
+
+def test_estimates_show_four_significant_figures_and_thousands_whole() -> None:
+    assert [cc.num4(v) for v in (25860.4, 0.123456, 12.3456, None, float("nan"))] == [
+        "25,860",
+        "0.1235",
+        "12.35",
+        "–",
+        "–",
+    ]
+    est = pd.DataFrame(
+        {
+            "parameter": ["win rate"],
+            "value": [0.2],
+            "ci_low": [0.1],
+            "ci_high": [0.3],
+            "n": [40],
+            "note": [""],
+        }
+    )
+    t = cc.estimates_table(SimpleNamespace(estimates=est.assign(extra=1)))  # type: ignore[arg-type]
+    assert list(t.columns) == ["parameter", "value", "95 % CI from", "to", "sample", "note"]
+    assert set(cc.ESTIMATE_FORMATS) <= set(t.columns)

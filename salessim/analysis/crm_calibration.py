@@ -35,7 +35,10 @@ from salessim.notebook_helpers import (
 from salessim.scenario import Scenario
 
 __all__ = [
+    "ESTIMATE_FORMATS",
+    "ITERATION_FORMATS",
     "REQUIRED",
+    "SIZE_FORMATS",
     "CrmAnalysis",
     "CycleFit",
     "ExportSummary",
@@ -48,11 +51,13 @@ __all__ = [
     "deal_log_stats",
     "deal_size_fit",
     "distributions_figure",
+    "estimates_table",
     "export_summary",
     "first_half_won_cycles",
     "fit_gamma_cycle",
     "iterations_table",
     "match_stages",
+    "num4",
     "observed_from_export",
     "observed_from_simulation",
     "rename_to_scenario_stages",
@@ -424,6 +429,46 @@ def analyse(
         comparison=comparison_table(obs, years, stage_names, scenario.n_reps),
         ks_cycle=float(stats.ks_2samp(cyc_obs, cyc_sim).statistic),
         ks_size=float(stats.ks_2samp(np.log(clean["amount"]), np.log(simulated["amount"])).statistic),
+    )
+
+
+def num4(v: float | None) -> str:
+    """Four significant figures, thousands with separators: 25,860 not 2.586e+04 (– if unknown)."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+#: How the report shows :func:`deal_size_fit`'s columns.
+SIZE_FORMATS = {
+    "deals": "int",
+    "fitted median": "money",
+    "fitted sigma": "num2",
+    "configured median": "money",
+    "configured sigma": "num2",
+}
+#: How the report shows :func:`estimates_table`'s columns.
+ESTIMATE_FORMATS: dict[str, str | Callable[[Any], str]] = {
+    "value": num4,
+    "95 % CI from": num4,
+    "to": num4,
+    "sample": "int",
+}
+#: How the report shows :func:`iterations_table`'s columns.
+ITERATION_FORMATS = {
+    "candidate": "int",
+    "win rate": "pct",
+    "median won cycle (days)": "num1",
+    "median won deal": "money",
+    "new opportunities per rep-week": "num2",
+    "skill spread": "num2",
+}
+
+
+def estimates_table(calibration: Calibration) -> pd.DataFrame:
+    """The calibration's estimates with their 95 % CI and sample size, columns as the report names them."""
+    return calibration.estimates[["parameter", "value", "ci_low", "ci_high", "n", "note"]].rename(
+        columns={"ci_low": "95 % CI from", "ci_high": "to", "n": "sample"}
     )
 
 
