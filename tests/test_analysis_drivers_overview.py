@@ -350,7 +350,11 @@ def test_sensitivity_scenarios_move_one_assumption_in_today_and_each_fix():
         assert all(s.coaching.skill_gain_per_hour == pytest.approx(value) for s in scs)
         # only that assumption moved: everything else as each scenario had it
         hi = scs[list(do.DONE_WELL.values()).index("coaching_high") + 1]
-        assert hi.coaching.joint_call_hours_per_week == by_name["coaching_high"].coaching.joint_call_hours_per_week == 6
+        assert (
+            hi.coaching.joint_call_hours_per_week
+            == by_name["coaching_high"].coaching.joint_call_hours_per_week
+            == 6
+        )
 
 
 def test_library_scenarios_over_another_baseline_keep_its_own_fields():
@@ -479,3 +483,63 @@ def test_cost_view_orders_fixes_by_margin_less_cost(tiny_comparison):
     # the verdict sets are disjoint and drawn from the single-driver fixes
     assert not set(cv.losing["scenario"]) & set(cv.savers["scenario"])
     assert all(cv.paying["return_on_cost"] >= 0)
+
+
+# ------------------------------------------------------------------------------------------
+# figures
+# ------------------------------------------------------------------------------------------
+@pytest.fixture
+def agg():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+def test_the_charts_draw_one_row_per_fix_in_the_given_order(agg):
+    year, variants = ranking_year()
+    eff = do.driver_effects(year, "baseline", variants)
+    single = do.single_drivers(eff)
+    labels = [f"{d}: {c}" for d, c in zip(single["driver"], single["change"], strict=True)]
+    fig = do.tornado_figure(single, "a title")
+    ax = fig.axes[0]
+    # top to bottom in the table's order (largest revenue effect first)
+    ticks = sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])
+    assert [t.get_text() for t in ticks] == labels
+    assert ax.get_title() == "a title"
+    fig = do.quota_turnover_figure(single, "quota and turnover")
+    assert len(fig.axes) == 2 and fig.texts[0].get_text() == "quota and turnover"
+    split = pd.DataFrame(
+        {
+            "driver": ["goal clarity", "joint calls"],
+            "change": ["two goals", "no calls"],
+            "direct part": [0.05, -0.02],
+            "direct 95 % CI low": [0.04, -0.03],
+            "direct 95 % CI high": [0.06, -0.01],
+            "via culture": [0.01, -0.01],
+        }
+    )
+    ax = do.culture_split_figure(split, "culture").axes[0]
+    direct, culture = ax.containers[0], ax.containers[1]
+    # the culture bar starts where the direct part ends, in percent
+    assert [b.get_width() for b in direct] == pytest.approx([5.0, -2.0])
+    assert [b.get_x() for b in culture] == pytest.approx([5.0, -2.0])
+    assert [b.get_width() for b in culture] == pytest.approx([1.0, -1.0])
+
+
+def test_the_ranking_chart_has_a_series_per_setting(agg):
+    ranks = pd.DataFrame(
+        {
+            "setting": ["default assumptions"] * 2 + ["x halved"] * 2,
+            "scenario": ["goals_focused", "crm_full"] * 2,
+            "rank": [1, 2, 2, 1],
+            "revenue": [0.05, 0.01, 0.02, 0.03],
+        }
+    )
+    ax = do.ranking_figure(ranks, ["goals_focused", "crm_full"], "t").axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["default assumptions", "x halved"]
+    xs = [list(c.get_offsets()[:, 0]) for c in ax.collections]
+    assert xs == [pytest.approx([5.0, 1.0]), pytest.approx([2.0, 3.0])]

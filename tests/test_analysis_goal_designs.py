@@ -209,3 +209,62 @@ def test_a_seeded_run_gives_each_plan_attainment_of_its_own_goals():
     frames = gd.plan_frames(run.results, run.results.deals)
     assert set(frames.year["scenario"]) == {"baseline", "goals_focused"}
     assert frames.product_b["product_b"].between(0, 1).all()
+
+
+@pytest.fixture
+def agg():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+def test_the_charts_show_each_plan_in_order(agg, plans):
+    labels = gd.plan_labels(plans)
+    order = [labels[k] for k in gd.PLANS]
+    frames = known_frames(plans)
+    eff = {k: gd.plan_effects(frames, "baseline", plans[k].name) for k in gd.VARIANTS}
+    fig = gd.effects_figure(labels, eff, "the title")
+    assert len(fig.axes) == 2 and fig.texts[0].get_text() == "the title"
+    # stacked shares: each plan's bar segments start where the previous cell ended and fill 100 %
+    shares = pd.DataFrame(
+        {"new logo · product A": [0.6, 0.3], "expansion · product B": [0.4, 0.7]}, index=order[:2]
+    )
+    ax = gd.prospecting_figure(shares, "mix").axes[0]
+    first, second = ax.containers
+    assert [b.get_width() for b in first] == pytest.approx([60.0, 30.0])
+    assert [b.get_x() for b in second] == pytest.approx([60.0, 30.0])
+    assert [t.get_text() for t in ax.get_yticklabels()] == order[:2]
+    table = pd.DataFrame(
+        {
+            "plan": [order[0], order[0], order[1]],
+            "goal": ["revenue", "average deal size", "revenue"],
+            "attainment": [0.9, 1.1, 1.05],
+        }
+    )
+    ax = gd.goal_attainment_figure(table, ["revenue", "average deal size"], order, "goals").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["revenue", "average\ndeal size"]
+    heights = sorted(
+        round(b.get_height(), 6) for c in ax.containers for b in c if np.isfinite(b.get_height())
+    )
+    assert heights == pytest.approx([90.0, 105.0, 110.0])
+    reps = pd.DataFrame(
+        {
+            "scenario": ["baseline"] * 3 + ["goals_focused"] * 3,
+            "period": "year",
+            "full_period": [True, True, False, True, True, True],
+            "attainment": [0.5, 1.5, 9.0, 0.8, 1.2, 4.0],
+        }
+    )
+    ax = gd.attainment_spread_figure(
+        reps,
+        {"baseline": order[0], "goals_focused": order[1]},
+        order[:2],
+        {order[0]: 0.5, order[1]: 0.667},
+        "spread",
+    ).axes[0]
+    assert [t.get_text().replace("\xa0", " ") for t in ax.texts] == ["50 % at quota", "67 % at quota"]
+    assert ax.get_xlim() == (0, 360)

@@ -36,6 +36,8 @@ from salessim.notebook_helpers import (
 from salessim.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from salessim.experiments import Comparison
 
 __all__ = [
@@ -53,15 +55,20 @@ __all__ = [
     "Robustness",
     "Screening",
     "assumption_value",
+    "cost_components_figure",
     "cost_view",
     "culture_share",
     "culture_split",
+    "culture_split_figure",
     "driver_effects",
     "driver_label",
     "driver_name",
     "library_scenarios",
+    "net_value_figure",
+    "quota_turnover_figure",
     "rank_drivers",
     "rank_table",
+    "ranking_figure",
     "ranking_sensitivity",
     "read_screening",
     "robustness",
@@ -75,6 +82,7 @@ __all__ = [
     "swings_numbers",
     "swings_view",
     "time_use",
+    "tornado_figure",
 ]
 
 #: The assumptions the ranking leans on most: rerun at their low and high values unless others are named.
@@ -783,3 +791,161 @@ def rank_table(ranks: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
         .reindex(index=settings, columns=[DRIVER_NAME[DRIVER_OF[n]] for n in order])
         .reset_index()
     )
+
+
+# ------------------------------------------------------------------------------------------
+# figures
+# ------------------------------------------------------------------------------------------
+def _row_labels(rows: pd.DataFrame) -> list[str]:
+    return [f"{d}: {c}" for d, c in zip(rows["driver"], rows["change"], strict=True)]
+
+
+def tornado_figure(single: pd.DataFrame, title: str) -> Figure:
+    """The tornado: each one-driver variant's paired effect on team revenue, largest first.
+
+    Args:
+        single: :func:`single_drivers`.
+        title: the chart's title (wrapped to the figure).
+    """
+    import matplotlib.pyplot as plt
+
+    from salessim.notebook_helpers import effect_chart, wrap_title
+
+    fig, ax = plt.subplots(figsize=(10, 5.4))
+    effect_chart(ax, _row_labels(single), list(single["revenue"]), xlabel="team revenue vs today (%)")
+    ax.set_title(wrap_title(title))
+    return fig
+
+
+def quota_turnover_figure(single: pd.DataFrame, title: str) -> Figure:
+    """Each one-driver variant's effect on the share of reps at quota and on turnover, side by side."""
+    import matplotlib.pyplot as plt
+
+    from salessim.notebook_helpers import effect_chart, wrap_title
+
+    labels = _row_labels(single)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.4), sharey=True)
+    effect_chart(
+        axes[0], labels, list(single["at_quota"]), xlabel="reps at quota\n(change, percentage points)"
+    )
+    effect_chart(
+        axes[1],
+        labels,
+        list(single["turnover"]),
+        better=-1,
+        xlabel="annual turnover\n(change, percentage points)",
+    )
+    axes[0].set_title("Share of reps at quota")
+    axes[1].set_title("Turnover (lower is better)")
+    fig.suptitle(wrap_title(title), x=0.01, ha="left", fontsize=13.5, fontweight="bold")
+    fig.tight_layout(w_pad=4)  # value labels sit outside the bars
+    return fig
+
+
+def net_value_figure(by_net: pd.DataFrame, title: str) -> Figure:
+    """Each fix's gross margin less cost against today (USD a year), its return on cost in brackets.
+
+    Args:
+        by_net: :attr:`CostView.by_net`.
+        title: the chart's title (wrapped).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    from salessim.notebook_helpers import effect_chart, fmt_money, return_text, wrap_title
+
+    labels = [
+        f"{r['driver']}: {r['change']}\n({return_text(r['return_on_cost'], r['verdict'], chart=True)})"
+        for _, r in by_net.iterrows()
+    ]
+    fig, ax = plt.subplots(figsize=(10, 6.4))
+    effect_chart(ax, labels, list(by_net["net"]), xlabel="gross margin less cost against today (USD a year)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_money(v).replace("$", r"\$")))
+    ax.set_title(wrap_title(title))
+    return fig
+
+
+def cost_components_figure(view: CostView, title: str) -> Figure:
+    """What each fix's change in cost is made of (:func:`salessim.notebook_helpers.cost_components_chart`).
+
+    The single-driver fixes in :attr:`CostView.by_net` order, then ``best_practice`` if run.
+    """
+    import matplotlib.pyplot as plt
+
+    from salessim.notebook_helpers import cost_components_chart, wrap_title
+
+    label_of = dict(zip(view.effects["scenario"], _row_labels(view.effects), strict=True))
+    bundle = [*view.by_net["scenario"], *(["best_practice"] if "best_practice" in label_of else [])]
+    fig, ax = plt.subplots(figsize=(10, 6.4))
+    cost_components_chart(ax, view.breakdown, bundle, [label_of[n] for n in bundle])
+    ax.set_title(wrap_title(title).replace("$", r"\$"))
+    return fig
+
+
+def culture_split_figure(split: pd.DataFrame, title: str) -> Figure:
+    """Each revenue effect as its direct part (with its 95 % CI) and the part culture carries.
+
+    Args:
+        split: :func:`culture_split`.
+        title: the chart's title (wrapped).
+    """
+    import matplotlib.pyplot as plt
+
+    from salessim.notebook_helpers import ACCENT, wrap_title
+
+    fig, ax = plt.subplots(figsize=(10, 5.4))
+    yy = np.arange(len(split))[::-1]
+    direct = 100 * split["direct part"]
+    ax.barh(yy, direct, color=ACCENT, label="direct part (culture held)")
+    ax.barh(yy, 100 * split["via culture"], left=direct, color="#9ecae1", label="carried by culture")
+    err = 100 * np.vstack(
+        [
+            split["direct part"] - split["direct 95 % CI low"],
+            split["direct 95 % CI high"] - split["direct part"],
+        ]
+    )
+    ax.errorbar(direct, yy, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(yy, _row_labels(split))
+    ax.set_xlabel("team revenue vs today (%)")
+    ax.legend(loc="lower right", frameon=False)
+    ax.set_title(wrap_title(title))
+    return fig
+
+
+def ranking_figure(ranks: pd.DataFrame, order: Sequence[str], title: str) -> Figure:
+    """Each fix's revenue effect under each assumption setting (default: large diamonds).
+
+    Args:
+        ranks: :func:`ranking_sensitivity`.
+        order: the fixes top to bottom (e.g. the default ranking).
+        title: the chart's title.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from salessim.notebook_helpers import ACCENT
+
+    settings = list(ranks["setting"].unique())
+    fig, ax = plt.subplots(figsize=(11.5, 5.4))
+    palette = [ACCENT, *sns.color_palette("tab10", len(settings) - 1)]
+    for i, (s_, col) in enumerate(zip(settings, palette, strict=True)):
+        d = ranks[ranks["setting"] == s_].set_index("scenario").reindex(order)
+        yy = np.arange(len(order))[::-1] + (i - (len(settings) - 1) / 2) * 0.09
+        ax.scatter(
+            100 * d["revenue"],
+            yy,
+            color=col,
+            s=90 if i == 0 else 40,
+            marker="D" if i == 0 else "o",
+            label=s_,
+            zorder=3 if i == 0 else 2,
+        )
+    ax.set_yticks(np.arange(len(order))[::-1])
+    ax.set_yticklabels([driver_label(n) for n in order])
+    ax.axvline(0, color="#333", lw=0.8)
+    ax.set_xlabel("team revenue vs today (%)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.35, -0.13), ncol=2, fontsize=9.5)
+    ax.set_title(title)
+    return fig
