@@ -33,6 +33,7 @@ from salessim.crm import (
     stage_durations,
     usable_name,
 )
+from salessim.model import hazard
 from salessim.scenario import MAX_AMOUNT, MAX_STAGE_DAYS, Scenario, load_scenario
 
 __all__ = ["TOLERANCES", "Calibration", "FunnelStats", "calibrate", "funnel_stats"]
@@ -895,72 +896,77 @@ def calibrate(
     if scale_quota:
         quota *= _plan(sc).new_per_week / obs.new_per_rep_week
     steps: list[dict[str, float]] = []
-    for it in range(iterations):
-        ov = build(logits, lane_means(), cvs, quota, products)
-        sc = realise(ov)
-        sim, sim_table = measure(sc, replications, seed + it)
-        steps.append(
-            {
-                "iteration": it,
-                "win_rate": sim.win_rate,
-                "median_won_cycle": sim.median_won_cycle,
-                "median_won_amount": sim.median_won_amount,
-                "new_per_rep_week": sim.new_per_rep_week,
-                "skill_sd": skill_sd,
-            }
-        )
-        # full corrections first, then damped ones: each step's simulation is noisy, and a
-        # damped stochastic-approximation step settles instead of chasing that noise
-        a = 1.0 if it == 0 else 0.6
-        if per_stage:
-            logits = logits + a * (
-                special.logit(np.clip(obs.conversions, 0.01, 0.99))
-                - special.logit(np.clip(sim.conversions, 0.01, 0.99))
+    # the candidates differ a little from step to step: each settles its attrition hazard from
+    # the one before (the written scenario is verified below with the full solve)
+    with hazard.settling_from_the_last():
+        for it in range(iterations):
+            ov = build(logits, lane_means(), cvs, quota, products)
+            sc = realise(ov)
+            sim, sim_table = measure(sc, replications, seed + it)
+            steps.append(
+                {
+                    "iteration": it,
+                    "win_rate": sim.win_rate,
+                    "median_won_cycle": sim.median_won_cycle,
+                    "median_won_amount": sim.median_won_amount,
+                    "new_per_rep_week": sim.new_per_rep_week,
+                    "skill_sd": skill_sd,
+                }
             )
-        else:
-            logits = (
-                logits + a * (special.logit(obs.win_rate) - special.logit(sim.win_rate)) / len(logits) * 1.5
-            )
-        if fast_f > 0 and lanes is not None:
-            fast_f, fast_means, slow_means, ratio = _correct_lanes(
-                obs.won_cycle, sim.won_cycle, lanes[4], fast_f, fast_means, slow_means, a
-            )
-            cvs = np.clip(cvs * ratio, 0.05, 3.0)
-        else:
-            slow_means = slow_means * (obs.median_won_cycle / sim.median_won_cycle) ** a
-            o_iqr = np.subtract(*np.quantile(obs.won_cycle, [0.75, 0.25])) / obs.median_won_cycle
-            s_iqr = np.subtract(*np.quantile(sim.won_cycle, [0.75, 0.25])) / sim.median_won_cycle
-            cvs = np.clip(cvs * (o_iqr / s_iqr) ** a, 0.05, 3.0)
-        for p, d in products.items():
-            if p in sim.amount_by_product and p in obs.amount_by_product:
-                d["amount_median"] *= (obs.amount_by_product[p][0] / sim.amount_by_product[p][0]) ** a
-                d["amount_sigma"] = float(
-                    np.clip(
-                        d["amount_sigma"] * (obs.amount_by_product[p][1] / sim.amount_by_product[p][1]) ** a,
-                        0.05,
-                        2.5,
+            # full corrections first, then damped ones: each step's simulation is noisy, and a
+            # damped stochastic-approximation step settles instead of chasing that noise
+            a = 1.0 if it == 0 else 0.6
+            if per_stage:
+                logits = logits + a * (
+                    special.logit(np.clip(obs.conversions, 0.01, 0.99))
+                    - special.logit(np.clip(sim.conversions, 0.01, 0.99))
+                )
+            else:
+                logits = (
+                    logits
+                    + a * (special.logit(obs.win_rate) - special.logit(sim.win_rate)) / len(logits) * 1.5
+                )
+            if fast_f > 0 and lanes is not None:
+                fast_f, fast_means, slow_means, ratio = _correct_lanes(
+                    obs.won_cycle, sim.won_cycle, lanes[4], fast_f, fast_means, slow_means, a
+                )
+                cvs = np.clip(cvs * ratio, 0.05, 3.0)
+            else:
+                slow_means = slow_means * (obs.median_won_cycle / sim.median_won_cycle) ** a
+                o_iqr = np.subtract(*np.quantile(obs.won_cycle, [0.75, 0.25])) / obs.median_won_cycle
+                s_iqr = np.subtract(*np.quantile(sim.won_cycle, [0.75, 0.25])) / sim.median_won_cycle
+                cvs = np.clip(cvs * (o_iqr / s_iqr) ** a, 0.05, 3.0)
+            for p, d in products.items():
+                if p in sim.amount_by_product and p in obs.amount_by_product:
+                    d["amount_median"] *= (obs.amount_by_product[p][0] / sim.amount_by_product[p][0]) ** a
+                    d["amount_sigma"] = float(
+                        np.clip(
+                            d["amount_sigma"]
+                            * (obs.amount_by_product[p][1] / sim.amount_by_product[p][1]) ** a,
+                            0.05,
+                            2.5,
+                        )
                     )
-                )
-            if p in sim.product_share and sim.product_share[p] > 0:
-                d["share"] *= (obs.product_share[p] / sim.product_share[p]) ** a
-        tot = sum(d["share"] for d in products.values())
-        for d in products.values():
-            d["share"] /= tot
-        if size_all is not None:  # one deal size for all: matched on the won deals
-            size_all["amount_median"] *= (obs.median_won_amount / sim.median_won_amount) ** a
-            o_sd, s_sd = _log_sd(obs.won_amount), _log_sd(sim.won_amount)
-            if o_sd > 0 and s_sd > 0:
-                size_all["amount_sigma"] = float(
-                    np.clip(size_all["amount_sigma"] * (o_sd / s_sd) ** a, 0.05, 2.5)
-                )
-        if seg is not None:
-            _correct_segments(seg, sim_table, len(names), a)
-        if scale_quota:
-            quota *= (obs.new_per_rep_week / sim.new_per_rep_week) ** a
-        if fit_skill:  # the same estimator on the simulation: correct the spread by the gap
-            sim_sd = skill_spread(sim_table, conv_for_sens).get("sd", math.nan)
-            if np.isfinite(sim_sd) and sim_sd > 0:
-                skill_sd = float(np.clip(skill_sd * (sk["sd"] / sim_sd) ** a, 0.0, 3.0))
+                if p in sim.product_share and sim.product_share[p] > 0:
+                    d["share"] *= (obs.product_share[p] / sim.product_share[p]) ** a
+            tot = sum(d["share"] for d in products.values())
+            for d in products.values():
+                d["share"] /= tot
+            if size_all is not None:  # one deal size for all: matched on the won deals
+                size_all["amount_median"] *= (obs.median_won_amount / sim.median_won_amount) ** a
+                o_sd, s_sd = _log_sd(obs.won_amount), _log_sd(sim.won_amount)
+                if o_sd > 0 and s_sd > 0:
+                    size_all["amount_sigma"] = float(
+                        np.clip(size_all["amount_sigma"] * (o_sd / s_sd) ** a, 0.05, 2.5)
+                    )
+            if seg is not None:
+                _correct_segments(seg, sim_table, len(names), a)
+            if scale_quota:
+                quota *= (obs.new_per_rep_week / sim.new_per_rep_week) ** a
+            if fit_skill:  # the same estimator on the simulation: correct the spread by the gap
+                sim_sd = skill_spread(sim_table, conv_for_sens).get("sd", math.nan)
+                if np.isfinite(sim_sd) and sim_sd > 0:
+                    skill_sd = float(np.clip(skill_sd * (sk["sd"] / sim_sd) ** a, 0.0, 3.0))
     ov = build(logits, lane_means(), cvs, quota, products)
     sc = realise(ov)
     final, segments = None, pd.DataFrame()

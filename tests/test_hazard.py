@@ -117,3 +117,35 @@ def test_the_solve_is_deterministic_and_gives_a_settled_population() -> None:
     assert a[0] == b[0] and a[1] is not None and b[1] is not None
     assert np.array_equal(np.array(a[1].rows), np.array(b[1].rows), equal_nan=True)
     assert len(a[1].rows) > 500
+
+
+def test_a_search_settles_each_candidate_from_the_last_without_remembering_it(monkeypatch) -> None:
+    """Inside ``settling_from_the_last`` the first twin gets the full solve and a later one a
+    single last-size round from it; that approximation is never remembered, and outside the
+    block the full solve is back."""
+    monkeypatch.setenv("SALESSIM_CACHE_DIR", "/nonexistent/salessim-cache")  # nothing on disk
+    first = load_scenario("baseline")
+    second = first.replace(**{"attrition.voluntary_annual": first.attrition.voluntary_annual + 0.04})
+    rounds: list[int] = []
+    real_pilot = hazard._pilot
+
+    def counted(twin, scale, replications, population):  # type: ignore[no-untyped-def]
+        rounds.append(replications)
+        return real_pilot(twin, scale, replications, population)
+
+    monkeypatch.setattr(hazard, "_pilot", counted)
+    hazard._solve.cache_clear()
+    with hazard.settling_from_the_last():
+        a = hazard.solve(first)
+        assert rounds == list(hazard.PILOT_REPLICATIONS)  # the first candidate: the full solve
+        near = hazard.solve(second)
+        assert rounds[len(hazard.PILOT_REPLICATIONS) :] == [hazard.PILOT_REPLICATIONS[-1]]
+        assert hazard.solve(second) is near  # one solve per candidate, whatever its replications
+    assert hazard._solve.cache_info().currsize == 1  # only the full solve is remembered
+    rounds.clear()
+    full = hazard.solve(second)
+    assert rounds == list(hazard.PILOT_REPLICATIONS)  # outside the block: the full solve again
+    assert hazard.solve(first) == a
+    # a higher voluntary target needs a higher scale, and settling from the last finds it
+    assert near[0] > a[0] and full[0] > a[0]
+    assert near[0] != full[0] and near[1] is not None and len(near[1].rows) > 500

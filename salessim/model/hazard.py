@@ -17,15 +17,25 @@ for years — the reps it ends with are the settled sales force every replicatio
 levers, so every variant of one sales force shares one solve. It is deterministic, remembered for
 the process and, once the result cache's directory exists, kept there (``hazard-*.json``, keyed by
 the twin and salessim's own code; ``salessim cache clear`` removes them).
+
+A search that simulates a chain of nearby candidates (calibration's correction steps) may ask for
+:func:`settling_from_the_last`: inside it, each new twin after the first is solved by the last,
+largest round only, started from the scale and the reps the previous candidate's solve ended with.
+Those solves are an approximation kept only for the search: they are never remembered for the
+process or in the cache, and outside the block every solve is the full one above.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import json
 import math
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +48,15 @@ from salessim.scenario import Scenario
 if TYPE_CHECKING:
     from salessim.model.salesforce import SalesForce
 
-__all__ = ["PILOT_REPS", "baseline_policy", "hazard_scale", "scale_for", "seated", "solve"]
+__all__ = [
+    "PILOT_REPS",
+    "baseline_policy",
+    "hazard_scale",
+    "scale_for",
+    "seated",
+    "settling_from_the_last",
+    "solve",
+]
 
 PILOT_REPS = 80
 #: replications of each pilot round (two years each, the first from a fresh draw of hires); the
@@ -194,6 +212,46 @@ def _solve(twin_json: str) -> tuple[float, Population | None]:
     return scale, population
 
 
+@dataclass
+class _Chain:
+    """The solves of one search's candidates: the last one, and each twin's (for its replications)."""
+
+    last: tuple[float, Population | None] | None = None
+    solved: dict[str, tuple[float, Population | None]] = field(default_factory=dict)
+
+
+_CHAIN: contextvars.ContextVar[_Chain | None] = contextvars.ContextVar("salessim_hazard_chain", default=None)
+
+
+@contextlib.contextmanager
+def settling_from_the_last() -> Iterator[None]:
+    """Inside the block, a new twin is settled from the previous twin's solve in one round.
+
+    The first twin is solved in full (and remembered as usual); each later, different twin runs
+    only the last pilot round (``PILOT_REPLICATIONS[-1]`` replications), started from the scale
+    and the settled reps of the twin solved before it. For a search over candidates that differ
+    a little from step to step; its result is verified outside the block, with the full solve.
+    """
+    token = _CHAIN.set(_Chain())
+    try:
+        yield
+    finally:
+        _CHAIN.reset(token)
+
+
+def _settle_from(twin_json: str, last: tuple[float, Population | None]) -> tuple[float, Population | None]:
+    """One last-size pilot round from ``last``'s scale and reps: the approximate solve."""
+    twin = Scenario.model_validate(json.loads(twin_json))
+    target = twin.attrition.voluntary_annual
+    if target <= 0:
+        return 0.0, None
+    scale, population = last
+    if population is None or scale <= 0:
+        return _solve(twin_json)
+    mult, head_years, population = _pilot(twin, scale, PILOT_REPLICATIONS[-1], population)
+    return scale_for(mult, target, head_years), population
+
+
 def hazard_scale(scenario: Scenario) -> float:
     """The hazard scale that makes ``attrition.voluntary_annual`` the baseline's realised rate."""
     return solve(scenario)[0]
@@ -211,4 +269,12 @@ def solve(scenario: Scenario) -> tuple[float, Population | None]:
     teams = max(1, math.ceil(PILOT_REPS / twin.organisation.span))
     twin = twin.replace(**{"organisation.managers": teams})
     twin = twin.replace(**{"simulation.horizon_days": 365, "name": "pilot", "description": ""})
-    return _solve(json.dumps(twin.to_dict(), sort_keys=True))
+    twin_json = json.dumps(twin.to_dict(), sort_keys=True)
+    chain = _CHAIN.get()
+    if chain is None:
+        return _solve(twin_json)
+    if twin_json not in chain.solved:
+        last = chain.last
+        chain.solved[twin_json] = _solve(twin_json) if last is None else _settle_from(twin_json, last)
+        chain.last = chain.solved[twin_json]
+    return chain.solved[twin_json]
