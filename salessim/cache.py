@@ -310,6 +310,28 @@ class Cache:
                 return p.lstat().st_mtime
         return 0.0
 
+    def _screenings(self, older_than_days: float | None, now: float) -> list[Path]:
+        """Stored sensitivity screenings (salessim.sensitivity), and their crash leftovers.
+
+        Only folders of salessim's own making: ``sensitivity/KEY`` holding ``screening.json``, or
+        a ``.partial-*`` folder beside them; never a symlink or anything else below the root.
+        """
+        folder = self.root / "sensitivity"
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        found = []
+        with contextlib.suppress(OSError):
+            for p in folder.iterdir():
+                if p.is_symlink() or not p.is_dir():
+                    continue
+                marker = p / "screening.json"
+                if not (p.name.startswith(".partial-") or (marker.is_file() and not marker.is_symlink())):
+                    continue
+                used = (marker if marker.is_file() else p).lstat().st_mtime
+                if older_than_days is None or used < now - older_than_days * 86400:
+                    found.append(p)
+        return found
+
     def _remove(self, paths: list[Path]) -> None:
         keys = set()
         for p in paths:
@@ -396,7 +418,7 @@ class Cache:
         for p in solved:
             with contextlib.suppress(OSError):
                 p.unlink()
-        self._remove([e.path for e in entries] + partials)
+        self._remove([e.path for e in entries] + partials + self._screenings(older_than_days, now))
         self._tally = None
         return len(entries), sum(e.bytes for e in entries)
 

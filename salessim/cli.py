@@ -427,7 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("cache", help="the cache of finished simulation batches: info or clear")
     act = s.add_subparsers(dest="action", required=True, metavar="ACTION")
     act.add_parser("info", help="where the cache is, its runs, batches and size, and its cap")
-    c = act.add_parser("clear", help="remove cached batches (all, or those not used for DAYS)")
+    c = act.add_parser(
+        "clear", help="remove cached batches, hazard solves and screenings (all, or those unused for DAYS)"
+    )
     c.add_argument(
         "--older-than",
         type=_days,

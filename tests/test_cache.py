@@ -505,3 +505,30 @@ def test_a_link_in_place_of_a_batch_is_refused_and_its_target_kept(tmp_path, cap
     assert b.is_dir() and not b.is_symlink()  # replaced by a freshly computed batch
     pd.testing.assert_frame_equal(first.results.periods, again.results.periods)
     shutil.rmtree(elsewhere)
+
+
+def test_clear_removes_stored_screenings_and_nothing_else_below_the_root(tmp_path):
+    from salessim import sensitivity
+    from salessim.cache import Cache
+
+    tables = {t: pd.DataFrame({"x": [1.0, 2.0]}) for t in sensitivity._TABLES}
+    folder = tmp_path / "sensitivity"
+    for key in ("old", "new"):
+        sensitivity._store(folder, {"k": key}, key, sensitivity.Screening(**tables, meta={}))
+    assert sensitivity._load(folder, {"k": "new"}, "new") is not None  # a real stored screening
+    long_ago = time.time() - 40 * 86400
+    os.utime(folder / "old" / "screening.json", (long_ago, long_ago))
+    dead = folder / ".partial-999999999-abc"  # a crashed store
+    dead.mkdir()
+    mine = folder / "my notes"  # not salessim's: no screening.json
+    mine.mkdir()
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "screening.json").write_text("{}")
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+
+    Cache(tmp_path).clear(older_than_days=30)
+    assert not (folder / "old").exists() and (folder / "new").exists()
+    Cache(tmp_path).clear()
+    assert not (folder / "new").exists() and not dead.exists()
+    assert mine.is_dir() and (folder / "linked").is_symlink() and (elsewhere / "screening.json").exists()
