@@ -191,4 +191,7 @@ def wilson(k: float, n: float, level: float = 0.95) -> tuple[float, float]:
     den = 1 + z * z / n
     c = (p + z * z / (2 * n)) / den
     h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return float(c - h), float(c + h)
+    # exactly 0 at k = 0 and 1 at k = n (rounding would put a bound a hair inside or outside)
+    low = 0.0 if k <= 0 else max(float(c - h), 0.0)
+    high = 1.0 if k >= n else min(float(c + h), 1.0)
+    return low, high

@@ -107,6 +107,17 @@ def test_wilson_matches_statsmodels():
     assert all(np.isnan(stats.wilson(0, 0)))
 
 
+def test_wilson_bounds_are_exactly_0_and_1_at_the_ends():
+    """None, or all, of n: the bound at that end is the end itself, never a hair inside or out
+    (rounding put 0 of 3 at +5.6e-17 and 10 of 10 just below 1, and an error bar drawn from
+    such an interval went negative)."""
+    for n in range(1, 301):
+        assert stats.wilson(0, n)[0] == 0.0 and stats.wilson(n, n)[1] == 1.0
+        for k in (0, 1, n // 2, n - 1, n):
+            lo, hi = stats.wilson(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0
+
+
 # ------------------------------------------------------------------------------------------
 # the experiments' summary
 # ------------------------------------------------------------------------------------------
