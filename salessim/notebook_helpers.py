@@ -65,6 +65,7 @@ __all__ = [
     "run_checked",
     "run_metadata",
     "save_table",
+    "scenario_mean",
     "setup_figures",
     "show_metadata",
     "show_preformatted",
@@ -487,6 +488,11 @@ def per_replication(
     if full_period:
         r = r[r["full_period"]]
     return r.groupby(list(by), observed=True)[column].mean().reset_index()
+
+
+def scenario_mean(frame: pd.DataFrame, scenario: str, column: str) -> float:
+    """The mean of ``column`` over the rows of one scenario (e.g. its simulated years; NaN if none)."""
+    return float(frame.loc[frame["scenario"] == scenario, column].mean())
 
 
 def paired(frame: pd.DataFrame, column: str, baseline: str, variant: str, kind: str = "rel") -> Effect:

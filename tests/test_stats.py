@@ -277,3 +277,11 @@ def test_simulate_and_plan_print_the_same_coverage(tmp_path, monkeypatch, capsys
     assert planned and simulated
     p, m, h = float(planned.group(1)), float(simulated.group(1)), float(simulated.group(2))
     assert abs(m - p) <= 2 * h + 0.01, (p, m, h)  # 2 × the 95 % half-width, and print rounding
+
+
+def test_scenario_mean_takes_one_scenarios_rows_only():
+    from salessim.notebook_helpers import scenario_mean
+
+    frame = pd.DataFrame({"scenario": ["a", "b", "a", "b"], "revenue": [1.0, 10.0, 3.0, 30.0]})
+    assert scenario_mean(frame, "a", "revenue") == 2.0 and scenario_mean(frame, "b", "revenue") == 20.0
+    assert np.isnan(scenario_mean(frame, "c", "revenue"))

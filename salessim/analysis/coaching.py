@@ -22,7 +22,7 @@ import pandas as pd
 
 from salessim.drivers.reviews import REVIEW_INTERVAL
 from salessim.funnel import DAYS_PER_YEAR
-from salessim.notebook_helpers import Effect, mean_ci, paired, year_rows
+from salessim.notebook_helpers import Effect, mean_ci, paired, scenario_mean, year_rows
 from salessim.results import Results
 from salessim.validation import band_gains
 
@@ -62,7 +62,6 @@ __all__ = [
     "response_curves",
     "response_curves_figure",
     "response_hours",
-    "scenario_mean",
     "scenario_named",
     "scenario_results",
     "skill_band_figure",
@@ -117,11 +116,6 @@ def response_hours(today_hours: float, max_hours: int, hours_step: int) -> list[
 # ------------------------------------------------------------------------------------------
 # the simulated years
 # ------------------------------------------------------------------------------------------
-def scenario_mean(frame: pd.DataFrame, scenario: str, column: str) -> float:
-    """The mean of ``column`` over the rows of one scenario (NaN if it has none)."""
-    return float(frame.loc[frame["scenario"] == scenario, column].mean())
-
-
 def scenario_named(frame: pd.DataFrame, values: Mapping[str, Any]) -> str:
     """The scenario of ``frame`` whose columns hold ``values`` (``{HOURS: 4, TRAINING: "trained"}``).
 

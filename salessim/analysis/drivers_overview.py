@@ -31,6 +31,7 @@ from salessim.notebook_helpers import (
     cost_effects,
     effect_columns,
     paired,
+    scenario_mean,
     year_rows,
 )
 from salessim.scenario import Scenario, load_scenario
@@ -72,7 +73,6 @@ __all__ = [
     "ranking_sensitivity",
     "read_screening",
     "robustness",
-    "scenario_mean",
     "screening_movers",
     "screening_view",
     "sensitivity_parameters",
@@ -155,11 +155,6 @@ def driver_label(scenario: str) -> str:
     return (
         f"{DRIVER_NAME.get(DRIVER_OF.get(scenario, ''), scenario)}: {VARIANT_LABEL.get(scenario, scenario)}"
     )
-
-
-def scenario_mean(frame: pd.DataFrame, scenario: str, column: str) -> float:
-    """Mean of ``column`` over one scenario's rows (e.g. its simulated years)."""
-    return float(frame.loc[frame["scenario"] == scenario, column].mean())
 
 
 # ------------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from salessim.analysis.drivers_overview import scenario_mean
 from salessim.experiments import variant_changes, variants_over
 from salessim.notebook_helpers import (
     ACCENT,
@@ -34,6 +33,7 @@ from salessim.notebook_helpers import (
     paired,
     per_replication,
     prospecting_mix,
+    scenario_mean,
     year_rows,
 )
 from salessim.scenario import Scenario

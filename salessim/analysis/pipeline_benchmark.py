@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from salessim.analysis.coaching import scenario_mean
 from salessim.notebook_helpers import (
     Effect,
     fmt_days,
@@ -28,6 +27,7 @@ from salessim.notebook_helpers import (
     paired,
     per_replication,
     rep_coverage,
+    scenario_mean,
     wilson,
 )
 
