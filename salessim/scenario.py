@@ -640,10 +640,11 @@ class Managers(Frozen):
     training_days: NonNeg = A(
         5.0,
         "working days a manager spends away at the leadership programme (`training: "
-        "trained`), five a week: a new manager from their first day; in a transition every "
-        "manager from the end of the warm-up, coaching at `quality_untrained` until it ends (in a "
-        "steady state the managers at the start were trained before it). A day away takes a "
-        "fifth of `hours_per_week`, after admin, reviews and hiring",
+        "trained`), five a week, from the Monday after the decision: a new manager's first "
+        "Monday; in a transition every manager's first Monday after the warm-up, coaching at "
+        "`quality_untrained` until it ends (in a steady state the managers at the start were "
+        "trained before it). A day away takes a fifth of `hours_per_week`, after admin, "
+        "reviews and hiring",
         le=60,
     )
     quality_untrained: Share = A(0.3, "mean coaching quality of an untrained, promoted manager")

@@ -3,9 +3,10 @@
 Training raises managers' mean coaching quality; a unified approach narrows its spread. A
 leadership programme takes ``managers.training_days`` days away (five a week), charged to the
 manager's week (:mod:`salessim.model.managers`). Managers in place at the start of a steady state
-were trained before it; in a transition they attend at the end of the warm-up, when the policy
-starts, and coach at the untrained level until the programme ends. A manager who takes over a
-team during the run attends from their first day.
+were trained before it; in a transition they attend from the Monday after the warm-up ends, when
+the policy starts, and coach at the untrained level until the programme ends. A manager who takes
+over a team during the run attends from their first Monday. A programme begins with a whole week,
+so each of its days is booked as hours away.
 
 Managers leave the role at ``managers.turnover_annual`` and are replaced at once. With
 ``managers.promotion`` the replacement is the team's top-skilled rep (the Peter principle): their
@@ -70,6 +71,17 @@ def promoted_z(rho: float, z_skill: np.ndarray | float, z_own: np.ndarray | floa
     return rho * np.asarray(z_skill) + math.sqrt(max(1.0 - rho * rho, 0.0)) * np.asarray(z_own)
 
 
+def _next_monday(sf: SalesForce, m: int, now: float) -> float:
+    """The day a programme that manager ``m`` is sent to ``now`` begins.
+
+    That is the first week start from ``now`` on whose week has not opened yet: managers' weeks
+    open every seven days from day 0 (:func:`salessim.model.managers.manager_weeks`), and a
+    programme begins with a whole week, so every day of it is booked as hours away.
+    """
+    start = math.ceil(now / WEEK - 1e-9) * WEEK
+    return start + WEEK if start <= sf.ledgers[m].opened else start
+
+
 def _programme_days(sf: SalesForce) -> float:
     """Days a manager spends away at the programme under this scenario (0: none)."""
     mg = sf.sc.managers
@@ -117,7 +129,9 @@ def switch_policy(sf: SalesForce, before: Scenario) -> None:
         now = sf.env.now
         sf.quality = manager_quality(sc, sf.q_z, trained=False)
         sf.quality_after = manager_quality(sc, sf.q_z, trained=True)
-        sf.programme[:] = (now, now + _programme_days(sf) * WEEK / 5.0)
+        for m in range(sf.M):
+            start = _next_monday(sf, m, now)
+            sf.programme[m] = (start, start + _programme_days(sf) * WEEK / 5.0)
         _count_trained(sf, now, sf.M)
     elif sc.managers.training != "trained":
         sf.quality = manager_quality(sc, sf.q_z, trained=False)
@@ -177,9 +191,9 @@ def replace_manager(sf: SalesForce, m: int) -> None:
     sf.quality_after[m] = np.nan
     sf.programme[m] = np.nan
     if mg.training == "trained":
-        # the programme is the policy: a new manager attends from their first day (in a
-        # transition, from the policy's start at the end of the warm-up)
-        start = now
+        # the programme is the policy: a new manager attends from their first Monday (in a
+        # transition, from the Monday after the policy's start at the end of the warm-up)
+        start = _next_monday(sf, m, now)
         sf.quality_after[m] = float(manager_quality(sc, np.array([z]), trained=True)[0])
         sf.programme[m] = (start, start + _programme_days(sf) * WEEK / 5.0)
         _count_trained(sf, now, 1)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import operator
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,7 @@ class Ledger:
         self.env = env
         self.capacity = float(hours_per_week)
         self.level = 0.0
+        self.opened = -math.inf  # when the week now running opened
         self.queue: list[Spend] = []  # requests still waiting, in (priority, arrival) order
         self.seq = itertools.count()
         self.spent = spent  # hours spent per category (a row of Ledgers.spent, updated in place)
@@ -122,6 +124,7 @@ class Ledger:
         come after admin and before anything of lower priority.
         """
         self.level = self.capacity
+        self.opened = self.env.now
 
     def request(self, event: Spend) -> None:
         """Queue ``event`` by (priority, arrival) and serve the queue in that order."""
