@@ -392,7 +392,10 @@ class Calibration:
             obs, sim = cmp.loc[quantity, "observed"], cmp.loc[quantity, "simulated"]
             if not (math.isfinite(obs) and math.isfinite(sim)):
                 continue
-            gap = sim - obs if kind == "abs" else (sim - obs) / obs if obs else math.inf
+            if kind == "abs":
+                gap = sim - obs
+            else:  # relative; the same value (0 and 0 too) is no miss
+                gap = 0.0 if sim == obs else (sim - obs) / obs if obs else math.inf
             if abs(gap) > tol:
                 size = f"{gap:+.3f}" if kind == "abs" else f"{100 * gap:+.1f} %"
                 bound = f"±{tol:g}" if kind == "abs" else f"±{100 * tol:g} %"
@@ -932,9 +935,12 @@ def calibrate(
                 )
                 cvs = np.clip(cvs * ratio, 0.05, 3.0)
             else:
-                slow_means = slow_means * (obs.median_won_cycle / sim.median_won_cycle) ** a
-                o_iqr = np.subtract(*np.quantile(obs.won_cycle, [0.75, 0.25])) / obs.median_won_cycle
-                s_iqr = np.subtract(*np.quantile(sim.won_cycle, [0.75, 0.25])) / sim.median_won_cycle
+                # cycles are whole days: a median of 0 (won the day it was created) counts as half
+                # a day, so a same-day funnel corrects toward short stages, never to 0 ÷ 0
+                o_med, s_med = max(obs.median_won_cycle, 0.5), max(sim.median_won_cycle, 0.5)
+                slow_means = slow_means * (o_med / s_med) ** a
+                o_iqr = max(float(np.subtract(*np.quantile(obs.won_cycle, [0.75, 0.25]))) / o_med, 1e-3)
+                s_iqr = max(float(np.subtract(*np.quantile(sim.won_cycle, [0.75, 0.25]))) / s_med, 1e-3)
                 cvs = np.clip(cvs * (o_iqr / s_iqr) ** a, 0.05, 3.0)
             for p, d in products.items():
                 if p in sim.amount_by_product and p in obs.amount_by_product:
