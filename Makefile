@@ -30,8 +30,10 @@ $(STAMP): pyproject.toml requirements.lock
 report: install
 	$(BIN)/salessim reports --out reports
 
+# files go to the two workers whole, in collection order: tests/conftest.py puts the long ones
+# first (LONG_FILES), so the workers finish together
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 test-quick: install
 	$(BIN)/python -m pytest -n 2 -m "not slow"
