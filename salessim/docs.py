@@ -340,6 +340,11 @@ ENVIRONMENT = (
         "used batches are removed first; a value that is not a whole number ≥ 0 exits 2",
     ),
     (
+        "SALESSIM_HAZARD_DIR",
+        "an existing folder where solved leaving hazards (`hazard-*.json`) are kept instead of "
+        "the cache directory, to share them between runs with different caches (default: unset)",
+    ),
+    (
         "SALESSIM_DASK_TIMEOUT",
         "seconds to reach a Dask scheduler, handshake included (default 15; a number in (0, 3600])",
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -130,6 +131,22 @@ LONG_FILES = (
     "test_packaging.py",
     "test_stylized_facts.py",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_hazard_solves(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Solved leaving hazards kept for the whole test run (``SALESSIM_HAZARD_DIR``).
+
+    Every process the tests start (CLI runs, report kernels, pool workers) inherits it, so a
+    twin solved once is not solved again in each of them; tests of the hazard store itself
+    (tests/test_hazard.py) unset it. Shared by the workers of one run.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by every worker of this run
+    folder = base / "salessim-hazards"
+    folder.mkdir(exist_ok=True)
+    os.environ["SALESSIM_HAZARD_DIR"] = str(folder)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

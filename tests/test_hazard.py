@@ -15,6 +15,12 @@ from salessim.model.steady import Population
 from salessim.scenario import load_scenario
 
 
+@pytest.fixture(autouse=True)
+def _no_shared_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests see the store they set up, not the test run's shared one (conftest)."""
+    monkeypatch.delenv("SALESSIM_HAZARD_DIR", raising=False)
+
+
 def _population() -> Population:
     rng = np.random.default_rng(3)
     table = np.column_stack(
@@ -149,3 +155,24 @@ def test_a_search_settles_each_candidate_from_the_last_without_remembering_it(mo
     # a higher voluntary target needs a higher scale, and settling from the last finds it
     assert near[0] > a[0] and full[0] > a[0]
     assert near[0] != full[0] and near[1] is not None and len(near[1].rows) > 500
+
+
+def test_a_hazard_dir_keeps_the_solves_for_runs_with_other_caches(tmp_path: Path, monkeypatch) -> None:
+    """``SALESSIM_HAZARD_DIR`` names where solves are kept, whatever the result cache: a solve
+    stored there by one run is read back by another, with nothing written to either cache."""
+    store = tmp_path / "hazards"
+    store.mkdir()
+    monkeypatch.setenv("SALESSIM_HAZARD_DIR", str(store))
+    monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache-a"))
+    sc = load_scenario("baseline").replace(**{"organisation.managers": 2, "organisation.span": 4})
+    hazard._solve.cache_clear()
+    first = hazard.solve(sc)
+    kept = list(store.glob("hazard-*.json"))
+    assert len(kept) == 1 and not (tmp_path / "cache-a").exists()
+    monkeypatch.setenv("SALESSIM_CACHE_DIR", str(tmp_path / "cache-b"))
+    hazard._solve.cache_clear()
+    monkeypatch.setattr(hazard, "_pilot", lambda *a: pytest.fail("solved again instead of read"))
+    again = hazard.solve(sc)
+    assert again[0] == first[0] and first[1] is not None and again[1] is not None
+    assert np.array_equal(np.array(again[1].rows), np.array(first[1].rows), equal_nan=True)
+    assert not (tmp_path / "cache-b").exists()

@@ -16,7 +16,9 @@ for years — the reps it ends with are the settled sales force every replicatio
 (:class:`salessim.model.steady.Population`). The twin does not depend on the scenario's driver
 levers, so every variant of one sales force shares one solve. It is deterministic, remembered for
 the process and, once the result cache's directory exists, kept there (``hazard-*.json``, keyed by
-the twin and salessim's own code; ``salessim cache clear`` removes them).
+the twin and salessim's own code; ``salessim cache clear`` removes them), or in
+``$SALESSIM_HAZARD_DIR`` when that names an existing folder (shared by runs whose result caches
+differ, e.g. a test session's).
 
 A search that simulates a chain of nearby candidates (calibration's correction steps) may ask for
 :func:`settling_from_the_last`: inside it, each new twin after the first is solved by the last,
@@ -154,7 +156,9 @@ def _disk(twin_json: str) -> Path | None:
     from salessim.cache import cache_root, code_fingerprint
 
     key = hashlib.sha256(f"{twin_json}|{PILOT_REPLICATIONS}|{PILOT_SEED}|{PILOT_REPS}".encode())
-    return cache_root() / f"hazard-{code_fingerprint()[:12]}-{key.hexdigest()[:24]}.json"
+    where = os.environ.get("SALESSIM_HAZARD_DIR", "").strip()
+    root = Path(where) if where else cache_root()
+    return root / f"hazard-{code_fingerprint()[:12]}-{key.hexdigest()[:24]}.json"
 
 
 def _remembered(path: Path | None) -> tuple[float, Population | None] | None:
