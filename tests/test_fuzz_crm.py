@@ -543,12 +543,34 @@ def listing(d: Path) -> set[str]:
     return {str(p.relative_to(d)) for p in d.rglob("*")}
 
 
+@contextlib.contextmanager
+def small_hazard_pilots():
+    """The leaving-hazard solve with small pilots (16 reps; rounds of 1, 1 and 2 replications).
+
+    What is fuzzed here is the command's handling of the export, not the precision of the hazard
+    scale, and the full pilots (80 reps, 28 replications) cost 20–35 s a plausible export. The
+    solves made meanwhile are forgotten on both sides, so no other test sees one; on disk their
+    key names the pilot sizes.
+    """
+    from salessim.model import hazard
+
+    saved = hazard.PILOT_REPS, hazard.PILOT_REPLICATIONS
+    hazard._solve.cache_clear()
+    hazard.PILOT_REPS, hazard.PILOT_REPLICATIONS = 16, (1, 1, 2)
+    try:
+        yield
+    finally:
+        hazard.PILOT_REPS, hazard.PILOT_REPLICATIONS = saved
+        hazard._solve.cache_clear()
+
+
 def cli_calibrate(data: st.DataObject) -> None:
     """``salessim calibrate`` in a fresh working directory, with its cache pointed at an empty one.
 
-    Half the exports are plausible (these simulate, about 2 s each), half hostile (these must
-    fail fast and cleanly). Exit 0 or 3 writes the scenario (3: it does not reproduce the export
-    within the verification tolerances, and says so); exit 2 writes nothing.
+    Half the exports are plausible (these simulate, with small hazard pilots: see
+    :func:`small_hazard_pilots`), half hostile (these must fail fast and cleanly). Exit 0 or 3
+    writes the scenario (3: it does not reproduce the export within the verification tolerances,
+    and says so); exit 2 writes nothing.
     """
     if data.draw(st.booleans()):
         opp, hist = data.draw(exports(n_min=30, n_max=50, junk=0.02, hostile=False))
@@ -571,7 +593,7 @@ def cli_calibrate(data: st.DataObject) -> None:
         out, err = io.StringIO(), io.StringIO()
         try:
             os.chdir(work)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), small_hazard_pilots():
                 code = main(args)
         finally:
             os.chdir(old_cwd)
