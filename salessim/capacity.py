@@ -531,7 +531,9 @@ def _search(
             x = b
     openings = openings_for(x, years, per_quarter) if status != "no_hires_needed" else []
     search_p = seen[round(x, 9)][0]
-    if status == "unreachable":
+
+    def plan(**outcome: Any) -> CapacityPlan:
+        """The plan found, with what every outcome shares: the search, its seeds, the no-hire base."""
         return CapacityPlan(
             scenario=sc,
             target=float(target),
@@ -541,20 +543,25 @@ def _search(
             max_hires=max_hires,
             replications=replications,
             seed=seed,
-            fresh_seed=_fresh_seed(seed),
-            fresh_replications=0,
             status=status,
             hires=x,
             openings=openings,
             search_probability=search_p,
-            probability=search_p,
-            probability_ci=wilson(search_p * replications, replications),
-            revenue=seen[round(x, 9)][1],
             no_hire_probability=p0,
             no_hire_revenue=rev0,
             evaluations=evaluations,
             runtime=time.perf_counter() - t_start,
-            candidate_revenue={x: r for x, (_, r) in seen.items()},
+            candidate_revenue={h: r for h, (_, r) in seen.items()},
+            **outcome,
+        )
+
+    if status == "unreachable":
+        return plan(
+            fresh_seed=_fresh_seed(seed),
+            fresh_replications=0,
+            probability=search_p,
+            probability_ci=wilson(search_p * replications, replications),
+            revenue=seen[round(x, 9)][1],
         )
     # the plan found, on fresh seeds: an independent measure of its probability
     final = (
@@ -565,30 +572,13 @@ def _search(
     yr = periods[(periods["period"] == "year") & (periods["year"] == years)]
     revenue = yr.sort_values("replication")["revenue"].to_numpy(dtype=float)
     k = int(np.sum(revenue >= target))
-    return CapacityPlan(
-        scenario=sc,
-        target=float(target),
-        confidence=float(confidence),
-        years=years,
-        per_quarter=per_quarter,
-        max_hires=max_hires,
-        replications=replications,
-        seed=seed,
+    return plan(
         fresh_seed=fresh,
         fresh_replications=fresh_n,
-        status=status,
-        hires=x,
-        openings=openings,
-        search_probability=search_p,
         probability=k / fresh_n,
         probability_ci=wilson(k, fresh_n),
         revenue=revenue,
-        no_hire_probability=p0,
-        no_hire_revenue=rev0,
-        evaluations=evaluations,
         periods=periods,
-        runtime=time.perf_counter() - t_start,
-        candidate_revenue={x: r for x, (_, r) in seen.items()},
     )
 
 
